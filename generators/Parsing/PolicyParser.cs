@@ -1,0 +1,376 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using PolicyCompiler.Generators.Diagnostics;
+using PolicyCompiler.Generators.Yaml;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace PolicyCompiler.Generators.Parsing;
+
+/// <summary>
+/// Reads policy YAML into <see cref="PolicySyntax"/>: structure and types only. Every field of the Kyverno v1 API
+/// is known here; the ones this version cannot compile yet are reported as such (PC0099) rather than as unknown.
+/// </summary>
+internal static class PolicyParser
+{
+    private static readonly string[] s_policyFields = ["apiVersion", "kind", "metadata", "spec", "status"];
+    private static readonly string[] s_metadataFields = ["name", "namespace", "labels", "annotations", "generateName", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields", "selfLink"];
+    private static readonly string[] s_specFields = ["rules", "applyRules", "failurePolicy", "validationFailureAction", "validationFailureActionOverrides", "emitWarning", "admission", "background", "schemaValidation", "webhookTimeoutSeconds", "mutateExistingOnPolicyUpdate", "generateExisting", "generateExistingOnPolicyUpdate", "useServerSideApply", "webhookConfiguration"];
+    private static readonly string[] s_ruleFields = ["name", "context", "reportProperties", "match", "exclude", "imageExtractors", "preconditions", "celPreconditions", "mutate", "validate", "generate", "verifyImages", "skipBackgroundRequests"];
+    private static readonly string[] s_matchFields = ["any", "all", "resources", "subjects", "roles", "clusterRoles"];
+    private static readonly string[] s_filterFields = ["resources", "subjects", "roles", "clusterRoles"];
+    private static readonly string[] s_resourceFields = ["kinds", "name", "names", "namespaces", "annotations", "selector", "namespaceSelector", "operations"];
+    private static readonly string[] s_verifyImageFields = ["failureAction", "type", "image", "imageReferences", "skipImageReferences", "key", "roots", "subject", "issuer", "additionalExtensions", "attestors", "attestations", "annotations", "repository", "cosignOCI11", "mutateDigest", "verifyDigest", "validate", "required", "imageRegistryCredentials", "useCache"];
+    private static readonly string[] s_attestorSetFields = ["count", "entries"];
+    private static readonly string[] s_attestorFields = ["keys", "certificates", "keyless", "attestor", "annotations", "repository", "signatureAlgorithm"];
+    private static readonly string[] s_keysFields = ["publicKeys", "signatureAlgorithm", "kms", "secret", "rekor", "ctlog"];
+
+    /// <summary>Parses every YAML document of a file; a syntax error stops the file at that point.</summary>
+    public static List<PolicySyntax> Parse(YamlFile file)
+    {
+        var result = new List<PolicySyntax>();
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(file.Text));
+        }
+        catch (YamlException e)
+        {
+            file.Report(DiagnosticDescriptors.InvalidYaml, file.Locate(e.Start, e.End), CleanMessage(e));
+            return result;
+        }
+
+        foreach (var document in stream.Documents)
+        {
+            var root = document.RootNode;
+            if (MappingReader.IsNull(root))
+            {
+                continue;
+            }
+
+            if (root is not YamlMappingNode mapping)
+            {
+                file.Report(DiagnosticDescriptors.WrongType, file.Locate(root), "document", "a mapping", MappingReader.Describe(root), "a Kubernetes object with apiVersion, kind, metadata and spec");
+                continue;
+            }
+
+            result.Add(ParsePolicy(new MappingReader(file, mapping, string.Empty, "a Kyverno policy")));
+        }
+
+        return result;
+    }
+
+    private static string CleanMessage(YamlException e)
+    {
+        var message = e.Message;
+
+        // YamlDotNet prefixes positions ("(Line: 3, Col: 5, Idx: 20) - (…): "); the diagnostic carries its own.
+        var dash = message.IndexOf("): ", StringComparison.Ordinal);
+        if (message.StartsWith("(Line", StringComparison.Ordinal) && dash > 0)
+        {
+            message = message.Substring(dash + 3);
+        }
+
+        return message.TrimEnd('.');
+    }
+
+    private static PolicySyntax ParsePolicy(MappingReader reader)
+    {
+        var policy = new PolicySyntax
+        {
+            Location = reader.Location,
+            ApiVersion = reader.TakeString("apiVersion"),
+            Kind = reader.TakeString("kind"),
+        };
+        reader.Ignore("status");
+
+        if (reader.TakeMapping("metadata", "ObjectMeta") is { } metadata)
+        {
+            policy.Name = metadata.TakeString("name");
+            policy.Namespace = metadata.TakeString("namespace");
+            policy.Annotations = metadata.TakeStringMap("annotations") ?? [];
+            metadata.TakeStringMap("labels");
+            metadata.NotSupported("generateName", "a policy needs a fixed name");
+            metadata.Ignore("uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields", "selfLink");
+            metadata.RejectUnknown(s_metadataFields);
+        }
+
+        if (reader.TakeMapping("spec", "Spec") is { } spec)
+        {
+            policy.Spec = ParseSpec(spec);
+        }
+
+        reader.RejectUnknown(s_policyFields);
+        return policy;
+    }
+
+    private static SpecSyntax ParseSpec(MappingReader reader)
+    {
+        var spec = new SpecSyntax
+        {
+            Location = reader.Location,
+            ValidationFailureAction = reader.TakeString("validationFailureAction"),
+            FailurePolicy = reader.TakeString("failurePolicy"),
+            WebhookTimeoutSeconds = reader.TakeInt("webhookTimeoutSeconds"),
+            Background = reader.TakeBool("background"),
+        };
+
+        // Fields that only concern other rule types or background scans.
+        reader.TakeBool("mutateExistingOnPolicyUpdate");
+        reader.TakeBool("generateExisting");
+        reader.TakeBool("generateExistingOnPolicyUpdate");
+        reader.TakeBool("useServerSideApply");
+        reader.TakeBool("schemaValidation");
+        reader.TakeBool("emitWarning");
+        reader.TakeBool("admission");
+        reader.NotSupported("applyRules", "every matching rule applies");
+        reader.NotSupported("validationFailureActionOverrides", "use a namespaced Policy per namespace instead");
+        reader.NotSupported("webhookConfiguration", "the webhook configuration is derived from the compiled policies");
+
+        if (reader.TakeSequence("rules") is { } rules)
+        {
+            spec.Rules = [];
+            foreach (var (node, path) in rules)
+            {
+                if (node is YamlMappingNode mapping)
+                {
+                    spec.Rules.Add(ParseRule(new MappingReader(reader.File, mapping, path, "Rule")));
+                }
+                else
+                {
+                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "a rule with name, match and verifyImages");
+                }
+            }
+        }
+
+        reader.RejectUnknown(s_specFields);
+        return spec;
+    }
+
+    private static RuleSyntax ParseRule(MappingReader reader)
+    {
+        var rule = new RuleSyntax { Location = reader.Location, Path = reader.Path, Name = reader.TakeString("name") };
+        if (reader.TakeMapping("match", "MatchResources") is { } match)
+        {
+            rule.Match = ParseMatch(match);
+        }
+
+        if (reader.TakeMapping("exclude", "MatchResources") is { } exclude)
+        {
+            rule.Exclude = ParseMatch(exclude);
+        }
+
+        if (reader.TakeSequence("verifyImages") is { } verifyImages)
+        {
+            var index = 0;
+            foreach (var (node, path) in verifyImages)
+            {
+                if (node is YamlMappingNode mapping)
+                {
+                    rule.VerifyImages.Add(ParseVerifyImage(new MappingReader(reader.File, mapping, path, "ImageVerification"), index));
+                }
+                else
+                {
+                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "an entry with imageReferences and attestors");
+                }
+
+                index++;
+            }
+        }
+
+        reader.NotSupported("context", "context variables need the condition compiler");
+        reader.NotSupported("preconditions", "preconditions need the condition compiler");
+        reader.NotSupported("celPreconditions", "CEL is not compiled");
+        reader.NotSupported("imageExtractors", "custom resource image extraction is not built yet");
+        reader.NotSupported("mutate", "PolicyCompiler compiles verifyImages rules only");
+        reader.NotSupported("validate", "PolicyCompiler compiles verifyImages rules only");
+        reader.NotSupported("generate", "PolicyCompiler compiles verifyImages rules only");
+        reader.TakeBool("skipBackgroundRequests");
+        reader.Ignore("reportProperties");
+        reader.RejectUnknown(s_ruleFields);
+        return rule;
+    }
+
+    private static MatchSyntax ParseMatch(MappingReader reader)
+    {
+        var match = new MatchSyntax { Location = reader.Location, Path = reader.Path };
+        ParseFilters(reader, "any", match.Any);
+        ParseFilters(reader, "all", match.All);
+        if (reader.TakeMapping("resources", "ResourceDescription") is { } resources)
+        {
+            match.Resources = ParseResources(resources);
+        }
+
+        NotSupportedUserInfo(reader);
+        reader.RejectUnknown(s_matchFields);
+        return match;
+    }
+
+    private static void ParseFilters(MappingReader reader, string field, List<FilterSyntax> target)
+    {
+        if (reader.TakeSequence(field) is not { } items)
+        {
+            return;
+        }
+
+        foreach (var (node, path) in items)
+        {
+            if (node is not YamlMappingNode mapping)
+            {
+                reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- resources:' with kinds");
+                continue;
+            }
+
+            var filter = new MappingReader(reader.File, mapping, path, "ResourceFilter");
+            if (filter.TakeMapping("resources", "ResourceDescription") is { } resources)
+            {
+                target.Add(ParseResources(resources));
+            }
+            else
+            {
+                target.Add(new FilterSyntax { Location = filter.Location });
+            }
+
+            NotSupportedUserInfo(filter);
+            filter.RejectUnknown(s_filterFields);
+        }
+    }
+
+    private static void NotSupportedUserInfo(MappingReader reader)
+    {
+        reader.NotSupported("subjects", "matching on the requesting user is not built yet");
+        reader.NotSupported("roles", "matching on the requesting user is not built yet");
+        reader.NotSupported("clusterRoles", "matching on the requesting user is not built yet");
+    }
+
+    private static FilterSyntax ParseResources(MappingReader reader)
+    {
+        var filter = new FilterSyntax
+        {
+            Location = reader.Location,
+            Kinds = reader.TakeStringList("kinds") ?? [],
+            Names = reader.TakeStringList("names") ?? [],
+            Namespaces = reader.TakeStringList("namespaces") ?? [],
+            Operations = reader.TakeStringList("operations") ?? [],
+        };
+
+        if (reader.TakeString("name") is { } name)
+        {
+            filter.Names.Add(name);
+        }
+
+        reader.NotSupported("annotations", "annotation selectors are not built yet");
+        reader.NotSupported("selector", "label selectors are not built yet");
+        reader.NotSupported("namespaceSelector", "namespace label selectors are not built yet");
+        reader.RejectUnknown(s_resourceFields);
+        return filter;
+    }
+
+    private static VerifyImageSyntax ParseVerifyImage(MappingReader reader, int index)
+    {
+        var entry = new VerifyImageSyntax
+        {
+            Location = reader.Location,
+            Index = index,
+            Image = reader.TakeString("image"),
+            Key = reader.TakeString("key"),
+            Type = reader.TakeString("type"),
+            MutateDigest = reader.TakeBool("mutateDigest"),
+            VerifyDigest = reader.TakeBool("verifyDigest"),
+            Required = reader.TakeBool("required"),
+            Repository = reader.TakeString("repository"),
+        };
+
+        if (reader.Has("imageReferences"))
+        {
+            entry.ImageReferencesLocation = reader.KeyLocation("imageReferences");
+            entry.ImageReferences = reader.TakeStringList("imageReferences") ?? [];
+        }
+
+        if (reader.TakeSequence("attestors") is { } attestors)
+        {
+            foreach (var (node, path) in attestors)
+            {
+                if (node is YamlMappingNode mapping)
+                {
+                    entry.Attestors.Add(ParseAttestorSet(new MappingReader(reader.File, mapping, path, "AttestorSet")));
+                }
+                else
+                {
+                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- entries:' with keys");
+                }
+            }
+        }
+
+        reader.NotSupported("failureAction", "use the policy's validationFailureAction");
+        reader.NotSupported("skipImageReferences", "not built yet");
+        reader.NotSupported("roots", "certificate roots are not built yet");
+        reader.NotSupported("subject", "keyless verification is not built yet");
+        reader.NotSupported("issuer", "keyless verification is not built yet");
+        reader.NotSupported("additionalExtensions", "keyless verification is not built yet");
+        reader.NotSupported("attestations", "attestation verification is not built yet");
+        reader.NotSupported("annotations", "signature annotation checks are not built yet");
+        reader.NotSupported("cosignOCI11", "OCI 1.1 referrers are not built yet");
+        reader.NotSupported("validate", "verifyImages.validate needs the condition compiler");
+        reader.NotSupported("imageRegistryCredentials", "registry credentials are not built yet");
+        reader.NotSupported("useCache", "the cache is always on");
+        reader.RejectUnknown(s_verifyImageFields);
+        return entry;
+    }
+
+    private static AttestorSetSyntax ParseAttestorSet(MappingReader reader)
+    {
+        var set = new AttestorSetSyntax { Location = reader.Location, Count = reader.TakeInt("count") };
+        if (reader.Has("entries"))
+        {
+            set.EntriesLocation = reader.KeyLocation("entries");
+        }
+
+        if (reader.TakeSequence("entries") is { } entries)
+        {
+            foreach (var (node, path) in entries)
+            {
+                if (node is YamlMappingNode mapping)
+                {
+                    set.Entries.Add(ParseAttestor(new MappingReader(reader.File, mapping, path, "Attestor")));
+                }
+                else
+                {
+                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- keys:' with publicKeys");
+                }
+            }
+        }
+
+        reader.RejectUnknown(s_attestorSetFields);
+        return set;
+    }
+
+    private static AttestorSyntax ParseAttestor(MappingReader reader)
+    {
+        var attestor = new AttestorSyntax { Location = reader.Location };
+        if (reader.TakeMapping("keys", "StaticKeyAttestor") is { } keys)
+        {
+            attestor.Keys = new KeysSyntax
+            {
+                Location = keys.Location,
+                PublicKeys = keys.TakeString("publicKeys"),
+                SignatureAlgorithm = keys.TakeString("signatureAlgorithm"),
+            };
+            keys.NotSupported("kms", "KMS keys are not built yet");
+            keys.NotSupported("secret", "keys from Secrets are not built yet");
+            keys.NotSupported("rekor", "transparency log checks are not built yet");
+            keys.NotSupported("ctlog", "certificate transparency checks are not built yet");
+            keys.RejectUnknown(s_keysFields);
+        }
+
+        reader.NotSupported("certificates", "certificate attestors are not built yet");
+        reader.NotSupported("keyless", "keyless verification is not built yet");
+        reader.NotSupported("attestor", "nested attestor sets are not built yet");
+        reader.NotSupported("annotations", "signature annotation checks are not built yet");
+        reader.NotSupported("repository", "per-attestor signature repositories are not built yet");
+        reader.NotSupported("signatureAlgorithm", "set signatureAlgorithm under keys");
+        reader.RejectUnknown(s_attestorFields);
+        return attestor;
+    }
+}

@@ -1,0 +1,138 @@
+using System.Collections.Generic;
+using PolicyCompiler.Generators.Common;
+using PolicyCompiler.Generators.Yaml;
+
+namespace PolicyCompiler.Generators.Parsing;
+
+// The policy as written: typed values with their YAML positions, before any meaning is checked.
+// These objects live only inside one pipeline step; the validator turns them into the equatable model.
+
+internal sealed class PolicySyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<string>? ApiVersion { get; set; }
+
+    public Located<string>? Kind { get; set; }
+
+    public Located<string>? Name { get; set; }
+
+    public Located<string>? Namespace { get; set; }
+
+    public Dictionary<string, Located<string>> Annotations { get; set; } = [];
+
+    public SpecSyntax? Spec { get; set; }
+}
+
+internal sealed class SpecSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<string>? ValidationFailureAction { get; set; }
+
+    public Located<string>? FailurePolicy { get; set; }
+
+    public Located<int>? WebhookTimeoutSeconds { get; set; }
+
+    public Located<bool>? Background { get; set; }
+
+    public List<RuleSyntax>? Rules { get; set; }
+}
+
+internal sealed class RuleSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public required string Path { get; init; }
+
+    public Located<string>? Name { get; set; }
+
+    public MatchSyntax? Match { get; set; }
+
+    public MatchSyntax? Exclude { get; set; }
+
+    public List<VerifyImageSyntax> VerifyImages { get; } = [];
+}
+
+internal sealed class MatchSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public required string Path { get; init; }
+
+    public List<FilterSyntax> Any { get; } = [];
+
+    public List<FilterSyntax> All { get; } = [];
+
+    /// <summary>The deprecated form <c>match.resources</c> without any/all.</summary>
+    public FilterSyntax? Resources { get; set; }
+}
+
+internal sealed class FilterSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public List<Located<string>> Kinds { get; set; } = [];
+
+    public List<Located<string>> Names { get; set; } = [];
+
+    public List<Located<string>> Namespaces { get; set; } = [];
+
+    public List<Located<string>> Operations { get; set; } = [];
+}
+
+internal sealed class VerifyImageSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public required int Index { get; init; }
+
+    public List<Located<string>>? ImageReferences { get; set; }
+
+    public LocationInfo? ImageReferencesLocation { get; set; }
+
+    /// <summary>Deprecated single <c>image</c>, converted to one image reference.</summary>
+    public Located<string>? Image { get; set; }
+
+    /// <summary>Deprecated single <c>key</c>, converted to one attestor.</summary>
+    public Located<string>? Key { get; set; }
+
+    public Located<string>? Type { get; set; }
+
+    public List<AttestorSetSyntax> Attestors { get; } = [];
+
+    public Located<bool>? MutateDigest { get; set; }
+
+    public Located<bool>? VerifyDigest { get; set; }
+
+    public Located<bool>? Required { get; set; }
+
+    public Located<string>? Repository { get; set; }
+}
+
+internal sealed class AttestorSetSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<int>? Count { get; set; }
+
+    public List<AttestorSyntax> Entries { get; } = [];
+
+    public LocationInfo? EntriesLocation { get; set; }
+}
+
+internal sealed class AttestorSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public KeysSyntax? Keys { get; set; }
+}
+
+internal sealed class KeysSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<string>? PublicKeys { get; set; }
+
+    public Located<string>? SignatureAlgorithm { get; set; }
+}

@@ -1,0 +1,154 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Linq;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+using PolicyCompiler.Generators.Common;
+using PolicyCompiler.Generators.Diagnostics;
+using PolicyCompiler.Generators.Emit;
+using PolicyCompiler.Generators.Model;
+using PolicyCompiler.Generators.Parsing;
+using PolicyCompiler.Generators.Validation;
+using PolicyCompiler.Generators.Yaml;
+
+namespace PolicyCompiler.Generators;
+
+/// <summary>
+/// Compiles the Kyverno policies given to the compilation as AdditionalFiles (<c>*.yaml</c>, <c>*.yml</c>) into C#.
+/// Each file is parsed and validated on its own, so editing one policy re-runs only that policy's steps.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class PolicyGenerator : IIncrementalGenerator
+{
+    /// <summary>MSBuild property (made compiler-visible by the host) naming the folder the policies are relative to.</summary>
+    public const string PolicyRootProperty = "build_property.PolicyDirectory";
+
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var root = context.AnalyzerConfigOptionsProvider.Select(static (options, _) =>
+            options.GlobalOptions.TryGetValue(PolicyRootProperty, out var value) && !string.IsNullOrWhiteSpace(value) ? NormalizeDirectory(value) : string.Empty);
+
+        var files = context.AdditionalTextsProvider
+            .Where(static text => IsPolicyFile(text.Path))
+            .Combine(root)
+            .Select(static (pair, cancellationToken) => new PolicyFileInput(
+                pair.Left.Path,
+                RelativePath(pair.Left.Path, pair.Right),
+                pair.Left.GetText(cancellationToken)?.ToString() ?? string.Empty))
+            .WithTrackingName(TrackingNames.PolicyFiles);
+
+        var parsed = files
+            .Select(static (input, _) => Compile(input))
+            .WithTrackingName(TrackingNames.ParsedFiles);
+
+        context.RegisterSourceOutput(parsed.Select(static (result, _) => result.Diagnostics), static (spc, diagnostics) =>
+        {
+            foreach (var diagnostic in diagnostics)
+            {
+                spc.ReportDiagnostic(diagnostic.ToDiagnostic());
+            }
+        });
+
+        var policies = parsed
+            .SelectMany(static (result, _) => result.Policies)
+            .WithTrackingName(TrackingNames.Policies);
+
+        context.RegisterSourceOutput(policies, static (spc, policy) =>
+            spc.AddSource(HintName(policy), SourceText.From(PolicyEmitter.Emit(policy), Encoding.UTF8)));
+
+        var catalog = policies
+            .Select(static (policy, _) => new CatalogEntry(policy.Kind, policy.Namespace, policy.Name, policy.ClassName, policy.SourcePath))
+            .Collect()
+            .WithTrackingName(TrackingNames.Catalog);
+
+        context.RegisterSourceOutput(catalog, static (spc, entries) =>
+        {
+            var unique = new List<CatalogEntry>();
+            foreach (var group in entries.GroupBy(e => e.ClassName, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                var ordered = group.OrderBy(e => e.SourcePath, StringComparer.Ordinal).ToList();
+                unique.Add(ordered[0]);
+                foreach (var duplicate in ordered.Skip(1))
+                {
+                    spc.ReportDiagnostic(Diagnostic.Create(
+                        DiagnosticDescriptors.DuplicatePolicyName,
+                        Location.None,
+                        duplicate.Kind,
+                        duplicate.Namespace is null ? duplicate.Name : duplicate.Namespace + "/" + duplicate.Name,
+                        ordered[0].SourcePath + " and " + duplicate.SourcePath));
+                }
+            }
+
+            spc.AddSource("PolicyCatalog.g.cs", SourceText.From(PolicyEmitter.EmitCatalog(unique.Select(e => e.ClassName).ToList()), Encoding.UTF8));
+        });
+    }
+
+    internal static PolicyFileResult Compile(PolicyFileInput input)
+    {
+        var file = new YamlFile(input.Path, input.Text);
+        var models = new List<PolicyModel>();
+        foreach (var syntax in PolicyParser.Parse(file))
+        {
+            if (PolicyValidator.Validate(syntax, file, input.RelativePath) is { } model)
+            {
+                models.Add(model);
+            }
+        }
+
+        // A file with any error contributes no policy: a half-compiled policy would admit what it should block.
+        return new PolicyFileResult(
+            input.Path,
+            file.Diagnostics.Count == 0 ? models.ToEquatableArray() : EquatableArray<PolicyModel>.Empty,
+            file.Diagnostics.ToEquatableArray());
+    }
+
+    /// <summary>
+    /// The file name of the generated source. It carries the policy's path so that two files defining the same
+    /// policy still produce two sources (and a PC0013 diagnostic) instead of crashing the generator.
+    /// </summary>
+    private static string HintName(PolicyModel policy)
+    {
+        var path = new StringBuilder();
+        foreach (var c in policy.SourcePath)
+        {
+            path.Append(char.IsLetterOrDigit(c) && c < 128 ? c : '_');
+        }
+
+        return $"{policy.ClassName}.{path}.g.cs";
+    }
+
+    private static bool IsPolicyFile(string path) =>
+        path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
+
+    private static string NormalizeDirectory(string path)
+    {
+        var normalized = path.Replace('\\', '/');
+        return normalized.EndsWith("/", StringComparison.Ordinal) ? normalized : normalized + "/";
+    }
+
+    /// <summary>The path shown in generated code: relative to the policy folder, so output is the same on every machine.</summary>
+    private static string RelativePath(string path, string root)
+    {
+        var normalized = path.Replace('\\', '/');
+        if (root.Length > 0)
+        {
+            var rootFull = NormalizeDirectory(Path.GetFullPath(root).Replace('\\', '/'));
+            var fileFull = Path.GetFullPath(path).Replace('\\', '/');
+            if (fileFull.StartsWith(rootFull, StringComparison.Ordinal))
+            {
+                return fileFull.Substring(rootFull.Length);
+            }
+        }
+
+        var slash = normalized.LastIndexOf('/');
+        return slash < 0 ? normalized : normalized.Substring(slash + 1);
+    }
+}
+
+/// <summary>A policy file's identity and content: the pipeline's first, value-equatable step.</summary>
+internal sealed record PolicyFileInput(string Path, string RelativePath, string Text);
+
+internal sealed record CatalogEntry(string Kind, string? Namespace, string Name, string ClassName, string SourcePath);

@@ -1,0 +1,642 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using PolicyCompiler.Generators.Common;
+using PolicyCompiler.Generators.Diagnostics;
+using PolicyCompiler.Generators.Model;
+using PolicyCompiler.Generators.Parsing;
+using PolicyCompiler.Generators.Yaml;
+
+namespace PolicyCompiler.Generators.Validation;
+
+/// <summary>
+/// Gives the parsed policy its meaning: applies Kyverno's defaults and conversions, checks every value, and
+/// produces the model the emitter compiles. Anything wrong is a diagnostic; a policy with errors yields no model.
+/// </summary>
+internal static class PolicyValidator
+{
+    private static readonly string[] s_operations = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
+    private static readonly string[] s_hashes = ["sha224", "sha256", "sha384", "sha512"];
+
+    public static PolicyModel? Validate(PolicySyntax syntax, YamlFile file, string sourcePath)
+    {
+        var errorsBefore = file.Diagnostics.Count;
+
+        var kind = ValidateHeader(syntax, file);
+        var name = ValidateName(syntax, file);
+        var @namespace = ValidateNamespace(syntax, file, kind);
+
+        if (syntax.Spec is not { } spec)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, syntax.Location, "A Kyverno policy", "spec", "spec: { rules: [...] }");
+            return null;
+        }
+
+        var failureAction = "Audit";
+        if (spec.ValidationFailureAction is { } action)
+        {
+            switch (action.Value.ToLowerInvariant())
+            {
+                case "enforce": failureAction = "Enforce"; break;
+                case "audit": failureAction = "Audit"; break;
+                default: file.Report(DiagnosticDescriptors.InvalidEnumValue, action.Location, action.Value, "validationFailureAction", "Enforce, Audit"); break;
+            }
+        }
+
+        var failurePolicy = "Fail";
+        if (spec.FailurePolicy is { } policy)
+        {
+            if (policy.Value is "Fail" or "Ignore")
+            {
+                failurePolicy = policy.Value;
+            }
+            else
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, policy.Location, policy.Value, "failurePolicy", "Fail, Ignore");
+            }
+        }
+
+        var timeout = 10;
+        if (spec.WebhookTimeoutSeconds is { } seconds)
+        {
+            if (seconds.Value is < 1 or > 30)
+            {
+                file.Report(DiagnosticDescriptors.TimeoutOutOfRange, seconds.Location, seconds.Value.ToString(CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                timeout = seconds.Value;
+            }
+        }
+
+        var rules = new List<RuleModel>();
+        if (spec.Rules is null || spec.Rules.Count == 0)
+        {
+            file.Report(spec.Rules is null ? DiagnosticDescriptors.MissingField : DiagnosticDescriptors.EmptyList, spec.Location, spec.Rules is null ? "spec" : "spec.rules", spec.Rules is null ? "rules" : "A policy needs at least one rule.", "rules: [{ name: check-image, match: ..., verifyImages: ... }]");
+        }
+        else
+        {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var rule in spec.Rules)
+            {
+                if (rule.Name is { } ruleName && !names.Add(ruleName.Value))
+                {
+                    file.Report(DiagnosticDescriptors.DuplicateRuleName, ruleName.Location, ruleName.Value, name ?? "?");
+                }
+
+                if (ValidateRule(rule, file) is { } model)
+                {
+                    rules.Add(model);
+                }
+            }
+        }
+
+        if (file.Diagnostics.Count > errorsBefore || kind is null || name is null)
+        {
+            return null;
+        }
+
+        var className = CSharp.Identifier(@namespace is null ? name : @namespace + "-" + name) + "Policy";
+        return new PolicyModel(kind, name, @namespace, className, sourcePath, failureAction, failurePolicy, timeout, syntax.Spec.Background?.Value ?? true, rules.ToEquatableArray());
+    }
+
+    private static string? ValidateHeader(PolicySyntax syntax, YamlFile file)
+    {
+        if (syntax.ApiVersion is null || syntax.Kind is null)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, syntax.Location, "A Kyverno policy", syntax.ApiVersion is null ? "apiVersion" : "kind", "apiVersion: kyverno.io/v1 and kind: ClusterPolicy");
+            return null;
+        }
+
+        if (syntax.ApiVersion.Value != "kyverno.io/v1" || syntax.Kind.Value is not ("ClusterPolicy" or "Policy"))
+        {
+            var location = syntax.ApiVersion.Value != "kyverno.io/v1" ? syntax.ApiVersion.Location : syntax.Kind.Location;
+            file.Report(DiagnosticDescriptors.UnsupportedDocument, location, $"{syntax.ApiVersion.Value}/{syntax.Kind.Value}");
+            return null;
+        }
+
+        return syntax.Kind.Value;
+    }
+
+    private static string? ValidateName(PolicySyntax syntax, YamlFile file)
+    {
+        if (syntax.Name is not { } name)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, syntax.Location, "A Kyverno policy", "metadata.name", "metadata: { name: check-images }");
+            return null;
+        }
+
+        if (DnsError(name.Value, 253, allowDots: true) is { } error)
+        {
+            file.Report(DiagnosticDescriptors.InvalidName, name.Location, name.Value, "policy name", error);
+            return null;
+        }
+
+        return name.Value;
+    }
+
+    private static string? ValidateNamespace(PolicySyntax syntax, YamlFile file, string? kind)
+    {
+        if (kind == "ClusterPolicy")
+        {
+            if (syntax.Namespace is { } clusterNamespace)
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, clusterNamespace.Location, clusterNamespace.Value, "field here", "a ClusterPolicy is cluster-scoped and has no namespace; remove metadata.namespace or use kind: Policy");
+            }
+
+            return null;
+        }
+
+        if (kind == "Policy")
+        {
+            if (syntax.Namespace is not { } ns)
+            {
+                file.Report(DiagnosticDescriptors.MissingField, syntax.Location, "A namespaced Policy", "metadata.namespace", "metadata: { namespace: team-a } (compiled policies have no kubectl context to take it from)");
+                return null;
+            }
+
+            if (DnsError(ns.Value, 63, allowDots: false) is { } error)
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, ns.Location, ns.Value, "namespace", error);
+                return null;
+            }
+
+            return ns.Value;
+        }
+
+        return null;
+    }
+
+    private static RuleModel? ValidateRule(RuleSyntax rule, YamlFile file)
+    {
+        var ok = true;
+        if (rule.Name is not { } name)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, rule.Location, $"'{rule.Path}'", "name", "name: check-image");
+            ok = false;
+        }
+        else if (name.Value.Length is 0 or > 63)
+        {
+            file.Report(DiagnosticDescriptors.InvalidName, name.Location, name.Value, "rule name", "a rule name has 1 to 63 characters");
+            ok = false;
+        }
+
+        MatchModel? match = null;
+        if (rule.Match is null)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, rule.Location, $"'{rule.Path}'", "match", "match: { any: [ { resources: { kinds: [Pod] } } ] }");
+            ok = false;
+        }
+        else
+        {
+            match = ValidateMatch(rule.Match, file, requireKinds: true);
+        }
+
+        var exclude = rule.Exclude is null ? null : ValidateMatch(rule.Exclude, file, requireKinds: false);
+
+        if (rule.VerifyImages.Count == 0)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, rule.Location, $"'{rule.Path}'", "verifyImages", "verifyImages: [ { imageReferences: [\"ghcr.io/org/*\"], attestors: [...] } ]");
+            ok = false;
+        }
+
+        var verifyImages = new List<ImageVerificationModel>();
+        foreach (var entry in rule.VerifyImages)
+        {
+            if (ValidateVerifyImage(entry, file) is { } model)
+            {
+                verifyImages.Add(model);
+            }
+            else
+            {
+                ok = false;
+            }
+        }
+
+        return ok && match is not null
+            ? new RuleModel(rule.Name!.Value, match, exclude, verifyImages.ToEquatableArray())
+            : null;
+    }
+
+    private static MatchModel? ValidateMatch(MatchSyntax match, YamlFile file, bool requireKinds)
+    {
+        var any = new List<ResourceFilterModel>();
+        var all = new List<ResourceFilterModel>();
+        var ok = true;
+
+        if (match.Resources is not null && (match.Any.Count > 0 || match.All.Count > 0))
+        {
+            file.Report(DiagnosticDescriptors.InvalidName, match.Location, match.Path, "block", "write either 'resources' or 'any'/'all', not both");
+            return null;
+        }
+
+        if (match.Resources is null && match.Any.Count == 0 && match.All.Count == 0)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, match.Location, $"'{match.Path}'", "any", "any: [ { resources: { kinds: [Pod] } } ]");
+            return null;
+        }
+
+        foreach (var filter in match.Resources is null ? match.Any : [match.Resources])
+        {
+            ok &= Add(ValidateFilter(filter, file, requireKinds), any);
+        }
+
+        foreach (var filter in match.All)
+        {
+            ok &= Add(ValidateFilter(filter, file, requireKinds), all);
+        }
+
+        return ok ? new MatchModel(any.ToEquatableArray(), all.ToEquatableArray()) : null;
+
+        static bool Add(ResourceFilterModel? model, List<ResourceFilterModel> target)
+        {
+            if (model is null)
+            {
+                return false;
+            }
+
+            target.Add(model);
+            return true;
+        }
+    }
+
+    private static ResourceFilterModel? ValidateFilter(FilterSyntax filter, YamlFile file, bool requireKinds)
+    {
+        var ok = true;
+        if (requireKinds && filter.Kinds.Count == 0)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, filter.Location, "A match filter", "resources.kinds", "resources: { kinds: [Pod] }");
+            ok = false;
+        }
+
+        var kinds = new List<KindSelectorModel>();
+        foreach (var kind in filter.Kinds)
+        {
+            if (ParseKind(kind.Value, out var error) is { } selector)
+            {
+                kinds.Add(selector);
+            }
+            else
+            {
+                file.Report(DiagnosticDescriptors.InvalidKindSelector, kind.Location, kind.Value, error!);
+                ok = false;
+            }
+        }
+
+        foreach (var pattern in filter.Names.Concat(filter.Namespaces))
+        {
+            ok &= CheckPattern(pattern, file);
+        }
+
+        var operations = new List<string>();
+        foreach (var operation in filter.Operations)
+        {
+            if (Array.IndexOf(s_operations, operation.Value) < 0)
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, operation.Location, operation.Value, "operations", string.Join(", ", s_operations));
+                ok = false;
+            }
+            else
+            {
+                operations.Add(operation.Value);
+            }
+        }
+
+        return ok
+            ? new ResourceFilterModel(
+                kinds.ToEquatableArray(),
+                filter.Names.Select(n => n.Value).ToEquatableArray(),
+                filter.Namespaces.Select(n => n.Value).ToEquatableArray(),
+                operations.ToEquatableArray())
+            : null;
+    }
+
+    /// <summary>Kyverno's kind selector forms: Kind, version/Kind, group/version/Kind, with an optional /subresource or .subresource.</summary>
+    internal static KindSelectorModel? ParseKind(string text, out string? error)
+    {
+        error = null;
+        if (text.Length == 0 || text.Any(char.IsWhiteSpace))
+        {
+            error = "it is empty or contains whitespace";
+            return null;
+        }
+
+        var parts = text.Split('/');
+        if (parts.Any(p => p.Length == 0))
+        {
+            error = "it has an empty segment";
+            return null;
+        }
+
+        string? subResource = null;
+        var last = parts.Length - 1;
+        if (parts.Length >= 2 && IsLowerStart(parts[last]) && !IsLowerStart(parts[last - 1]))
+        {
+            subResource = parts[last];
+            parts = parts.Take(last).ToArray();
+        }
+
+        string? group = null;
+        string? version = null;
+        string kind;
+        switch (parts.Length)
+        {
+            case 1: kind = parts[0]; break;
+            case 2: version = parts[0]; kind = parts[1]; break;
+            case 3: group = parts[0]; version = parts[1]; kind = parts[2]; break;
+            default:
+                error = "it has too many '/' segments";
+                return null;
+        }
+
+        var dot = kind.IndexOf('.');
+        if (dot > 0 && subResource is null)
+        {
+            subResource = kind.Substring(dot + 1);
+            kind = kind.Substring(0, dot);
+        }
+
+        if (!(kind == "*" || char.IsUpper(kind[0]) || kind.Contains('*') || kind.Contains('?')))
+        {
+            error = $"the kind '{kind}' must start with an uppercase letter (Kubernetes kinds are PascalCase)";
+            return null;
+        }
+
+        return new KindSelectorModel(group, version, kind, subResource, text);
+
+        static bool IsLowerStart(string segment) => segment.Length > 0 && char.IsLower(segment[0]);
+    }
+
+    private static ImageVerificationModel? ValidateVerifyImage(VerifyImageSyntax entry, YamlFile file)
+    {
+        var ok = true;
+        if (entry.Type is { } type && type.Value != "Cosign")
+        {
+            if (type.Value is "SigstoreBundle" or "Notary")
+            {
+                file.Report(DiagnosticDescriptors.NotSupportedYet, type.Location, "type: " + type.Value, "only Cosign signatures are verified so far");
+            }
+            else
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, type.Location, type.Value, "type", "Cosign, SigstoreBundle, Notary");
+            }
+
+            ok = false;
+        }
+
+        var references = new List<Located<string>>(entry.ImageReferences ?? []);
+        if (entry.Image is { } image)
+        {
+            references.Add(image);
+        }
+
+        if (references.Count == 0)
+        {
+            file.Report(DiagnosticDescriptors.EmptyImageReferences, entry.ImageReferencesLocation ?? entry.Location);
+            ok = false;
+        }
+
+        foreach (var reference in references)
+        {
+            ok &= CheckPattern(reference, file);
+        }
+
+        var attestors = new List<AttestorSetModel>();
+        var setIndex = 0;
+        foreach (var set in entry.Attestors)
+        {
+            if (ValidateAttestorSet(set, setIndex, file) is { } model)
+            {
+                attestors.Add(model);
+            }
+            else
+            {
+                ok = false;
+            }
+
+            setIndex++;
+        }
+
+        if (entry.Key is { } key)
+        {
+            // Kyverno converts the deprecated 'key' into one more attestor set holding that key.
+            var path = $".attestors[{setIndex.ToString(CultureInfo.InvariantCulture)}]";
+            var keys = ValidateKeys(key, null, path, 0, file);
+            if (keys is null)
+            {
+                ok = false;
+            }
+            else
+            {
+                attestors.Add(new AttestorSetModel(path, null, keys.ToEquatableArray()));
+            }
+        }
+
+        if (entry.Repository is { } repository && !IsRepositoryName(repository.Value))
+        {
+            file.Report(DiagnosticDescriptors.InvalidName, repository.Location, repository.Value, "signature repository", "write a repository without tag or digest, e.g. registry.io/signatures");
+            ok = false;
+        }
+
+        return ok
+            ? new ImageVerificationModel(
+                entry.Index,
+                references.Select(r => r.Value).ToEquatableArray(),
+                attestors.ToEquatableArray(),
+                entry.MutateDigest?.Value ?? true,
+                entry.VerifyDigest?.Value ?? true,
+                entry.Required?.Value ?? true,
+                entry.Repository?.Value)
+            : null;
+    }
+
+    private static AttestorSetModel? ValidateAttestorSet(AttestorSetSyntax set, int setIndex, YamlFile file)
+    {
+        var path = $".attestors[{setIndex.ToString(CultureInfo.InvariantCulture)}]";
+        if (set.Entries.Count == 0)
+        {
+            file.Report(DiagnosticDescriptors.EmptyList, set.EntriesLocation ?? set.Location, path.TrimStart('.') + ".entries", "An attestor set needs at least one entry, e.g. '- keys: { publicKeys: ... }'.");
+            return null;
+        }
+
+        var ok = true;
+        var entries = new List<AttestorModel>();
+        foreach (var attestor in set.Entries)
+        {
+            if (attestor.Keys is null)
+            {
+                file.Report(DiagnosticDescriptors.MissingField, attestor.Location, "An attestor entry", "keys", "keys: { publicKeys: \"-----BEGIN PUBLIC KEY-----...\" }");
+                ok = false;
+                continue;
+            }
+
+            if (attestor.Keys.PublicKeys is not { } publicKeys)
+            {
+                file.Report(DiagnosticDescriptors.MissingField, attestor.Keys.Location, "keys", "publicKeys", "publicKeys: |- followed by a PEM public key");
+                ok = false;
+                continue;
+            }
+
+            var keys = ValidateKeys(publicKeys, attestor.Keys.SignatureAlgorithm, path, entries.Count, file);
+            if (keys is null)
+            {
+                ok = false;
+            }
+            else
+            {
+                entries.AddRange(keys);
+            }
+        }
+
+        if (set.Count is { } count)
+        {
+            if (count.Value < 1)
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, count.Location, count.Value.ToString(CultureInfo.InvariantCulture), "count", "a whole number of at least 1");
+                ok = false;
+            }
+            else if (ok && count.Value > entries.Count)
+            {
+                file.Report(DiagnosticDescriptors.CountExceedsEntries, count.Location, count.Value.ToString(CultureInfo.InvariantCulture), entries.Count.ToString(CultureInfo.InvariantCulture), entries.Count == 1 ? "y" : "ies");
+                ok = false;
+            }
+        }
+
+        return ok ? new AttestorSetModel(path, set.Count?.Value, entries.ToEquatableArray()) : null;
+    }
+
+    /// <summary>Every PEM block of a <c>publicKeys</c> value becomes its own entry, as Kyverno expands them.</summary>
+    private static List<AttestorModel>? ValidateKeys(Located<string> publicKeys, Located<string>? signatureAlgorithm, string setPath, int firstIndex, YamlFile file)
+    {
+        var hash = "sha256";
+        var ok = true;
+        if (signatureAlgorithm is { } algorithm)
+        {
+            if (Array.IndexOf(s_hashes, algorithm.Value) < 0)
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, algorithm.Location, algorithm.Value, "signatureAlgorithm", string.Join(", ", s_hashes));
+                ok = false;
+            }
+            else
+            {
+                hash = algorithm.Value;
+            }
+        }
+
+        var blocks = PublicKeyReader.SplitPem(publicKeys.Value, out var splitError);
+        if (splitError is not null || blocks.Count == 0)
+        {
+            file.Report(DiagnosticDescriptors.InvalidPublicKey, publicKeys.Location, $"at {setPath}", splitError ?? "no PEM block was found");
+            return null;
+        }
+
+        var result = new List<AttestorModel>();
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            var block = blocks[i];
+            var index = (firstIndex + i).ToString(CultureInfo.InvariantCulture);
+            var key = PublicKeyReader.Check(block, out var error);
+            if (key is null)
+            {
+                file.Report(DiagnosticDescriptors.InvalidPublicKey, LocateBlock(publicKeys, block, file), $"#{(i + 1).ToString(CultureInfo.InvariantCulture)} at {setPath}.entries[{index}]", error!);
+                ok = false;
+                continue;
+            }
+
+            result.Add(new AttestorModel(
+                $"{setPath}.entries[{index}].keys",
+                new PublicKeyModel(key.Algorithm, Convert.ToBase64String(key.SubjectPublicKeyInfo), hash, PublicKeyReader.Fingerprint(key.SubjectPublicKeyInfo))));
+        }
+
+        return ok ? result : null;
+    }
+
+    /// <summary>
+    /// Points at the PEM block itself inside a block scalar: the block's BEGIN line is found in the file text after
+    /// the scalar's start, so the error lands on the key that is wrong, not on the first line of the field.
+    /// </summary>
+    private static LocationInfo LocateBlock(Located<string> value, PemBlock block, YamlFile file)
+    {
+        var firstLine = block.Base64.Trim().Split('\n')[0].Trim();
+        var searchFrom = value.Location.Span.Start;
+        var beginLine = "-----BEGIN " + block.Label + "-----";
+        var position = searchFrom;
+        for (var i = 0; ; i++)
+        {
+            var found = file.Text.IndexOf(beginLine, position, StringComparison.Ordinal);
+            if (found < 0)
+            {
+                return value.Location;
+            }
+
+            var bodyStart = file.Text.IndexOf(firstLine, found, StringComparison.Ordinal);
+            if (firstLine.Length > 0 && bodyStart >= 0 && bodyStart - found < beginLine.Length + 200)
+            {
+                return file.LocateOffset(found, beginLine.Length);
+            }
+
+            position = found + beginLine.Length;
+            if (i > 100)
+            {
+                return value.Location;
+            }
+        }
+    }
+
+    private static bool CheckPattern(Located<string> pattern, YamlFile file)
+    {
+        string? error = null;
+        if (pattern.Value.Length == 0)
+        {
+            error = "it is empty";
+        }
+        else if (pattern.Value.Any(char.IsWhiteSpace))
+        {
+            error = "it contains whitespace";
+        }
+        else if (pattern.Value.Contains("{{"))
+        {
+            error = "variables are not allowed in patterns";
+        }
+
+        if (error is null)
+        {
+            return true;
+        }
+
+        file.Report(DiagnosticDescriptors.InvalidPattern, pattern.Location, pattern.Value, error);
+        return false;
+    }
+
+    /// <summary>A repository name without tag or digest: an optional registry host, then lowercase path components.</summary>
+    private static bool IsRepositoryName(string value)
+    {
+        if (value.Length == 0 || value.Any(char.IsWhiteSpace) || value.IndexOf('@') >= 0)
+        {
+            return false;
+        }
+
+        var parts = value.Split('/');
+        var first = parts[0];
+        var hasRegistry = parts.Length > 1 && (first.Contains('.') || first.Contains(':') || first == "localhost");
+        return parts.Skip(hasRegistry ? 1 : 0).All(p => p.Length > 0 && p.All(c => char.IsLower(c) || char.IsDigit(c) || c is '.' or '_' or '-'));
+    }
+
+    private static string? DnsError(string value, int maxLength, bool allowDots)
+    {
+        if (value.Length == 0 || value.Length > maxLength)
+        {
+            return $"it must have 1 to {maxLength.ToString(CultureInfo.InvariantCulture)} characters";
+        }
+
+        if (!char.IsLetterOrDigit(value[0]) || !char.IsLetterOrDigit(value[value.Length - 1]) || value.Any(c => !(char.IsLower(c) || char.IsDigit(c) || c == '-' || (allowDots && c == '.'))))
+        {
+            return allowDots
+                ? "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+                : "use lowercase letters, digits and '-', starting and ending with a letter or digit";
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,45 @@
+using PolicyCompiler.Generated;
+using PolicyCompiler.Host;
+using PolicyCompiler.Runtime.Engine;
+using PolicyCompiler.Runtime.Registry;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+
+builder.Logging.ClearProviders();
+builder.Logging.AddJsonConsole(o => o.IncludeScopes = false);
+
+var registryOptions = new RegistryOptions();
+builder.Configuration.GetSection("Registry").Bind(registryOptions);
+var cacheOptions = new VerificationCacheOptions();
+builder.Configuration.GetSection("Cache").Bind(cacheOptions);
+var tlsOptions = new TlsOptions();
+builder.Configuration.GetSection("Tls").Bind(tlsOptions);
+
+var certificates = new ServerCertificateProvider(tlsOptions, TimeProvider.System);
+builder.WebHost.UseKestrelHttpsConfiguration();
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.AddServerHeader = false;
+    kestrel.Limits.MaxRequestBodySize = AdmissionEndpoints.MaxRequestBytes;
+    kestrel.ConfigureHttpsDefaults(https => https.ServerCertificateSelector = (_, _) => certificates.Current);
+});
+
+builder.Services.AddSingleton(certificates);
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton(_ => new RegistryClient(registryOptions));
+builder.Services.AddSingleton(sp => new ImageVerifier(sp.GetRequiredService<RegistryClient>(), new VerificationCache(cacheOptions, sp.GetRequiredService<TimeProvider>())));
+builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>()));
+
+var app = builder.Build();
+
+var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PolicyCompiler");
+certificates.LogSource(logger);
+foreach (var policy in PolicyCatalog.All)
+{
+    logger.LogInformation("Compiled policy {Policy} ({Rules} rules) from {Source}", policy.Namespace is null ? policy.Name : policy.Namespace + "/" + policy.Name, policy.Rules.Length, policy.SourcePath);
+}
+
+app.MapAdmission();
+app.MapGet("/healthz", () => "ok");
+
+app.Run();

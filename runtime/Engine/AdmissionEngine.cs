@@ -1,0 +1,312 @@
+using System.Collections.Immutable;
+using System.Text;
+using System.Text.Json;
+using PolicyCompiler.Runtime.Admission;
+using PolicyCompiler.Runtime.Images;
+using PolicyCompiler.Runtime.Registry;
+
+namespace PolicyCompiler.Runtime.Engine;
+
+/// <summary>
+/// Decides admission reviews against the compiled policy set. The mutating pass verifies images and pins their
+/// digests; the validating pass enforces <c>verifyDigest</c> and <c>required</c>.
+/// </summary>
+public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, ImageVerifier verifier)
+{
+    public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
+
+    /// <summary>Kyverno's default when a policy does not set <c>webhookTimeoutSeconds</c>.</summary>
+    public const int DefaultTimeoutSeconds = 10;
+
+    public ImmutableArray<PolicyDefinition> Policies => policies;
+
+    public Task<AdmissionResponse> MutateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
+        DecideAsync(request, mutate: true, cancellationToken);
+
+    public Task<AdmissionResponse> ValidateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
+        DecideAsync(request, mutate: false, cancellationToken);
+
+    private async Task<AdmissionResponse> DecideAsync(AdmissionRequest request, bool mutate, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var uid = request.Uid ?? string.Empty;
+        var context = new AdmissionContext(request);
+        if (context.Operation is "DELETE" or "CONNECT")
+        {
+            return Allow(uid);
+        }
+
+        var applicable = new List<(PolicyDefinition Policy, RuleDefinition Rule)>();
+        foreach (var policy in policies)
+        {
+            if (!policy.AppliesToNamespace(request.Namespace))
+            {
+                continue;
+            }
+
+            foreach (var rule in policy.Rules)
+            {
+                if (!rule.VerifyImages.IsDefaultOrEmpty && rule.Matches(context))
+                {
+                    applicable.Add((policy, rule));
+                }
+            }
+        }
+
+        if (applicable.Count == 0)
+        {
+            return Allow(uid);
+        }
+
+        var images = ImageExtractor.Extract(context);
+        var timeout = TimeSpan.FromSeconds(applicable.Min(a => a.Policy.WebhookTimeoutSeconds > 0 ? a.Policy.WebhookTimeoutSeconds : DefaultTimeoutSeconds));
+
+        // Leave the API server a margin to receive our answer before its own deadline.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout - TimeSpan.FromMilliseconds(Math.Min(500, timeout.TotalMilliseconds / 10)));
+
+        var digests = new Dictionary<string, Task<string>>(StringComparer.Ordinal);
+        var checks = new List<Check>();
+        foreach (var extracted in images)
+        {
+            if (!ImageReference.TryParse(extracted.Text, out var image, out var parseError))
+            {
+                foreach (var (policy, rule) in applicable)
+                {
+                    checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail($"invalid image reference {extracted.Text}: {parseError}"))));
+                }
+
+                continue;
+            }
+
+            foreach (var (policy, rule) in applicable)
+            {
+                foreach (var entry in rule.VerifyImages)
+                {
+                    if (!entry.Matches(image))
+                    {
+                        continue;
+                    }
+
+                    checks.Add(new Check(policy, rule, entry, extracted, image, mutate
+                        ? VerifyForMutationAsync(policy, rule, entry, image, digests, deadline.Token)
+                        : VerifyForValidationAsync(policy, rule, entry, image, digests, deadline.Token)));
+                }
+            }
+        }
+
+        if (checks.Count == 0)
+        {
+            return Allow(uid);
+        }
+
+        try
+        {
+            await Task.WhenAll(checks.Select(c => c.Result)).ConfigureAwait(false);
+        }
+        catch (Exception) when (checks.All(c => c.Result.IsCompleted))
+        {
+            // Each check's own failure is read below.
+        }
+
+        return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+    }
+
+    private async Task<ImageVerificationResult> VerifyForMutationAsync(
+        PolicyDefinition policy,
+        RuleDefinition rule,
+        ImageVerificationDefinition entry,
+        ImageReference image,
+        Dictionary<string, Task<string>> digests,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var digest = await ResolveOnceAsync(image, digests, cancellationToken).ConfigureAwait(false);
+            return await verifier.VerifyAsync(policy, rule, entry, image, digest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RegistryException e) when (!e.IsTransient)
+        {
+            return ImageVerificationResult.Fail($"image verification failed for {image.FullyQualified}: {e.Message}");
+        }
+        catch (RegistryException e)
+        {
+            return ImageVerificationResult.Error($"failed to verify image {image.FullyQualified}: {e.Message}");
+        }
+        catch (OperationCanceledException)
+        {
+            return ImageVerificationResult.Error($"failed to verify image {image.FullyQualified}: deadline of {policy.WebhookTimeoutSeconds}s exceeded");
+        }
+    }
+
+    private async Task<ImageVerificationResult> VerifyForValidationAsync(
+        PolicyDefinition policy,
+        RuleDefinition rule,
+        ImageVerificationDefinition entry,
+        ImageReference image,
+        Dictionary<string, Task<string>> digests,
+        CancellationToken cancellationToken)
+    {
+        if (entry.VerifyDigest && image.Digest is null)
+        {
+            return ImageVerificationResult.Fail($"missing digest for {image.FullyQualified}");
+        }
+
+        if (!entry.Required || entry.Attestors.IsDefaultOrEmpty)
+        {
+            return ImageVerificationResult.Pass("image verified", image.Digest);
+        }
+
+        // Kyverno trusts the verify-images annotation here; anyone who can write the Pod can write the annotation,
+        // so the verdict is recomputed instead (a cache hit after the mutating pass).
+        var result = await VerifyForMutationAsync(policy, rule, entry, image, digests, cancellationToken).ConfigureAwait(false);
+        return result.Status == VerificationStatus.Fail
+            ? ImageVerificationResult.Fail($"unverified image {image.FullyQualified}: {result.Message}", result.Digest)
+            : result;
+    }
+
+    private Task<string> ResolveOnceAsync(ImageReference image, Dictionary<string, Task<string>> digests, CancellationToken cancellationToken)
+    {
+        // One review resolves each tag once, so every rule sees the same digest even if the tag moves meanwhile.
+        lock (digests)
+        {
+            var key = image.FullyQualified;
+            if (!digests.TryGetValue(key, out var task))
+            {
+                task = verifier.ResolveDigestAsync(image, cancellationToken);
+                digests[key] = task;
+            }
+
+            return task;
+        }
+    }
+
+    private AdmissionResponse BuildResponse(string uid, AdmissionContext context, List<Check> checks, bool mutate, bool timedOut)
+    {
+        var denials = new List<(PolicyDefinition Policy, RuleDefinition Rule, string Message)>();
+        var warnings = new List<string>();
+        var patches = new List<JsonPatchOperation>();
+        var patchedPointers = new HashSet<string>(StringComparer.Ordinal);
+        var verdicts = new SortedDictionary<string, string>(StringComparer.Ordinal);
+
+        foreach (var check in checks)
+        {
+            var result = check.Result.IsCompletedSuccessfully
+                ? check.Result.Result
+                : ImageVerificationResult.Error($"failed to verify image {check.Extracted.Text}: {check.Result.Exception?.GetBaseException().Message ?? "cancelled"}");
+
+            switch (result.Status)
+            {
+                case VerificationStatus.Pass:
+                    if (mutate && check.Entry is { } entry && check.Image is { } image && result.Digest is { } digest)
+                    {
+                        if (!entry.Attestors.IsDefaultOrEmpty)
+                        {
+                            verdicts[image.WithDigest(digest).Canonical] = "pass";
+                        }
+
+                        if (entry.MutateDigest && image.Digest is null && patchedPointers.Add(check.Extracted.Pointer))
+                        {
+                            patches.Add(new JsonPatchOperation { Op = "replace", Path = check.Extracted.Pointer, Value = JsonString(image.WithDigest(digest).FullyQualified) });
+                        }
+                    }
+
+                    break;
+                case VerificationStatus.Fail when check.Policy.FailureAction == FailureAction.Audit:
+                    warnings.Add($"policy {check.Policy.Name}.{check.Rule.Name}: {result.Message}");
+                    break;
+                case VerificationStatus.Fail:
+                    denials.Add((check.Policy, check.Rule, result.Message));
+                    break;
+                case VerificationStatus.Error when check.Policy.FailurePolicy == FailurePolicy.Ignore:
+                    warnings.Add($"policy {check.Policy.Name}.{check.Rule.Name}: {result.Message} (ignored: failurePolicy is Ignore)");
+                    break;
+                default:
+                    denials.Add((check.Policy, check.Rule, timedOut && !result.Message.Contains("deadline", StringComparison.Ordinal) ? result.Message + " (deadline exceeded)" : result.Message));
+                    break;
+            }
+        }
+
+        if (denials.Count > 0)
+        {
+            return new AdmissionResponse
+            {
+                Uid = uid,
+                Allowed = false,
+                Status = new AdmissionStatus { Code = 403, Reason = "Forbidden", Message = DenialMessage(context, denials) },
+                Warnings = warnings.Count > 0 ? warnings : null,
+            };
+        }
+
+        if (mutate && verdicts.Count > 0)
+        {
+            AddVerdictAnnotation(context, verdicts, patches);
+        }
+
+        var response = Allow(uid);
+        response.Warnings = warnings.Count > 0 ? warnings : null;
+        if (patches.Count > 0)
+        {
+            response.Patch = Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(patches, AdmissionJsonContext.Default.ListJsonPatchOperation));
+            response.PatchType = "JSONPatch";
+        }
+
+        return response;
+    }
+
+    private static void AddVerdictAnnotation(AdmissionContext context, SortedDictionary<string, string> verdicts, List<JsonPatchOperation> patches)
+    {
+        var merged = new SortedDictionary<string, string>(verdicts, StringComparer.Ordinal);
+        var hasAnnotations = false;
+        if (context.Resource.ValueKind == JsonValueKind.Object
+            && context.Resource.TryGetProperty("metadata", out var metadata)
+            && metadata.ValueKind == JsonValueKind.Object
+            && metadata.TryGetProperty("annotations", out var annotations)
+            && annotations.ValueKind == JsonValueKind.Object)
+        {
+            hasAnnotations = true;
+        }
+
+        if (!hasAnnotations)
+        {
+            patches.Add(new JsonPatchOperation { Op = "add", Path = "/metadata/annotations", Value = JsonDocument.Parse("{}").RootElement.Clone() });
+        }
+
+        var value = JsonSerializer.Serialize(new Dictionary<string, string>(merged, StringComparer.Ordinal), AdmissionJsonContext.Default.DictionaryStringString);
+        patches.Add(new JsonPatchOperation { Op = "add", Path = "/metadata/annotations/" + EscapePointer(VerifyImagesAnnotation), Value = JsonString(value) });
+    }
+
+    /// <summary>Kyverno's denial envelope, so that runbooks written for Kyverno's messages keep working.</summary>
+    private static string DenialMessage(AdmissionContext context, List<(PolicyDefinition Policy, RuleDefinition Rule, string Message)> denials)
+    {
+        var builder = new StringBuilder();
+        var kind = context.Kind;
+        var resource = string.IsNullOrEmpty(context.Namespace) ? $"{kind}//{context.Name}" : $"{kind}/{context.Namespace}/{context.Name}";
+        builder.Append("resource ").Append(resource).Append(" was blocked due to the following policies\n");
+        foreach (var byPolicy in denials.GroupBy(d => d.Policy.Name, StringComparer.Ordinal))
+        {
+            builder.Append('\n').Append(byPolicy.Key).Append(":\n");
+            foreach (var byRule in byPolicy.GroupBy(d => d.Rule.Name, StringComparer.Ordinal))
+            {
+                builder.Append("  ").Append(byRule.Key).Append(": ").Append(string.Join("; ", byRule.Select(d => d.Message).Distinct(StringComparer.Ordinal))).Append('\n');
+            }
+        }
+
+        return builder.ToString().TrimEnd('\n');
+    }
+
+    public static string EscapePointer(string segment) => segment.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+
+    private static JsonElement JsonString(string value) =>
+        JsonSerializer.SerializeToElement(value, AdmissionJsonContext.Default.String);
+
+    private static AdmissionResponse Allow(string uid) => new() { Uid = uid, Allowed = true };
+
+    private sealed record Check(
+        PolicyDefinition Policy,
+        RuleDefinition Rule,
+        ImageVerificationDefinition? Entry,
+        ExtractedImage Extracted,
+        ImageReference? Image,
+        Task<ImageVerificationResult> Result);
+}

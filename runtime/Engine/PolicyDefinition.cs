@@ -1,0 +1,142 @@
+using System.Collections.Immutable;
+using PolicyCompiler.Runtime.Admission;
+
+namespace PolicyCompiler.Runtime.Engine;
+
+/// <summary>What happens to a resource that fails a rule: blocked, or admitted with a warning.</summary>
+public enum FailureAction
+{
+    Enforce,
+    Audit,
+}
+
+/// <summary>What happens when verification cannot be carried out (registry down, deadline passed).</summary>
+public enum FailurePolicy
+{
+    Fail,
+    Ignore,
+}
+
+/// <summary>
+/// A policy as the generator compiled it. Instances are created once, by generated code, and shared by all requests.
+/// </summary>
+public sealed class PolicyDefinition
+{
+    public PolicyDefinition(
+        string name,
+        string? @namespace,
+        FailureAction failureAction,
+        FailurePolicy failurePolicy,
+        int webhookTimeoutSeconds,
+        string sourcePath,
+        ImmutableArray<RuleDefinition> rules)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        Name = name;
+        Namespace = @namespace;
+        FailureAction = failureAction;
+        FailurePolicy = failurePolicy;
+        WebhookTimeoutSeconds = webhookTimeoutSeconds;
+        SourcePath = sourcePath;
+        Rules = rules;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The namespace of a namespaced <c>Policy</c>; <see langword="null"/> for a <c>ClusterPolicy</c>.</summary>
+    public string? Namespace { get; }
+
+    public FailureAction FailureAction { get; }
+
+    public FailurePolicy FailurePolicy { get; }
+
+    public int WebhookTimeoutSeconds { get; }
+
+    /// <summary>The YAML file the policy was compiled from, relative to the project.</summary>
+    public string SourcePath { get; }
+
+    public ImmutableArray<RuleDefinition> Rules { get; }
+
+    /// <summary>A namespaced policy only sees requests in its own namespace.</summary>
+    public bool AppliesToNamespace(string? requestNamespace) => Namespace is null || string.Equals(Namespace, requestNamespace, StringComparison.Ordinal);
+}
+
+/// <summary>A rule: which requests it covers and which images it verifies.</summary>
+public sealed class RuleDefinition(
+    string name,
+    Func<AdmissionContext, bool> matches,
+    ImmutableArray<ImageVerificationDefinition> verifyImages)
+{
+    public string Name { get; } = name;
+
+    /// <summary>Compiled <c>match</c> and <c>exclude</c> blocks.</summary>
+    public Func<AdmissionContext, bool> Matches { get; } = matches;
+
+    public ImmutableArray<ImageVerificationDefinition> VerifyImages { get; } = verifyImages;
+}
+
+/// <summary>One entry of a rule's <c>verifyImages</c>.</summary>
+public sealed class ImageVerificationDefinition(
+    string path,
+    Func<string, bool> imageReferences,
+    ImmutableArray<AttestorSetDefinition> attestors,
+    bool mutateDigest,
+    bool verifyDigest,
+    bool required,
+    string? repository)
+{
+    /// <summary>Where the entry sits in the rule, for messages (<c>verifyImages[0]</c>).</summary>
+    public string Path { get; } = path;
+
+    /// <summary>Compiled <c>imageReferences</c> patterns.</summary>
+    public Func<string, bool> ImageReferences { get; } = imageReferences;
+
+    public ImmutableArray<AttestorSetDefinition> Attestors { get; } = attestors;
+
+    public bool MutateDigest { get; } = mutateDigest;
+
+    public bool VerifyDigest { get; } = verifyDigest;
+
+    public bool Required { get; } = required;
+
+    /// <summary>A repository that holds the signatures instead of the image's own repository.</summary>
+    public string? Repository { get; } = repository;
+
+    public bool Matches(Images.ImageReference image)
+    {
+        foreach (var candidate in image.PatternCandidates)
+        {
+            if (ImageReferences(candidate))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>An attestor set: <c>count</c> of its <c>entries</c> must verify (all of them when no count is given).</summary>
+public sealed class AttestorSetDefinition(string path, int? count, ImmutableArray<AttestorDefinition> entries)
+{
+    public string Path { get; } = path;
+
+    public int? Count { get; } = count;
+
+    public ImmutableArray<AttestorDefinition> Entries { get; } = entries;
+
+    public int RequiredCount => Count is > 0 ? Count.Value : Entries.Length;
+}
+
+/// <summary>One way of trusting a signature.</summary>
+public abstract class AttestorDefinition(string path)
+{
+    /// <summary>Kyverno's attestor path (<c>.attestors[0].entries[1].keys</c>), shown in failure messages.</summary>
+    public string Path { get; } = path;
+}
+
+/// <summary>A static public key from <c>keys.publicKeys</c>.</summary>
+public sealed class PublicKeyAttestorDefinition(string path, Sigstore.VerificationKey key) : AttestorDefinition(path)
+{
+    public Sigstore.VerificationKey Key { get; } = key;
+}

@@ -1,0 +1,104 @@
+using System.Collections.Concurrent;
+
+namespace PolicyCompiler.Runtime.Engine;
+
+/// <summary>Bounds of the verification cache (Kyverno's defaults: 1000 entries, 60 minutes).</summary>
+public sealed class VerificationCacheOptions
+{
+    public bool Enabled { get; set; } = true;
+
+    public int MaxEntries { get; set; } = 1000;
+
+    public TimeSpan TimeToLive { get; set; } = TimeSpan.FromMinutes(60);
+}
+
+/// <summary>
+/// Remembers verdicts per (policy, rule, entry, digest) and coalesces identical verifications that run at the same
+/// time into one. Only verdicts about the image are kept; infrastructure errors are always retried.
+/// </summary>
+public sealed class VerificationCache(VerificationCacheOptions options, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task<ImageVerificationResult>> _inFlight = new(StringComparer.Ordinal);
+    private long _hits;
+    private long _misses;
+
+    public long Hits => Interlocked.Read(ref _hits);
+
+    public long Misses => Interlocked.Read(ref _misses);
+
+    public int Count => _entries.Count;
+
+    public Task<ImageVerificationResult> GetOrVerifyAsync(string key, bool useCache, Func<Task<ImageVerificationResult>> verify)
+    {
+        ArgumentNullException.ThrowIfNull(verify);
+        if (!options.Enabled || !useCache)
+        {
+            return verify();
+        }
+
+        if (_entries.TryGetValue(key, out var entry))
+        {
+            if (entry.ExpiresAt > time.GetUtcNow())
+            {
+                Interlocked.Increment(ref _hits);
+                return Task.FromResult(entry.Result);
+            }
+
+            _entries.TryRemove(KeyValuePair.Create(key, entry));
+        }
+
+        Interlocked.Increment(ref _misses);
+        return _inFlight.GetOrAdd(key, k => RunAsync(k, verify));
+    }
+
+    private async Task<ImageVerificationResult> RunAsync(string key, Func<Task<ImageVerificationResult>> verify)
+    {
+        try
+        {
+            // Yield so the in-flight entry is published before the work starts.
+            await Task.Yield();
+            var result = await verify().ConfigureAwait(false);
+            if (result.Status != VerificationStatus.Error)
+            {
+                Store(key, result);
+            }
+
+            return result;
+        }
+        finally
+        {
+            _inFlight.TryRemove(key, out _);
+        }
+    }
+
+    private void Store(string key, ImageVerificationResult result)
+    {
+        var now = time.GetUtcNow();
+        _entries[key] = new Entry(result, now + options.TimeToLive, now);
+        if (_entries.Count <= options.MaxEntries)
+        {
+            return;
+        }
+
+        // Over the bound: drop what has expired, then the oldest tenth.
+        foreach (var pair in _entries)
+        {
+            if (pair.Value.ExpiresAt <= now)
+            {
+                _entries.TryRemove(pair);
+            }
+        }
+
+        var excess = _entries.Count - options.MaxEntries;
+        if (excess > 0)
+        {
+            foreach (var pair in _entries.OrderBy(p => p.Value.StoredAt).Take(Math.Max(excess, options.MaxEntries / 10)))
+            {
+                _entries.TryRemove(pair);
+            }
+        }
+    }
+
+    private sealed record Entry(ImageVerificationResult Result, DateTimeOffset ExpiresAt, DateTimeOffset StoredAt);
+}
