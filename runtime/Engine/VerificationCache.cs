@@ -48,28 +48,43 @@ public sealed class VerificationCache(VerificationCacheOptions options, TimeProv
             _entries.TryRemove(KeyValuePair.Create(key, entry));
         }
 
+        // Only the caller whose placeholder wins the race runs the verification; the others await it.
+        // The placeholder is published before any work starts and removed before it completes, so a
+        // finished verification can never linger as "in flight".
+        var placeholder = new TaskCompletionSource<ImageVerificationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inFlight = _inFlight.GetOrAdd(key, placeholder.Task);
+        if (inFlight != placeholder.Task)
+        {
+            Interlocked.Increment(ref _hits);
+            return inFlight;
+        }
+
         Interlocked.Increment(ref _misses);
-        return _inFlight.GetOrAdd(key, k => RunAsync(k, verify));
+        _ = RunAsync(key, verify, placeholder);
+        return placeholder.Task;
     }
 
-    private async Task<ImageVerificationResult> RunAsync(string key, Func<Task<ImageVerificationResult>> verify)
+    private async Task RunAsync(string key, Func<Task<ImageVerificationResult>> verify, TaskCompletionSource<ImageVerificationResult> placeholder)
     {
+        ImageVerificationResult result;
         try
         {
-            // Yield so the in-flight entry is published before the work starts.
-            await Task.Yield();
-            var result = await verify().ConfigureAwait(false);
-            if (result.Status != VerificationStatus.Error)
-            {
-                Store(key, result);
-            }
-
-            return result;
+            result = await verify().ConfigureAwait(false);
         }
-        finally
+        catch (Exception e)
         {
-            _inFlight.TryRemove(key, out _);
+            _inFlight.TryRemove(KeyValuePair.Create(key, placeholder.Task));
+            placeholder.SetException(e);
+            return;
         }
+
+        if (result.Status != VerificationStatus.Error)
+        {
+            Store(key, result);
+        }
+
+        _inFlight.TryRemove(KeyValuePair.Create(key, placeholder.Task));
+        placeholder.SetResult(result);
     }
 
     private void Store(string key, ImageVerificationResult result)

@@ -84,7 +84,8 @@ public sealed class ImageReference : IEquatable<ImageReference>
                 yield return Name + "@" + Digest;
             }
 
-            if (Registry == DockerHubRegistry && Repository.StartsWith("library/", StringComparison.Ordinal))
+            // Only official images (library/<one component>) have the short form; library/a/b is another repository.
+            if (Registry == DockerHubRegistry && Repository.StartsWith("library/", StringComparison.Ordinal) && Repository.IndexOf('/', "library/".Length) < 0)
             {
                 var familiar = Registry + "/" + Repository["library/".Length..];
                 var tag = EffectiveTag;
@@ -187,6 +188,13 @@ public sealed class ImageReference : IEquatable<ImageReference>
             return false;
         }
 
+        // A bare 64-hex name would read as an image ID; Docker refuses it as a repository name.
+        if (text.Length == 64 && !text.AsSpan().ContainsAnyExcept("0123456789abcdef"))
+        {
+            error = $"invalid repository '{path}' in image reference '{text}': a 64-character hexadecimal string is an image ID, not a name";
+            return false;
+        }
+
         var repository = path.ToString();
         if (registry == DockerHubRegistry && !repository.Contains('/', StringComparison.Ordinal))
         {
@@ -226,6 +234,7 @@ public sealed class ImageReference : IEquatable<ImageReference>
         var expected = algorithm switch
         {
             "sha256" => 64,
+            "sha384" => 96,
             "sha512" => 128,
             _ => -1,
         };
@@ -258,7 +267,11 @@ public sealed class ImageReference : IEquatable<ImageReference>
         if (domain.StartsWith('['))
         {
             var close = domain.IndexOf(']');
-            if (close < 0 || !System.Net.IPAddress.TryParse(domain[1..close], out var ip) || ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+            // The reference grammar allows hex digits and colons only: no zone IDs, no embedded IPv4.
+            if (close < 0
+                || domain[1..close].ContainsAnyExcept("0123456789abcdefABCDEF:")
+                || !System.Net.IPAddress.TryParse(domain[1..close], out var ip)
+                || ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
             {
                 return false;
             }

@@ -50,8 +50,9 @@ public sealed class RegistryClient : IDisposable
         using var response = await SendAsync(registry, repository, uri, MediaTypes.ManifestAccept, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, $"manifest {repository}:{reference}");
         var content = await ReadBoundedAsync(response, _options.MaxManifestBytes, $"manifest {repository}:{reference}", cancellationToken).ConfigureAwait(false);
-        var digest = ComputeDigest(content, reference.StartsWith("sha512:", StringComparison.Ordinal) ? "sha512" : "sha256");
-        if (reference.Contains(':', StringComparison.Ordinal) && !string.Equals(digest, reference, StringComparison.Ordinal))
+        var colon = reference.IndexOf(':', StringComparison.Ordinal);
+        var digest = ComputeDigest(content, colon > 0 && Images.ImageReference.IsValidDigest(reference) ? reference[..colon] : "sha256");
+        if (colon > 0 && !string.Equals(digest, reference, StringComparison.Ordinal))
         {
             throw new RegistryException(RegistryFailure.InvalidResponse, $"registry {registry} served manifest content for {repository}@{reference} that hashes to {digest}");
         }
@@ -114,6 +115,7 @@ public sealed class RegistryClient : IDisposable
     public static string ComputeDigest(ReadOnlySpan<byte> content, string algorithm = "sha256") => algorithm switch
     {
         "sha256" => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(content)),
+        "sha384" => "sha384:" + Convert.ToHexStringLower(SHA384.HashData(content)),
         "sha512" => "sha512:" + Convert.ToHexStringLower(SHA512.HashData(content)),
         _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "unsupported digest algorithm"),
     };
@@ -248,6 +250,11 @@ public sealed class RegistryClient : IDisposable
 
             var key = parameters[i..eq].Trim();
             i = eq + 1;
+            while (i < parameters.Length && char.IsWhiteSpace(parameters[i]))
+            {
+                i++;
+            }
+
             string value;
             if (i < parameters.Length && parameters[i] == '"')
             {
