@@ -53,48 +53,8 @@ public static class CosignKeyVerifier
 
     /// <summary>
     /// True when at least one signature verifies under <paramref name="key"/> and its payload claims exactly
-    /// <paramref name="digest"/> as a cosign container image signature.
+    /// <paramref name="digest"/> as a cosign container image signature (no transparency log required).
     /// </summary>
-    public static SignatureCheck Verify(IReadOnlyList<CosignSignature> signatures, string digest, VerificationKey key)
-    {
-        ArgumentNullException.ThrowIfNull(signatures);
-        ArgumentNullException.ThrowIfNull(key);
-        if (signatures.Count == 0)
-        {
-            return SignatureCheck.Fail(SignatureNotFound);
-        }
-
-        string? detail = null;
-        foreach (var signature in signatures)
-        {
-            var bytes = signature.SignatureBytes;
-            if (bytes is null || !key.Verify(signature.Payload, bytes))
-            {
-                continue;
-            }
-
-            // Only a payload whose signature verified is worth reading.
-            if (!SimpleSigningPayload.TryParse(signature.Payload, out var payload, out var error))
-            {
-                detail = error;
-                continue;
-            }
-
-            if (!string.Equals(payload.Type, SimpleSigningPayload.CosignSignatureType, StringComparison.Ordinal))
-            {
-                detail = $"signed payload has type '{payload.Type}', not '{SimpleSigningPayload.CosignSignatureType}'";
-                continue;
-            }
-
-            if (!string.Equals(payload.ManifestDigest, digest, StringComparison.Ordinal))
-            {
-                detail = $"signed payload names digest {payload.ManifestDigest}, not {digest}";
-                continue;
-            }
-
-            return SignatureCheck.Pass;
-        }
-
-        return SignatureCheck.Fail(detail is null ? InvalidSignature : InvalidSignature + ": " + detail);
-    }
+    public static SignatureCheck Verify(IReadOnlyList<CosignSignature> signatures, string digest, VerificationKey key) =>
+        CosignVerifier.Verify(signatures, digest, new StaticKeySigner(key), SignatureRequirements.None, TimeProvider.System);
 }

@@ -1,0 +1,291 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.RegularExpressions;
+
+namespace PolicyCompiler.Runtime.Sigstore;
+
+/// <summary>The key that checks one signature, and the certificate (with the chain the signature presented) it came from.</summary>
+public sealed record SignerIdentity(VerificationKey Key, byte[] SignerDer, X509Certificate2? Certificate, IReadOnlyList<X509Certificate2> PresentedChain);
+
+/// <summary>
+/// Who may have signed: a static key, a certificate or certificate chain, or a keyless (Fulcio) identity.
+/// It names the key for a signature, and judges the signer's certificate at the time the signature was made.
+/// </summary>
+public abstract class SignerPolicy
+{
+    public const string CodeSigningEku = "1.3.6.1.5.5.7.3.3";
+
+    /// <summary>The key that must verify this signature, or null with the reason it cannot come from a trusted signer.</summary>
+    public abstract SignerIdentity? Resolve(CosignSignature signature, out string? error);
+
+    /// <summary>Checks the signer's certificate at <paramref name="signedAt"/>; null when acceptable.</summary>
+    public virtual string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt) => null;
+
+    /// <summary>The certificate the signature carries (<c>dev.sigstore.cosign/certificate</c>) and its chain.</summary>
+    protected static (X509Certificate2? Certificate, List<X509Certificate2> Chain, string? Error) Presented(CosignSignature signature)
+    {
+        ArgumentNullException.ThrowIfNull(signature);
+        try
+        {
+            X509Certificate2? certificate = null;
+            if (signature.Annotations.TryGetValue(CosignSignature.CertificateAnnotation, out var pem) && !string.IsNullOrWhiteSpace(pem))
+            {
+                certificate = X509Certificate2.CreateFromPem(pem);
+            }
+
+            var chain = new List<X509Certificate2>();
+            if (signature.Annotations.TryGetValue(CosignSignature.ChainAnnotation, out var chainPem) && !string.IsNullOrWhiteSpace(chainPem))
+            {
+                var collection = new X509Certificate2Collection();
+                collection.ImportFromPem(chainPem);
+                chain.AddRange(collection);
+            }
+
+            return (certificate, chain, null);
+        }
+        catch (CryptographicException e)
+        {
+            return (null, [], "the signature's certificate annotations are not valid PEM certificates: " + e.Message);
+        }
+    }
+
+    protected static SignerIdentity FromCertificate(X509Certificate2 certificate, List<X509Certificate2> chain, HashAlgorithmName hash) =>
+        new(VerificationKey.FromSubjectPublicKeyInfo(certificate.PublicKey.ExportSubjectPublicKeyInfo(), hash), certificate.RawData, certificate, chain);
+
+    /// <summary>
+    /// Builds a chain from <paramref name="leaf"/> to one of <paramref name="roots"/>, evaluated at the leaf's
+    /// NotBefore as cosign does (short-lived certificates are judged against the signing time separately).
+    /// </summary>
+    protected static string? BuildChain(X509Certificate2 leaf, IEnumerable<X509Certificate2> roots, IEnumerable<X509Certificate2> intermediates, bool requireCodeSigning)
+    {
+        ArgumentNullException.ThrowIfNull(leaf);
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.DisableCertificateDownloads = true;
+        chain.ChainPolicy.VerificationTime = leaf.NotBefore;
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots.ToArray());
+        chain.ChainPolicy.ExtraStore.AddRange(intermediates.ToArray());
+        if (requireCodeSigning)
+        {
+            chain.ChainPolicy.ApplicationPolicy.Add(new Oid(CodeSigningEku));
+        }
+
+        if (chain.Build(leaf))
+        {
+            return null;
+        }
+
+        var problems = chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct(StringComparer.Ordinal);
+        return "the certificate does not chain to a trusted root: " + string.Join("; ", problems);
+    }
+
+    protected static string? CheckValidity(X509Certificate2 certificate, DateTimeOffset at) =>
+        at < certificate.NotBefore.ToUniversalTime() || at > certificate.NotAfter.ToUniversalTime()
+            ? $"the certificate was not valid at {at.UtcDateTime:O} (valid {certificate.NotBefore.ToUniversalTime():O} to {certificate.NotAfter.ToUniversalTime():O})"
+            : null;
+}
+
+/// <summary>A static public key (<c>keys.publicKeys</c>).</summary>
+public sealed class StaticKeySigner(VerificationKey key) : SignerPolicy
+{
+    private readonly byte[] _spki = key.SubjectPublicKeyInfo.ToArray();
+
+    public VerificationKey Key { get; } = key;
+
+    public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
+    {
+        error = null;
+        return new SignerIdentity(Key, _spki, null, []);
+    }
+}
+
+/// <summary>
+/// <c>certificates</c>: with <c>cert</c>, signatures must verify under that certificate's key (and, when they carry
+/// a certificate, it must be that one); with <c>certChain</c>, the signing certificate must chain to it.
+/// </summary>
+public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyList<X509Certificate2> chain, HashAlgorithmName hash) : SignerPolicy
+{
+    public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
+    {
+        var (presented, presentedChain, presentedError) = Presented(signature);
+        if (presentedError is not null)
+        {
+            error = presentedError;
+            return null;
+        }
+
+        if (certificate is not null)
+        {
+            if (presented is not null && !presented.RawData.AsSpan().SequenceEqual(certificate.RawData))
+            {
+                error = "the signature carries another certificate than the policy's";
+                return null;
+            }
+
+            error = null;
+            return FromCertificate(certificate, presentedChain, hash);
+        }
+
+        if (presented is null)
+        {
+            error = "the signature carries no certificate";
+            return null;
+        }
+
+        error = null;
+        return FromCertificate(presented, presentedChain, hash);
+    }
+
+    public override string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        if (chain.Count == 0)
+        {
+            return null;
+        }
+
+        var leaf = signer.Certificate!;
+        var roots = chain.Where(c => c.SubjectName.RawData.AsSpan().SequenceEqual(c.IssuerName.RawData)).ToList();
+        if (roots.Count == 0)
+        {
+            roots.Add(chain[^1]);
+        }
+
+        var intermediates = chain.Except(roots).Concat(signer.PresentedChain.Where(c => !c.SubjectName.RawData.AsSpan().SequenceEqual(c.IssuerName.RawData)));
+        return BuildChain(leaf, roots, intermediates, requireCodeSigning: true)
+            ?? (certificate is null ? CheckValidity(leaf, signedAt) : null);
+    }
+}
+
+/// <summary>What a keyless certificate must say about its subject.</summary>
+public sealed class KeylessIdentity(string? subject, Regex? subjectRegex, string? issuer, Regex? issuerRegex, IReadOnlyDictionary<string, string>? extensions)
+{
+    public string? Check(FulcioCertificate certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        if (subject is not null && !certificate.Subjects.Any(s => Wildcard.Match(subject, s)))
+        {
+            return $"subject mismatch: expected {subject}, got {string.Join(", ", certificate.Subjects)}";
+        }
+
+        if (subjectRegex is not null && !certificate.Subjects.Any(subjectRegex.IsMatch))
+        {
+            return $"subject mismatch: expected to match {subjectRegex}, got {string.Join(", ", certificate.Subjects)}";
+        }
+
+        if (issuer is not null && !string.Equals(issuer, certificate.Issuer, StringComparison.Ordinal))
+        {
+            return $"issuer mismatch: expected {issuer}, got {certificate.Issuer}";
+        }
+
+        if (issuerRegex is not null && (certificate.Issuer is null || !issuerRegex.IsMatch(certificate.Issuer)))
+        {
+            return $"issuer mismatch: expected to match {issuerRegex}, got {certificate.Issuer}";
+        }
+
+        foreach (var (name, expected) in extensions ?? new Dictionary<string, string>())
+        {
+            var actual = certificate.Extension(name);
+            if (actual is null)
+            {
+                return $"extension mismatch: {name} is not present";
+            }
+
+            if (expected.Length > 0 && !Wildcard.Match(expected, actual))
+            {
+                return $"extension mismatch: expected {expected} for {name}, got {actual}";
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>
+/// <c>keyless</c>: the signing certificate must chain to the Fulcio roots (the trusted root's, or the attestor's
+/// <c>roots</c>), be valid when the signature was logged, carry an SCT from a trusted CT log, and name the identity.
+/// </summary>
+public sealed class KeylessSigner(KeylessIdentity identity, IReadOnlyList<X509Certificate2>? roots, bool ignoreSct, IReadOnlyList<TransparencyLog>? ctLogs) : SignerPolicy
+{
+    public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
+    {
+        var (presented, presentedChain, presentedError) = Presented(signature);
+        if (presentedError is not null || presented is null)
+        {
+            error = presentedError ?? "the signature carries no certificate";
+            return null;
+        }
+
+        error = null;
+        return FromCertificate(presented, presentedChain, HashAlgorithmName.SHA256);
+    }
+
+    public override string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        var leaf = signer.Certificate!;
+        string? chainError = "no certificate authority was valid when the certificate was issued";
+        X509Certificate2? issuer = null;
+        foreach (var (authorityRoots, authorityIntermediates) in Authorities(leaf))
+        {
+            chainError = BuildChain(leaf, authorityRoots, authorityIntermediates.Concat(signer.PresentedChain), requireCodeSigning: true);
+            if (chainError is null)
+            {
+                issuer = authorityIntermediates.Concat(authorityRoots).Concat(signer.PresentedChain)
+                    .FirstOrDefault(c => c.SubjectName.RawData.AsSpan().SequenceEqual(leaf.IssuerName.RawData));
+                break;
+            }
+        }
+
+        if (chainError is not null)
+        {
+            return chainError;
+        }
+
+        if (CheckValidity(leaf, signedAt) is { } validity)
+        {
+            return validity;
+        }
+
+        if (identity.Check(FulcioCertificate.Read(leaf)) is { } identityError)
+        {
+            return identityError;
+        }
+
+        if (!ignoreSct)
+        {
+            if (issuer is null)
+            {
+                return "the certificate's issuer is not in the chain, so its SCT cannot be checked";
+            }
+
+            if (SignedCertificateTimestamps.Verify(leaf, issuer, ctLogs ?? SigstoreTrust.Root.CertificateTransparencyLogs) is { } sctError)
+            {
+                return sctError;
+            }
+        }
+
+        return null;
+    }
+
+    private IEnumerable<(List<X509Certificate2> Roots, List<X509Certificate2> Intermediates)> Authorities(X509Certificate2 leaf)
+    {
+        if (roots is not null)
+        {
+            yield return (roots.Where(IsSelfSigned).ToList(), roots.Where(c => !IsSelfSigned(c)).ToList());
+            yield break;
+        }
+
+        var issued = new DateTimeOffset(leaf.NotBefore.ToUniversalTime());
+        foreach (var authority in SigstoreTrust.Root.CertificateAuthorities)
+        {
+            if ((authority.ValidFrom is null || issued >= authority.ValidFrom) && (authority.ValidUntil is null || issued <= authority.ValidUntil))
+            {
+                yield return (authority.Chain.Where(IsSelfSigned).ToList(), authority.Chain.Where(c => !IsSelfSigned(c)).ToList());
+            }
+        }
+    }
+
+    private static bool IsSelfSigned(X509Certificate2 certificate) => certificate.SubjectName.RawData.AsSpan().SequenceEqual(certificate.IssuerName.RawData);
+}
