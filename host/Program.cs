@@ -2,6 +2,7 @@ using PolicyCompiler.Generated;
 using PolicyCompiler.Host;
 using PolicyCompiler.Runtime.Engine;
 using PolicyCompiler.Runtime.Registry;
+using PolicyCompiler.Runtime.Sigstore;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 
@@ -14,6 +15,12 @@ var cacheOptions = new VerificationCacheOptions();
 builder.Configuration.GetSection("Cache").Bind(cacheOptions);
 var tlsOptions = new TlsOptions();
 builder.Configuration.GetSection("Tls").Bind(tlsOptions);
+
+// Private Sigstore deployments and air-gapped clusters bring their own Fulcio roots and Rekor/CT keys.
+if (builder.Configuration["Sigstore:TrustedRootFile"] is { Length: > 0 } trustedRootFile)
+{
+    SigstoreTrust.Root = TrustedRoot.Parse(File.ReadAllBytes(trustedRootFile));
+}
 
 var certificates = new ServerCertificateProvider(tlsOptions, TimeProvider.System);
 builder.WebHost.UseKestrelHttpsConfiguration();

@@ -8,9 +8,10 @@ namespace PolicyCompiler.Runtime.Engine;
 /// Verifies one image against one <c>verifyImages</c> entry: resolve the tag to a digest once, fetch the signatures
 /// for that digest, and count the attestors that accept them.
 /// </summary>
-public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache)
+public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache, TimeProvider? time = null)
 {
     private readonly CosignSignatureStore _signatures = new(registry);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     public VerificationCache Cache => cache;
 
@@ -50,57 +51,79 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
     private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, CancellationToken cancellationToken)
     {
-        var (signatureRegistry, signatureRepository) = SignatureLocation(entry, image);
-        IReadOnlyList<CosignSignature> signatures;
+        // Signatures are read once per repository that any attestor names.
+        var signatures = new Dictionary<(string, string), IReadOnlyList<CosignSignature>>();
+        async Task<IReadOnlyList<CosignSignature>> SignaturesAsync(string? attestorRepository)
+        {
+            var location = SignatureLocation(attestorRepository ?? entry.Repository, image);
+            if (!signatures.TryGetValue(location, out var found))
+            {
+                found = await _signatures.GetSignaturesAsync(location.Registry, location.Repository, digest, cancellationToken).ConfigureAwait(false);
+                signatures[location] = found;
+            }
+
+            return found;
+        }
+
         try
         {
-            signatures = await _signatures.GetSignaturesAsync(signatureRegistry, signatureRepository, digest, cancellationToken).ConfigureAwait(false);
+            var failures = new List<string>();
+            foreach (var set in entry.Attestors)
+            {
+                failures.AddRange(await CheckSetAsync(set, SignaturesAsync, digest, _time).ConfigureAwait(false));
+            }
+
+            return failures.Count == 0
+                ? ImageVerificationResult.Pass($"verified image signatures for {image.FullyQualified}", digest)
+                : ImageVerificationResult.Fail($"image verification failed for {image.FullyQualified}: {string.Join("; ", failures)}", digest);
         }
         catch (RegistryException e) when (!e.IsTransient)
         {
             return ImageVerificationResult.Fail($"image verification failed for {image.FullyQualified}: {e.Message}", digest);
         }
+    }
 
+    /// <summary>The failures of a set that is not satisfied; empty when <c>count</c> of its entries verified.</summary>
+    internal static async Task<List<string>> CheckSetAsync(AttestorSetDefinition set, Func<string?, Task<IReadOnlyList<CosignSignature>>> signatures, string digest, TimeProvider time)
+    {
+        var verified = 0;
         var failures = new List<string>();
-        foreach (var set in entry.Attestors)
+        foreach (var attestor in set.Entries)
         {
-            var verified = 0;
-            var setFailures = new List<string>();
-            foreach (var attestor in set.Entries)
+            var reasons = attestor switch
             {
-                var check = attestor switch
+                SignatureAttestorDefinition signer => Check(CosignVerifier.Verify(await signatures(signer.Repository).ConfigureAwait(false), digest, signer.Signer, signer.Requirements, time), attestor.Path),
+                NestedAttestorDefinition nested => await CheckSetAsync(nested.Set, signatures, digest, time).ConfigureAwait(false),
+                _ => [$"{attestor.Path}: attestor type {attestor.GetType().Name} is not supported"],
+            };
+
+            if (reasons.Count == 0)
+            {
+                verified++;
+                if (verified >= set.RequiredCount)
                 {
-                    PublicKeyAttestorDefinition keyAttestor => CosignKeyVerifier.Verify(signatures, digest, keyAttestor.Key),
-                    _ => SignatureCheck.Fail($"attestor type {attestor.GetType().Name} is not supported"),
-                };
-                if (check.Verified)
-                {
-                    verified++;
-                    if (verified >= set.RequiredCount)
-                    {
-                        break;
-                    }
-                }
-                else
-                {
-                    setFailures.Add($"{attestor.Path}: {check.Reason}");
+                    return [];
                 }
             }
-
-            if (verified < set.RequiredCount)
+            else
             {
-                failures.AddRange(setFailures);
+                failures.AddRange(reasons);
             }
         }
 
-        return failures.Count == 0
-            ? ImageVerificationResult.Pass($"verified image signatures for {image.FullyQualified}", digest)
-            : ImageVerificationResult.Fail($"image verification failed for {image.FullyQualified}: {string.Join("; ", failures)}", digest);
+        if (failures.Count == 0)
+        {
+            failures.Add($"{set.Path}: {verified} of the {set.RequiredCount} required attestors verified");
+        }
+
+        return failures;
+
+        static List<string> Check(SignatureCheck check, string path) => check.Verified ? [] : [$"{path}: {check.Reason}"];
     }
 
-    private static (string Registry, string Repository) SignatureLocation(ImageVerificationDefinition entry, ImageReference image)
+    private static (string Registry, string Repository) SignatureLocation(string? repository, ImageReference image)
     {
-        if (entry.Repository is { Length: > 0 } repository && ImageReference.TryParse(repository, out var parsed, out _))
+        if (repository is { Length: > 0 } && ImageReference.TryParse(repository, out var parsed, out _))
         {
             return (parsed.Registry, parsed.Repository);
         }

@@ -135,8 +135,27 @@ public abstract class AttestorDefinition(string path)
     public string Path { get; } = path;
 }
 
+/// <summary>An attestor that accepts cosign signatures from one kind of signer, with extra requirements.</summary>
+public class SignatureAttestorDefinition(string path, Sigstore.SignerPolicy signer, Sigstore.SignatureRequirements requirements, string? repository = null)
+    : AttestorDefinition(path)
+{
+    public Sigstore.SignerPolicy Signer { get; } = signer;
+
+    public Sigstore.SignatureRequirements Requirements { get; } = requirements;
+
+    /// <summary>The attestor's own signature repository, overriding the entry's.</summary>
+    public string? Repository { get; } = repository;
+}
+
 /// <summary>A static public key from <c>keys.publicKeys</c>.</summary>
-public sealed class PublicKeyAttestorDefinition(string path, Sigstore.VerificationKey key) : AttestorDefinition(path)
+public sealed class PublicKeyAttestorDefinition(string path, Sigstore.VerificationKey key, Sigstore.SignatureRequirements? requirements = null, string? repository = null)
+    : SignatureAttestorDefinition(path, new Sigstore.StaticKeySigner(key), requirements ?? Sigstore.SignatureRequirements.None, repository)
 {
     public Sigstore.VerificationKey Key { get; } = key;
+}
+
+/// <summary>A nested attestor set (<c>entries[].attestor</c>): the entry counts when the nested set is satisfied.</summary>
+public sealed class NestedAttestorDefinition(string path, AttestorSetDefinition set) : AttestorDefinition(path)
+{
+    public AttestorSetDefinition Set { get; } = set;
 }

@@ -1,0 +1,119 @@
+using System.Runtime.ExceptionServices;
+using PolicyCompiler.EndToEnd.Tests.Infrastructure;
+
+namespace PolicyCompiler.EndToEnd.Tests;
+
+/// <summary>
+/// Everything the webhook tests share, made once per test run: a registry with four images (signed with the
+/// policy's key, unsigned, signed with another key, outside every policy), a policy holding this run's
+/// public key, the webhook published with that policy compiled in, and the webhook running over HTTPS.
+/// </summary>
+public sealed class WebhookFixture : IAsyncLifetime
+{
+    public const string PolicyName = "e2e-check-image";
+    public const string RuleName = "check-signature";
+
+    /// <summary>Every image under e2e/signed* of the test registry must carry a signature of <see cref="Signer"/>.</summary>
+    public const string ImageReferencePattern = "127.0.0.1:*/e2e/signed*";
+
+    private RegistryProcess? _registry;
+    private WebhookHost? _host;
+
+    public TempDirectory Work { get; } = new("webhook");
+
+    public CosignSigner Signer { get; } = CosignSigner.Generate();
+
+    public CosignSigner OtherSigner { get; } = CosignSigner.Generate();
+
+    public TestCertificate Certificate { get; } = TestCertificate.CreateForLoopback("policy-compiler");
+
+    public RegistryProcess Registry => _registry ?? throw new InvalidOperationException("the registry has not started");
+
+    public WebhookHost Host => _host ?? throw new InvalidOperationException("the webhook has not started");
+
+    public PublishedWebhook Published { get; private set; } = null!;
+
+    public AdmissionClient Admission { get; private set; } = null!;
+
+    /// <summary>e2e/signed-app:v1, signed with the policy's key.</summary>
+    public PushedImage SignedImage { get; private set; } = null!;
+
+    /// <summary>e2e/signed-unsigned:v1, matched by the policy, no signature.</summary>
+    public PushedImage UnsignedImage { get; private set; } = null!;
+
+    /// <summary>e2e/signed-otherkey:v1, matched by the policy, signed with a key the policy does not hold.</summary>
+    public PushedImage OtherKeyImage { get; private set; } = null!;
+
+    /// <summary>other/app:v1, no policy matches it.</summary>
+    public PushedImage UnmatchedImage { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        try
+        {
+            var policies = Work.CreateSubdirectory("policies");
+            PolicyTemplate.Write(policies, PolicyName, PolicyTemplate.CheckImage(PolicyName, RuleName, [ImageReferencePattern], Signer.PublicKeyPem));
+
+            // The publish (minutes) needs only the key; the registry work overlaps with it.
+            // The trailing separator matters: the host globs $(PolicyDirectory)**/*.yaml.
+            var publish = WebhookPublisher.PublishAsync(policies + Path.DirectorySeparatorChar, Work.Combine("bin"), Work.Combine("artifacts"));
+            ExceptionDispatchInfo? registryFailure = null;
+            try
+            {
+                _registry = await RegistryProcess.StartAsync();
+                var images = Work.CreateSubdirectory("images");
+                SignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/signed-app", "v1");
+                await Signer.SignAsync(Registry, SignedImage);
+                UnsignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/signed-unsigned", "v1");
+                OtherKeyImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/signed-otherkey", "v1");
+                await OtherSigner.SignAsync(Registry, OtherKeyImage);
+                UnmatchedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "other/app", "v1");
+            }
+            catch (Exception e)
+            {
+                registryFailure = ExceptionDispatchInfo.Capture(e);
+            }
+
+            // Never leave the publish running on its own, even when the registry part failed.
+            try
+            {
+                Published = await publish;
+            }
+            catch (Exception e) when (registryFailure is not null)
+            {
+                throw new AggregateException(registryFailure.SourceException, e);
+            }
+
+            registryFailure?.Throw();
+
+            _host = await WebhookHost.StartAsync(Published, Certificate, Work.Path, [Registry.Host]);
+            Admission = new AdmissionClient(Host.Client);
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Webhook and registry logs, for assertion messages.</summary>
+    public string Describe() =>
+        (_host?.Describe() ?? "webhook not started") + "\n" + (_registry?.Describe() ?? "registry not started");
+
+    public Task DisposeAsync()
+    {
+        _host?.Dispose();
+        _registry?.Dispose();
+        Signer.Dispose();
+        OtherSigner.Dispose();
+        Certificate.Dispose();
+        Work.Dispose();
+        return Task.CompletedTask;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class WebhookCollection : ICollectionFixture<WebhookFixture>
+{
+    public const string Name = "webhook end to end";
+}
