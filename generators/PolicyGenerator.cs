@@ -66,23 +66,31 @@ public sealed class PolicyGenerator : IIncrementalGenerator
 
         context.RegisterSourceOutput(catalog, static (spc, entries) =>
         {
-            var unique = new List<CatalogEntry>();
-            foreach (var group in entries.GroupBy(e => e.ClassName, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+            var first = entries
+                .GroupBy(e => e.ClassName, StringComparer.Ordinal)
+                .OrderBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => g.OrderBy(e => e.SourcePath, StringComparer.Ordinal).First().ClassName)
+                .ToList();
+            spc.AddSource("PolicyCatalog.g.cs", SourceText.From(PolicyEmitter.EmitCatalog(first), Encoding.UTF8));
+        });
+
+        // A policy defined in two files is reported at the later file's metadata.name. The cached models carry no
+        // positions, so that file is parsed again to find it; this happens only when there is a duplicate.
+        context.RegisterSourceOutput(catalog.Combine(files.Collect()), static (spc, pair) =>
+        {
+            foreach (var group in pair.Left.GroupBy(e => e.ClassName, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 var ordered = group.OrderBy(e => e.SourcePath, StringComparer.Ordinal).ToList();
-                unique.Add(ordered[0]);
                 foreach (var duplicate in ordered.Skip(1))
                 {
                     spc.ReportDiagnostic(Diagnostic.Create(
                         DiagnosticDescriptors.DuplicatePolicyName,
-                        Location.None,
+                        LocateName(duplicate, pair.Right)?.ToLocation() ?? Location.None,
                         duplicate.Kind,
-                        duplicate.Namespace is null ? duplicate.Name : duplicate.Namespace + "/" + duplicate.Name,
-                        ordered[0].SourcePath + " and " + duplicate.SourcePath));
+                        DisplayName(duplicate.Namespace, duplicate.Name),
+                        ordered[0].SourcePath));
                 }
             }
-
-            spc.AddSource("PolicyCatalog.g.cs", SourceText.From(PolicyEmitter.EmitCatalog(unique.Select(e => e.ClassName).ToList()), Encoding.UTF8));
         });
     }
 
@@ -92,10 +100,19 @@ public sealed class PolicyGenerator : IIncrementalGenerator
         var models = new List<PolicyModel>();
         foreach (var syntax in PolicyParser.Parse(file))
         {
-            if (PolicyValidator.Validate(syntax, file, input.RelativePath) is { } model)
+            if (PolicyValidator.Validate(syntax, file, input.RelativePath) is not { } model)
             {
-                models.Add(model);
+                continue;
             }
+
+            // Two documents of one file defining the same policy: the second would generate the same source again.
+            if (models.Any(m => m.ClassName == model.ClassName))
+            {
+                file.Report(DiagnosticDescriptors.DuplicatePolicyName, syntax.Name!.Location, model.Kind, DisplayName(model.Namespace, model.Name), input.RelativePath);
+                continue;
+            }
+
+            models.Add(model);
         }
 
         // A file with any error contributes no policy: a half-compiled policy would admit what it should block.
@@ -103,6 +120,25 @@ public sealed class PolicyGenerator : IIncrementalGenerator
             input.Path,
             file.Diagnostics.Count == 0 ? models.ToEquatableArray() : EquatableArray<PolicyModel>.Empty,
             file.Diagnostics.ToEquatableArray());
+    }
+
+    private static string DisplayName(string? @namespace, string name) => @namespace is null ? name : @namespace + "/" + name;
+
+    /// <summary>Where <paramref name="entry"/>'s metadata.name is written, found by parsing its file again.</summary>
+    private static LocationInfo? LocateName(CatalogEntry entry, ImmutableArray<PolicyFileInput> files)
+    {
+        foreach (var input in files.Where(f => f.RelativePath == entry.SourcePath).OrderBy(f => f.Path, StringComparer.Ordinal))
+        {
+            foreach (var syntax in PolicyParser.Parse(new YamlFile(input.Path, input.Text)))
+            {
+                if (syntax.Name is { } name && name.Value == entry.Name && syntax.Kind?.Value == entry.Kind && syntax.Namespace?.Value == entry.Namespace)
+                {
+                    return name.Location;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

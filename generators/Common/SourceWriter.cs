@@ -92,9 +92,12 @@ internal static class CSharp
 
     public static string Literal(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Comment text cannot end a comment early or smuggle a line break into code.</summary>
+    /// <summary>
+    /// Text for a <c>//</c> or <c>///</c> comment: no character that C# reads as a line break may smuggle the rest
+    /// into code. The emitter writes no block comments, so <c>*/</c> is left alone (image patterns contain it).
+    /// </summary>
     public static string CommentSafe(string text) =>
-        text.Replace("\r", " ").Replace("\n", " ").Replace("*/", "* /");
+        text.Replace("\r", " ").Replace("\n", " ").Replace("\u0085", " ").Replace("\u2028", " ").Replace("\u2029", " ");
 
     /// <summary>A PascalCase identifier from a Kubernetes name (<c>check-image</c> → <c>CheckImage</c>).</summary>
     public static string Identifier(string name)

@@ -209,58 +209,54 @@ internal static class PolicyEmitter
         var match = Block(rule.Match);
         if (rule.Exclude is { } exclude)
         {
-            w.WriteLine(match);
-            w.WriteLine("&& " + Not(Block(exclude)) + ";");
+            w.WriteLine(match.AsOperandOf(Condition.And));
+            w.WriteLine("&& " + Block(exclude).Negated() + ";");
         }
         else
         {
-            w.WriteLine(match + ";");
+            WriteAlternatives(w, match);
         }
 
         w.Indentation--;
     }
 
     /// <summary>A match or exclude block holds when one of its <c>any</c> filters and all of its <c>all</c> filters do.</summary>
-    private static string Block(MatchModel block)
+    private static Condition Block(MatchModel block)
     {
-        var conditions = new List<string>();
+        var conditions = new List<Condition>();
         if (!block.Any.IsEmpty)
         {
-            conditions.Add(Join(block.Any.Select(Filter), " || "));
+            conditions.Add(Condition.Join(Condition.Or, block.Any.Select(Filter)));
         }
 
         conditions.AddRange(block.All.Select(Filter));
-        return conditions.Count == 0 ? "true" : Join(conditions, " && ");
+        return Condition.Join(Condition.And, conditions);
     }
 
-    /// <summary>Every compound expression this emitter writes is parenthesised whole, so '!' can be applied directly to it or to a call.</summary>
-    private static string Not(string expression) =>
-        expression.StartsWith("(", System.StringComparison.Ordinal) || IsCall(expression) ? "!" + expression : "!(" + expression + ")";
-
-    private static string Filter(ResourceFilterModel filter)
+    private static Condition Filter(ResourceFilterModel filter)
     {
-        var parts = new List<string>();
+        var parts = new List<Condition>();
         if (!filter.Kinds.IsEmpty)
         {
-            parts.Add(Join(filter.Kinds.Select(k => $"request.KindIs({CSharp.Literal(k.Group)}, {CSharp.Literal(k.Version)}, {CSharp.Literal(k.Kind)}, {CSharp.Literal(k.SubResource)})"), " || "));
+            parts.Add(Condition.Join(Condition.Or, filter.Kinds.Select(k => Condition.Call($"request.KindIs({CSharp.Literal(k.Group)}, {CSharp.Literal(k.Version)}, {CSharp.Literal(k.Kind)}, {CSharp.Literal(k.SubResource)})"))));
         }
 
         if (!filter.Names.IsEmpty)
         {
-            parts.Add(Join(filter.Names.Select(n => Pattern(n, "request.Name")), " || "));
+            parts.Add(Condition.Join(Condition.Or, filter.Names.Select(n => Pattern(n, "request.Name"))));
         }
 
         if (!filter.Namespaces.IsEmpty)
         {
-            parts.Add(Join(filter.Namespaces.Select(n => Pattern(n, "request.Namespace")), " || "));
+            parts.Add(Condition.Join(Condition.Or, filter.Namespaces.Select(n => Pattern(n, "request.Namespace"))));
         }
 
         if (!filter.Operations.IsEmpty)
         {
-            parts.Add(Join(filter.Operations.Select(o => $"request.Operation == {CSharp.Literal(o)}"), " || "));
+            parts.Add(Condition.Join(Condition.Or, filter.Operations.Select(o => Condition.Comparison($"request.Operation == {CSharp.Literal(o)}"))));
         }
 
-        return parts.Count == 0 ? "true" : Join(parts, " && ");
+        return Condition.Join(Condition.And, parts);
     }
 
     private static void WriteImageReferences(SourceWriter w, RuleModel rule, int ruleIndex, ImageVerificationModel entry, int entryIndex)
@@ -269,35 +265,45 @@ internal static class PolicyEmitter
         w.WriteLine($"/// <summary>Rule <c>{Xml(rule.Name)}</c>, verifyImages[{entry.Index.ToString(CultureInfo.InvariantCulture)}].imageReferences: {Xml(string.Join(", ", entry.ImageReferences))}.</summary>");
         w.WriteLine($"private static bool {ImagesMethod(ruleIndex, entryIndex)}(string image) =>");
         w.Indentation++;
-        var alternatives = entry.ImageReferences.Select(p => Pattern(p, "image")).ToList();
-        for (var i = 0; i < alternatives.Count; i++)
+        WriteAlternatives(w, Condition.Join(Condition.Or, entry.ImageReferences.Select(p => Pattern(p, "image"))));
+        w.Indentation--;
+    }
+
+    /// <summary>Writes an expression body, one line per top-level alternative.</summary>
+    private static void WriteAlternatives(SourceWriter w, Condition condition)
+    {
+        if (condition.Operator != Condition.Or)
         {
-            w.WriteLine((i == 0 ? string.Empty : "|| ") + alternatives[i] + (i == alternatives.Count - 1 ? ";" : string.Empty));
+            w.WriteLine(condition + ";");
+            return;
         }
 
-        w.Indentation--;
+        for (var i = 0; i < condition.Operands.Count; i++)
+        {
+            w.WriteLine((i == 0 ? string.Empty : "|| ") + condition.Operands[i].AsOperandOf(Condition.Or) + (i == condition.Operands.Count - 1 ? ";" : string.Empty));
+        }
     }
 
     /// <summary>
     /// Compiles a Kyverno wildcard to the cheapest equivalent test: equality, prefix, suffix, prefix-and-suffix,
     /// containment, and the general matcher only for patterns with '?' or several stars.
     /// </summary>
-    internal static string Pattern(string pattern, string subject)
+    internal static Condition Pattern(string pattern, string subject)
     {
         if (pattern.Trim('*').Length == 0)
         {
-            return "true";
+            return Condition.True;
         }
 
         if (pattern.IndexOf('?') >= 0)
         {
-            return $"Wildcard.Match({CSharp.Literal(pattern)}, {subject})";
+            return Condition.Call($"Wildcard.Match({CSharp.Literal(pattern)}, {subject})");
         }
 
         var stars = pattern.Count(c => c == '*');
         if (stars == 0)
         {
-            return $"{subject} == {CSharp.Literal(pattern)}";
+            return Condition.Comparison($"{subject} == {CSharp.Literal(pattern)}");
         }
 
         if (stars == 1)
@@ -307,39 +313,35 @@ internal static class PolicyEmitter
             var suffix = pattern.Substring(star + 1);
             if (suffix.Length == 0)
             {
-                return $"{subject}.StartsWith({CSharp.Literal(prefix)}, StringComparison.Ordinal)";
+                return Condition.Call($"{subject}.StartsWith({CSharp.Literal(prefix)}, StringComparison.Ordinal)");
             }
 
             if (prefix.Length == 0)
             {
-                return $"{subject}.EndsWith({CSharp.Literal(suffix)}, StringComparison.Ordinal)";
+                return Condition.Call($"{subject}.EndsWith({CSharp.Literal(suffix)}, StringComparison.Ordinal)");
             }
 
-            return $"({subject}.Length >= {CSharp.Literal(prefix.Length + suffix.Length)} && {subject}.StartsWith({CSharp.Literal(prefix)}, StringComparison.Ordinal) && {subject}.EndsWith({CSharp.Literal(suffix)}, StringComparison.Ordinal))";
+            return Condition.Join(
+                Condition.And,
+                [
+                    Condition.Comparison($"{subject}.Length >= {CSharp.Literal(prefix.Length + suffix.Length)}"),
+                    Condition.Call($"{subject}.StartsWith({CSharp.Literal(prefix)}, StringComparison.Ordinal)"),
+                    Condition.Call($"{subject}.EndsWith({CSharp.Literal(suffix)}, StringComparison.Ordinal)"),
+                ]);
         }
 
         if (stars == 2 && pattern[0] == '*' && pattern[pattern.Length - 1] == '*')
         {
-            return $"{subject}.Contains({CSharp.Literal(pattern.Substring(1, pattern.Length - 2))}, StringComparison.Ordinal)";
+            return Condition.Call($"{subject}.Contains({CSharp.Literal(pattern.Substring(1, pattern.Length - 2))}, StringComparison.Ordinal)");
         }
 
-        return $"Wildcard.Match({CSharp.Literal(pattern)}, {subject})";
+        return Condition.Call($"Wildcard.Match({CSharp.Literal(pattern)}, {subject})");
     }
 
     private static string MatchMethod(int ruleIndex) => "MatchRule" + ruleIndex.ToString(CultureInfo.InvariantCulture);
 
     private static string ImagesMethod(int ruleIndex, int entryIndex) =>
         $"ImageReferencesRule{ruleIndex.ToString(CultureInfo.InvariantCulture)}Entry{entryIndex.ToString(CultureInfo.InvariantCulture)}";
-
-    /// <summary>Joins alternatives or conjuncts; every operand is already atomic or parenthesised, so only the join is wrapped.</summary>
-    private static string Join(IEnumerable<string> parts, string separator)
-    {
-        var list = parts.ToList();
-        return list.Count == 1 ? list[0] : "(" + string.Join(separator, list) + ")";
-    }
-
-    private static bool IsCall(string expression) =>
-        expression.EndsWith(")", System.StringComparison.Ordinal) && !expression.Contains(" == ") && !expression.Contains(" || ") && !expression.Contains(" && ");
 
     private static string DescribeAlgorithm(string algorithm) => algorithm switch
     {

@@ -128,6 +128,11 @@ internal static class PolicyParser
         reader.NotSupported("validationFailureActionOverrides", "use a namespaced Policy per namespace instead");
         reader.NotSupported("webhookConfiguration", "the webhook configuration is derived from the compiled policies");
 
+        if (reader.Has("rules"))
+        {
+            spec.RulesLocation = reader.KeyLocation("rules");
+        }
+
         if (reader.TakeSequence("rules") is { } rules)
         {
             spec.Rules = [];
@@ -150,7 +155,13 @@ internal static class PolicyParser
 
     private static RuleSyntax ParseRule(MappingReader reader)
     {
-        var rule = new RuleSyntax { Location = reader.Location, Path = reader.Path, Name = reader.TakeString("name") };
+        var rule = new RuleSyntax
+        {
+            Location = reader.Location,
+            Path = reader.Path,
+            Name = reader.TakeString("name"),
+            IsOtherRuleType = reader.Has("mutate") || reader.Has("validate") || reader.Has("generate"),
+        };
         if (reader.TakeMapping("match", "MatchResources") is { } match)
         {
             rule.Match = ParseMatch(match);
@@ -348,7 +359,11 @@ internal static class PolicyParser
 
     private static AttestorSyntax ParseAttestor(MappingReader reader)
     {
-        var attestor = new AttestorSyntax { Location = reader.Location };
+        var attestor = new AttestorSyntax
+        {
+            Location = reader.Location,
+            IsOtherAttestorType = reader.Has("certificates") || reader.Has("keyless") || reader.Has("attestor"),
+        };
         if (reader.TakeMapping("keys", "StaticKeyAttestor") is { } keys)
         {
             attestor.Keys = new KeysSyntax
@@ -356,6 +371,7 @@ internal static class PolicyParser
                 Location = keys.Location,
                 PublicKeys = keys.TakeString("publicKeys"),
                 SignatureAlgorithm = keys.TakeString("signatureAlgorithm"),
+                IsOtherKeySource = keys.Has("kms") || keys.Has("secret"),
             };
             keys.NotSupported("kms", "KMS keys are not built yet");
             keys.NotSupported("secret", "keys from Secrets are not built yet");

@@ -37,6 +37,8 @@ internal sealed class SpecSyntax
     public Located<bool>? Background { get; set; }
 
     public List<RuleSyntax>? Rules { get; set; }
+
+    public LocationInfo? RulesLocation { get; set; }
 }
 
 internal sealed class RuleSyntax
@@ -52,6 +54,9 @@ internal sealed class RuleSyntax
     public MatchSyntax? Exclude { get; set; }
 
     public List<VerifyImageSyntax> VerifyImages { get; } = [];
+
+    /// <summary>The rule is a mutate, validate or generate rule, already reported as not supported (PC0099).</summary>
+    public bool IsOtherRuleType { get; set; }
 }
 
 internal sealed class MatchSyntax
@@ -126,6 +131,9 @@ internal sealed class AttestorSyntax
     public required LocationInfo Location { get; init; }
 
     public KeysSyntax? Keys { get; set; }
+
+    /// <summary>The entry uses certificates, keyless or a nested attestor, already reported as not supported (PC0099).</summary>
+    public bool IsOtherAttestorType { get; set; }
 }
 
 internal sealed class KeysSyntax
@@ -135,4 +143,7 @@ internal sealed class KeysSyntax
     public Located<string>? PublicKeys { get; set; }
 
     public Located<string>? SignatureAlgorithm { get; set; }
+
+    /// <summary>The key comes from KMS or a Secret, already reported as not supported (PC0099).</summary>
+    public bool IsOtherKeySource { get; set; }
 }

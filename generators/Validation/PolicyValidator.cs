@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using System.Text.RegularExpressions;
 using PolicyCompiler.Generators.Common;
 using PolicyCompiler.Generators.Diagnostics;
 using PolicyCompiler.Generators.Model;
@@ -18,6 +19,7 @@ internal static class PolicyValidator
 {
     private static readonly string[] s_operations = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
     private static readonly string[] s_hashes = ["sha224", "sha256", "sha384", "sha512"];
+    private static readonly Regex s_version = new("^v[0-9]+((alpha|beta)[0-9]+)?$", RegexOptions.CultureInvariant);
 
     public static PolicyModel? Validate(PolicySyntax syntax, YamlFile file, string sourcePath)
     {
@@ -73,7 +75,7 @@ internal static class PolicyValidator
         var rules = new List<RuleModel>();
         if (spec.Rules is null || spec.Rules.Count == 0)
         {
-            file.Report(spec.Rules is null ? DiagnosticDescriptors.MissingField : DiagnosticDescriptors.EmptyList, spec.Location, spec.Rules is null ? "spec" : "spec.rules", spec.Rules is null ? "rules" : "A policy needs at least one rule.", "rules: [{ name: check-image, match: ..., verifyImages: ... }]");
+            file.Report(spec.Rules is null ? DiagnosticDescriptors.MissingField : DiagnosticDescriptors.EmptyList, spec.RulesLocation ?? spec.Location, spec.Rules is null ? "spec" : "spec.rules", spec.Rules is null ? "rules" : "A policy needs at least one rule.", "rules: [{ name: check-image, match: ..., verifyImages: ... }]");
         }
         else
         {
@@ -197,7 +199,12 @@ internal static class PolicyValidator
 
         if (rule.VerifyImages.Count == 0)
         {
-            file.Report(DiagnosticDescriptors.MissingField, rule.Location, $"'{rule.Path}'", "verifyImages", "verifyImages: [ { imageReferences: [\"ghcr.io/org/*\"], attestors: [...] } ]");
+            // A rule of another type has its PC0099 already; asking for verifyImages on top would only add noise.
+            if (!rule.IsOtherRuleType)
+            {
+                file.Report(DiagnosticDescriptors.MissingField, rule.Location, $"'{rule.Path}'", "verifyImages", "verifyImages: [ { imageReferences: [\"ghcr.io/org/*\"], attestors: [...] } ]");
+            }
+
             ok = false;
         }
 
@@ -228,6 +235,13 @@ internal static class PolicyValidator
         if (match.Resources is not null && (match.Any.Count > 0 || match.All.Count > 0))
         {
             file.Report(DiagnosticDescriptors.InvalidName, match.Location, match.Path, "block", "write either 'resources' or 'any'/'all', not both");
+            return null;
+        }
+
+        // Kyverno rejects 'any' and 'all' in one block ("Can't specify any and all together").
+        if (match.Any.Count > 0 && match.All.Count > 0)
+        {
+            file.Report(DiagnosticDescriptors.InvalidName, match.Location, match.Path, "block", "write either 'any' or 'all', not both; Kyverno rejects them together");
             return null;
         }
 
@@ -329,9 +343,13 @@ internal static class PolicyValidator
             return null;
         }
 
+        // A lowercase last segment after a kind is a subresource (Pod/status), and so is '*' after a kind (Pod/*: the pod
+        // and all its subresources) or after '*' alone ('*/*': everything), as in Kyverno's ParseKindSelector.
         string? subResource = null;
         var last = parts.Length - 1;
-        if (parts.Length >= 2 && IsLowerStart(parts[last]) && !IsLowerStart(parts[last - 1]))
+        if (parts.Length >= 2
+            && ((IsLowerStart(parts[last]) && !IsLowerStart(parts[last - 1]))
+                || (parts[last] == "*" && ((parts.Length == 2 && parts[0] == "*") || !IsVersion(parts[last - 1])))))
         {
             subResource = parts[last];
             parts = parts.Take(last).ToArray();
@@ -366,6 +384,9 @@ internal static class PolicyValidator
         return new KindSelectorModel(group, version, kind, subResource, text);
 
         static bool IsLowerStart(string segment) => segment.Length > 0 && char.IsLower(segment[0]);
+
+        // Kyverno's version pattern: v1, v2beta1, v1alpha2, or '*'.
+        static bool IsVersion(string segment) => segment == "*" || s_version.IsMatch(segment);
     }
 
     private static ImageVerificationModel? ValidateVerifyImage(VerifyImageSyntax entry, YamlFile file)
@@ -422,7 +443,7 @@ internal static class PolicyValidator
         {
             // Kyverno converts the deprecated 'key' into one more attestor set holding that key.
             var path = $".attestors[{setIndex.ToString(CultureInfo.InvariantCulture)}]";
-            var keys = ValidateKeys(key, null, path, 0, file);
+            var keys = ValidateKeys(key, null, path, 0, file, out _);
             if (keys is null)
             {
                 ok = false;
@@ -462,23 +483,39 @@ internal static class PolicyValidator
 
         var ok = true;
         var entries = new List<AttestorModel>();
+
+        // The index of the next entry as Kyverno numbers them after expanding every PEM block into an entry of its
+        // own; counted past entries with errors too, so that messages name the entry the user sees.
+        var next = 0;
         foreach (var attestor in set.Entries)
         {
+            // Entries of a kind that is not supported yet have their PC0099 already: no 'keys is missing' on top.
             if (attestor.Keys is null)
             {
-                file.Report(DiagnosticDescriptors.MissingField, attestor.Location, "An attestor entry", "keys", "keys: { publicKeys: \"-----BEGIN PUBLIC KEY-----...\" }");
+                if (!attestor.IsOtherAttestorType)
+                {
+                    file.Report(DiagnosticDescriptors.MissingField, attestor.Location, "An attestor entry", "keys", "keys: { publicKeys: \"-----BEGIN PUBLIC KEY-----...\" }");
+                }
+
                 ok = false;
+                next++;
                 continue;
             }
 
             if (attestor.Keys.PublicKeys is not { } publicKeys)
             {
-                file.Report(DiagnosticDescriptors.MissingField, attestor.Keys.Location, "keys", "publicKeys", "publicKeys: |- followed by a PEM public key");
+                if (!attestor.Keys.IsOtherKeySource)
+                {
+                    file.Report(DiagnosticDescriptors.MissingField, attestor.Keys.Location, "keys", "publicKeys", "publicKeys: |- followed by a PEM public key");
+                }
+
                 ok = false;
+                next++;
                 continue;
             }
 
-            var keys = ValidateKeys(publicKeys, attestor.Keys.SignatureAlgorithm, path, entries.Count, file);
+            var keys = ValidateKeys(publicKeys, attestor.Keys.SignatureAlgorithm, path, next, file, out var blockCount);
+            next += Math.Max(blockCount, 1);
             if (keys is null)
             {
                 ok = false;
@@ -507,7 +544,7 @@ internal static class PolicyValidator
     }
 
     /// <summary>Every PEM block of a <c>publicKeys</c> value becomes its own entry, as Kyverno expands them.</summary>
-    private static List<AttestorModel>? ValidateKeys(Located<string> publicKeys, Located<string>? signatureAlgorithm, string setPath, int firstIndex, YamlFile file)
+    private static List<AttestorModel>? ValidateKeys(Located<string> publicKeys, Located<string>? signatureAlgorithm, string setPath, int firstIndex, YamlFile file, out int blockCount)
     {
         var hash = "sha256";
         var ok = true;
@@ -525,6 +562,7 @@ internal static class PolicyValidator
         }
 
         var blocks = PublicKeyReader.SplitPem(publicKeys.Value, out var splitError);
+        blockCount = blocks.Count;
         if (splitError is not null || blocks.Count == 0)
         {
             file.Report(DiagnosticDescriptors.InvalidPublicKey, publicKeys.Location, $"at {setPath}", splitError ?? "no PEM block was found");

@@ -1,0 +1,1051 @@
+using PolicyCompiler.Generators.Diagnostics;
+using PolicyCompiler.Generators.Tests.Infrastructure;
+
+namespace PolicyCompiler.Generators.Tests;
+
+/// <summary>
+/// One or more tests per diagnostic of <see cref="DiagnosticDescriptors"/>: the ID, the part of the message that tells
+/// the user what is wrong, and the exact 1-based line and column in the YAML (see <see cref="DiagnosticAssert.At"/>).
+/// </summary>
+public sealed class DiagnosticTests
+{
+    private const string File = GeneratorHarness.PolicyDirectory + "policy.yaml";
+
+    [Fact]
+    public void Every_descriptor_is_covered_by_a_test()
+    {
+        var ids = typeof(DiagnosticDescriptors)
+            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Select(f => ((Microsoft.CodeAnalysis.DiagnosticDescriptor)f.GetValue(null)!).Id)
+            .Order(StringComparer.Ordinal);
+
+        var tested = typeof(DiagnosticTests).GetMethods()
+            .Select(m => m.Name)
+            .Where(n => n.StartsWith("PC", StringComparison.Ordinal))
+            .Select(n => n[..6])
+            .Distinct()
+            .Order(StringComparer.Ordinal);
+
+        Assert.Equal(ids, tested);
+    }
+
+    [Fact]
+    public void PC0001_malformed_yaml_points_at_the_syntax_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+               namespace: default
+            spec:
+              rules: []
+            """);
+
+        var diagnostic = run.Single("PC0001");
+        DiagnosticAssert.MessageContains(diagnostic, "not valid YAML");
+        DiagnosticAssert.At(diagnostic, File, 5, 13);
+        Assert.Empty(run.PolicySources);
+    }
+
+    [Fact]
+    public void PC0001_duplicate_key_points_at_the_second_key()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              validationFailureAction: Enforce
+              validationFailureAction: Audit
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0001");
+        DiagnosticAssert.MessageContains(diagnostic, "Duplicate key validationFailureAction");
+        DiagnosticAssert.At(diagnostic, File, 7, 3);
+    }
+
+    [Fact]
+    public void PC0002_unknown_field_points_at_the_key()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds:
+                          - Pod
+                  verifyImages:
+                  - mutateDigest: false
+                    imageReference:
+                    - "ghcr.io/kyverno/test-verify-image:*"
+            """);
+
+        var unknown = Assert.Single(run.GeneratorDiagnostics, d => d.Id == "PC0002");
+        DiagnosticAssert.MessageContains(unknown, "'imageReference' is not a field of ImageVerification ('spec.rules[0].verifyImages[0]')");
+        DiagnosticAssert.MessageContains(unknown, "imageReferences");
+        DiagnosticAssert.At(unknown, File, 15, 9);
+
+        // The typo leaves the entry without patterns, which is reported where the entry starts.
+        var empty = Assert.Single(run.GeneratorDiagnostics, d => d.Id == "PC0007");
+        DiagnosticAssert.At(empty, File, 14, 9);
+        Assert.Equal(2, run.GeneratorDiagnostics.Length);
+    }
+
+    [Fact]
+    public void PC0003_string_where_a_list_is_expected()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: Pod
+                  verifyImages:
+                  - imageReferences:
+                    - "ghcr.io/kyverno/test-verify-image:*"
+            """);
+
+        var wrongType = Assert.Single(run.GeneratorDiagnostics, d => d.Id == "PC0003");
+        DiagnosticAssert.MessageContains(wrongType, "'spec.rules[0].match.any[0].resources.kinds' must be a list, but here it is the string \"Pod\"");
+        DiagnosticAssert.At(wrongType, File, 11, 20);
+
+        // Without kinds the filter also lacks the kinds a match needs; that follows from the same line.
+        var missing = Assert.Single(run.GeneratorDiagnostics, d => d.Id == "PC0004");
+        DiagnosticAssert.At(missing, File, 11, 13);
+        Assert.Equal(2, run.GeneratorDiagnostics.Length);
+    }
+
+    [Fact]
+    public void PC0003_quoted_number_for_webhookTimeoutSeconds()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              webhookTimeoutSeconds: "30"
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0003");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.webhookTimeoutSeconds' must be an integer, but here it is the string \"30\"");
+        DiagnosticAssert.At(diagnostic, File, 6, 26);
+    }
+
+    [Fact]
+    public void PC0004_missing_metadata_name()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            # A policy without a name.
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              labels:
+                team: a
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0004");
+        DiagnosticAssert.MessageContains(diagnostic, "A Kyverno policy requires 'metadata.name'");
+        DiagnosticAssert.At(diagnostic, File, 2, 1);
+    }
+
+    [Fact]
+    public void PC0004_policy_without_namespace()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: Policy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0004");
+        DiagnosticAssert.MessageContains(diagnostic, "A namespaced Policy requires 'metadata.namespace'");
+        DiagnosticAssert.At(diagnostic, File, 1, 1);
+    }
+
+    [Theory]
+    [InlineData("kyverno.io/v2", "ClusterPolicy", 1, 13, "'kyverno.io/v2/ClusterPolicy'")]
+    [InlineData("apps/v1", "Deployment", 1, 13, "'apps/v1/Deployment'")]
+    [InlineData("kyverno.io/v1", "Deployment", 2, 7, "'kyverno.io/v1/Deployment'")]
+    public void PC0005_not_a_kyverno_v1_policy(string apiVersion, string kind, int line, int column, string message)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", $"""
+            apiVersion: {apiVersion}
+            kind: {kind}
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0005");
+        DiagnosticAssert.MessageContains(diagnostic, "This document is " + message + ", not a Kyverno policy");
+        DiagnosticAssert.At(diagnostic, File, line, column);
+    }
+
+    [Fact]
+    public void PC0006_text_that_is_not_pem()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: "cosign.pub"
+            """);
+
+        var diagnostic = run.Single("PC0006");
+        DiagnosticAssert.MessageContains(diagnostic, "The public key at .attestors[0] cannot be used: unexpected text 'cosign.pub' outside a PEM block");
+        DiagnosticAssert.At(diagnostic, File, 17, 27);
+    }
+
+    [Fact]
+    public void PC0006_pem_body_that_is_not_base64()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PUBLIC KEY-----
+                            this is not base64!
+                            -----END PUBLIC KEY-----
+            """);
+
+        var diagnostic = run.Single("PC0006");
+        DiagnosticAssert.MessageContains(diagnostic, "The public key #1 at .attestors[0].entries[0] cannot be used: the PEM body is not valid base64");
+        DiagnosticAssert.At(diagnostic, File, 18, 17);
+    }
+
+    [Fact]
+    public void PC0006_certificate_instead_of_public_key()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN CERTIFICATE-----
+                            MIIBcjCCARmgAwIBAgIUdemo14K5GMEZCPSf+uOsPrlKuZ0wCgYIKoZIzj0EAwIw
+                            DzENMAsGA1UEAwwEdGVzdDAeFw0yNjExMjcxMTIxMjJaFw0yNjExMjgxMTIxMjJa
+                            MA8xDTALBgNVBAMMBHRlc3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARGMd+9
+                            OsDViXycX9ukOKUzqqvDFW+f3KYJe2KW3HxemhzamcsdHO7i7wPwPtCixPThn75Y
+                            52I8Iu5CwAPqX4cQo1MwUTAdBgNVHQ4EFgQUpyv4ZUuGDJImlr2H45YhEQqDtngw
+                            HwYDVR0jBBgwFoAUpyv4ZUuGDJImlr2H45YhEQqDtngwDwYDVR0TAQH/BAUwAwEB
+                            /zAKBggqhkjOPQQDAgNHADBEAiBzBb7h/SjVk1lYECO24TJTgiyczNNZwE2BXhT/
+                            IpdrWwIgHqUT0NFeZLTVraCS+T29aA2LE9z5x/eyXXzunt0XcYc=
+                            -----END CERTIFICATE-----
+            """);
+
+        var diagnostic = run.Single("PC0006");
+        DiagnosticAssert.MessageContains(diagnostic, "it is a certificate, not a public key");
+        DiagnosticAssert.At(diagnostic, File, 18, 17);
+    }
+
+    [Fact]
+    public void PC0006_private_key()
+    {
+        // A throwaway P-256 key generated for this test; it protects nothing.
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PRIVATE KEY-----
+                            MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIdlSSKIEdTSlqGDc
+                            2txliFhcU8ycZrL72Jfw/wzbjlahRANCAATb0zJaiFdrDkIM/Ld2g8Ww0hQNsELe
+                            0VT82i0nL8eH6Z6s009S80OUqyN4TQSaR3hUW/WjQBorNqvRh4WYzyUK
+                            -----END PRIVATE KEY-----
+            """);
+
+        var diagnostic = run.Single("PC0006");
+        DiagnosticAssert.MessageContains(diagnostic, "the PEM block is 'PRIVATE KEY', expected 'PUBLIC KEY' (never put a private key in a policy)");
+        DiagnosticAssert.At(diagnostic, File, 18, 17);
+    }
+
+    [Fact]
+    public void PC0006_ec_key_on_an_unsupported_curve()
+    {
+        // secp256k1 (1.3.132.0.10): a valid key that cosign's verifiers do not accept.
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PUBLIC KEY-----
+                            MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEEpfgBWUaokro2XqQ2nPaQKKgBv39owc9
+                            KdjO+NTCk/eCQyX3VZVDp7WSBiXjnZdW7Ao16cXc+RwljlIBQ1Mfdg==
+                            -----END PUBLIC KEY-----
+            """);
+
+        var diagnostic = run.Single("PC0006");
+        DiagnosticAssert.MessageContains(diagnostic, "the elliptic curve 1.3.132.0.10 is not supported (use P-256, P-384 or P-521)");
+        DiagnosticAssert.At(diagnostic, File, 18, 17);
+    }
+
+    [Fact]
+    public void PC0006_ec_point_not_on_the_curve()
+    {
+        // The reference page's P-256 key with the last byte of its y coordinate flipped.
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PUBLIC KEY-----
+                            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+                            5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZQ==
+                            -----END PUBLIC KEY-----
+            """);
+
+        var diagnostic = run.Single("PC0006");
+        DiagnosticAssert.MessageContains(diagnostic, "the EC point is not on the EcdsaP256 curve");
+        DiagnosticAssert.At(diagnostic, File, 18, 17);
+    }
+
+    [Fact]
+    public void PC0006_rsa_1024_as_second_block_points_at_that_blocks_begin_line()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PUBLIC KEY-----
+                            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+                            5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
+                            -----END PUBLIC KEY-----
+                            -----BEGIN PUBLIC KEY-----
+                            MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQCrQ7ISFa2Iv6syzYC8Ah2/6PnQ
+                            l4uI1hBC+KGSuF7autj2AeOBy9DR/4uVg680l/gLljLMBIMGNELEaBDBwz9/i4wo
+                            dzYe0pvAq4s0D+wGqLNas2IjnphdpjkZ0fPEENGdSgD+cAWtre3Fj7h54dtgfuR2
+                            5IDqOuGR2ENAWn2QIQIDAQAB
+                            -----END PUBLIC KEY-----
+            """);
+
+        var diagnostic = run.Single("PC0006");
+        DiagnosticAssert.MessageContains(diagnostic, "The public key #2 at .attestors[0].entries[1] cannot be used: the RSA key has 1024 bits; at least 2048 are required");
+        DiagnosticAssert.At(diagnostic, File, 22, 17);
+    }
+
+    [Fact]
+    public void PC0006_same_bad_key_in_two_entries_is_reported_at_each_block_with_kyvernos_entry_index()
+    {
+        // The same Ed25519 block twice: alone in the first entry, after a valid key in the second. Each report points
+        // at its own BEGIN line, and entries are numbered as Kyverno expands them (the second value holds entries 1 and 2).
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PUBLIC KEY-----
+                            MCowBQYDK2VwAyEAS7hdQ79vE54UpoD3P7Zo78+gXq0aDHQiTnIsPHByA1c=
+                            -----END PUBLIC KEY-----
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PUBLIC KEY-----
+                            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+                            5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
+                            -----END PUBLIC KEY-----
+                            -----BEGIN PUBLIC KEY-----
+                            MCowBQYDK2VwAyEAS7hdQ79vE54UpoD3P7Zo78+gXq0aDHQiTnIsPHByA1c=
+                            -----END PUBLIC KEY-----
+            """);
+
+        Assert.Equal(2, run.GeneratorDiagnostics.Length);
+        Assert.All(run.GeneratorDiagnostics, d => Assert.Equal("PC0006", d.Id));
+        DiagnosticAssert.MessageContains(run.GeneratorDiagnostics[0], "#1 at .attestors[0].entries[0] cannot be used: Ed25519 keys are not supported yet");
+        DiagnosticAssert.At(run.GeneratorDiagnostics[0], File, 18, 17);
+        DiagnosticAssert.MessageContains(run.GeneratorDiagnostics[1], "#2 at .attestors[0].entries[2] cannot be used: Ed25519 keys are not supported yet");
+        DiagnosticAssert.At(run.GeneratorDiagnostics[1], File, 27, 17);
+    }
+
+    [Fact]
+    public void PC0006_position_of_a_pem_block_with_windows_line_endings()
+    {
+        var yaml = """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PUBLIC KEY-----
+                            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+                            5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
+                            -----END PUBLIC KEY-----
+                            -----BEGIN PUBLIC KEY-----
+                            MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEEpfgBWUaokro2XqQ2nPaQKKgBv39owc9
+                            KdjO+NTCk/eCQyX3VZVDp7WSBiXjnZdW7Ao16cXc+RwljlIBQ1Mfdg==
+                            -----END PUBLIC KEY-----
+            """.ReplaceLineEndings("\r\n");
+
+        var run = GeneratorHarness.Run("policy.yaml", yaml);
+
+        var diagnostic = run.Single("PC0006");
+        DiagnosticAssert.MessageContains(diagnostic, "#2 at .attestors[0].entries[1] cannot be used: the elliptic curve 1.3.132.0.10 is not supported");
+        DiagnosticAssert.At(diagnostic, File, 22, 17);
+    }
+
+    [Fact]
+    public void PC0007_empty_imageReferences_points_at_the_key()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - mutateDigest: false
+                    imageReferences: []
+            """);
+
+        var diagnostic = run.Single("PC0007");
+        DiagnosticAssert.MessageContains(diagnostic, "'imageReferences' is empty");
+        DiagnosticAssert.At(diagnostic, File, 14, 9);
+    }
+
+    [Fact]
+    public void PC0008_count_larger_than_entries_counts_every_pem_block()
+    {
+        // Two PEM blocks in one publicKeys value are two entries, so count 2 would pass and 3 cannot.
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - count: 3
+                      entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PUBLIC KEY-----
+                            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+                            5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
+                            -----END PUBLIC KEY-----
+                            -----BEGIN PUBLIC KEY-----
+                            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEDFqVqeBAvNw5haUpO0LJv+hea5gP
+                            5KoixZ5dFCmMpUarlt2Qm1rn7bs2sKfgCxxFndSZD7MHyxrNVXB2F9PNuA==
+                            -----END PUBLIC KEY-----
+            """);
+
+        var diagnostic = run.Single("PC0008");
+        DiagnosticAssert.MessageContains(diagnostic, "'count' is 3 but the attestor set has only 2 entries");
+        DiagnosticAssert.At(diagnostic, File, 15, 18);
+    }
+
+    [Theory]
+    [InlineData("\"ghcr.io/kyverno/{{request.namespace}}/*\"", "variables are not allowed in patterns")]
+    [InlineData("\"ghcr.io/kyverno/ app\"", "it contains whitespace")]
+    [InlineData("\"\"", "it is empty")]
+    public void PC0009_invalid_image_pattern(string pattern, string reason)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", $"""
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences:
+                    - "ghcr.io/kyverno/*"
+                    - {pattern}
+            """);
+
+        var diagnostic = run.Single("PC0009");
+        DiagnosticAssert.MessageContains(diagnostic, "is not a usable pattern: " + reason);
+        DiagnosticAssert.At(diagnostic, File, 15, 11);
+    }
+
+    [Theory]
+    [InlineData("validationFailureAction: Deny", "", "'Deny' is not a valid value for 'validationFailureAction'. Use one of: Enforce, Audit", 6, 28)]
+    [InlineData("failurePolicy: fail", "", "'fail' is not a valid value for 'failurePolicy'. Use one of: Fail, Ignore", 6, 18)]
+    [InlineData("background: false", "type: cosign", "'cosign' is not a valid value for 'type'. Use one of: Cosign, SigstoreBundle, Notary", 15, 15)]
+    [InlineData("background: false", "mutateDigest: true", "'create' is not a valid value for 'operations'. Use one of: CREATE, UPDATE, DELETE, CONNECT", 13, 26)]
+    public void PC0010_invalid_enum_value(string specLine, string entryLine, string message, int line, int column)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", $"""
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              {specLine}
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                        operations: [{(entryLine.StartsWith("mutate", StringComparison.Ordinal) ? "create" : "CREATE")}]
+                  verifyImages:
+                  - {entryLine}
+                    imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0010");
+        DiagnosticAssert.MessageContains(diagnostic, message);
+        DiagnosticAssert.At(diagnostic, File, line, column);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(31)]
+    public void PC0011_webhookTimeoutSeconds_out_of_range(int seconds)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", $"""
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              background: false
+              webhookTimeoutSeconds: {seconds}
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0011");
+        DiagnosticAssert.MessageContains(diagnostic, $"webhookTimeoutSeconds is {seconds}; the Kubernetes API server accepts 1 to 30 seconds");
+        DiagnosticAssert.At(diagnostic, File, 7, 26);
+    }
+
+    [Fact]
+    public void PC0012_duplicate_rule_name_points_at_the_second_name()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Deployment]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/other/*"]
+            """);
+
+        var diagnostic = run.Single("PC0012");
+        DiagnosticAssert.MessageContains(diagnostic, "Rule name 'check-image' is used twice in policy 'check-image'");
+        DiagnosticAssert.At(diagnostic, File, 14, 13);
+    }
+
+    [Fact]
+    public void PC0013_duplicate_policy_across_two_files_points_at_the_later_files_name()
+    {
+        const string Policy = """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """;
+
+        var run = GeneratorHarness.Run(
+            GeneratorHarness.Policy("team-b/check.yaml", "# A copy of team-a's policy.\n" + Policy),
+            GeneratorHarness.Policy("team-a/check.yaml", Policy));
+
+        var diagnostic = run.Single("PC0013");
+        DiagnosticAssert.MessageContains(diagnostic, "ClusterPolicy 'check-image' is defined more than once (also in team-a/check.yaml)");
+        DiagnosticAssert.At(diagnostic, GeneratorHarness.PolicyDirectory + "team-b/check.yaml", 5, 9);
+
+        // The catalogue keeps the first file's policy only.
+        Assert.Contains("CheckImagePolicy.Definition,", run.Catalog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PC0013_duplicate_policy_in_two_documents_of_one_file()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: Policy
+            metadata:
+              name: check-image
+              namespace: team-a
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            ---
+            apiVersion: kyverno.io/v1
+            kind: Policy
+            metadata:
+              namespace: team-a
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/other/*"]
+            """);
+
+        var diagnostic = run.Single("PC0013");
+        DiagnosticAssert.MessageContains(diagnostic, "Policy 'team-a/check-image' is defined more than once (also in policy.yaml)");
+        DiagnosticAssert.At(diagnostic, File, 20, 9);
+        Assert.Empty(run.PolicySources);
+    }
+
+    [Theory]
+    [InlineData("pod", "the kind 'pod' must start with an uppercase letter")]
+    [InlineData("apps//Deployment", "it has an empty segment")]
+    [InlineData("a/b/c/Deployment", "it has too many '/' segments")]
+    public void PC0014_invalid_kind_selector(string kind, string reason)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", $"""
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds:
+                          - Pod
+                          - {kind}
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0014");
+        DiagnosticAssert.MessageContains(diagnostic, $"'{kind}' is not a resource kind selector: {reason}");
+        DiagnosticAssert.At(diagnostic, File, 13, 17);
+    }
+
+    [Fact]
+    public void PC0015_cluster_policy_with_namespace()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+              namespace: default
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.MessageContains(diagnostic, "a ClusterPolicy is cluster-scoped and has no namespace");
+        DiagnosticAssert.At(diagnostic, File, 5, 14);
+    }
+
+    [Fact]
+    public void PC0015_policy_name_that_is_not_a_dns_name()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: Check_Image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.MessageContains(diagnostic, "'Check_Image' is not a valid policy name: use lowercase letters, digits, '-' and '.'");
+        DiagnosticAssert.At(diagnostic, File, 4, 9);
+    }
+
+    [Fact]
+    public void PC0015_match_with_any_and_all_together()
+    {
+        // Kyverno refuses this ("Can't specify any and all together"), so it must not compile to some meaning here.
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                    all:
+                    - resources:
+                        namespaces: [prod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+            """);
+
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].match' is not a valid block: write either 'any' or 'all', not both");
+        DiagnosticAssert.At(diagnostic, File, 9, 9);
+    }
+
+    [Fact]
+    public void PC0016_empty_rules_points_at_the_rules_key()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              validationFailureAction: Enforce
+              rules: []
+            """);
+
+        var diagnostic = run.Single("PC0016");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules' is empty. A policy needs at least one rule.");
+        DiagnosticAssert.At(diagnostic, File, 7, 3);
+    }
+
+    [Fact]
+    public void PC0016_empty_attestor_entries_points_at_the_entries_key()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - count: 1
+                      entries: []
+            """);
+
+        var diagnostic = run.Single("PC0016");
+        DiagnosticAssert.MessageContains(diagnostic, "'attestors[0].entries' is empty");
+        DiagnosticAssert.At(diagnostic, File, 16, 11);
+    }
+
+    [Fact]
+    public void PC0099_keyless_attestor_is_not_supported_yet()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image-keyless
+            spec:
+              rules:
+                - name: check-image-keyless
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/test-verify-image:signed-keyless"]
+                    attestors:
+                    - entries:
+                      - keyless:
+                          subject: "*@nirmata.com"
+                          issuer: "https://accounts.google.com"
+            """);
+
+        // Only the unsupported field: no 'keys is missing' on top of it.
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless' is valid Kyverno but PolicyCompiler does not compile it yet");
+        DiagnosticAssert.At(diagnostic, File, 16, 13);
+    }
+
+    [Fact]
+    public void PC0099_kms_key_is_not_supported_yet()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          kms: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k"
+            """);
+
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.kms'");
+        DiagnosticAssert.At(diagnostic, File, 17, 15);
+    }
+
+    [Fact]
+    public void PC0099_rule_of_another_type_is_not_supported_yet()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: require-labels
+            spec:
+              rules:
+                - name: require-team
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  validate:
+                    message: "label 'team' is required"
+                    pattern:
+                      metadata:
+                        labels:
+                          team: "?*"
+            """);
+
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].validate' is valid Kyverno");
+        DiagnosticAssert.MessageContains(diagnostic, "PolicyCompiler compiles verifyImages rules only");
+        DiagnosticAssert.At(diagnostic, File, 12, 7);
+    }
+}

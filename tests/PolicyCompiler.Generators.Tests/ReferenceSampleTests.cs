@@ -1,0 +1,88 @@
+using PolicyCompiler.Generators.Tests.Infrastructure;
+
+namespace PolicyCompiler.Generators.Tests;
+
+/// <summary>
+/// The sample policies of Kyverno's "Verify Images" page (TestData/reference-samples, see its NOTICE.md): the ones
+/// that use only what PolicyCompiler compiles must build cleanly; the others must be refused as "not supported yet"
+/// (PC0099), never as unknown fields (PC0002) or with follow-on errors.
+/// </summary>
+public sealed class ReferenceSampleTests
+{
+    private const string Folder = "reference-samples";
+
+    [Fact]
+    public void First_sample_compiles_without_diagnostics()
+    {
+        var run = GeneratorHarness.Run("01-check-image.yaml", TestFiles.Read(Folder, "01-check-image.yaml")).AssertClean();
+
+        var source = Assert.Single(run.PolicySources);
+        Assert.Equal("CheckImagePolicy.01_check_image_yaml.g.cs", source.Key);
+        Assert.Contains("CheckImagePolicy.Definition,", run.Catalog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void First_sample_with_windows_line_endings_generates_the_same_code()
+    {
+        var yaml = TestFiles.Read(Folder, "01-check-image.yaml").ReplaceLineEndings("\n");
+
+        var lf = GeneratorHarness.Run("01-check-image.yaml", yaml).AssertClean();
+        var crlf = GeneratorHarness.Run("01-check-image.yaml", yaml.Replace("\n", "\r\n", StringComparison.Ordinal)).AssertClean();
+
+        Assert.Equal(lf.Sources, crlf.Sources);
+    }
+
+    [Theory]
+    [InlineData("02-attest-code-review.yaml", "spec.rules[0].verifyImages[0].attestations", 28, 9)]
+    [InlineData("03-check-image-certificates.yaml", "spec.rules[0].verifyImages[0].attestors[0].entries[0].certificates", 20, 13)]
+    [InlineData("04-check-image-cert-chain.yaml", "spec.rules[0].verifyImages[0].attestors[0].entries[0].certificates", 20, 13)]
+    [InlineData("06-check-image-annotations.yaml", "spec.rules[0].verifyImages[0].annotations", 24, 9)]
+    [InlineData("07-signed-task-image.yaml", "spec.rules[0].imageExtractors", 15, 5)]
+    [InlineData("08-signed-pipeline-bundle.yaml", "spec.rules[0].imageExtractors", 14, 5)]
+    public void Sample_with_a_feature_not_built_yet_is_reported_as_not_supported(string file, string field, int line, int column)
+    {
+        var run = GeneratorHarness.Run(file, TestFiles.Read(Folder, file));
+
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.MessageContains(diagnostic, $"'{field}' is valid Kyverno but PolicyCompiler does not compile it yet");
+        DiagnosticAssert.At(diagnostic, GeneratorHarness.PolicyDirectory + file, line, column);
+        Assert.Empty(run.PolicySources);
+    }
+
+    [Fact]
+    public void Keyless_sample_as_published_is_invalid_yaml()
+    {
+        // The page writes `issuer: ""https://accounts.google.com"`: an empty quoted string followed by more text.
+        var run = GeneratorHarness.Run("05-check-image-keyless.yaml", TestFiles.Read(Folder, "05-check-image-keyless.yaml"));
+
+        var diagnostic = run.Single("PC0001");
+        DiagnosticAssert.MessageContains(diagnostic, "The policy file is not valid YAML");
+        DiagnosticAssert.At(diagnostic, GeneratorHarness.PolicyDirectory + "05-check-image-keyless.yaml", 23, 25);
+    }
+
+    [Fact]
+    public void Keyless_sample_with_the_typo_fixed_is_reported_as_not_supported()
+    {
+        var yaml = TestFiles.Read(Folder, "05-check-image-keyless.yaml").Replace("issuer: \"\"https://", "issuer: \"https://", StringComparison.Ordinal);
+
+        var run = GeneratorHarness.Run("05-check-image-keyless.yaml", yaml);
+
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless' is valid Kyverno");
+        DiagnosticAssert.At(diagnostic, GeneratorHarness.PolicyDirectory + "05-check-image-keyless.yaml", 21, 13);
+    }
+
+    [Fact]
+    public void All_samples_in_one_build_compile_the_supported_one_and_refuse_the_others()
+    {
+        var files = Directory.GetFiles(Path.Combine(TestFiles.TestDataDirectory, Folder), "*.yaml").Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(8, files.Count);
+
+        var run = GeneratorHarness.Run([.. files.Select(f => GeneratorHarness.Policy(Path.GetFileName(f), File.ReadAllText(f)))]).AssertCompiles();
+
+        Assert.Equal(["PC0001", "PC0099", "PC0099", "PC0099", "PC0099", "PC0099", "PC0099"], run.GeneratorDiagnostics.Select(d => d.Id).Order(StringComparer.Ordinal));
+
+        // Three samples are named check-image; only the one that compiles reaches the catalogue, so no PC0013.
+        Assert.Equal(["CheckImagePolicy.01_check_image_yaml.g.cs"], run.PolicySources.Select(s => s.Key));
+    }
+}
