@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Engine;
+using PolicyCompiler.Runtime.Telemetry;
 
 namespace PolicyCompiler.Host;
 
@@ -12,15 +13,16 @@ public static class AdmissionEndpoints
 
     public static IEndpointRouteBuilder MapAdmission(this IEndpointRouteBuilder routes)
     {
-        routes.MapPost("/mutate", (HttpContext context, AdmissionEngine engine, ILoggerFactory logs) =>
-            HandleAsync(context, logs.CreateLogger("Admission.Mutate"), (request, token) => engine.MutateAsync(request, token)));
-        routes.MapPost("/validate", (HttpContext context, AdmissionEngine engine, ILoggerFactory logs) =>
-            HandleAsync(context, logs.CreateLogger("Admission.Validate"), (request, token) => engine.ValidateAsync(request, token)));
+        routes.MapPost("/mutate", (HttpContext context, AdmissionEngine engine, WebhookMetrics metrics, ILoggerFactory logs) =>
+            HandleAsync(context, "mutate", metrics, logs.CreateLogger("Admission.Mutate"), (request, token) => engine.MutateAsync(request, token)));
+        routes.MapPost("/validate", (HttpContext context, AdmissionEngine engine, WebhookMetrics metrics, ILoggerFactory logs) =>
+            HandleAsync(context, "validate", metrics, logs.CreateLogger("Admission.Validate"), (request, token) => engine.ValidateAsync(request, token)));
         return routes;
     }
 
-    private static async Task HandleAsync(HttpContext context, ILogger logger, Func<AdmissionRequest, CancellationToken, Task<AdmissionResponse>> decide)
+    private static async Task HandleAsync(HttpContext context, string endpoint, WebhookMetrics metrics, ILogger logger, Func<AdmissionRequest, CancellationToken, Task<AdmissionResponse>> decide)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         AdmissionReview? review;
         try
         {
@@ -28,24 +30,24 @@ public static class AdmissionEndpoints
         }
         catch (JsonException e)
         {
-            await BadRequestAsync(context, logger, "request body is not a valid AdmissionReview: " + e.Message);
+            await BadRequestAsync(context, endpoint, metrics, logger, "request body is not a valid AdmissionReview: " + e.Message);
             return;
         }
         catch (BadHttpRequestException e)
         {
-            await BadRequestAsync(context, logger, e.Message);
+            await BadRequestAsync(context, endpoint, metrics, logger, e.Message);
             return;
         }
 
         if (review?.Request is not { } request || string.IsNullOrEmpty(request.Uid))
         {
-            await BadRequestAsync(context, logger, "AdmissionReview has no request or no request.uid");
+            await BadRequestAsync(context, endpoint, metrics, logger, "AdmissionReview has no request or no request.uid");
             return;
         }
 
         if (review.ApiVersion is not null && review.ApiVersion != "admission.k8s.io/v1")
         {
-            await BadRequestAsync(context, logger, $"unsupported AdmissionReview apiVersion '{review.ApiVersion}'; configure the webhook with admissionReviewVersions: [v1]");
+            await BadRequestAsync(context, endpoint, metrics, logger, $"unsupported AdmissionReview apiVersion '{review.ApiVersion}'; configure the webhook with admissionReviewVersions: [v1]");
             return;
         }
 
@@ -68,10 +70,13 @@ public static class AdmissionEndpoints
         var answer = new AdmissionReview { ApiVersion = "admission.k8s.io/v1", Kind = "AdmissionReview", Response = response };
         context.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(context.Response.Body, answer, AdmissionJsonContext.Default.AdmissionReview, context.RequestAborted);
+        metrics.Requests.Inc(endpoint, response.Allowed ? "true" : "false");
+        metrics.RequestDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, endpoint);
     }
 
-    private static async Task BadRequestAsync(HttpContext context, ILogger logger, string message)
+    private static async Task BadRequestAsync(HttpContext context, string endpoint, WebhookMetrics metrics, ILogger logger, string message)
     {
+        metrics.MalformedRequests.Inc(endpoint);
         logger.LogWarning("Rejected malformed admission request: {Message}", message);
         context.Response.StatusCode = StatusCodes.Status400BadRequest;
         context.Response.ContentType = "text/plain; charset=utf-8";

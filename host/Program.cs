@@ -3,6 +3,7 @@ using PolicyCompiler.Host;
 using PolicyCompiler.Runtime.Engine;
 using PolicyCompiler.Runtime.Registry;
 using PolicyCompiler.Runtime.Sigstore;
+using PolicyCompiler.Runtime.Telemetry;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 
@@ -31,11 +32,13 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.ConfigureHttpsDefaults(https => https.ServerCertificateSelector = (_, _) => certificates.Current);
 });
 
+var metrics = new WebhookMetrics();
 builder.Services.AddSingleton(certificates);
+builder.Services.AddSingleton(metrics);
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton(_ => new RegistryClient(registryOptions));
-builder.Services.AddSingleton(sp => new ImageVerifier(sp.GetRequiredService<RegistryClient>(), new VerificationCache(cacheOptions, sp.GetRequiredService<TimeProvider>())));
-builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>()));
+builder.Services.AddSingleton(_ => new RegistryClient(registryOptions, metrics));
+builder.Services.AddSingleton(sp => new ImageVerifier(sp.GetRequiredService<RegistryClient>(), new VerificationCache(cacheOptions, sp.GetRequiredService<TimeProvider>(), metrics), sp.GetRequiredService<TimeProvider>()));
+builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics));
 
 var app = builder.Build();
 
@@ -46,7 +49,12 @@ foreach (var policy in PolicyCatalog.All)
     logger.LogInformation("Compiled policy {Policy} ({Rules} rules) from {Source}", policy.Namespace is null ? policy.Name : policy.Namespace + "/" + policy.Name, policy.Rules.Length, policy.SourcePath);
 }
 
+// Resolve the engine (and with it the compiled policies and their keys) before the first review arrives.
+app.Services.GetRequiredService<AdmissionEngine>();
+
 app.MapAdmission();
 app.MapGet("/healthz", () => "ok");
+app.MapGet("/readyz", () => "ok");
+app.MapGet("/metrics", (WebhookMetrics m) => Results.Text(m.Registry.Render(), "text/plain; version=0.0.4; charset=utf-8"));
 
 app.Run();

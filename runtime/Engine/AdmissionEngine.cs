@@ -11,7 +11,7 @@ namespace PolicyCompiler.Runtime.Engine;
 /// Decides admission reviews against the compiled policy set. The mutating pass verifies images and pins their
 /// digests; the validating pass enforces <c>verifyDigest</c> and <c>required</c>.
 /// </summary>
-public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, ImageVerifier verifier)
+public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, ImageVerifier verifier, Telemetry.WebhookMetrics? metrics = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -194,6 +194,13 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
             var result = check.Result.IsCompletedSuccessfully
                 ? check.Result.Result
                 : ImageVerificationResult.Error($"failed to verify image {check.Extracted.Text}: {check.Result.Exception?.GetBaseException().Message ?? "cancelled"}");
+
+            metrics?.Verdicts.Inc(check.Policy.Name, check.Rule.Name, result.Status switch
+            {
+                VerificationStatus.Pass => "pass",
+                VerificationStatus.Fail => "fail",
+                _ => "error",
+            });
 
             switch (result.Status)
             {

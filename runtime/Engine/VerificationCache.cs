@@ -16,7 +16,7 @@ public sealed class VerificationCacheOptions
 /// Remembers verdicts per (policy, rule, entry, digest) and coalesces identical verifications that run at the same
 /// time into one. Only verdicts about the image are kept; infrastructure errors are always retried.
 /// </summary>
-public sealed class VerificationCache(VerificationCacheOptions options, TimeProvider time)
+public sealed class VerificationCache(VerificationCacheOptions options, TimeProvider time, Telemetry.WebhookMetrics? metrics = null)
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Task<ImageVerificationResult>> _inFlight = new(StringComparer.Ordinal);
@@ -42,6 +42,7 @@ public sealed class VerificationCache(VerificationCacheOptions options, TimeProv
             if (entry.ExpiresAt > time.GetUtcNow())
             {
                 Interlocked.Increment(ref _hits);
+                metrics?.CacheLookups.Inc("hit");
                 return Task.FromResult(entry.Result);
             }
 
@@ -56,10 +57,12 @@ public sealed class VerificationCache(VerificationCacheOptions options, TimeProv
         if (inFlight != placeholder.Task)
         {
             Interlocked.Increment(ref _hits);
+            metrics?.CacheLookups.Inc("coalesced");
             return inFlight;
         }
 
         Interlocked.Increment(ref _misses);
+        metrics?.CacheLookups.Inc("miss");
         _ = RunAsync(key, verify, placeholder);
         return placeholder.Task;
     }

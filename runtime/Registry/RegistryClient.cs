@@ -16,17 +16,19 @@ public sealed class RegistryClient : IDisposable
     private readonly HttpClient _http;
     private readonly RegistryOptions _options;
     private readonly ConcurrentDictionary<string, CachedToken> _tokens = new(StringComparer.Ordinal);
+    private readonly Telemetry.WebhookMetrics? _metrics;
 
-    public RegistryClient(RegistryOptions options)
-        : this(options, CreateHandler(options))
+    public RegistryClient(RegistryOptions options, Telemetry.WebhookMetrics? metrics = null)
+        : this(options, CreateHandler(options), metrics)
     {
     }
 
-    public RegistryClient(RegistryOptions options, HttpMessageHandler handler)
+    public RegistryClient(RegistryOptions options, HttpMessageHandler handler, Telemetry.WebhookMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handler);
         _options = options;
+        _metrics = metrics;
         _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("PolicyCompiler", "0.1"));
     }
@@ -173,13 +175,27 @@ public sealed class RegistryClient : IDisposable
 
     private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        var authority = request.RequestUri?.Authority ?? string.Empty;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            _metrics?.RegistryRequests.Inc(authority, ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return response;
         }
         catch (HttpRequestException e)
         {
-            throw new RegistryException(RegistryFailure.Unavailable, $"registry {request.RequestUri?.Authority} is unreachable: {e.Message}", e.StatusCode, e);
+            _metrics?.RegistryRequests.Inc(authority, "unreachable");
+            throw new RegistryException(RegistryFailure.Unavailable, $"registry {authority} is unreachable: {e.Message}", e.StatusCode, e);
+        }
+        catch (OperationCanceledException)
+        {
+            _metrics?.RegistryRequests.Inc(authority, "cancelled");
+            throw;
+        }
+        finally
+        {
+            _metrics?.RegistryDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, authority);
         }
     }
 

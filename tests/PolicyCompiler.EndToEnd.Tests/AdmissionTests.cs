@@ -50,6 +50,21 @@ public sealed class AdmissionTests(WebhookFixture fixture, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task ReadinessAndPrometheusMetricsReportTheVerdicts()
+    {
+        await fixture.Admission.MutateAsync(new TestPod(Namespace, "metrics-signed", fixture.SignedImage.TagReference));
+
+        using var ready = await fixture.Host.Client.GetAsync(new Uri(fixture.Host.BaseUri, "readyz"));
+        var metrics = await fixture.Host.Client.GetStringAsync(new Uri(fixture.Host.BaseUri, "metrics"));
+
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Matches($"policycompiler_verdicts_total\\{{policy=\"{WebhookFixture.PolicyName}\",rule=\"{WebhookFixture.RuleName}\",result=\"pass\"\\}} [1-9]", metrics);
+        Assert.Matches("policycompiler_admission_requests_total\\{endpoint=\"mutate\",allowed=\"true\"\\} [1-9]", metrics);
+        Assert.Contains("policycompiler_admission_request_duration_seconds_bucket{endpoint=\"mutate\",le=\"+Inf\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("policycompiler_registry_requests_total{registry=", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SignedImageAlreadyPinnedIsAllowedWithoutRewritingTheImage()
     {
         var pod = new TestPod(Namespace, "signed-by-digest", fixture.SignedImage.PinnedReference);
