@@ -23,6 +23,9 @@ namespace PolicyCompiler.Generators;
 [Generator(LanguageNames.CSharp)]
 public sealed class PolicyGenerator : IIncrementalGenerator
 {
+    // No byte-order mark: generated files written to disk (EmitCompilerGeneratedFiles) stay plain UTF-8.
+    private static readonly Encoding s_utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+
     /// <summary>MSBuild property (made compiler-visible by the host) naming the folder the policies are relative to.</summary>
     public const string PolicyRootProperty = "build_property.PolicyDirectory";
 
@@ -57,7 +60,7 @@ public sealed class PolicyGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.Policies);
 
         context.RegisterSourceOutput(policies, static (spc, policy) =>
-            spc.AddSource(HintName(policy), SourceText.From(PolicyEmitter.Emit(policy), Encoding.UTF8)));
+            spc.AddSource(HintName(policy), SourceText.From(PolicyEmitter.Emit(policy), s_utf8)));
 
         var catalog = policies
             .Select(static (policy, _) => new CatalogEntry(policy.Kind, policy.Namespace, policy.Name, policy.ClassName, policy.SourcePath))
@@ -71,7 +74,7 @@ public sealed class PolicyGenerator : IIncrementalGenerator
                 .OrderBy(g => g.Key, StringComparer.Ordinal)
                 .Select(g => g.OrderBy(e => e.SourcePath, StringComparer.Ordinal).First().ClassName)
                 .ToList();
-            spc.AddSource("PolicyCatalog.g.cs", SourceText.From(PolicyEmitter.EmitCatalog(first), Encoding.UTF8));
+            spc.AddSource("PolicyCatalog.g.cs", SourceText.From(PolicyEmitter.EmitCatalog(first), s_utf8));
         });
 
         // A policy defined in two files is reported at the later file's metadata.name. The cached models carry no
@@ -147,10 +150,26 @@ public sealed class PolicyGenerator : IIncrementalGenerator
     /// </summary>
     private static string HintName(PolicyModel policy)
     {
+        // An injective escape: distinct paths give distinct hint names ('_' is doubled, '/' and others are coded).
         var path = new StringBuilder();
         foreach (var c in policy.SourcePath)
         {
-            path.Append(char.IsLetterOrDigit(c) && c < 128 ? c : '_');
+            if ((char.IsLetterOrDigit(c) && c < 128) || c is '-' or '.')
+            {
+                path.Append(c);
+            }
+            else if (c == '_')
+            {
+                path.Append("__");
+            }
+            else if (c == '/')
+            {
+                path.Append("_s");
+            }
+            else
+            {
+                path.Append("_x").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+            }
         }
 
         return $"{policy.ClassName}.{path}.g.cs";

@@ -9,6 +9,7 @@ internal sealed class SourceWriter
     private const string IndentUnit = "    ";
     private readonly StringBuilder _builder = new();
     private int _indent;
+    private bool _atLineStart = true;
 
     public int Indentation
     {
@@ -18,17 +19,31 @@ internal sealed class SourceWriter
 
     public SourceWriter WriteLine(string line = "")
     {
-        if (line.Length > 0)
+        Append(line);
+        _builder.Append('\n');
+        _atLineStart = true;
+        return this;
+    }
+
+    /// <summary>Writes <paramref name="text"/> without ending the line; the line is indented on its first write.</summary>
+    public SourceWriter Append(string text)
+    {
+        if (text.Length == 0)
+        {
+            return this;
+        }
+
+        if (_atLineStart)
         {
             for (var i = 0; i < _indent; i++)
             {
                 _builder.Append(IndentUnit);
             }
 
-            _builder.Append(line);
+            _atLineStart = false;
         }
 
-        _builder.Append('\n');
+        _builder.Append(text);
         return this;
     }
 

@@ -90,6 +90,36 @@ internal static class DiagnosticDescriptors
         "List must not be empty",
         "'{0}' is empty. {1}");
 
+    public static readonly DiagnosticDescriptor KeylessWithoutIdentity = Error(
+        "PC0017",
+        "Keyless attestor names no identity",
+        "This keyless attestor would accept a signature from anyone who can obtain a Fulcio certificate. Add subject or subjectRegExp, and issuer or issuerRegExp (e.g. subject: \"https://github.com/org/repo/.github/workflows/release.yml@refs/tags/*\", issuer: \"https://token.actions.githubusercontent.com\").");
+
+    public static readonly DiagnosticDescriptor InvalidCertificate = Error(
+        "PC0018",
+        "Certificate cannot be used",
+        "The certificate in '{0}' cannot be used: {1}. Paste the PEM 'CERTIFICATE' blocks (the signing certificate for cert, the CA certificates down from the root for certChain and roots).");
+
+    public static readonly DiagnosticDescriptor InvalidRegex = Error(
+        "PC0019",
+        "Invalid regular expression",
+        "'{0}' is not a valid regular expression: {1}. Escape '.', '?', '+', '(' and '[' with '\\' where they are meant literally.");
+
+    public static readonly DiagnosticDescriptor AttestorKind = Error(
+        "PC0020",
+        "Attestor entry must name exactly one kind",
+        "This attestor entry names {0}. Give exactly one of keys, certificates, keyless or attestor.");
+
+    public static readonly DiagnosticDescriptor PrivateRekorWithoutKey = Error(
+        "PC0021",
+        "Private Rekor without its public key",
+        "rekor.url '{0}' is not the public Rekor, and PolicyCompiler verifies log entries offline. Add rekor.pubkey with that log's PEM public key, or set rekor.ignoreTlog: true.");
+
+    public static readonly DiagnosticDescriptor InvalidAutogenControllers = Error(
+        "PC0022",
+        "Invalid auto-generation annotation",
+        "'{0}' is not a valid value for pod-policies.kyverno.io/autogen-controllers: {1}. Write 'none' or a comma-separated list of DaemonSet, Deployment, Job, StatefulSet, ReplicaSet, ReplicationController, CronJob.");
+
     public static readonly DiagnosticDescriptor NotSupportedYet = Error(
         "PC0099",
         "Kyverno field not supported yet",

@@ -16,37 +16,65 @@ internal static class PolicyEmitter
 
     public static string Emit(PolicyModel policy)
     {
-        var w = new SourceWriter();
-        WriteHeader(w, $"{policy.Kind} \"{policy.Name}\"{(policy.Namespace is null ? string.Empty : $" in namespace \"{policy.Namespace}\"")}, compiled from {policy.SourcePath}.");
-        w.WriteLine("using System;");
-        w.WriteLine("using System.Security.Cryptography;");
-        w.WriteLine("using PolicyCompiler.Runtime;");
-        w.WriteLine("using PolicyCompiler.Runtime.Admission;");
-        w.WriteLine("using PolicyCompiler.Runtime.Engine;");
-        w.WriteLine("using PolicyCompiler.Runtime.Sigstore;");
-        w.WriteLine();
-        w.WriteLine($"namespace {Namespace};");
-        w.WriteLine();
-        w.WriteLine($"/// <summary>{Xml(policy.Kind)} <c>{Xml(policy.Name)}</c>, compiled from <c>{Xml(policy.SourcePath)}</c>.</summary>");
-        w.WriteLine($"internal static class {policy.ClassName}");
-        w.OpenBrace();
+        var body = new SourceWriter();
+        var fields = new TrustMaterial(body);
+        body.WriteLine($"/// <summary>{Xml(policy.Kind)} <c>{Xml(policy.Name)}</c>, compiled from <c>{Xml(policy.SourcePath)}</c>.</summary>");
+        body.WriteLine($"internal static class {policy.ClassName}");
+        body.OpenBrace();
 
-        var keys = WriteKeys(w, policy);
-        WriteDefinition(w, policy, keys);
+        // Trust material first: static fields initialise in text order and the definition refers to them.
+        fields.WriteAll(policy);
+        WriteSharedVerifyImages(body, policy, fields);
+        WriteDefinition(body, policy, fields);
 
         for (var r = 0; r < policy.Rules.Count; r++)
         {
             var rule = policy.Rules[r];
-            WriteMatch(w, rule, r);
+            WriteMatch(body, rule.Name, rule.Match, rule.Exclude, MatchMethod(r));
+            for (var a = 0; a < rule.Autogen.Count; a++)
+            {
+                WriteMatch(body, rule.Autogen[a].Name, rule.Autogen[a].Match, rule.Autogen[a].Exclude, MatchMethod(r, a));
+            }
+
             for (var v = 0; v < rule.VerifyImages.Count; v++)
             {
-                WriteImageReferences(w, rule, r, rule.VerifyImages[v], v);
+                WriteImageReferences(body, rule, r, rule.VerifyImages[v], v);
             }
         }
 
-        w.CloseBrace();
-        return w.ToString();
+        body.CloseBrace();
+
+        var w = new SourceWriter();
+        WriteHeader(w, $"{policy.Kind} \"{policy.Name}\"{(policy.Namespace is null ? string.Empty : $" in namespace \"{policy.Namespace}\"")}, compiled from {policy.SourcePath}.");
+        var text = body.ToString();
+        foreach (var (ns, markers) in s_usings)
+        {
+            if (markers.Any(text.Contains))
+            {
+                w.WriteLine($"using {ns};");
+            }
+        }
+
+        w.WriteLine();
+        w.WriteLine($"namespace {Namespace};");
+        w.WriteLine();
+        return w + text;
     }
+
+    /// <summary>Each namespace the generated class may need, with tokens whose presence in the body proves it is used.</summary>
+    private static readonly (string Namespace, string[] Markers)[] s_usings =
+    [
+        ("System", ["StringComparison.", "StringComparer.", "Convert."]),
+        ("System.Collections.Generic", ["new Dictionary<"]),
+        ("System.Collections.Immutable", ["ImmutableArray<"]),
+        ("System.Security.Cryptography", ["HashAlgorithmName."]),
+        ("System.Security.Cryptography.X509Certificates", ["X509Certificate"]),
+        ("System.Text.RegularExpressions", ["new Regex("]),
+        ("PolicyCompiler.Runtime", ["Wildcard."]),
+        ("PolicyCompiler.Runtime.Admission", ["AdmissionContext "]),
+        ("PolicyCompiler.Runtime.Engine", ["PolicyDefinition "]),
+        ("PolicyCompiler.Runtime.Sigstore", ["VerificationKey ", "Signer(", "SignatureRequirements", "TransparencyLog"]),
+    ];
 
     public static string EmitCatalog(IReadOnlyList<string> classNames)
     {
@@ -91,33 +119,7 @@ internal static class PolicyEmitter
         w.WriteLine();
     }
 
-    /// <summary>Keys come first: static fields initialise in text order and the definition refers to them.</summary>
-    private static Dictionary<PublicKeyModel, string> WriteKeys(SourceWriter w, PolicyModel policy)
-    {
-        var names = new Dictionary<PublicKeyModel, string>();
-        foreach (var attestor in policy.Rules.SelectMany(r => r.VerifyImages).SelectMany(v => v.Attestors).SelectMany(s => s.Entries))
-        {
-            if (names.ContainsKey(attestor.Key))
-            {
-                continue;
-            }
-
-            var name = "Key" + names.Count.ToString(CultureInfo.InvariantCulture);
-            names[attestor.Key] = name;
-            w.WriteLine($"/// <summary>{Xml(DescribeAlgorithm(attestor.Key.Algorithm))} public key {attestor.Key.Fingerprint}, signatures hashed with {attestor.Key.Hash.ToUpperInvariant()}.</summary>");
-            w.WriteLine($"private static readonly VerificationKey {name} = new(");
-            w.Indentation++;
-            w.WriteLine($"KeyAlgorithm.{attestor.Key.Algorithm},");
-            w.WriteLine($"{CSharp.Literal(attestor.Key.SubjectPublicKeyInfoBase64)},");
-            w.WriteLine($"HashAlgorithmName.{attestor.Key.Hash.ToUpperInvariant()});");
-            w.Indentation--;
-            w.WriteLine();
-        }
-
-        return names;
-    }
-
-    private static void WriteDefinition(SourceWriter w, PolicyModel policy, Dictionary<PublicKeyModel, string> keys)
+    private static void WriteDefinition(SourceWriter w, PolicyModel policy, TrustMaterial fields)
     {
         w.WriteLine("public static PolicyDefinition Definition { get; } = new(");
         w.Indentation++;
@@ -137,17 +139,21 @@ internal static class PolicyEmitter
             w.Indentation++;
             w.WriteLine($"name: {CSharp.Literal(rule.Name)},");
             w.WriteLine($"matches: {MatchMethod(r)},");
-            w.WriteLine("verifyImages:");
-            w.WriteLine("[");
-            w.Indentation++;
-            for (var v = 0; v < rule.VerifyImages.Count; v++)
+            if (rule.Autogen.IsEmpty)
             {
-                WriteVerifyImage(w, rule.VerifyImages[v], r, v, keys);
+                WriteVerifyImages(w, rule, r, fields);
+                w.WriteLine("),");
+            }
+            else
+            {
+                w.WriteLine($"verifyImages: {VerifyImagesField(r)}),");
             }
 
             w.Indentation--;
-            w.WriteLine("]),");
-            w.Indentation--;
+            for (var a = 0; a < rule.Autogen.Count; a++)
+            {
+                w.WriteLine($"new RuleDefinition({CSharp.Literal(rule.Autogen[a].Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}),");
+            }
         }
 
         w.Indentation--;
@@ -155,7 +161,48 @@ internal static class PolicyEmitter
         w.Indentation--;
     }
 
-    private static void WriteVerifyImage(SourceWriter w, ImageVerificationModel entry, int ruleIndex, int entryIndex, Dictionary<PublicKeyModel, string> keys)
+    /// <summary>Writes <c>verifyImages: [ … ]</c> without the closing parenthesis of the rule.</summary>
+    private static void WriteVerifyImages(SourceWriter w, RuleModel rule, int ruleIndex, TrustMaterial fields)
+    {
+        w.WriteLine("verifyImages:");
+        w.WriteLine("[");
+        w.Indentation++;
+        for (var v = 0; v < rule.VerifyImages.Count; v++)
+        {
+            WriteVerifyImage(w, rule.VerifyImages[v], ruleIndex, v, fields);
+        }
+
+        w.Indentation--;
+        w.Append("]");
+    }
+
+    /// <summary>Rules with auto-generated variants keep their checks in one field that every variant shares.</summary>
+    private static void WriteSharedVerifyImages(SourceWriter w, PolicyModel policy, TrustMaterial fields)
+    {
+        for (var r = 0; r < policy.Rules.Count; r++)
+        {
+            var rule = policy.Rules[r];
+            if (rule.Autogen.IsEmpty)
+            {
+                continue;
+            }
+
+            w.WriteLine($"/// <summary>The checks of rule <c>{Xml(rule.Name)}</c>, shared with {Xml(string.Join(" and ", rule.Autogen.Select(a => a.Name)))}.</summary>");
+            w.WriteLine($"private static readonly ImmutableArray<ImageVerificationDefinition> {VerifyImagesField(r)} =");
+            w.WriteLine("[");
+            w.Indentation++;
+            for (var v = 0; v < rule.VerifyImages.Count; v++)
+            {
+                WriteVerifyImage(w, rule.VerifyImages[v], r, v, fields);
+            }
+
+            w.Indentation--;
+            w.WriteLine("];");
+            w.WriteLine();
+        }
+    }
+
+    private static void WriteVerifyImage(SourceWriter w, ImageVerificationModel entry, int ruleIndex, int entryIndex, TrustMaterial fields)
     {
         w.WriteLine("new ImageVerificationDefinition(");
         w.Indentation++;
@@ -172,21 +219,8 @@ internal static class PolicyEmitter
             w.Indentation++;
             foreach (var set in entry.Attestors)
             {
-                w.WriteLine("new AttestorSetDefinition(");
-                w.Indentation++;
-                w.WriteLine($"path: {CSharp.Literal(set.Path)},");
-                w.WriteLine($"count: {(set.Count is { } count ? CSharp.Literal(count) : "null")},");
-                w.WriteLine("entries:");
-                w.WriteLine("[");
-                w.Indentation++;
-                foreach (var attestor in set.Entries)
-                {
-                    w.WriteLine($"new PublicKeyAttestorDefinition({CSharp.Literal(attestor.Path)}, {keys[attestor.Key]}),");
-                }
-
-                w.Indentation--;
-                w.WriteLine("]),");
-                w.Indentation--;
+                WriteAttestorSet(w, set, fields);
+                w.WriteLine(",");
             }
 
             w.Indentation--;
@@ -196,18 +230,103 @@ internal static class PolicyEmitter
         w.WriteLine($"mutateDigest: {CSharp.Literal(entry.MutateDigest)},");
         w.WriteLine($"verifyDigest: {CSharp.Literal(entry.VerifyDigest)},");
         w.WriteLine($"required: {CSharp.Literal(entry.Required)},");
-        w.WriteLine($"repository: {CSharp.Literal(entry.Repository)}),");
+        var optional = new List<string>();
+        if (!entry.SkipImageReferences.IsEmpty)
+        {
+            optional.Add($"skipImageReferences: {SkipImagesMethod(ruleIndex, entryIndex)}");
+        }
+
+        if (!entry.UseCache)
+        {
+            optional.Add("useCache: false");
+        }
+
+        w.WriteLine($"repository: {CSharp.Literal(entry.Repository)}" + (optional.Count == 0 ? ")," : ","));
+        for (var i = 0; i < optional.Count; i++)
+        {
+            w.WriteLine(optional[i] + (i == optional.Count - 1 ? ")," : ","));
+        }
+
         w.Indentation--;
     }
 
-    private static void WriteMatch(SourceWriter w, RuleModel rule, int ruleIndex)
+    /// <summary>Writes <c>new AttestorSetDefinition(…)</c> without a trailing separator (the caller adds it).</summary>
+    private static void WriteAttestorSet(SourceWriter w, AttestorSetModel set, TrustMaterial fields)
+    {
+        w.WriteLine("new AttestorSetDefinition(");
+        w.Indentation++;
+        w.WriteLine($"path: {CSharp.Literal(set.Path)},");
+        w.WriteLine($"count: {(set.Count is { } count ? CSharp.Literal(count) : "null")},");
+        w.WriteLine("entries:");
+        w.WriteLine("[");
+        w.Indentation++;
+        foreach (var attestor in set.Entries)
+        {
+            WriteAttestor(w, attestor, fields);
+        }
+
+        w.Indentation--;
+        w.Append("])");
+        w.Indentation--;
+    }
+
+    private static void WriteAttestor(SourceWriter w, AttestorModel attestor, TrustMaterial fields)
+    {
+        var path = CSharp.Literal(attestor.Path);
+        var requirements = fields.Requirements(attestor.Requirements);
+        var repository = attestor.Repository is null ? string.Empty : $", repository: {CSharp.Literal(attestor.Repository)}";
+        if (attestor.Key is { } key)
+        {
+            var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
+            w.WriteLine($"new PublicKeyAttestorDefinition({path}, {fields.Key(key)}{requirementsArgument}{repository}),");
+        }
+        else if (attestor.Certificates is { } certificates)
+        {
+            var certificate = certificates.Certificate is null ? "null" : fields.Certificate(certificates.Certificate);
+            var chain = "[" + string.Join(", ", certificates.Chain.Select(fields.Certificate)) + "]";
+            w.WriteLine($"new SignatureAttestorDefinition({path}, new CertificateSigner({certificate}, {chain}, HashAlgorithmName.{certificates.Hash.ToUpperInvariant()}), {requirements}{repository}),");
+        }
+        else if (attestor.Keyless is { } keyless)
+        {
+            w.WriteLine("new SignatureAttestorDefinition(");
+            w.Indentation++;
+            w.WriteLine($"{path},");
+            w.WriteLine("new KeylessSigner(");
+            w.Indentation++;
+            w.WriteLine($"new KeylessIdentity({CSharp.Literal(keyless.Subject)}, {Regex(keyless.SubjectRegExp)}, {CSharp.Literal(keyless.Issuer)}, {Regex(keyless.IssuerRegExp)}, {Extensions(keyless.Extensions)}),");
+            w.WriteLine($"roots: {(keyless.Roots.IsEmpty ? "null" : "[" + string.Join(", ", keyless.Roots.Select(fields.Certificate)) + "]")},");
+            w.WriteLine($"ignoreSct: {CSharp.Literal(keyless.CtLog.IgnoreSct)},");
+            w.WriteLine($"ctLogs: {(keyless.CtLog.Key is { } ctKey ? $"[TransparencyLog.FromKey(\"ctlog\", {fields.Key(ctKey)})]" : "null")}),");
+            w.Indentation--;
+            w.WriteLine($"{requirements}{repository}),");
+            w.Indentation--;
+        }
+        else if (attestor.Nested is { } nested)
+        {
+            w.WriteLine("new NestedAttestorDefinition(");
+            w.Indentation++;
+            w.WriteLine($"{path},");
+            WriteAttestorSet(w, nested, fields);
+            w.WriteLine("),");
+            w.Indentation--;
+        }
+    }
+
+    private static string Regex(string? pattern) => pattern is null ? "null" : $"new Regex({CSharp.Literal(pattern)}, RegexOptions.CultureInvariant)";
+
+    private static string Extensions(EquatableArray<KeyValueModel> extensions) =>
+        extensions.IsEmpty
+            ? "null"
+            : "new Dictionary<string, string>(StringComparer.Ordinal) { " + string.Join(", ", extensions.Select(e => $"[{CSharp.Literal(e.Key)}] = {CSharp.Literal(e.Value)}")) + " }";
+
+    private static void WriteMatch(SourceWriter w, string ruleName, MatchModel matchBlock, MatchModel? excludeBlock, string method)
     {
         w.WriteLine();
-        w.WriteLine($"/// <summary>Rule <c>{Xml(rule.Name)}</c>: its match{(rule.Exclude is null ? string.Empty : " and exclude")} blocks.</summary>");
-        w.WriteLine($"private static bool {MatchMethod(ruleIndex)}(AdmissionContext request) =>");
+        w.WriteLine($"/// <summary>Rule <c>{Xml(ruleName)}</c>: its match{(excludeBlock is null ? string.Empty : " and exclude")} blocks.</summary>");
+        w.WriteLine($"private static bool {method}(AdmissionContext request) =>");
         w.Indentation++;
-        var match = Block(rule.Match);
-        if (rule.Exclude is { } exclude)
+        var match = Block(matchBlock);
+        if (excludeBlock is { } exclude)
         {
             w.WriteLine(match.AsOperandOf(Condition.And));
             w.WriteLine("&& " + Block(exclude).Negated() + ";");
@@ -267,6 +386,15 @@ internal static class PolicyEmitter
         w.Indentation++;
         WriteAlternatives(w, Condition.Join(Condition.Or, entry.ImageReferences.Select(p => Pattern(p, "image"))));
         w.Indentation--;
+        if (!entry.SkipImageReferences.IsEmpty)
+        {
+            w.WriteLine();
+            w.WriteLine($"/// <summary>Rule <c>{Xml(rule.Name)}</c>, verifyImages[{entry.Index.ToString(CultureInfo.InvariantCulture)}].skipImageReferences: {Xml(string.Join(", ", entry.SkipImageReferences))}.</summary>");
+            w.WriteLine($"private static bool {SkipImagesMethod(ruleIndex, entryIndex)}(string image) =>");
+            w.Indentation++;
+            WriteAlternatives(w, Condition.Join(Condition.Or, entry.SkipImageReferences.Select(p => Pattern(p, "image"))));
+            w.Indentation--;
+        }
     }
 
     /// <summary>Writes an expression body, one line per top-level alternative.</summary>
@@ -340,10 +468,17 @@ internal static class PolicyEmitter
 
     private static string MatchMethod(int ruleIndex) => "MatchRule" + ruleIndex.ToString(CultureInfo.InvariantCulture);
 
+    private static string MatchMethod(int ruleIndex, int autogenIndex) => MatchMethod(ruleIndex) + "Autogen" + autogenIndex.ToString(CultureInfo.InvariantCulture);
+
+    private static string VerifyImagesField(int ruleIndex) => "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "VerifyImages";
+
     private static string ImagesMethod(int ruleIndex, int entryIndex) =>
         $"ImageReferencesRule{ruleIndex.ToString(CultureInfo.InvariantCulture)}Entry{entryIndex.ToString(CultureInfo.InvariantCulture)}";
 
-    private static string DescribeAlgorithm(string algorithm) => algorithm switch
+    private static string SkipImagesMethod(int ruleIndex, int entryIndex) =>
+        $"SkipImageReferencesRule{ruleIndex.ToString(CultureInfo.InvariantCulture)}Entry{entryIndex.ToString(CultureInfo.InvariantCulture)}";
+
+    internal static string DescribeAlgorithm(string algorithm) => algorithm switch
     {
         "EcdsaP256" => "ECDSA P-256",
         "EcdsaP384" => "ECDSA P-384",
@@ -352,5 +487,5 @@ internal static class PolicyEmitter
         _ => algorithm,
     };
 
-    private static string Xml(string text) => CSharp.CommentSafe(text).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
+    internal static string Xml(string text) => CSharp.CommentSafe(text).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

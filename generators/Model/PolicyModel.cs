@@ -21,7 +21,14 @@ internal sealed record RuleModel(
     string Name,
     MatchModel Match,
     MatchModel? Exclude,
-    EquatableArray<ImageVerificationModel> VerifyImages);
+    EquatableArray<ImageVerificationModel> VerifyImages)
+{
+    /// <summary>The rules Kyverno's auto-generation derives from this one: same checks, controller kinds.</summary>
+    public EquatableArray<AutogenRuleModel> Autogen { get; init; } = EquatableArray<AutogenRuleModel>.Empty;
+}
+
+/// <summary>An auto-generated variant of a rule: its name and its match/exclude with the controller kinds.</summary>
+internal sealed record AutogenRuleModel(string Name, MatchModel Match, MatchModel? Exclude);
 
 /// <summary>A match or exclude block: any of <see cref="Any"/> and all of <see cref="All"/>.</summary>
 internal sealed record MatchModel(EquatableArray<ResourceFilterModel> Any, EquatableArray<ResourceFilterModel> All);
@@ -38,15 +45,53 @@ internal sealed record KindSelectorModel(string? Group, string? Version, string 
 internal sealed record ImageVerificationModel(
     int Index,
     EquatableArray<string> ImageReferences,
+    EquatableArray<string> SkipImageReferences,
     EquatableArray<AttestorSetModel> Attestors,
     bool MutateDigest,
     bool VerifyDigest,
     bool Required,
+    bool UseCache,
     string? Repository);
 
 internal sealed record AttestorSetModel(string Path, int? Count, EquatableArray<AttestorModel> Entries);
 
-internal sealed record AttestorModel(string Path, PublicKeyModel Key);
+/// <summary>
+/// One attestor entry: exactly one of <see cref="Key"/>, <see cref="Certificates"/>, <see cref="Keyless"/> or
+/// <see cref="Nested"/>, with what its signatures must also satisfy.
+/// </summary>
+internal sealed record AttestorModel(
+    string Path,
+    PublicKeyModel? Key,
+    CertificatesModel? Certificates,
+    KeylessModel? Keyless,
+    AttestorSetModel? Nested,
+    RequirementsModel Requirements,
+    string? Repository);
+
+/// <summary>Annotations the payload must carry, and the transparency log rule.</summary>
+internal sealed record RequirementsModel(EquatableArray<KeyValueModel> Annotations, TransparencyLogModel Tlog);
+
+/// <summary><c>rekor</c>: ignored, the trusted root's logs (public-good Rekor by default), or a log known by its key.</summary>
+internal sealed record TransparencyLogModel(bool Ignore, string? Url, PublicKeyModel? Key);
+
+/// <summary><c>ctlog</c>: whether embedded SCTs are checked, and against which log key (the trusted root's when null).</summary>
+internal sealed record CtLogModel(bool IgnoreSct, PublicKeyModel? Key);
+
+internal sealed record CertificatesModel(CertificateModel? Certificate, EquatableArray<CertificateModel> Chain, string Hash);
+
+internal sealed record KeylessModel(
+    string? Subject,
+    string? SubjectRegExp,
+    string? Issuer,
+    string? IssuerRegExp,
+    EquatableArray<CertificateModel> Roots,
+    EquatableArray<KeyValueModel> Extensions,
+    CtLogModel CtLog);
+
+/// <summary>An X.509 certificate checked at build time (structure, key, chain names).</summary>
+internal sealed record CertificateModel(string DerBase64, string Fingerprint);
+
+internal sealed record KeyValueModel(string Key, string Value);
 
 /// <summary>A public key checked at build time: the runtime only imports it.</summary>
 internal sealed record PublicKeyModel(string Algorithm, string SubjectPublicKeyInfoBase64, string Hash, string Fingerprint);

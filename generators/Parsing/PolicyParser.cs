@@ -25,6 +25,10 @@ internal static class PolicyParser
     private static readonly string[] s_attestorSetFields = ["count", "entries"];
     private static readonly string[] s_attestorFields = ["keys", "certificates", "keyless", "attestor", "annotations", "repository", "signatureAlgorithm"];
     private static readonly string[] s_keysFields = ["publicKeys", "signatureAlgorithm", "kms", "secret", "rekor", "ctlog"];
+    private static readonly string[] s_certificatesFields = ["cert", "certChain", "rekor", "ctlog"];
+    private static readonly string[] s_keylessFields = ["subject", "subjectRegExp", "issuer", "issuerRegExp", "roots", "additionalExtensions", "rekor", "ctlog"];
+    private static readonly string[] s_rekorFields = ["url", "pubkey", "ignoreTlog"];
+    private static readonly string[] s_ctlogFields = ["ignoreSCT", "pubkey", "tsaCertChain"];
 
     /// <summary>Parses every YAML document of a file; a syntax error stops the file at that point.</summary>
     public static List<PolicySyntax> Parse(YamlFile file)
@@ -291,6 +295,13 @@ internal static class PolicyParser
             VerifyDigest = reader.TakeBool("verifyDigest"),
             Required = reader.TakeBool("required"),
             Repository = reader.TakeString("repository"),
+            UseCache = reader.TakeBool("useCache"),
+            SkipImageReferences = reader.TakeStringList("skipImageReferences"),
+            Annotations = reader.TakeStringMap("annotations"),
+            Subject = reader.TakeString("subject"),
+            Issuer = reader.TakeString("issuer"),
+            Roots = reader.TakeString("roots"),
+            AdditionalExtensions = reader.TakeStringMap("additionalExtensions"),
         };
 
         if (reader.Has("imageReferences"))
@@ -315,17 +326,10 @@ internal static class PolicyParser
         }
 
         reader.NotSupported("failureAction", "use the policy's validationFailureAction");
-        reader.NotSupported("skipImageReferences", "not built yet");
-        reader.NotSupported("roots", "certificate roots are not built yet");
-        reader.NotSupported("subject", "keyless verification is not built yet");
-        reader.NotSupported("issuer", "keyless verification is not built yet");
-        reader.NotSupported("additionalExtensions", "keyless verification is not built yet");
         reader.NotSupported("attestations", "attestation verification is not built yet");
-        reader.NotSupported("annotations", "signature annotation checks are not built yet");
         reader.NotSupported("cosignOCI11", "OCI 1.1 referrers are not built yet");
         reader.NotSupported("validate", "verifyImages.validate needs the condition compiler");
         reader.NotSupported("imageRegistryCredentials", "registry credentials are not built yet");
-        reader.NotSupported("useCache", "the cache is always on");
         reader.RejectUnknown(s_verifyImageFields);
         return entry;
     }
@@ -362,8 +366,10 @@ internal static class PolicyParser
         var attestor = new AttestorSyntax
         {
             Location = reader.Location,
-            IsOtherAttestorType = reader.Has("certificates") || reader.Has("keyless") || reader.Has("attestor"),
+            Annotations = reader.TakeStringMap("annotations"),
+            Repository = reader.TakeString("repository"),
         };
+
         if (reader.TakeMapping("keys", "StaticKeyAttestor") is { } keys)
         {
             attestor.Keys = new KeysSyntax
@@ -372,21 +378,100 @@ internal static class PolicyParser
                 PublicKeys = keys.TakeString("publicKeys"),
                 SignatureAlgorithm = keys.TakeString("signatureAlgorithm"),
                 IsOtherKeySource = keys.Has("kms") || keys.Has("secret"),
+                Rekor = ParseRekor(keys),
+                CtLog = ParseCtLog(keys),
             };
             keys.NotSupported("kms", "KMS keys are not built yet");
             keys.NotSupported("secret", "keys from Secrets are not built yet");
-            keys.NotSupported("rekor", "transparency log checks are not built yet");
-            keys.NotSupported("ctlog", "certificate transparency checks are not built yet");
             keys.RejectUnknown(s_keysFields);
         }
 
-        reader.NotSupported("certificates", "certificate attestors are not built yet");
-        reader.NotSupported("keyless", "keyless verification is not built yet");
-        reader.NotSupported("attestor", "nested attestor sets are not built yet");
-        reader.NotSupported("annotations", "signature annotation checks are not built yet");
-        reader.NotSupported("repository", "per-attestor signature repositories are not built yet");
+        if (reader.TakeMapping("certificates", "CertificateAttestor") is { } certificates)
+        {
+            attestor.Certificates = new CertificatesSyntax
+            {
+                Location = certificates.Location,
+                Cert = certificates.TakeString("cert"),
+                CertChain = certificates.TakeString("certChain"),
+                Rekor = ParseRekor(certificates),
+                CtLog = ParseCtLog(certificates),
+            };
+            certificates.RejectUnknown(s_certificatesFields);
+        }
+
+        if (reader.TakeMapping("keyless", "KeylessAttestor") is { } keyless)
+        {
+            var syntax = new KeylessSyntax
+            {
+                Location = keyless.Location,
+                Subject = keyless.TakeString("subject"),
+                SubjectRegExp = keyless.TakeString("subjectRegExp"),
+                Issuer = keyless.TakeString("issuer"),
+                IssuerRegExp = keyless.TakeString("issuerRegExp"),
+                Roots = keyless.TakeString("roots"),
+                Rekor = ParseRekor(keyless),
+                CtLog = ParseCtLog(keyless),
+            };
+            if (keyless.TakeMapping("additionalExtensions", "map of extension names to values") is { } extensions)
+            {
+                syntax.AdditionalExtensions = [];
+                foreach (var name in extensions.FieldNames)
+                {
+                    syntax.ExtensionKeyLocations[name] = extensions.KeyLocation(name);
+                    if (extensions.TakeString(name) is { } value)
+                    {
+                        syntax.AdditionalExtensions[name] = value;
+                    }
+                }
+            }
+
+            attestor.Keyless = syntax;
+            keyless.RejectUnknown(s_keylessFields);
+        }
+
+        if (reader.TakeMapping("attestor", "AttestorSet") is { } nested)
+        {
+            attestor.Nested = ParseAttestorSet(nested);
+        }
+
         reader.NotSupported("signatureAlgorithm", "set signatureAlgorithm under keys");
         reader.RejectUnknown(s_attestorFields);
         return attestor;
+    }
+
+    private static RekorSyntax? ParseRekor(MappingReader parent)
+    {
+        if (parent.TakeMapping("rekor", "Rekor") is not { } rekor)
+        {
+            return null;
+        }
+
+        var syntax = new RekorSyntax
+        {
+            Location = rekor.Location,
+            Url = rekor.TakeString("url"),
+            PubKey = rekor.TakeString("pubkey"),
+            IgnoreTlog = rekor.TakeBool("ignoreTlog"),
+        };
+        rekor.RejectUnknown(s_rekorFields);
+        return syntax;
+    }
+
+    private static CtLogSyntax? ParseCtLog(MappingReader parent)
+    {
+        if (parent.TakeMapping("ctlog", "CTLog") is not { } ctlog)
+        {
+            return null;
+        }
+
+        var syntax = new CtLogSyntax
+        {
+            Location = ctlog.Location,
+            IgnoreSct = ctlog.TakeBool("ignoreSCT"),
+            PubKey = ctlog.TakeString("pubkey"),
+        };
+        ctlog.NotSupported("tsaCertChain", "RFC 3161 timestamps are not verified yet");
+        ctlog.RejectUnknown(s_ctlogFields);
+        return syntax;
     }
 }

@@ -113,6 +113,22 @@ internal sealed class VerifyImageSyntax
     public Located<bool>? Required { get; set; }
 
     public Located<string>? Repository { get; set; }
+
+    public List<Located<string>>? SkipImageReferences { get; set; }
+
+    public Located<bool>? UseCache { get; set; }
+
+    /// <summary>Deprecated rule-level <c>annotations</c>: required on every attestor's signatures.</summary>
+    public Dictionary<string, Located<string>>? Annotations { get; set; }
+
+    /// <summary>Deprecated keyless fields at the entry level, converted to one keyless attestor as Kyverno does.</summary>
+    public Located<string>? Subject { get; set; }
+
+    public Located<string>? Issuer { get; set; }
+
+    public Located<string>? Roots { get; set; }
+
+    public Dictionary<string, Located<string>>? AdditionalExtensions { get; set; }
 }
 
 internal sealed class AttestorSetSyntax
@@ -132,8 +148,19 @@ internal sealed class AttestorSyntax
 
     public KeysSyntax? Keys { get; set; }
 
-    /// <summary>The entry uses certificates, keyless or a nested attestor, already reported as not supported (PC0099).</summary>
-    public bool IsOtherAttestorType { get; set; }
+    public CertificatesSyntax? Certificates { get; set; }
+
+    public KeylessSyntax? Keyless { get; set; }
+
+    /// <summary>A nested attestor set (<c>attestor:</c>).</summary>
+    public AttestorSetSyntax? Nested { get; set; }
+
+    public Dictionary<string, Located<string>>? Annotations { get; set; }
+
+    public Located<string>? Repository { get; set; }
+
+    /// <summary>How many of keys, certificates, keyless and attestor the entry names (Kyverno wants exactly one).</summary>
+    public int KindCount => (Keys is null ? 0 : 1) + (Certificates is null ? 0 : 1) + (Keyless is null ? 0 : 1) + (Nested is null ? 0 : 1);
 }
 
 internal sealed class KeysSyntax
@@ -146,4 +173,65 @@ internal sealed class KeysSyntax
 
     /// <summary>The key comes from KMS or a Secret, already reported as not supported (PC0099).</summary>
     public bool IsOtherKeySource { get; set; }
+
+    public RekorSyntax? Rekor { get; set; }
+
+    public CtLogSyntax? CtLog { get; set; }
+}
+
+internal sealed class CertificatesSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<string>? Cert { get; set; }
+
+    public Located<string>? CertChain { get; set; }
+
+    public RekorSyntax? Rekor { get; set; }
+
+    public CtLogSyntax? CtLog { get; set; }
+}
+
+internal sealed class KeylessSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<string>? Subject { get; set; }
+
+    public Located<string>? SubjectRegExp { get; set; }
+
+    public Located<string>? Issuer { get; set; }
+
+    public Located<string>? IssuerRegExp { get; set; }
+
+    public Located<string>? Roots { get; set; }
+
+    public Dictionary<string, Located<string>>? AdditionalExtensions { get; set; }
+
+    /// <summary>Where <c>additionalExtensions</c> keys are, for diagnostics about unknown names.</summary>
+    public Dictionary<string, LocationInfo> ExtensionKeyLocations { get; } = [];
+
+    public RekorSyntax? Rekor { get; set; }
+
+    public CtLogSyntax? CtLog { get; set; }
+}
+
+internal sealed class RekorSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<string>? Url { get; set; }
+
+    public Located<string>? PubKey { get; set; }
+
+    public Located<bool>? IgnoreTlog { get; set; }
+}
+
+internal sealed class CtLogSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<bool>? IgnoreSct { get; set; }
+
+    public Located<string>? PubKey { get; set; }
 }

@@ -27,6 +27,26 @@ internal sealed class DerReader(byte[] data, int start, int end)
         }
     }
 
+    /// <summary>The next element whatever its tag, as its complete encoding (tag, length and content).</summary>
+    public byte[] ReadEncoded(out byte tag)
+    {
+        var start = _position;
+        tag = PeekTag();
+        ReadTag(tag, $"element 0x{tag.ToString("x2", CultureInfo.InvariantCulture)}");
+        var encoded = new byte[_position - start];
+        Array.Copy(data, start, encoded, 0, encoded.Length);
+        return encoded;
+    }
+
+    public byte PeekTag() => _position < end ? data[_position] : throw new DerException("expected an element but the data ended");
+
+    /// <summary>Reads a constructed element with the given tag (e.g. 0xA0 for [0] EXPLICIT) and returns a reader over its content.</summary>
+    public DerReader ReadConstructed(byte tag, string name)
+    {
+        var (contentStart, contentEnd) = ReadTag(tag, name);
+        return new DerReader(data, contentStart, contentEnd);
+    }
+
     public DerReader ReadSequence()
     {
         var (contentStart, contentEnd) = ReadTag(0x30, "SEQUENCE");
@@ -89,6 +109,15 @@ internal sealed class DerReader(byte[] data, int start, int end)
 
         var result = new byte[e - s - 1];
         Array.Copy(data, s + 1, result, 0, result.Length);
+        return result;
+    }
+
+    /// <summary>A BIT STRING's content whatever its unused-bit count (certificate signatures).</summary>
+    public byte[] ReadBitStringRaw()
+    {
+        var (s, e) = ReadTag(0x03, "BIT STRING");
+        var result = new byte[e - s];
+        Array.Copy(data, s, result, 0, result.Length);
         return result;
     }
 

@@ -94,10 +94,13 @@ internal static class PolicyValidator
             }
         }
 
-        if (file.Diagnostics.Count > errorsBefore || kind is null || name is null)
+        var controllers = Autogen.Controllers(syntax.Annotations, file);
+        if (file.Diagnostics.Count > errorsBefore || kind is null || name is null || controllers is null)
         {
             return null;
         }
+
+        rules = Autogen.Expand(rules, controllers);
 
         var className = CSharp.Identifier(@namespace is null ? name : @namespace + "-" + name) + "Policy";
         return new PolicyModel(kind, name, @namespace, className, sourcePath, failureAction, failurePolicy, timeout, syntax.Spec.Background?.Value ?? true, rules.ToEquatableArray());
@@ -406,51 +409,64 @@ internal static class PolicyValidator
             ok = false;
         }
 
-        var references = new List<Located<string>>(entry.ImageReferences ?? []);
-        if (entry.Image is { } image)
-        {
-            references.Add(image);
-        }
-
+        // Kyverno's conversion of the deprecated single-image form: 'image' replaces imageReferences, and 'key' or
+        // 'issuer' (with subject, roots, additionalExtensions) become the one attestor, carrying 'annotations'.
+        var converted = entry.Image is not null || entry.Key is not null || entry.Issuer is not null;
+        var references = entry.Image is { } image ? [image] : new List<Located<string>>(entry.ImageReferences ?? []);
         if (references.Count == 0)
         {
             file.Report(DiagnosticDescriptors.EmptyImageReferences, entry.ImageReferencesLocation ?? entry.Location);
             ok = false;
         }
 
-        foreach (var reference in references)
+        foreach (var reference in references.Concat(entry.SkipImageReferences ?? []))
         {
             ok &= CheckPattern(reference, file);
         }
 
         var attestors = new List<AttestorSetModel>();
-        var setIndex = 0;
-        foreach (var set in entry.Attestors)
+        if (converted)
         {
-            if (ValidateAttestorSet(set, setIndex, file) is { } model)
+            if (entry.Key is not null || entry.Issuer is not null)
             {
-                attestors.Add(model);
-            }
-            else
-            {
-                ok = false;
-            }
+                var set = new AttestorSetSyntax { Location = entry.Location };
+                var attestor = new AttestorSyntax { Location = entry.Location, Annotations = entry.Annotations };
+                if (entry.Key is { } key)
+                {
+                    attestor.Keys = new KeysSyntax { Location = key.Location, PublicKeys = key };
+                }
+                else
+                {
+                    attestor.Keyless = new KeylessSyntax { Location = entry.Issuer!.Location, Issuer = entry.Issuer, Subject = entry.Subject, Roots = entry.Roots, AdditionalExtensions = entry.AdditionalExtensions };
+                }
 
-            setIndex++;
+                set.Entries.Add(attestor);
+                if (AttestorValidator.ValidateSet(set, ".attestors[0]", null, file) is { } model)
+                {
+                    attestors.Add(model);
+                }
+                else
+                {
+                    ok = false;
+                }
+            }
         }
-
-        if (entry.Key is { } key)
+        else
         {
-            // Kyverno converts the deprecated 'key' into one more attestor set holding that key.
-            var path = $".attestors[{setIndex.ToString(CultureInfo.InvariantCulture)}]";
-            var keys = ValidateKeys(key, null, path, 0, file, out _);
-            if (keys is null)
+            var setIndex = 0;
+            foreach (var set in entry.Attestors)
             {
-                ok = false;
-            }
-            else
-            {
-                attestors.Add(new AttestorSetModel(path, null, keys.ToEquatableArray()));
+                var path = $".attestors[{setIndex.ToString(CultureInfo.InvariantCulture)}]";
+                if (AttestorValidator.ValidateSet(set, path, entry.Annotations, file) is { } model)
+                {
+                    attestors.Add(model);
+                }
+                else
+                {
+                    ok = false;
+                }
+
+                setIndex++;
             }
         }
 
@@ -464,137 +480,21 @@ internal static class PolicyValidator
             ? new ImageVerificationModel(
                 entry.Index,
                 references.Select(r => r.Value).ToEquatableArray(),
+                (entry.SkipImageReferences ?? []).Select(r => r.Value).ToEquatableArray(),
                 attestors.ToEquatableArray(),
                 entry.MutateDigest?.Value ?? true,
                 entry.VerifyDigest?.Value ?? true,
                 entry.Required?.Value ?? true,
+                entry.UseCache?.Value ?? true,
                 entry.Repository?.Value)
             : null;
-    }
-
-    private static AttestorSetModel? ValidateAttestorSet(AttestorSetSyntax set, int setIndex, YamlFile file)
-    {
-        var path = $".attestors[{setIndex.ToString(CultureInfo.InvariantCulture)}]";
-        if (set.Entries.Count == 0)
-        {
-            file.Report(DiagnosticDescriptors.EmptyList, set.EntriesLocation ?? set.Location, path.TrimStart('.') + ".entries", "An attestor set needs at least one entry, e.g. '- keys: { publicKeys: ... }'.");
-            return null;
-        }
-
-        var ok = true;
-        var entries = new List<AttestorModel>();
-
-        // The index of the next entry as Kyverno numbers them after expanding every PEM block into an entry of its
-        // own; counted past entries with errors too, so that messages name the entry the user sees.
-        var next = 0;
-        foreach (var attestor in set.Entries)
-        {
-            // Entries of a kind that is not supported yet have their PC0099 already: no 'keys is missing' on top.
-            if (attestor.Keys is null)
-            {
-                if (!attestor.IsOtherAttestorType)
-                {
-                    file.Report(DiagnosticDescriptors.MissingField, attestor.Location, "An attestor entry", "keys", "keys: { publicKeys: \"-----BEGIN PUBLIC KEY-----...\" }");
-                }
-
-                ok = false;
-                next++;
-                continue;
-            }
-
-            if (attestor.Keys.PublicKeys is not { } publicKeys)
-            {
-                if (!attestor.Keys.IsOtherKeySource)
-                {
-                    file.Report(DiagnosticDescriptors.MissingField, attestor.Keys.Location, "keys", "publicKeys", "publicKeys: |- followed by a PEM public key");
-                }
-
-                ok = false;
-                next++;
-                continue;
-            }
-
-            var keys = ValidateKeys(publicKeys, attestor.Keys.SignatureAlgorithm, path, next, file, out var blockCount);
-            next += Math.Max(blockCount, 1);
-            if (keys is null)
-            {
-                ok = false;
-            }
-            else
-            {
-                entries.AddRange(keys);
-            }
-        }
-
-        if (set.Count is { } count)
-        {
-            if (count.Value < 1)
-            {
-                file.Report(DiagnosticDescriptors.InvalidEnumValue, count.Location, count.Value.ToString(CultureInfo.InvariantCulture), "count", "a whole number of at least 1");
-                ok = false;
-            }
-            else if (ok && count.Value > entries.Count)
-            {
-                file.Report(DiagnosticDescriptors.CountExceedsEntries, count.Location, count.Value.ToString(CultureInfo.InvariantCulture), entries.Count.ToString(CultureInfo.InvariantCulture), entries.Count == 1 ? "y" : "ies");
-                ok = false;
-            }
-        }
-
-        return ok ? new AttestorSetModel(path, set.Count?.Value, entries.ToEquatableArray()) : null;
-    }
-
-    /// <summary>Every PEM block of a <c>publicKeys</c> value becomes its own entry, as Kyverno expands them.</summary>
-    private static List<AttestorModel>? ValidateKeys(Located<string> publicKeys, Located<string>? signatureAlgorithm, string setPath, int firstIndex, YamlFile file, out int blockCount)
-    {
-        var hash = "sha256";
-        var ok = true;
-        if (signatureAlgorithm is { } algorithm)
-        {
-            if (Array.IndexOf(s_hashes, algorithm.Value) < 0)
-            {
-                file.Report(DiagnosticDescriptors.InvalidEnumValue, algorithm.Location, algorithm.Value, "signatureAlgorithm", string.Join(", ", s_hashes));
-                ok = false;
-            }
-            else
-            {
-                hash = algorithm.Value;
-            }
-        }
-
-        var blocks = PublicKeyReader.SplitPem(publicKeys.Value, out var splitError);
-        blockCount = blocks.Count;
-        if (splitError is not null || blocks.Count == 0)
-        {
-            file.Report(DiagnosticDescriptors.InvalidPublicKey, publicKeys.Location, $"at {setPath}", splitError ?? "no PEM block was found");
-            return null;
-        }
-
-        var result = new List<AttestorModel>();
-        for (var i = 0; i < blocks.Count; i++)
-        {
-            var block = blocks[i];
-            var index = (firstIndex + i).ToString(CultureInfo.InvariantCulture);
-            var key = PublicKeyReader.Check(block, out var error);
-            if (key is null)
-            {
-                file.Report(DiagnosticDescriptors.InvalidPublicKey, LocateBlock(publicKeys, block, file), $"#{(i + 1).ToString(CultureInfo.InvariantCulture)} at {setPath}.entries[{index}]", error!);
-                ok = false;
-                continue;
-            }
-
-            result.Add(new AttestorModel(
-                $"{setPath}.entries[{index}].keys",
-                new PublicKeyModel(key.Algorithm, Convert.ToBase64String(key.SubjectPublicKeyInfo), hash, PublicKeyReader.Fingerprint(key.SubjectPublicKeyInfo))));
-        }
-
-        return ok ? result : null;
     }
 
     /// <summary>
     /// Points at the PEM block itself inside a block scalar: the block's BEGIN line is found in the file text after
     /// the scalar's start, so the error lands on the key that is wrong, not on the first line of the field.
     /// </summary>
-    private static LocationInfo LocateBlock(Located<string> value, PemBlock block, YamlFile file)
+    internal static LocationInfo LocateBlock(Located<string> value, PemBlock block, YamlFile file)
     {
         var firstLine = block.Base64.Trim().Split('\n')[0].Trim();
         var searchFrom = value.Location.Span.Start;
@@ -648,7 +548,7 @@ internal static class PolicyValidator
     }
 
     /// <summary>A repository name without tag or digest: an optional registry host, then lowercase path components.</summary>
-    private static bool IsRepositoryName(string value)
+    internal static bool IsRepositoryName(string value)
     {
         if (value.Length == 0 || value.Any(char.IsWhiteSpace) || value.IndexOf('@') >= 0)
         {

@@ -130,7 +130,7 @@ internal static class PublicKeyReader
         return builder.ToString();
     }
 
-    private static string CheckSubjectPublicKeyInfo(byte[] der)
+    internal static string CheckSubjectPublicKeyInfo(byte[] der)
     {
         var outer = new DerReader(der);
         var spki = outer.ReadSequence();

@@ -58,6 +58,9 @@ internal sealed class MappingReader
 
     public bool Has(string field) => _fields.ContainsKey(field);
 
+    /// <summary>The mapping's keys in document order (for maps whose keys are data, like additionalExtensions).</summary>
+    public IReadOnlyList<string> FieldNames => [.. _node.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? string.Empty).Where(_fields.ContainsKey)];
+
     public Common.LocationInfo KeyLocation(string field) => _file.Locate(_fields[field].Key);
 
     public string FieldPath(string field) => Path.Length == 0 ? field : Path + "." + field;

@@ -46,7 +46,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         }
 
         var key = string.Join('\n', policy.Namespace ?? string.Empty, policy.Name, rule.Name, entry.Path, image.Name, digest);
-        return await cache.GetOrVerifyAsync(key, useCache: true, () => VerifyUncachedAsync(entry, image, digest, cancellationToken)).ConfigureAwait(false);
+        return await cache.GetOrVerifyAsync(key, entry.UseCache, () => VerifyUncachedAsync(entry, image, digest, cancellationToken)).ConfigureAwait(false);
     }
 
     private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, CancellationToken cancellationToken)

@@ -83,13 +83,18 @@ public sealed class ImageVerificationDefinition(
     bool mutateDigest,
     bool verifyDigest,
     bool required,
-    string? repository)
+    string? repository,
+    Func<string, bool>? skipImageReferences = null,
+    bool useCache = true)
 {
     /// <summary>Where the entry sits in the rule, for messages (<c>verifyImages[0]</c>).</summary>
     public string Path { get; } = path;
 
     /// <summary>Compiled <c>imageReferences</c> patterns.</summary>
     public Func<string, bool> ImageReferences { get; } = imageReferences;
+
+    /// <summary>Compiled <c>skipImageReferences</c> patterns: matching images are not verified by this entry.</summary>
+    public Func<string, bool>? SkipImageReferences { get; } = skipImageReferences;
 
     public ImmutableArray<AttestorSetDefinition> Attestors { get; } = attestors;
 
@@ -99,11 +104,22 @@ public sealed class ImageVerificationDefinition(
 
     public bool Required { get; } = required;
 
+    /// <summary>Whether verdicts for this entry may come from the verification cache (<c>useCache</c>).</summary>
+    public bool UseCache { get; } = useCache;
+
     /// <summary>A repository that holds the signatures instead of the image's own repository.</summary>
     public string? Repository { get; } = repository;
 
     public bool Matches(Images.ImageReference image)
     {
+        ArgumentNullException.ThrowIfNull(image);
+
+        // Skipping is matched against Kyverno's own spelling only, so that a pattern never skips more than Kyverno would.
+        if (SkipImageReferences is { } skip && (skip(image.KyvernoForm) || skip(image.FullyQualified)))
+        {
+            return false;
+        }
+
         foreach (var candidate in image.PatternCandidates)
         {
             if (ImageReferences(candidate))

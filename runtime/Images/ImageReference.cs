@@ -71,6 +71,21 @@ public sealed class ImageReference : IEquatable<ImageReference>
     public string Canonical => Digest is null ? Name + ":" + EffectiveTag : Name + "@" + Digest;
 
     /// <summary>
+    /// Kyverno's spelling of the image (its <c>ImageInfo.String()</c>): official Docker Hub images without
+    /// <c>library/</c>, and <c>name@digest</c> instead of the tag when a digest is given.
+    /// </summary>
+    public string KyvernoForm
+    {
+        get
+        {
+            var name = Registry == DockerHubRegistry && Repository.StartsWith("library/", StringComparison.Ordinal) && Repository.IndexOf('/', "library/".Length) < 0
+                ? Registry + "/" + Repository["library/".Length..]
+                : Name;
+            return Digest is null ? name + ":" + EffectiveTag : name + "@" + Digest;
+        }
+    }
+
+    /// <summary>
     /// The strings an <c>imageReferences</c> pattern is matched against. Kyverno prints Docker Hub's
     /// official images without <c>library/</c> (<c>docker.io/nginx:latest</c>); patterns written either way match.
     /// </summary>

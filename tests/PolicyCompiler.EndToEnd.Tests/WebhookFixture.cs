@@ -16,6 +16,11 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>Every image under e2e/signed* of the test registry must carry a signature of <see cref="Signer"/>.</summary>
     public const string ImageReferencePattern = "127.0.0.1:*/e2e/signed*";
 
+    /// <summary>A second policy, with Kyverno's default rekor settings: signatures must be in a transparency log.</summary>
+    public const string TlogPolicyName = "e2e-require-tlog";
+
+    public const string TlogImagePattern = "127.0.0.1:*/e2e/logged*";
+
     private RegistryProcess? _registry;
     private WebhookHost? _host;
 
@@ -47,12 +52,16 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>other/app:v1, no policy matches it.</summary>
     public PushedImage UnmatchedImage { get; private set; } = null!;
 
+    /// <summary>e2e/logged-app:v1, signed with the policy's key but without a Rekor bundle.</summary>
+    public PushedImage UnloggedImage { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         try
         {
             var policies = Work.CreateSubdirectory("policies");
-            PolicyTemplate.Write(policies, PolicyName, PolicyTemplate.CheckImage(PolicyName, RuleName, [ImageReferencePattern], Signer.PublicKeyPem));
+            PolicyTemplate.Write(policies, PolicyName, PolicyTemplate.CheckImage(PolicyName, RuleName, [ImageReferencePattern], Signer.PublicKeyPem, ignoreTlog: true));
+            PolicyTemplate.Write(policies, TlogPolicyName, PolicyTemplate.CheckImage(TlogPolicyName, RuleName, [TlogImagePattern], Signer.PublicKeyPem));
 
             // The publish (minutes) needs only the key; the registry work overlaps with it.
             // The trailing separator matters: the host globs $(PolicyDirectory)**/*.yaml.
@@ -68,6 +77,8 @@ public sealed class WebhookFixture : IAsyncLifetime
                 OtherKeyImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/signed-otherkey", "v1");
                 await OtherSigner.SignAsync(Registry, OtherKeyImage);
                 UnmatchedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "other/app", "v1");
+                UnloggedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/logged-app", "v1");
+                await Signer.SignAsync(Registry, UnloggedImage);
             }
             catch (Exception e)
             {

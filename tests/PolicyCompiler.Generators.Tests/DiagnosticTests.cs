@@ -963,33 +963,275 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
-    public void PC0099_keyless_attestor_is_not_supported_yet()
+    public void PC0099_attestations_are_not_supported_yet()
     {
         var run = GeneratorHarness.Run("policy.yaml", """
             apiVersion: kyverno.io/v1
             kind: ClusterPolicy
             metadata:
-              name: check-image-keyless
+              name: attest
             spec:
               rules:
-                - name: check-image-keyless
+                - name: attest
                   match:
                     any:
                     - resources:
                         kinds: [Pod]
                   verifyImages:
-                  - imageReferences: ["ghcr.io/kyverno/test-verify-image:signed-keyless"]
+                  - imageReferences: ["ghcr.io/*"]
+                    attestations:
+                    - type: https://example.com/CodeReview/v1
+            """);
+
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestations' is valid Kyverno but PolicyCompiler does not compile it yet");
+        DiagnosticAssert.At(diagnostic, File, 14, 9);
+    }
+
+    [Fact]
+    public void PC0017_keyless_attestor_without_identity_accepts_anyone()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: p
+            spec:
+              rules:
+                - name: r
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
                     attestors:
                     - entries:
                       - keyless:
-                          subject: "*@nirmata.com"
-                          issuer: "https://accounts.google.com"
+                          ctlog:
+                            ignoreSCT: true
             """);
 
-        // Only the unsupported field: no 'keys is missing' on top of it.
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless' is valid Kyverno but PolicyCompiler does not compile it yet");
+        var diagnostic = run.Single("PC0017");
+        DiagnosticAssert.MessageContains(diagnostic, "would accept a signature from anyone");
+        DiagnosticAssert.At(diagnostic, File, 17, 15);
+    }
+
+    [Fact]
+    public void PC0018_certificate_chain_without_its_root_is_refused()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: p
+            spec:
+              rules:
+                - name: r
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
+                    attestors:
+                    - entries:
+                      - certificates:
+                          certChain: |-
+                            -----BEGIN CERTIFICATE-----
+                            MIIF1zCCA7+gAwIBAgIUWaGMXpgHpAaZjDIw807QKIZigWcwDQYJKoZIhvcNAQEL
+                            BQAwbjELMAkGA1UEBhMCRVMxETAPBgNVBAcMCFZhbGVuY2lhMQswCQYDVQQKDAJJ
+                            VDERMA8GA1UECwwIU2VjdXJpdHkxLDAqBgNVBAMMI0xpbnV4ZXJhIFJvb3QgQ2Vy
+                            dGlmaWNhdGUgQXV0aG9yaXR5MCAXDTI0MTAwMTE0Mjg0MVoYDzIwNTIwMjE2MTQy
+                            ODQxWjB2MQswCQYDVQQGEwJFUzERMA8GA1UEBwwIVmFsZW5jaWExCzAJBgNVBAoM
+                            AklUMREwDwYDVQQLDAhTZWN1cml0eTE0MDIGA1UEAwwrTGludXhlcmEgSW50ZXJt
+                            ZWRpYXRlIENlcnRpZmljYXRlIEF1dGhvcml0eTCCAiIwDQYJKoZIhvcNAQEBBQAD
+                            ggIPADCCAgoCggIBAMCtiALzYoD6dW9kbquYudWOBHToKbFDir1FbuZn3R0KVn/z
+                            5w8W8j1hwEOpd9Lrk10LRxXlITbWwkLvJmfMNCIMJUV8ua0j2P8XZXwYsI2cD+T+
+                            Sa4qouBQshRYilnehh2U8/HFLKtu3xUsMPMrWABI2i/vXZbqAqT3PzzYVYT+B8Yx
+                            4segCpXUnsJnencneOX6pc8euPkDvVw9RTH8B5ygyhSBMzfhzX9XZTOgiOj+R157
+                            7ESr+axhojP3ztkMmvNnDyCK2+LibaK8SCZNNvmiqzxLdSV91zy1fYT6WlR+mxJ4
+                            2BjgI6/npS+k+iIQFdmvexhf5hcolhqbq/wtEr1HL3RFval3zDH1OgXLgAWmuOs0
+                            odvKnnJkSba1fcwdNQNsDWYkM0zuP14e4WAH3ySO5lrgakH/eTYef1vVZHw1+oZ9
+                            0DvgpbeV91HJ8PnYArE8VhkaV5MmZzjPzxvERJFrB12tJkdzfEylZRrtJfPBDRn0
+                            exDiNMn9WoMG0MeknYz7ywM10vZJbilI50hYmPreuWfiBWE1yksT7SzK0tHmBaWz
+                            xc5RnI+q/9L3bklwuhUIMraDwAK7h+gHpOIdvc3yHKh7gvxBeLranSbP7afWtpta
+                            VxLdKsyGcTGpKaf0hulF93WKcruI4gvAG5kfx+Awy6Nr8jDF1Yslgnyjo4AxAgMB
+                            AAGjYzBhMB0GA1UdDgQWBBQdTHvrLI0PHPYP25j9T7o/UTCnZzALBgNVHQ8EBAMC
+                            AgQwEgYDVR0TAQH/BAgwBgEB/wIBAjAfBgNVHSMEGDAWgBRaVw0/crBartJIf4lr
+                            PauMjeO3DzANBgkqhkiG9w0BAQsFAAOCAgEAbZ2Iq6SJlZmJKalhzfaYYFWa88Pe
+                            eu/UhRYdCcJtaGMX4HKIcg29E27mnxbj7iPHrsMqtr51CiR4sl2QEPJ/BVvlRYth
+                            jceGSTI78TTgCD7i0yXRWZAZdCL81oearmfGSz4MkPpCPjE7VGdmKSjU1H572Ta3
+                            1RoM2l8SMTg5kM5f9W/gG4jfXzwddlOpWbWCHty3plZeqZUahyImSYkXQnqXONxa
+                            9w5SZ95wnH4/IwRp2NpvKtvnxTK3xO9nqJOJb4ML/pzwD8SUDTz2aG89GoAvO4wj
+                            DxjgcYVsdL37WUife0SbdWM8XOmrK9X9hv+NuWnTYODKGdV/FiBl5yAG2ENrfZoE
+                            tSoehqB9gIVsgF8MZPi9xTqOM02qKSryes/4gHy7uZYg1/QDqdyAc6/l88AAiswe
+                            hEII9CFatcFdNL2F3WdGUnLo7sdB6FibOX23G2pvvgJEE0jRPYWGothlu5blFlT0
+                            0acJf9tLFEw5uw6Du53qHPVNqyJ1hSz3eKbUaPtZXda6xFR2n/WtjN/ASsAjMiWD
+                            YA+pciDIcUY+8q9u1eh/vtdRxnrdAwZl/yVIizXBKX6FOul7CpZ6sKUlQTm3tsRn
+                            aOtswTsKfoapyth9kFIDeRlr7IT2Pv6W1LeuLL28hl50f+DbFeh4Vbk1QRBWjx2j
+                            a+uS+G24eP8F/EA=
+                            -----END CERTIFICATE-----
+            """);
+
+        var diagnostic = run.Single("PC0018");
+        DiagnosticAssert.MessageContains(diagnostic, "the chain has no root certificate");
+        DiagnosticAssert.At(diagnostic, File, 17, 26);
+    }
+
+    [Fact]
+    public void PC0018_public_key_where_a_certificate_belongs_is_refused()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: p
+            spec:
+              rules:
+                - name: r
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
+                    attestors:
+                    - entries:
+                      - certificates:
+                          cert: |-
+                            -----BEGIN PUBLIC KEY-----
+                            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+                            5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
+                            -----END PUBLIC KEY-----
+            """);
+
+        var diagnostic = run.Single("PC0018");
+        DiagnosticAssert.MessageContains(diagnostic, "expected 'CERTIFICATE'");
+        DiagnosticAssert.At(diagnostic, File, 17, 21);
+    }
+
+    [Fact]
+    public void PC0019_invalid_subject_regex_is_refused()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: p
+            spec:
+              rules:
+                - name: r
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
+                    attestors:
+                    - entries:
+                      - keyless:
+                          subjectRegExp: "^https://github.com/(org$"
+                          issuer: https://token.actions.githubusercontent.com
+            """);
+
+        var diagnostic = run.Single("PC0019");
+        DiagnosticAssert.MessageContains(diagnostic, "is not a valid regular expression");
+        DiagnosticAssert.At(diagnostic, File, 17, 30);
+    }
+
+    [Fact]
+    public void PC0020_attestor_entry_with_two_kinds_is_refused()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: p
+            spec:
+              rules:
+                - name: r
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PUBLIC KEY-----
+                            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+                            5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
+                            -----END PUBLIC KEY-----
+                        keyless:
+                          issuer: https://token.actions.githubusercontent.com
+            """);
+
+        var diagnostic = run.Single("PC0020");
+        DiagnosticAssert.MessageContains(diagnostic, "Give exactly one of keys, certificates, keyless or attestor");
         DiagnosticAssert.At(diagnostic, File, 16, 13);
+    }
+
+    [Fact]
+    public void PC0021_private_rekor_without_its_key_is_refused()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: p
+            spec:
+              rules:
+                - name: r
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: |-
+                            -----BEGIN PUBLIC KEY-----
+                            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+                            5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
+                            -----END PUBLIC KEY-----
+                          rekor:
+                            url: https://rekor.internal.example.com
+            """);
+
+        var diagnostic = run.Single("PC0021");
+        DiagnosticAssert.MessageContains(diagnostic, "is not the public Rekor");
+        DiagnosticAssert.At(diagnostic, File, 23, 22);
+    }
+
+    [Fact]
+    public void PC0022_unknown_autogen_controller_is_refused()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: p
+              annotations:
+                pod-policies.kyverno.io/autogen-controllers: "Deployment,Pods"
+            spec:
+              rules:
+                - name: r
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
+            """);
+
+        var diagnostic = run.Single("PC0022");
+        DiagnosticAssert.MessageContains(diagnostic, "'Pods' is not a Pod controller");
+        DiagnosticAssert.At(diagnostic, File, 6, 50);
     }
 
     [Fact]

@@ -37,7 +37,7 @@ public sealed class GeneratedCodeBehaviourTests
         Assert.Equal("check-image.yaml", policy.SourcePath);
         Assert.True(policy.AppliesToNamespace("any-namespace"));
 
-        var rule = Assert.Single(policy.Rules);
+        var rule = AuthoredRule(policy);
         Assert.Equal("check-image", rule.Name);
         var entry = Assert.Single(rule.VerifyImages);
         Assert.Equal("verifyImages[0]", entry.Path);
@@ -59,7 +59,7 @@ public sealed class GeneratedCodeBehaviourTests
     [Fact]
     public void First_reference_sample_matches_pods_and_its_image_pattern()
     {
-        var rule = Assert.Single(Assert.Single(Load(("check-image.yaml", TestFiles.Read("reference-samples", "01-check-image.yaml")))).Rules);
+        var rule = AuthoredRule(Assert.Single(Load(("check-image.yaml", TestFiles.Read("reference-samples", "01-check-image.yaml")))));
         var images = Assert.Single(rule.VerifyImages);
 
         Assert.True(rule.Matches(Request("Pod")));
@@ -192,7 +192,7 @@ public sealed class GeneratedCodeBehaviourTests
             {entries}
             """;
 
-        var verifyImages = Assert.Single(Assert.Single(Load(("patterns.yaml", yaml))).Rules).VerifyImages;
+        var verifyImages = AuthoredRule(Assert.Single(Load(("patterns.yaml", yaml)))).VerifyImages;
 
         Assert.Equal(patterns.Length, verifyImages.Length);
         for (var i = 0; i < patterns.Length; i++)
@@ -276,7 +276,7 @@ public sealed class GeneratedCodeBehaviourTests
 
         Assert.Equal(FailureAction.Audit, policy.FailureAction);
         Assert.Equal(10, policy.WebhookTimeoutSeconds);
-        var rule = Assert.Single(policy.Rules);
+        var rule = AuthoredRule(policy);
         Assert.True(rule.Matches(Request("Pod")));
         Assert.False(rule.Matches(Request("Service")));
 
@@ -297,7 +297,7 @@ public sealed class GeneratedCodeBehaviourTests
     public void Several_pem_blocks_are_several_entries_and_a_repeated_key_is_one_object()
     {
         var policy = Assert.Single(Load(("multi-key-count.yaml", TestFiles.Read("baselines", "multi-key-count.yaml"))));
-        var sets = Assert.Single(Assert.Single(policy.Rules).VerifyImages).Attestors;
+        var sets = Assert.Single(AuthoredRule(policy).VerifyImages).Attestors;
 
         Assert.Equal(2, sets.Length);
         Assert.Equal(2, sets[0].Count);
@@ -325,5 +325,99 @@ public sealed class GeneratedCodeBehaviourTests
             ("c.yaml", TestFiles.Read("baselines", "team-a-images.yaml")));
 
         Assert.Equal(["check-image", "verify-team-images", "two-of-three-signers"], all.Select(p => p.Name));
+    }
+
+    /// <summary>The one rule a Pod-only policy was written with; the others must be its auto-generated variants.</summary>
+    private static RuleDefinition AuthoredRule(PolicyDefinition policy)
+    {
+        var authored = Assert.Single(policy.Rules, r => !r.Name.StartsWith("autogen-", StringComparison.Ordinal));
+        Assert.All(policy.Rules.Where(r => r != authored), r => Assert.Equal(authored.VerifyImages, r.VerifyImages));
+        return authored;
+    }
+
+    [Fact]
+    public void Pod_rules_are_auto_generated_for_every_pod_controller()
+    {
+        var policy = Assert.Single(Load(("check-image.yaml", TestFiles.Read("reference-samples", "01-check-image.yaml"))));
+
+        Assert.Equal(["check-image", "autogen-check-image", "autogen-cronjob-check-image"], policy.Rules.Select(r => r.Name));
+        var controllers = policy.Rules[1];
+        var cronJobs = policy.Rules[2];
+        foreach (var kind in new[] { "Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job" })
+        {
+            Assert.True(controllers.Matches(Request(kind, group: kind == "Job" ? "batch" : "apps")), kind);
+            Assert.False(cronJobs.Matches(Request(kind, group: "apps")), kind);
+        }
+
+        Assert.True(controllers.Matches(Request("ReplicationController")));
+        Assert.False(controllers.Matches(Request("Pod")));
+        Assert.True(cronJobs.Matches(Request("CronJob", group: "batch")));
+        Assert.False(policy.Rules[0].Matches(Request("Deployment", group: "apps")));
+        Assert.Equal(policy.Rules[0].VerifyImages, controllers.VerifyImages);
+        Assert.Equal(policy.Rules[0].VerifyImages, cronJobs.VerifyImages);
+    }
+
+    [Theory]
+    [InlineData("none", new string[0])]
+    [InlineData("Deployment,CronJob", new[] { "autogen-r", "autogen-cronjob-r" })]
+    [InlineData("Deployment", new[] { "autogen-r" })]
+    [InlineData("CronJob", new[] { "autogen-cronjob-r" })]
+    public void Autogen_annotation_chooses_the_controllers(string annotation, string[] generated)
+    {
+        var policy = Assert.Single(Load(("autogen.yaml", $$"""
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: autogen
+              annotations:
+                pod-policies.kyverno.io/autogen-controllers: "{{annotation}}"
+            spec:
+              rules:
+                - name: r
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["*"]
+                    verifyDigest: false
+            """)));
+
+        Assert.Equal(["r", .. generated], policy.Rules.Select(r => r.Name));
+        if (annotation == "Deployment")
+        {
+            Assert.True(policy.Rules[1].Matches(Request("Deployment", group: "apps")));
+            Assert.False(policy.Rules[1].Matches(Request("StatefulSet", group: "apps")));
+        }
+    }
+
+    [Fact]
+    public void No_rule_is_auto_generated_when_a_rule_matches_other_kinds_or_names()
+    {
+        var policy = Assert.Single(Load(("mixed.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: mixed
+            spec:
+              rules:
+                - name: pods
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["*"]
+                - name: named
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                        names: ["web-*"]
+                  verifyImages:
+                  - imageReferences: ["*"]
+            """)));
+
+        Assert.Equal(["pods", "named"], policy.Rules.Select(r => r.Name));
     }
 }

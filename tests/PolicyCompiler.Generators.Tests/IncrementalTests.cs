@@ -47,7 +47,7 @@ public sealed class IncrementalTests
         // The same shows in the output: only beta's source differs.
         var after = result.GeneratedSources.ToDictionary(s => s.HintName, s => s.SourceText.ToString());
         Assert.Equal(before.Keys.Order(StringComparer.Ordinal), after.Keys.Order(StringComparer.Ordinal));
-        Assert.Equal(["BetaPolicy.beta_yaml.g.cs"], before.Keys.Where(k => before[k] != after[k]));
+        Assert.Equal(["BetaPolicy.beta.yaml.g.cs"], before.Keys.Where(k => before[k] != after[k]));
     }
 
     [Fact]

@@ -4,7 +4,7 @@ namespace PolicyCompiler.Generators.Tests;
 
 /// <summary>
 /// The sample policies of Kyverno's "Verify Images" page (TestData/reference-samples, see its NOTICE.md): the ones
-/// that use only what PolicyCompiler compiles must build cleanly; the others must be refused as "not supported yet"
+/// that use only what PolicyCompiler compiles (keys, certificates, keyless, annotations) must build cleanly; the others must be refused as "not supported yet"
 /// (PC0099), never as unknown fields (PC0002) or with follow-on errors.
 /// </summary>
 public sealed class ReferenceSampleTests
@@ -17,7 +17,7 @@ public sealed class ReferenceSampleTests
         var run = GeneratorHarness.Run("01-check-image.yaml", TestFiles.Read(Folder, "01-check-image.yaml")).AssertClean();
 
         var source = Assert.Single(run.PolicySources);
-        Assert.Equal("CheckImagePolicy.01_check_image_yaml.g.cs", source.Key);
+        Assert.Equal("CheckImagePolicy.01-check-image.yaml.g.cs", source.Key);
         Assert.Contains("CheckImagePolicy.Definition,", run.Catalog, StringComparison.Ordinal);
     }
 
@@ -33,10 +33,39 @@ public sealed class ReferenceSampleTests
     }
 
     [Theory]
+    [InlineData("01-check-image.yaml")]
+    [InlineData("03-check-image-certificates.yaml")]
+    [InlineData("04-check-image-cert-chain.yaml")]
+    [InlineData("06-check-image-annotations.yaml")]
+    public void Sample_with_keys_certificates_or_annotations_compiles_without_diagnostics(string file)
+    {
+        var run = GeneratorHarness.Run(file, TestFiles.Read(Folder, file)).AssertClean();
+
+        Assert.Single(run.PolicySources);
+    }
+
+    [Fact]
+    public void Certificate_sample_compiles_its_certificate_and_chain()
+    {
+        var run = GeneratorHarness.Run("03-check-image-certificates.yaml", TestFiles.Read(Folder, "03-check-image-certificates.yaml")).AssertClean();
+
+        var source = Assert.Single(run.PolicySources).Value;
+        Assert.Contains("new CertificateSigner(Certificate0, [Certificate1], HashAlgorithmName.SHA256)", source, StringComparison.Ordinal);
+        Assert.Contains("TransparencyLogPolicy.TrustedRootLogs", source, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Annotation_sample_converts_the_deprecated_form_with_its_annotations()
+    {
+        var run = GeneratorHarness.Run("06-check-image-annotations.yaml", TestFiles.Read(Folder, "06-check-image-annotations.yaml")).AssertClean();
+
+        var source = Assert.Single(run.PolicySources).Value;
+        Assert.Contains("[\"sig\"] = \"original\",", source, StringComparison.Ordinal);
+        Assert.Contains("new PublicKeyAttestorDefinition(\".attestors[0].entries[0].keys\", Key0, Requirements0)", source, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("02-attest-code-review.yaml", "spec.rules[0].verifyImages[0].attestations", 28, 9)]
-    [InlineData("03-check-image-certificates.yaml", "spec.rules[0].verifyImages[0].attestors[0].entries[0].certificates", 20, 13)]
-    [InlineData("04-check-image-cert-chain.yaml", "spec.rules[0].verifyImages[0].attestors[0].entries[0].certificates", 20, 13)]
-    [InlineData("06-check-image-annotations.yaml", "spec.rules[0].verifyImages[0].annotations", 24, 9)]
     [InlineData("07-signed-task-image.yaml", "spec.rules[0].imageExtractors", 15, 5)]
     [InlineData("08-signed-pipeline-bundle.yaml", "spec.rules[0].imageExtractors", 14, 5)]
     public void Sample_with_a_feature_not_built_yet_is_reported_as_not_supported(string file, string field, int line, int column)
@@ -61,15 +90,15 @@ public sealed class ReferenceSampleTests
     }
 
     [Fact]
-    public void Keyless_sample_with_the_typo_fixed_is_reported_as_not_supported()
+    public void Keyless_sample_with_the_typo_fixed_compiles_to_a_keyless_signer()
     {
         var yaml = TestFiles.Read(Folder, "05-check-image-keyless.yaml").Replace("issuer: \"\"https://", "issuer: \"https://", StringComparison.Ordinal);
 
-        var run = GeneratorHarness.Run("05-check-image-keyless.yaml", yaml);
+        var run = GeneratorHarness.Run("05-check-image-keyless.yaml", yaml).AssertClean();
 
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless' is valid Kyverno");
-        DiagnosticAssert.At(diagnostic, GeneratorHarness.PolicyDirectory + "05-check-image-keyless.yaml", 21, 13);
+        var source = Assert.Single(run.PolicySources).Value;
+        Assert.Contains("new KeylessIdentity(\"*@nirmata.com\", null, \"https://accounts.google.com\", null, null)", source, StringComparison.Ordinal);
+        Assert.Contains("ignoreSct: false", source, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -78,11 +107,11 @@ public sealed class ReferenceSampleTests
         var files = Directory.GetFiles(Path.Combine(TestFiles.TestDataDirectory, Folder), "*.yaml").Order(StringComparer.Ordinal).ToList();
         Assert.Equal(8, files.Count);
 
-        var run = GeneratorHarness.Run([.. files.Select(f => GeneratorHarness.Policy(Path.GetFileName(f), File.ReadAllText(f)))]).AssertCompiles();
+        // The duplicates also collide as C# classes (CS0101); the build fails on PC0013 either way.
+        var run = GeneratorHarness.Run([.. files.Select(f => GeneratorHarness.Policy(Path.GetFileName(f), File.ReadAllText(f)))]);
 
-        Assert.Equal(["PC0001", "PC0099", "PC0099", "PC0099", "PC0099", "PC0099", "PC0099"], run.GeneratorDiagnostics.Select(d => d.Id).Order(StringComparer.Ordinal));
-
-        // Three samples are named check-image; only the one that compiles reaches the catalogue, so no PC0013.
-        Assert.Equal(["CheckImagePolicy.01_check_image_yaml.g.cs"], run.PolicySources.Select(s => s.Key));
+        // Four samples are all named check-image: the first one by file name wins, the three others are duplicates.
+        Assert.Equal(["PC0001", "PC0013", "PC0013", "PC0013", "PC0099", "PC0099", "PC0099"], run.GeneratorDiagnostics.Select(d => d.Id).Order(StringComparer.Ordinal));
+        Assert.Contains("CheckImagePolicy.01-check-image.yaml.g.cs", run.PolicySources.Select(s => s.Key));
     }
 }

@@ -14,6 +14,39 @@ public sealed record TestPod(string Namespace, string Name, IReadOnlyList<string
     {
     }
 
+    /// <summary>The same containers as the Pod template of a Deployment (apps/v1).</summary>
+    public JsonObject ToDeploymentJson() => new()
+    {
+        ["apiVersion"] = "apps/v1",
+        ["kind"] = "Deployment",
+        ["metadata"] = new JsonObject { ["name"] = Name, ["namespace"] = Namespace },
+        ["spec"] = new JsonObject
+        {
+            ["replicas"] = 1,
+            ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["app"] = Name } },
+            ["template"] = Template(),
+        },
+    };
+
+    /// <summary>The same containers as the Pod template of a CronJob (batch/v1).</summary>
+    public JsonObject ToCronJobJson() => new()
+    {
+        ["apiVersion"] = "batch/v1",
+        ["kind"] = "CronJob",
+        ["metadata"] = new JsonObject { ["name"] = Name, ["namespace"] = Namespace },
+        ["spec"] = new JsonObject
+        {
+            ["schedule"] = "*/5 * * * *",
+            ["jobTemplate"] = new JsonObject { ["spec"] = new JsonObject { ["template"] = Template() } },
+        },
+    };
+
+    private JsonObject Template()
+    {
+        var pod = ToJson();
+        return new JsonObject { ["metadata"] = new JsonObject { ["labels"] = new JsonObject { ["app"] = Name } }, ["spec"] = pod["spec"]!.DeepClone() };
+    }
+
     public JsonObject ToJson()
     {
         var containers = new JsonArray();
@@ -122,6 +155,9 @@ public sealed record AdmissionResult(string Path, string RequestBody, HttpStatus
     }
 }
 
+/// <summary>The group, version, kind and resource an AdmissionReview names.</summary>
+public sealed record ResourceType(string Group, string Version, string Kind, string Resource);
+
 /// <summary>Sends admission.k8s.io/v1 AdmissionReviews to the webhook, as the API server does.</summary>
 public sealed class AdmissionClient(HttpClient http)
 {
@@ -150,10 +186,22 @@ public sealed class AdmissionClient(HttpClient http)
         return (response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
     }
 
+    public static readonly ResourceType Pods = new(string.Empty, "v1", "Pod", "pods");
+    public static readonly ResourceType Deployments = new("apps", "v1", "Deployment", "deployments");
+    public static readonly ResourceType CronJobs = new("batch", "v1", "CronJob", "cronjobs");
+
+    public Task<AdmissionResult> MutateAsync(JsonObject resource, ResourceType type, CancellationToken cancellationToken = default) =>
+        ReviewAsync("/mutate", Review(resource, type), cancellationToken);
+
     /// <summary>An AdmissionReview of a CREATE of <paramref name="pod"/>, with a fresh uid.</summary>
-    public static JsonObject Review(JsonObject pod, string? uid = null, string operation = "CREATE")
+    public static JsonObject Review(JsonObject pod, string? uid = null, string operation = "CREATE") => Review(pod, Pods, uid, operation);
+
+    /// <summary>An AdmissionReview of a CREATE of <paramref name="resource"/> of <paramref name="type"/>, with a fresh uid.</summary>
+    public static JsonObject Review(JsonObject resource, ResourceType type, string? uid = null, string operation = "CREATE")
     {
-        ArgumentNullException.ThrowIfNull(pod);
+        ArgumentNullException.ThrowIfNull(resource);
+        ArgumentNullException.ThrowIfNull(type);
+        var pod = resource;
         var metadata = pod["metadata"];
         return new JsonObject
         {
@@ -162,10 +210,10 @@ public sealed class AdmissionClient(HttpClient http)
             ["request"] = new JsonObject
             {
                 ["uid"] = uid ?? Guid.NewGuid().ToString(),
-                ["kind"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["kind"] = "Pod" },
-                ["resource"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["resource"] = "pods" },
-                ["requestKind"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["kind"] = "Pod" },
-                ["requestResource"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["resource"] = "pods" },
+                ["kind"] = new JsonObject { ["group"] = type.Group, ["version"] = type.Version, ["kind"] = type.Kind },
+                ["resource"] = new JsonObject { ["group"] = type.Group, ["version"] = type.Version, ["resource"] = type.Resource },
+                ["requestKind"] = new JsonObject { ["group"] = type.Group, ["version"] = type.Version, ["kind"] = type.Kind },
+                ["requestResource"] = new JsonObject { ["group"] = type.Group, ["version"] = type.Version, ["resource"] = type.Resource },
                 ["name"] = metadata?["name"]?.DeepClone(),
                 ["namespace"] = metadata?["namespace"]?.DeepClone(),
                 ["operation"] = operation,

@@ -9,7 +9,7 @@ namespace PolicyCompiler.EndToEnd.Tests.Infrastructure;
 /// </summary>
 public static class PolicyTemplate
 {
-    public static string CheckImage(string policyName, string ruleName, IReadOnlyList<string> imageReferences, string publicKeyPem, int webhookTimeoutSeconds = 30)
+    public static string CheckImage(string policyName, string ruleName, IReadOnlyList<string> imageReferences, string publicKeyPem, int webhookTimeoutSeconds = 30, bool ignoreTlog = false)
     {
         ArgumentNullException.ThrowIfNull(imageReferences);
         ArgumentNullException.ThrowIfNull(publicKeyPem);
@@ -51,6 +51,12 @@ public static class PolicyTemplate
         foreach (var line in publicKeyPem.Trim().Split('\n'))
         {
             yaml.Append(' ', 16).Append(line.TrimEnd('\r')).Append('\n');
+        }
+
+        // Without a rekor block Kyverno (and PolicyCompiler) require a transparency log entry.
+        if (ignoreTlog)
+        {
+            yaml.Append(' ', 14).Append("rekor:\n").Append(' ', 16).Append("ignoreTlog: true\n");
         }
 
         return yaml.ToString();

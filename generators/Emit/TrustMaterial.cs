@@ -1,0 +1,143 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using PolicyCompiler.Generators.Common;
+using PolicyCompiler.Generators.Model;
+
+namespace PolicyCompiler.Generators.Emit;
+
+/// <summary>
+/// The keys, certificates and signature requirements of one policy, written once each as static readonly fields
+/// (imported at type initialisation, shared by every review) and referred to by name from the definition.
+/// </summary>
+internal sealed class TrustMaterial(SourceWriter writer)
+{
+    private readonly Dictionary<PublicKeyModel, string> _keys = [];
+    private readonly Dictionary<CertificateModel, string> _certificates = [];
+    private readonly Dictionary<RequirementsModel, string> _requirements = [];
+
+    public void WriteAll(PolicyModel policy)
+    {
+        foreach (var attestor in policy.Rules.SelectMany(r => r.VerifyImages).SelectMany(v => v.Attestors).SelectMany(Flatten))
+        {
+            if (attestor.Key is { } key)
+            {
+                Declare(key);
+            }
+
+            if (attestor.Requirements.Tlog.Key is { } rekorKey)
+            {
+                Declare(rekorKey);
+            }
+
+            if (attestor.Keyless?.CtLog.Key is { } ctKey)
+            {
+                Declare(ctKey);
+            }
+
+            foreach (var certificate in attestor.Certificates is { } c ? (c.Certificate is null ? c.Chain : c.Chain.Prepend(c.Certificate)) : attestor.Keyless?.Roots ?? EquatableArray<CertificateModel>.Empty)
+            {
+                Declare(certificate);
+            }
+        }
+
+        foreach (var attestor in policy.Rules.SelectMany(r => r.VerifyImages).SelectMany(v => v.Attestors).SelectMany(Flatten))
+        {
+            Declare(attestor.Requirements);
+        }
+    }
+
+    public string Key(PublicKeyModel key) => _keys[key];
+
+    public string Certificate(CertificateModel certificate) => _certificates[certificate];
+
+    public string Requirements(RequirementsModel requirements) =>
+        IsNone(requirements) ? "SignatureRequirements.None" : _requirements[requirements];
+
+    private static IEnumerable<AttestorModel> Flatten(AttestorSetModel set) =>
+        set.Entries.SelectMany(e => e.Nested is { } nested ? Flatten(nested).Prepend(e) : [e]);
+
+    private static bool IsNone(RequirementsModel requirements) => requirements.Tlog.Ignore && requirements.Annotations.IsEmpty;
+
+    private void Declare(PublicKeyModel key)
+    {
+        if (_keys.ContainsKey(key))
+        {
+            return;
+        }
+
+        var name = "Key" + _keys.Count.ToString(CultureInfo.InvariantCulture);
+        _keys[key] = name;
+        writer.WriteLine($"/// <summary>{PolicyEmitter.Xml(PolicyEmitter.DescribeAlgorithm(key.Algorithm))} public key {key.Fingerprint}, signatures hashed with {key.Hash.ToUpperInvariant()}.</summary>");
+        writer.WriteLine($"private static readonly VerificationKey {name} = new(");
+        writer.Indentation++;
+        writer.WriteLine($"KeyAlgorithm.{key.Algorithm},");
+        writer.WriteLine($"{CSharp.Literal(key.SubjectPublicKeyInfoBase64)},");
+        writer.WriteLine($"HashAlgorithmName.{key.Hash.ToUpperInvariant()});");
+        writer.Indentation--;
+        writer.WriteLine();
+    }
+
+    private void Declare(CertificateModel certificate)
+    {
+        if (_certificates.ContainsKey(certificate))
+        {
+            return;
+        }
+
+        var name = "Certificate" + _certificates.Count.ToString(CultureInfo.InvariantCulture);
+        _certificates[certificate] = name;
+        writer.WriteLine($"/// <summary>Certificate {certificate.Fingerprint}.</summary>");
+        writer.WriteLine($"private static readonly X509Certificate2 {name} = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(");
+        writer.Indentation++;
+        writer.WriteLine($"{CSharp.Literal(certificate.DerBase64)}));");
+        writer.Indentation--;
+        writer.WriteLine();
+    }
+
+    private void Declare(RequirementsModel requirements)
+    {
+        if (IsNone(requirements) || _requirements.ContainsKey(requirements))
+        {
+            return;
+        }
+
+        var name = "Requirements" + _requirements.Count.ToString(CultureInfo.InvariantCulture);
+        _requirements[requirements] = name;
+        var tlog = requirements.Tlog switch
+        {
+            { Ignore: true } => "TransparencyLogPolicy.Ignore",
+            { Key: { } key } => $"TransparencyLogPolicy.WithKey({CSharp.Literal(requirements.Tlog.Url ?? string.Empty)}, {Key(key)})",
+            _ => "TransparencyLogPolicy.TrustedRootLogs",
+        };
+        var description = requirements.Tlog switch
+        {
+            { Ignore: true } => "no transparency log entry is required",
+            { Key: not null } => "a Rekor bundle from the log with this key is required",
+            _ => "a Rekor bundle from a log of the trusted root is required",
+        };
+        if (!requirements.Annotations.IsEmpty)
+        {
+            description = "the annotations " + string.Join(", ", requirements.Annotations.Select(a => $"{a.Key}={a.Value}")) + " are required; " + description;
+        }
+
+        writer.WriteLine($"/// <summary>Signature requirements: {PolicyEmitter.Xml(description)}.</summary>");
+        writer.WriteLine($"private static readonly SignatureRequirements {name} = new()");
+        writer.OpenBrace();
+        writer.WriteLine($"Tlog = {tlog},");
+        if (!requirements.Annotations.IsEmpty)
+        {
+            writer.WriteLine("Annotations = new Dictionary<string, string>(StringComparer.Ordinal)");
+            writer.OpenBrace();
+            foreach (var annotation in requirements.Annotations)
+            {
+                writer.WriteLine($"[{CSharp.Literal(annotation.Key)}] = {CSharp.Literal(annotation.Value)},");
+            }
+
+            writer.CloseBrace(",");
+        }
+
+        writer.CloseBrace(";");
+        writer.WriteLine();
+    }
+}

@@ -1,0 +1,395 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text.RegularExpressions;
+using PolicyCompiler.Generators.Common;
+using PolicyCompiler.Generators.Diagnostics;
+using PolicyCompiler.Generators.Model;
+using PolicyCompiler.Generators.Parsing;
+using PolicyCompiler.Generators.Yaml;
+
+namespace PolicyCompiler.Generators.Validation;
+
+/// <summary>
+/// Gives attestors their meaning: Kyverno's defaults (a Rekor entry is required unless <c>ignoreTlog</c>, SCTs are
+/// checked unless <c>ignoreSCT</c>), the expansion of multi-key <c>publicKeys</c> into entries, and build-time checks
+/// of every key, certificate, regular expression and count.
+/// </summary>
+internal static class AttestorValidator
+{
+    public const string PublicRekorUrl = "https://rekor.sigstore.dev";
+
+    private static readonly string[] s_hashes = ["sha224", "sha256", "sha384", "sha512"];
+    private static readonly Regex s_oid = new("^[0-2](\\.[0-9]+)+$", RegexOptions.CultureInvariant);
+
+    private static readonly HashSet<string> s_extensionNames = new(StringComparer.Ordinal)
+    {
+        "issuer", "githubWorkflowTrigger", "githubWorkflowSha", "githubWorkflowName", "githubWorkflowRepository", "githubWorkflowRef",
+        "otherName", "issuerV2", "buildSignerURI", "buildSignerDigest", "runnerEnvironment", "sourceRepositoryURI",
+        "sourceRepositoryDigest", "sourceRepositoryRef", "sourceRepositoryIdentifier", "sourceRepositoryOwnerURI",
+        "sourceRepositoryOwnerIdentifier", "buildConfigURI", "buildConfigDigest", "buildTrigger", "runInvocationURI",
+        "sourceRepositoryVisibilityAtSigning",
+    };
+
+    public static AttestorSetModel? ValidateSet(AttestorSetSyntax set, string path, IReadOnlyDictionary<string, Located<string>>? inheritedAnnotations, YamlFile file)
+    {
+        if (set.Entries.Count == 0)
+        {
+            file.Report(DiagnosticDescriptors.EmptyList, set.EntriesLocation ?? set.Location, path.TrimStart('.') + ".entries", "An attestor set needs at least one entry, e.g. '- keys: { publicKeys: ... }'.");
+            return null;
+        }
+
+        var ok = true;
+        var entries = new List<AttestorModel>();
+
+        // Kyverno numbers entries after expanding every PEM block of a publicKeys value into an entry of its own;
+        // entries with errors are counted too, so that messages name the entry the user sees.
+        var next = 0;
+        foreach (var attestor in set.Entries)
+        {
+            var models = ValidateEntry(attestor, path, next, inheritedAnnotations, file, out var width);
+            next += Math.Max(width, 1);
+            if (models is null)
+            {
+                ok = false;
+            }
+            else
+            {
+                entries.AddRange(models);
+            }
+        }
+
+        if (set.Count is { } count)
+        {
+            if (count.Value < 1)
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, count.Location, count.Value.ToString(CultureInfo.InvariantCulture), "count", "a whole number of at least 1");
+                ok = false;
+            }
+            else if (ok && count.Value > entries.Count)
+            {
+                file.Report(DiagnosticDescriptors.CountExceedsEntries, count.Location, count.Value.ToString(CultureInfo.InvariantCulture), entries.Count.ToString(CultureInfo.InvariantCulture), entries.Count == 1 ? "y" : "ies");
+                ok = false;
+            }
+        }
+
+        return ok ? new AttestorSetModel(path, set.Count?.Value, entries.ToEquatableArray()) : null;
+    }
+
+    private static List<AttestorModel>? ValidateEntry(AttestorSyntax attestor, string setPath, int index, IReadOnlyDictionary<string, Located<string>>? inheritedAnnotations, YamlFile file, out int width)
+    {
+        width = 1;
+        var entryPath = $"{setPath}.entries[{index.ToString(CultureInfo.InvariantCulture)}]";
+        if (attestor.KindCount != 1)
+        {
+            // keys with kms/secret has its PC0099 already.
+            if (attestor.KindCount > 1 || !(attestor.Keys?.IsOtherKeySource ?? false))
+            {
+                file.Report(DiagnosticDescriptors.AttestorKind, attestor.Location, attestor.KindCount == 0 ? "none of them" : "several");
+            }
+
+            return null;
+        }
+
+        var ok = true;
+        if (attestor.Repository is { } repository && !PolicyValidator.IsRepositoryName(repository.Value))
+        {
+            file.Report(DiagnosticDescriptors.InvalidName, repository.Location, repository.Value, "signature repository", "write a repository without tag or digest, e.g. registry.io/signatures");
+            ok = false;
+        }
+
+        var annotations = (attestor.Annotations ?? inheritedAnnotations ?? new Dictionary<string, Located<string>>())
+            .OrderBy(a => a.Key, StringComparer.Ordinal)
+            .Select(a => new KeyValueModel(a.Key, a.Value.Value))
+            .ToEquatableArray();
+
+        if (attestor.Nested is { } nested)
+        {
+            var set = ValidateSet(nested, entryPath + ".attestor", inheritedAnnotations, file);
+            return ok && set is not null
+                ? [new AttestorModel(entryPath + ".attestor", null, null, null, set, new RequirementsModel(annotations, new TransparencyLogModel(true, null, null)), attestor.Repository?.Value)]
+                : null;
+        }
+
+        if (attestor.Keys is { } keys)
+        {
+            if (keys.PublicKeys is not { } publicKeys)
+            {
+                if (!keys.IsOtherKeySource)
+                {
+                    file.Report(DiagnosticDescriptors.MissingField, keys.Location, "keys", "publicKeys", "publicKeys: |- followed by a PEM public key");
+                }
+
+                return null;
+            }
+
+            var tlog = ValidateRekor(keys.Rekor, file);
+            var requirements = tlog is null ? null : new RequirementsModel(annotations, tlog);
+            var expanded = ValidateKeys(publicKeys, keys.SignatureAlgorithm, setPath, index, file, out width);
+            if (!ok || expanded is null || requirements is null)
+            {
+                return null;
+            }
+
+            return expanded.Select((key, i) => new AttestorModel($"{setPath}.entries[{(index + i).ToString(CultureInfo.InvariantCulture)}].keys", key, null, null, null, requirements, attestor.Repository?.Value)).ToList();
+        }
+
+        if (attestor.Certificates is { } certificates)
+        {
+            var tlog = ValidateRekor(certificates.Rekor, file);
+            if (certificates.CtLog is { } ctlog && ctlog.IgnoreSct?.Value != true)
+            {
+                file.Report(DiagnosticDescriptors.NotSupportedYet, ctlog.Location, "certificates.ctlog", "SCTs are checked for keyless certificates only; set ignoreSCT: true or remove ctlog");
+                ok = false;
+            }
+
+            var model = ValidateCertificates(certificates, file);
+            return ok && tlog is not null && model is not null
+                ? [new AttestorModel(entryPath + ".certificates", null, model, null, null, new RequirementsModel(annotations, tlog), attestor.Repository?.Value)]
+                : null;
+        }
+
+        var keyless = attestor.Keyless!;
+        var keylessTlog = ValidateRekor(keyless.Rekor, file);
+        var keylessModel = ValidateKeyless(keyless, file);
+        return ok && keylessTlog is not null && keylessModel is not null
+            ? [new AttestorModel(entryPath + ".keyless", null, null, keylessModel, null, new RequirementsModel(annotations, keylessTlog), attestor.Repository?.Value)]
+            : null;
+    }
+
+    /// <summary>Kyverno's default, without a <c>rekor</c> block, is the public Rekor with the log required.</summary>
+    public static TransparencyLogModel? ValidateRekor(RekorSyntax? rekor, YamlFile file)
+    {
+        if (rekor is null)
+        {
+            return new TransparencyLogModel(false, null, null);
+        }
+
+        if (rekor.IgnoreTlog?.Value == true)
+        {
+            return new TransparencyLogModel(true, null, null);
+        }
+
+        var url = rekor.Url?.Value.TrimEnd('/');
+        if (url is not null && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == "https" || uri.Scheme == "http")))
+        {
+            file.Report(DiagnosticDescriptors.InvalidName, rekor.Url!.Location, rekor.Url.Value, "Rekor URL", "write an absolute http(s) URL such as https://rekor.sigstore.dev");
+            return null;
+        }
+
+        if (rekor.PubKey is { } pubkey)
+        {
+            var key = SinglePublicKey(pubkey, "rekor.pubkey", file);
+            return key is null ? null : new TransparencyLogModel(false, url ?? string.Empty, key);
+        }
+
+        if (url is not null && !string.Equals(url, PublicRekorUrl, StringComparison.OrdinalIgnoreCase))
+        {
+            file.Report(DiagnosticDescriptors.PrivateRekorWithoutKey, rekor.Url!.Location, url);
+            return null;
+        }
+
+        return new TransparencyLogModel(false, null, null);
+    }
+
+    private static CtLogModel? ValidateCtLog(CtLogSyntax? ctlog, YamlFile file)
+    {
+        if (ctlog is null)
+        {
+            return new CtLogModel(false, null);
+        }
+
+        if (ctlog.IgnoreSct?.Value == true)
+        {
+            return new CtLogModel(true, null);
+        }
+
+        if (ctlog.PubKey is { } pubkey)
+        {
+            var key = SinglePublicKey(pubkey, "ctlog.pubkey", file);
+            return key is null ? null : new CtLogModel(false, key);
+        }
+
+        return new CtLogModel(false, null);
+    }
+
+    private static CertificatesModel? ValidateCertificates(CertificatesSyntax certificates, YamlFile file)
+    {
+        if (certificates.Cert is null && certificates.CertChain is null)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, certificates.Location, "certificates", "cert or certChain", "certChain: |- followed by the PEM CA certificates");
+            return null;
+        }
+
+        CheckedCertificate? leaf = null;
+        if (certificates.Cert is { } cert)
+        {
+            var parsed = CertificateReader.ReadAll(cert.Value, out var error);
+            if (parsed is null || parsed.Count != 1)
+            {
+                file.Report(DiagnosticDescriptors.InvalidCertificate, cert.Location, "certificates.cert", error ?? "give exactly one certificate");
+                return null;
+            }
+
+            leaf = parsed[0];
+        }
+
+        var chain = new List<CheckedCertificate>();
+        if (certificates.CertChain is { } chainText)
+        {
+            var parsed = CertificateReader.ReadAll(chainText.Value, out var error);
+            var chainError = parsed is null ? error : CertificateReader.CheckChain(parsed, leaf);
+            if (parsed is null || chainError is not null)
+            {
+                file.Report(DiagnosticDescriptors.InvalidCertificate, chainText.Location, "certificates.certChain", chainError!);
+                return null;
+            }
+
+            chain = parsed;
+        }
+
+        return new CertificatesModel(leaf is null ? null : ToModel(leaf), chain.Select(ToModel).ToEquatableArray(), "sha256");
+    }
+
+    private static KeylessModel? ValidateKeyless(KeylessSyntax keyless, YamlFile file)
+    {
+        var ok = true;
+        if (keyless.Subject is null && keyless.SubjectRegExp is null && keyless.Issuer is null && keyless.IssuerRegExp is null && (keyless.AdditionalExtensions?.Count ?? 0) == 0)
+        {
+            file.Report(DiagnosticDescriptors.KeylessWithoutIdentity, keyless.Location);
+            ok = false;
+        }
+
+        foreach (var regex in new[] { keyless.SubjectRegExp, keyless.IssuerRegExp })
+        {
+            if (regex is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                _ = new Regex(regex.Value, RegexOptions.CultureInvariant);
+            }
+            catch (ArgumentException e)
+            {
+                file.Report(DiagnosticDescriptors.InvalidRegex, regex.Location, regex.Value, e.Message);
+                ok = false;
+            }
+        }
+
+        var extensions = new List<KeyValueModel>();
+        foreach (var pair in keyless.AdditionalExtensions ?? new Dictionary<string, Located<string>>())
+        {
+            if (!s_extensionNames.Contains(pair.Key) && !s_oid.IsMatch(pair.Key))
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, keyless.ExtensionKeyLocations.TryGetValue(pair.Key, out var location) ? location : pair.Value.Location, pair.Key, "additionalExtensions", "a Fulcio extension name (githubWorkflowTrigger, githubWorkflowSha, githubWorkflowName, githubWorkflowRepository, githubWorkflowRef, buildSignerURI, sourceRepositoryURI, ...) or an OID");
+                ok = false;
+            }
+            else
+            {
+                extensions.Add(new KeyValueModel(pair.Key, pair.Value.Value));
+            }
+        }
+
+        var roots = new List<CheckedCertificate>();
+        if (keyless.Roots is { } rootsText)
+        {
+            var parsed = CertificateReader.ReadAll(rootsText.Value, out var error);
+            var chainError = parsed is null ? error : CertificateReader.CheckChain(parsed, null);
+            if (parsed is null || chainError is not null)
+            {
+                file.Report(DiagnosticDescriptors.InvalidCertificate, rootsText.Location, "keyless.roots", chainError!);
+                ok = false;
+            }
+            else
+            {
+                roots = parsed;
+            }
+        }
+
+        var ctlog = ValidateCtLog(keyless.CtLog, file);
+        return ok && ctlog is not null
+            ? new KeylessModel(
+                keyless.Subject?.Value,
+                keyless.SubjectRegExp?.Value,
+                keyless.Issuer?.Value,
+                keyless.IssuerRegExp?.Value,
+                roots.Select(ToModel).ToEquatableArray(),
+                extensions.OrderBy(e => e.Key, StringComparer.Ordinal).ToEquatableArray(),
+                ctlog)
+            : null;
+    }
+
+    private static PublicKeyModel? SinglePublicKey(Located<string> pem, string field, YamlFile file)
+    {
+        var blocks = PublicKeyReader.SplitPem(pem.Value, out var splitError);
+        if (splitError is not null || blocks.Count != 1)
+        {
+            file.Report(DiagnosticDescriptors.InvalidPublicKey, pem.Location, $"in {field}", splitError ?? "give exactly one PEM public key");
+            return null;
+        }
+
+        var key = PublicKeyReader.Check(blocks[0], out var error);
+        if (key is null)
+        {
+            file.Report(DiagnosticDescriptors.InvalidPublicKey, pem.Location, $"in {field}", error!);
+            return null;
+        }
+
+        return ToModel(key, "sha256");
+    }
+
+    /// <summary>Every PEM block of a <c>publicKeys</c> value becomes its own entry, as Kyverno expands them.</summary>
+    public static List<PublicKeyModel>? ValidateKeys(Located<string> publicKeys, Located<string>? signatureAlgorithm, string setPath, int firstIndex, YamlFile file, out int blockCount)
+    {
+        blockCount = 0;
+        var hash = "sha256";
+        var ok = true;
+        if (signatureAlgorithm is { } algorithm)
+        {
+            if (Array.IndexOf(s_hashes, algorithm.Value) < 0)
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, algorithm.Location, algorithm.Value, "signatureAlgorithm", string.Join(", ", s_hashes));
+                ok = false;
+            }
+            else
+            {
+                hash = algorithm.Value;
+            }
+        }
+
+        var blocks = PublicKeyReader.SplitPem(publicKeys.Value, out var splitError);
+        blockCount = blocks.Count;
+        if (splitError is not null || blocks.Count == 0)
+        {
+            file.Report(DiagnosticDescriptors.InvalidPublicKey, publicKeys.Location, $"at {setPath}", splitError ?? "no PEM block was found");
+            return null;
+        }
+
+        var result = new List<PublicKeyModel>();
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            var block = blocks[i];
+            var index = (firstIndex + i).ToString(CultureInfo.InvariantCulture);
+            var key = PublicKeyReader.Check(block, out var error);
+            if (key is null)
+            {
+                file.Report(DiagnosticDescriptors.InvalidPublicKey, PolicyValidator.LocateBlock(publicKeys, block, file), $"#{(i + 1).ToString(CultureInfo.InvariantCulture)} at {setPath}.entries[{index}]", error!);
+                ok = false;
+                continue;
+            }
+
+            result.Add(ToModel(key, hash));
+        }
+
+        return ok ? result : null;
+    }
+
+    private static PublicKeyModel ToModel(CheckedKey key, string hash) =>
+        new(key.Algorithm, Convert.ToBase64String(key.SubjectPublicKeyInfo), hash, PublicKeyReader.Fingerprint(key.SubjectPublicKeyInfo));
+
+    private static CertificateModel ToModel(CheckedCertificate certificate) =>
+        new(Convert.ToBase64String(certificate.Der), PublicKeyReader.Fingerprint(certificate.Der));
+}
