@@ -89,8 +89,8 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
                     }
 
                     checks.Add(new Check(policy, rule, entry, extracted, image, mutate
-                        ? VerifyForMutationAsync(policy, rule, entry, image, digests, deadline.Token)
-                        : VerifyForValidationAsync(policy, rule, entry, image, digests, deadline.Token)));
+                        ? VerifyForMutationAsync(context, policy, rule, entry, image, digests, deadline.Token)
+                        : VerifyForValidationAsync(context, policy, rule, entry, image, digests, deadline.Token)));
                 }
             }
         }
@@ -113,6 +113,7 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
     }
 
     private async Task<ImageVerificationResult> VerifyForMutationAsync(
+        AdmissionContext context,
         PolicyDefinition policy,
         RuleDefinition rule,
         ImageVerificationDefinition entry,
@@ -123,7 +124,7 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
         try
         {
             var digest = await ResolveOnceAsync(image, digests, cancellationToken).ConfigureAwait(false);
-            return await verifier.VerifyAsync(policy, rule, entry, image, digest, cancellationToken).ConfigureAwait(false);
+            return await verifier.VerifyAsync(policy, rule, entry, image, digest, cancellationToken, context).ConfigureAwait(false);
         }
         catch (RegistryException e) when (!e.IsTransient)
         {
@@ -140,6 +141,7 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
     }
 
     private async Task<ImageVerificationResult> VerifyForValidationAsync(
+        AdmissionContext context,
         PolicyDefinition policy,
         RuleDefinition rule,
         ImageVerificationDefinition entry,
@@ -152,14 +154,14 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
             return ImageVerificationResult.Fail($"missing digest for {image.FullyQualified}");
         }
 
-        if (!entry.Required || entry.Attestors.IsDefaultOrEmpty)
+        if (!entry.Required || !entry.VerifiesSignatures)
         {
             return ImageVerificationResult.Pass("image verified", image.Digest);
         }
 
         // Kyverno trusts the verify-images annotation here; anyone who can write the Pod can write the annotation,
         // so the verdict is recomputed instead (a cache hit after the mutating pass).
-        var result = await VerifyForMutationAsync(policy, rule, entry, image, digests, cancellationToken).ConfigureAwait(false);
+        var result = await VerifyForMutationAsync(context, policy, rule, entry, image, digests, cancellationToken).ConfigureAwait(false);
         return result.Status == VerificationStatus.Fail
             ? ImageVerificationResult.Fail($"unverified image {image.FullyQualified}: {result.Message}", result.Digest)
             : result;
@@ -207,7 +209,7 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
                 case VerificationStatus.Pass:
                     if (mutate && check.Entry is { } entry && check.Image is { } image && result.Digest is { } digest)
                     {
-                        if (!entry.Attestors.IsDefaultOrEmpty)
+                        if (entry.VerifiesSignatures)
                         {
                             verdicts[image.WithDigest(digest).Canonical] = "pass";
                         }

@@ -1,3 +1,4 @@
+using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Images;
 using PolicyCompiler.Runtime.Registry;
 using PolicyCompiler.Runtime.Sigstore;
@@ -34,22 +35,23 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         ImageVerificationDefinition entry,
         ImageReference image,
         string digest,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        AdmissionContext? request = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(image);
-        if (entry.Attestors.IsDefaultOrEmpty)
+        if (entry.Attestors.IsDefaultOrEmpty && entry.Attestations.IsEmpty)
         {
             return ImageVerificationResult.Pass($"no attestors to verify for {image.FullyQualified}", digest);
         }
 
         var key = string.Join('\n', policy.Namespace ?? string.Empty, policy.Name, rule.Name, entry.Path, image.Name, digest);
-        return await cache.GetOrVerifyAsync(key, entry.UseCache, () => VerifyUncachedAsync(entry, image, digest, cancellationToken)).ConfigureAwait(false);
+        return await cache.GetOrVerifyAsync(key, entry.UseCache, () => VerifyUncachedAsync(entry, image, digest, request, cancellationToken)).ConfigureAwait(false);
     }
 
-    private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, CancellationToken cancellationToken)
+    private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, CancellationToken cancellationToken)
     {
         // Signatures are read once per repository that any attestor names.
         var signatures = new Dictionary<(string, string), IReadOnlyList<CosignSignature>>();
@@ -65,6 +67,19 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             return found;
         }
 
+        var attestations = new Dictionary<(string, string), IReadOnlyList<CosignSignature>>();
+        async Task<IReadOnlyList<CosignSignature>> AttestationsAsync(string? attestorRepository)
+        {
+            var location = SignatureLocation(attestorRepository ?? entry.Repository, image);
+            if (!attestations.TryGetValue(location, out var found))
+            {
+                found = await _signatures.GetAttestationsAsync(location.Registry, location.Repository, digest, cancellationToken).ConfigureAwait(false);
+                attestations[location] = found;
+            }
+
+            return found;
+        }
+
         try
         {
             var failures = new List<string>();
@@ -73,9 +88,27 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 failures.AddRange(await CheckSetAsync(set, SignaturesAsync, digest, _time).ConfigureAwait(false));
             }
 
-            return failures.Count == 0
-                ? ImageVerificationResult.Pass($"verified image signatures for {image.FullyQualified}", digest)
-                : ImageVerificationResult.Fail($"image verification failed for {image.FullyQualified}: {string.Join("; ", failures)}", digest);
+            if (failures.Count > 0)
+            {
+                return ImageVerificationResult.Fail($"image verification failed for {image.FullyQualified}: {string.Join("; ", failures)}", digest);
+            }
+
+            foreach (var attestation in entry.Attestations)
+            {
+                var (failure, conditionFailure) = await CheckAttestationAsync(attestation, AttestationsAsync, image, digest, request).ConfigureAwait(false);
+                if (conditionFailure is not null)
+                {
+                    return ImageVerificationResult.Fail($"attestation checks failed for {image.FullyQualified} and predicate {attestation.PredicateType}: {conditionFailure}", digest);
+                }
+
+                if (failure is not null)
+                {
+                    return ImageVerificationResult.Fail($"image attestations verification failed for {image.FullyQualified}: {failure}", digest);
+                }
+            }
+
+            var verified = entry.Attestations.IsEmpty ? "image signatures" : entry.Attestors.IsEmpty ? "image attestations" : "image signatures and attestations";
+            return ImageVerificationResult.Pass($"verified {verified} for {image.FullyQualified}", digest);
         }
         catch (RegistryException e) when (!e.IsTransient)
         {
@@ -84,6 +117,63 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
     }
 
     /// <summary>The failures of a set that is not satisfied; empty when <c>count</c> of its entries verified.</summary>
+    /// <summary>
+    /// Every attestor set of the attestation must vouch for statements of its type (count as for signatures), and
+    /// every vouched statement must satisfy the conditions: Kyverno fails the rule on the first that does not.
+    /// </summary>
+    internal async Task<(string? Failure, string? ConditionFailure)> CheckAttestationAsync(
+        AttestationDefinition attestation,
+        Func<string?, Task<IReadOnlyList<CosignSignature>>> layers,
+        ImageReference image,
+        string digest,
+        AdmissionContext? request)
+    {
+        foreach (var set in attestation.Attestors)
+        {
+            var verified = 0;
+            var failures = new List<string>();
+            foreach (var attestor in set.Entries)
+            {
+                if (attestor is not SignatureAttestorDefinition signer)
+                {
+                    failures.Add($"{attestation.Path}{attestor.Path}: nested attestor sets are not supported for attestations");
+                    continue;
+                }
+
+                var check = CosignAttestationVerifier.Verify(await layers(signer.Repository).ConfigureAwait(false), digest, attestation.PredicateType, signer.Signer, signer.Requirements, _time);
+                if (!check.Verified)
+                {
+                    failures.Add($"{attestation.Path}{attestor.Path}: {check.Reason}");
+                    continue;
+                }
+
+                if (attestation.Conditions is { } conditions)
+                {
+                    foreach (var statement in check.Statements)
+                    {
+                        if (conditions(new ConditionContext(statement.Predicate, request, image, digest)) is { } conditionFailure)
+                        {
+                            return (null, conditionFailure);
+                        }
+                    }
+                }
+
+                verified++;
+                if (verified >= set.RequiredCount)
+                {
+                    break;
+                }
+            }
+
+            if (verified < set.RequiredCount)
+            {
+                return (failures.Count > 0 ? string.Join("; ", failures) : $"{attestation.Path}{set.Path}: {verified} of the {set.RequiredCount} required attestors verified", null);
+            }
+        }
+
+        return (null, null);
+    }
+
     internal static async Task<List<string>> CheckSetAsync(AttestorSetDefinition set, Func<string?, Task<IReadOnlyList<CosignSignature>>> signatures, string digest, TimeProvider time)
     {
         var verified = 0;

@@ -85,7 +85,8 @@ public sealed class ImageVerificationDefinition(
     bool required,
     string? repository,
     Func<string, bool>? skipImageReferences = null,
-    bool useCache = true)
+    bool useCache = true,
+    ImmutableArray<AttestationDefinition> attestations = default)
 {
     /// <summary>Where the entry sits in the rule, for messages (<c>verifyImages[0]</c>).</summary>
     public string Path { get; } = path;
@@ -97,6 +98,12 @@ public sealed class ImageVerificationDefinition(
     public Func<string, bool>? SkipImageReferences { get; } = skipImageReferences;
 
     public ImmutableArray<AttestorSetDefinition> Attestors { get; } = attestors;
+
+    /// <summary>Whether the entry verifies anything (attestors or attestations), rather than only pinning digests.</summary>
+    public bool VerifiesSignatures => !Attestors.IsDefaultOrEmpty || !Attestations.IsEmpty;
+
+    /// <summary>In-toto attestations that must be signed by their attestors and satisfy their conditions.</summary>
+    public ImmutableArray<AttestationDefinition> Attestations { get; } = attestations.IsDefault ? [] : attestations;
 
     public bool MutateDigest { get; } = mutateDigest;
 
@@ -131,6 +138,38 @@ public sealed class ImageVerificationDefinition(
         return false;
     }
 }
+
+/// <summary>
+/// One entry of <c>attestations</c>: statements of <see cref="PredicateType"/> signed by the attestors, each of which
+/// must satisfy the compiled conditions.
+/// </summary>
+public sealed class AttestationDefinition(string path, string predicateType, ImmutableArray<AttestorSetDefinition> attestors, AttestationConditions? conditions)
+{
+    /// <summary>Kyverno's path of the entry (<c>.attestations[0]</c>).</summary>
+    public string Path { get; } = path;
+
+    public string PredicateType { get; } = predicateType;
+
+    public ImmutableArray<AttestorSetDefinition> Attestors { get; } = attestors;
+
+    /// <summary>The compiled <c>conditions</c>; null when the attestation only has to exist.</summary>
+    public AttestationConditions? Conditions { get; } = conditions;
+}
+
+/// <summary>What compiled attestation conditions see: the statement's predicate, and the request and image.</summary>
+public sealed class ConditionContext(System.Text.Json.JsonElement predicate, AdmissionContext? request, Images.ImageReference image, string digest)
+{
+    public System.Text.Json.JsonElement Predicate { get; } = predicate;
+
+    public AdmissionContext? Request { get; } = request;
+
+    public Images.ImageReference Image { get; } = image;
+
+    public string Digest { get; } = digest;
+}
+
+/// <summary>Compiled conditions: null when they hold, otherwise the message naming what failed.</summary>
+public delegate string? AttestationConditions(ConditionContext context);
 
 /// <summary>An attestor set: <c>count</c> of its <c>entries</c> must verify (all of them when no count is given).</summary>
 public sealed class AttestorSetDefinition(string path, int? count, ImmutableArray<AttestorDefinition> entries)

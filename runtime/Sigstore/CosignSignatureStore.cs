@@ -6,18 +6,34 @@ namespace PolicyCompiler.Runtime.Sigstore;
 /// <summary>Reads the signatures cosign attached to an image, from the image's repository or a separate one.</summary>
 public sealed class CosignSignatureStore(RegistryClient registry)
 {
+    /// <summary>Largest attestation envelope read: SBOM and vulnerability-report predicates run to megabytes.</summary>
+    public const long MaxAttestationLayerBytes = 32 * 1024 * 1024;
+
     /// <summary>cosign's tag for the signatures of a digest: <c>sha256:abc…</c> → <c>sha256-abc….sig</c>.</summary>
     public static string SignatureTag(string digest) => digest.Replace(':', '-') + ".sig";
+
+    /// <summary>cosign's tag for the attestations of a digest: <c>sha256-abc….att</c>.</summary>
+    public static string AttestationTag(string digest) => digest.Replace(':', '-') + ".att";
 
     /// <summary>
     /// Every simple-signing layer of the signature manifest for <paramref name="digest"/>; empty when the image has none.
     /// </summary>
-    public async Task<IReadOnlyList<CosignSignature>> GetSignaturesAsync(string registryHost, string repository, string digest, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<CosignSignature>> GetSignaturesAsync(string registryHost, string repository, string digest, CancellationToken cancellationToken) =>
+        GetLayersAsync(registryHost, repository, SignatureTag(digest), SimpleSigningPayload.MediaType, registry.Options.MaxSignatureLayerBytes, cancellationToken);
+
+    /// <summary>
+    /// Every DSSE envelope layer of the attestation manifest for <paramref name="digest"/> (the layer's bytes are the
+    /// envelope); empty when the image has none.
+    /// </summary>
+    public Task<IReadOnlyList<CosignSignature>> GetAttestationsAsync(string registryHost, string repository, string digest, CancellationToken cancellationToken) =>
+        GetLayersAsync(registryHost, repository, AttestationTag(digest), DsseEnvelope.MediaType, MaxAttestationLayerBytes, cancellationToken);
+
+    private async Task<IReadOnlyList<CosignSignature>> GetLayersAsync(string registryHost, string repository, string tag, string mediaType, long maxLayerBytes, CancellationToken cancellationToken)
     {
         ManifestResponse manifest;
         try
         {
-            manifest = await registry.GetManifestAsync(registryHost, repository, SignatureTag(digest), cancellationToken).ConfigureAwait(false);
+            manifest = await registry.GetManifestAsync(registryHost, repository, tag, cancellationToken).ConfigureAwait(false);
         }
         catch (RegistryException e) when (e.Failure == RegistryFailure.NotFound)
         {
@@ -31,32 +47,32 @@ public sealed class CosignSignatureStore(RegistryClient registry)
         }
         catch (JsonException e)
         {
-            throw new RegistryException(RegistryFailure.InvalidResponse, $"signature manifest {repository}:{SignatureTag(digest)} is not valid JSON", inner: e);
+            throw new RegistryException(RegistryFailure.InvalidResponse, $"attachment manifest {repository}:{tag} is not valid JSON", inner: e);
         }
 
         if (parsed?.Layers is not { } layers)
         {
-            throw new RegistryException(RegistryFailure.InvalidResponse, $"signature manifest {repository}:{SignatureTag(digest)} has no layers");
+            throw new RegistryException(RegistryFailure.InvalidResponse, $"attachment manifest {repository}:{tag} has no layers");
         }
 
-        var candidates = layers.Where(l => l.MediaType == SimpleSigningPayload.MediaType).ToList();
+        var candidates = layers.Where(l => l.MediaType == mediaType).ToList();
         if (candidates.Count > registry.Options.MaxSignatureLayers)
         {
-            throw new RegistryException(RegistryFailure.InvalidResponse, $"signature manifest {repository}:{SignatureTag(digest)} has {candidates.Count} signatures, more than the limit of {registry.Options.MaxSignatureLayers}");
+            throw new RegistryException(RegistryFailure.InvalidResponse, $"attachment manifest {repository}:{tag} has {candidates.Count} layers of {mediaType}, more than the limit of {registry.Options.MaxSignatureLayers}");
         }
 
         var signatures = new List<CosignSignature>(candidates.Count);
         foreach (var layer in candidates)
         {
-            if (layer.Digest is null || layer.Size < 0 || layer.Size > registry.Options.MaxSignatureLayerBytes)
+            if (layer.Digest is null || layer.Size < 0 || layer.Size > maxLayerBytes)
             {
-                throw new RegistryException(RegistryFailure.InvalidResponse, $"signature layer {layer.Digest} of {repository} is missing a digest or exceeds {registry.Options.MaxSignatureLayerBytes} bytes");
+                throw new RegistryException(RegistryFailure.InvalidResponse, $"layer {layer.Digest} of {repository}:{tag} is missing a digest or exceeds {maxLayerBytes} bytes");
             }
 
             var payload = await registry.GetBlobAsync(registryHost, repository, layer.Digest, layer.Size, cancellationToken).ConfigureAwait(false);
             if (payload.LongLength != layer.Size)
             {
-                throw new RegistryException(RegistryFailure.InvalidResponse, $"signature layer {layer.Digest} of {repository} is {payload.LongLength} bytes, its descriptor says {layer.Size}");
+                throw new RegistryException(RegistryFailure.InvalidResponse, $"layer {layer.Digest} of {repository}:{tag} is {payload.LongLength} bytes, its descriptor says {layer.Size}");
             }
 
             signatures.Add(new CosignSignature(payload, layer.Annotations ?? new Dictionary<string, string>()));

@@ -143,38 +143,106 @@ public sealed class RekorBundle
             using var document = JsonDocument.Parse(bodyBytes, new JsonDocumentOptions { MaxDepth = 16, AllowDuplicateProperties = false });
             var root = document.RootElement;
             var kind = root.TryGetProperty("kind", out var k) ? k.GetString() : null;
-            if (kind is not ("hashedrekord" or "rekord") || !root.TryGetProperty("spec", out var spec))
+            if (!root.TryGetProperty("spec", out var spec))
             {
-                return $"entry kind '{kind}' is not a signature entry";
+                return "the entry has no spec";
             }
 
-            var data = spec.GetProperty("data");
-            var hash = data.GetProperty("hash");
-            if (hash.GetProperty("algorithm").GetString() != "sha256")
+            return kind switch
             {
-                return "the entry's payload hash is not SHA-256";
-            }
-
-            if (!string.Equals(hash.GetProperty("value").GetString(), Convert.ToHexStringLower(SHA256.HashData(payload)), StringComparison.OrdinalIgnoreCase))
-            {
-                return "the entry logs another payload";
-            }
-
-            var signatureElement = spec.GetProperty("signature");
-            if (!Convert.FromBase64String(signatureElement.GetProperty("content").GetString()!).AsSpan().SequenceEqual(signature))
-            {
-                return "the entry logs another signature";
-            }
-
-            var publicKeyPem = Encoding.UTF8.GetString(Convert.FromBase64String(signatureElement.GetProperty("publicKey").GetProperty("content").GetString()!));
-            var fields = PemEncoding.Find(publicKeyPem);
-            var der = Convert.FromBase64String(publicKeyPem[fields.Base64Data]);
-            return der.AsSpan().SequenceEqual(signerDer) ? null : "the entry logs another key or certificate";
+                "hashedrekord" or "rekord" => CheckSignatureEntry(spec, payload, signature, signerDer),
+                "intoto" => CheckIntotoEntry(spec, payload, signature, signerDer),
+                "dsse" => CheckDsseEntry(spec, payload, signature, signerDer),
+                _ => $"entry kind '{kind}' is not a signature entry",
+            };
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
         {
             return "the entry body is malformed: " + e.Message;
         }
+    }
+
+    /// <summary>hashedrekord/rekord: the hash of the signed payload, the signature, and the signer.</summary>
+    private static string? CheckSignatureEntry(JsonElement spec, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> signerDer)
+    {
+        var hash = spec.GetProperty("data").GetProperty("hash");
+        if (hash.GetProperty("algorithm").GetString() != "sha256")
+        {
+            return "the entry's payload hash is not SHA-256";
+        }
+
+        if (!SameHash(hash.GetProperty("value").GetString(), payload))
+        {
+            return "the entry logs another payload";
+        }
+
+        var signatureElement = spec.GetProperty("signature");
+        if (!Convert.FromBase64String(signatureElement.GetProperty("content").GetString()!).AsSpan().SequenceEqual(signature))
+        {
+            return "the entry logs another signature";
+        }
+
+        return SameSigner(signatureElement.GetProperty("publicKey").GetProperty("content").GetString(), signerDer);
+    }
+
+    /// <summary>intoto v0.0.2: the DSSE payload's hash and the envelope's one signature (base64 inside base64).</summary>
+    private static string? CheckIntotoEntry(JsonElement spec, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> signerDer)
+    {
+        var content = spec.GetProperty("content");
+        if (!SameHash(content.GetProperty("payloadHash").GetProperty("value").GetString(), payload))
+        {
+            return "the entry logs another attestation payload";
+        }
+
+        var signatures = content.GetProperty("envelope").GetProperty("signatures");
+        if (signatures.GetArrayLength() != 1)
+        {
+            return "the entry's envelope does not hold exactly one signature";
+        }
+
+        var logged = signatures[0];
+        var inner = Encoding.UTF8.GetString(Convert.FromBase64String(logged.GetProperty("sig").GetString()!));
+        if (!Convert.FromBase64String(inner).AsSpan().SequenceEqual(signature))
+        {
+            return "the entry logs another signature";
+        }
+
+        return logged.TryGetProperty("publicKey", out var publicKey) ? SameSigner(publicKey.GetString(), signerDer) : null;
+    }
+
+    /// <summary>dsse v0.0.1: the payload's hash, the one signature and its verifier.</summary>
+    private static string? CheckDsseEntry(JsonElement spec, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> signerDer)
+    {
+        if (!SameHash(spec.GetProperty("payloadHash").GetProperty("value").GetString(), payload))
+        {
+            return "the entry logs another attestation payload";
+        }
+
+        var signatures = spec.GetProperty("signatures");
+        if (signatures.GetArrayLength() != 1)
+        {
+            return "the entry does not hold exactly one signature";
+        }
+
+        var logged = signatures[0];
+        if (!Convert.FromBase64String(logged.GetProperty("signature").GetString()!).AsSpan().SequenceEqual(signature))
+        {
+            return "the entry logs another signature";
+        }
+
+        return SameSigner(logged.GetProperty("verifier").GetString(), signerDer);
+    }
+
+    private static bool SameHash(string? hex, ReadOnlySpan<byte> content) =>
+        string.Equals(hex, Convert.ToHexStringLower(SHA256.HashData(content)), StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Rekor stores the signer as base64 of its PEM (a public key or a certificate).</summary>
+    private static string? SameSigner(string? base64Pem, ReadOnlySpan<byte> signerDer)
+    {
+        var pem = Encoding.UTF8.GetString(Convert.FromBase64String(base64Pem ?? string.Empty));
+        var fields = PemEncoding.Find(pem);
+        var der = Convert.FromBase64String(pem[fields.Base64Data]);
+        return der.AsSpan().SequenceEqual(signerDer) ? null : "the entry logs another key or certificate";
     }
 
     private static void AppendJcsString(StringBuilder builder, string value)
