@@ -241,10 +241,41 @@ internal static class PolicyEmitter
             optional.Add("useCache: false");
         }
 
-        w.WriteLine($"repository: {CSharp.Literal(entry.Repository)}" + (optional.Count == 0 ? ")," : ","));
+        var hasAttestations = !entry.Attestations.IsEmpty;
+
+        w.WriteLine($"repository: {CSharp.Literal(entry.Repository)}" + (optional.Count == 0 && !hasAttestations ? ")," : ","));
         for (var i = 0; i < optional.Count; i++)
         {
-            w.WriteLine(optional[i] + (i == optional.Count - 1 ? ")," : ","));
+            w.WriteLine(optional[i] + (i == optional.Count - 1 && !hasAttestations ? ")," : ","));
+        }
+
+        if (hasAttestations)
+        {
+            w.WriteLine("attestations:");
+            w.WriteLine("[");
+            w.Indentation++;
+            foreach (var attestation in entry.Attestations)
+            {
+                w.WriteLine("new AttestationDefinition(");
+                w.Indentation++;
+                w.WriteLine($"{CSharp.Literal(attestation.Path)},");
+                w.WriteLine($"{CSharp.Literal(attestation.Type)},");
+                w.WriteLine("[");
+                w.Indentation++;
+                foreach (var set in attestation.Attestors)
+                {
+                    WriteAttestorSet(w, set, fields);
+                    w.WriteLine(",");
+                }
+
+                w.Indentation--;
+                w.WriteLine("],");
+                w.WriteLine("conditions: null),");
+                w.Indentation--;
+            }
+
+            w.Indentation--;
+            w.WriteLine("]),");
         }
 
         w.Indentation--;

@@ -18,7 +18,7 @@ internal sealed class TrustMaterial(SourceWriter writer)
 
     public void WriteAll(PolicyModel policy)
     {
-        foreach (var attestor in policy.Rules.SelectMany(r => r.VerifyImages).SelectMany(v => v.Attestors).SelectMany(Flatten))
+        foreach (var attestor in AllAttestors(policy))
         {
             if (attestor.Key is { } key)
             {
@@ -41,7 +41,7 @@ internal sealed class TrustMaterial(SourceWriter writer)
             }
         }
 
-        foreach (var attestor in policy.Rules.SelectMany(r => r.VerifyImages).SelectMany(v => v.Attestors).SelectMany(Flatten))
+        foreach (var attestor in AllAttestors(policy))
         {
             Declare(attestor.Requirements);
         }
@@ -53,6 +53,11 @@ internal sealed class TrustMaterial(SourceWriter writer)
 
     public string Requirements(RequirementsModel requirements) =>
         IsNone(requirements) ? "SignatureRequirements.None" : _requirements[requirements];
+
+    private static IEnumerable<AttestorModel> AllAttestors(PolicyModel policy) =>
+        policy.Rules.SelectMany(r => r.VerifyImages)
+            .SelectMany(v => v.Attestors.Concat(v.Attestations.SelectMany(a => a.Attestors)))
+            .SelectMany(Flatten);
 
     private static IEnumerable<AttestorModel> Flatten(AttestorSetModel set) =>
         set.Entries.SelectMany(e => e.Nested is { } nested ? Flatten(nested).Prepend(e) : [e]);

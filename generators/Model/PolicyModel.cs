@@ -51,7 +51,13 @@ internal sealed record ImageVerificationModel(
     bool VerifyDigest,
     bool Required,
     bool UseCache,
-    string? Repository);
+    string? Repository)
+{
+    public EquatableArray<AttestationModel> Attestations { get; init; } = EquatableArray<AttestationModel>.Empty;
+}
+
+/// <summary>An attestation check: statements of <see cref="Type"/> vouched for by the attestor sets.</summary>
+internal sealed record AttestationModel(string Path, string Type, EquatableArray<AttestorSetModel> Attestors);
 
 internal sealed record AttestorSetModel(string Path, int? Count, EquatableArray<AttestorModel> Entries);
 

@@ -23,6 +23,7 @@ internal static class PolicyParser
     private static readonly string[] s_resourceFields = ["kinds", "name", "names", "namespaces", "annotations", "selector", "namespaceSelector", "operations"];
     private static readonly string[] s_verifyImageFields = ["failureAction", "type", "image", "imageReferences", "skipImageReferences", "key", "roots", "subject", "issuer", "additionalExtensions", "attestors", "attestations", "annotations", "repository", "cosignOCI11", "mutateDigest", "verifyDigest", "validate", "required", "imageRegistryCredentials", "useCache"];
     private static readonly string[] s_attestorSetFields = ["count", "entries"];
+    private static readonly string[] s_attestationFields = ["name", "type", "predicateType", "attestors", "conditions"];
     private static readonly string[] s_attestorFields = ["keys", "certificates", "keyless", "attestor", "annotations", "repository", "signatureAlgorithm"];
     private static readonly string[] s_keysFields = ["publicKeys", "signatureAlgorithm", "kms", "secret", "rekor", "ctlog"];
     private static readonly string[] s_certificatesFields = ["cert", "certChain", "rekor", "ctlog"];
@@ -326,12 +327,64 @@ internal static class PolicyParser
         }
 
         reader.NotSupported("failureAction", "use the policy's validationFailureAction");
-        reader.NotSupported("attestations", "attestation verification is not built yet");
+        if (reader.TakeSequence("attestations") is { } attestations)
+        {
+            var attestationIndex = 0;
+            foreach (var (node, path) in attestations)
+            {
+                if (node is YamlMappingNode mapping)
+                {
+                    entry.Attestations.Add(ParseAttestation(new MappingReader(reader.File, mapping, path, "Attestation"), attestationIndex));
+                }
+                else
+                {
+                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "an entry with type and attestors");
+                }
+
+                attestationIndex++;
+            }
+        }
         reader.NotSupported("cosignOCI11", "OCI 1.1 referrers are not built yet");
         reader.NotSupported("validate", "verifyImages.validate needs the condition compiler");
         reader.NotSupported("imageRegistryCredentials", "registry credentials are not built yet");
         reader.RejectUnknown(s_verifyImageFields);
         return entry;
+    }
+
+    private static AttestationSyntax ParseAttestation(MappingReader reader, int index)
+    {
+        var attestation = new AttestationSyntax
+        {
+            Location = reader.Location,
+            Index = index,
+            Name = reader.TakeString("name"),
+            Type = reader.TakeString("type"),
+            PredicateType = reader.TakeString("predicateType"),
+        };
+
+        if (reader.TakeSequence("attestors") is { } attestors)
+        {
+            foreach (var (node, path) in attestors)
+            {
+                if (node is YamlMappingNode mapping)
+                {
+                    attestation.Attestors.Add(ParseAttestorSet(new MappingReader(reader.File, mapping, path, "AttestorSet")));
+                }
+                else
+                {
+                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- entries:' with keys");
+                }
+            }
+        }
+
+        if (reader.Has("conditions"))
+        {
+            attestation.ConditionsLocation = reader.KeyLocation("conditions");
+        }
+
+        reader.NotSupported("conditions", "attestation conditions need the JMESPath condition compiler, which is being built");
+        reader.RejectUnknown(s_attestationFields);
+        return attestation;
     }
 
     private static AttestorSetSyntax ParseAttestorSet(MappingReader reader)

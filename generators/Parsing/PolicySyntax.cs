@@ -129,6 +129,28 @@ internal sealed class VerifyImageSyntax
     public Located<string>? Roots { get; set; }
 
     public Dictionary<string, Located<string>>? AdditionalExtensions { get; set; }
+
+    public List<AttestationSyntax> Attestations { get; } = [];
+}
+
+/// <summary>One entry of <c>attestations</c>: statements of a predicate type, their attestors and conditions.</summary>
+internal sealed class AttestationSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public required int Index { get; init; }
+
+    public Located<string>? Name { get; set; }
+
+    public Located<string>? Type { get; set; }
+
+    /// <summary>Deprecated spelling of <see cref="Type"/>.</summary>
+    public Located<string>? PredicateType { get; set; }
+
+    public List<AttestorSetSyntax> Attestors { get; } = [];
+
+    /// <summary>Where <c>conditions</c> is, when the policy has conditions (compiled once the condition compiler lands).</summary>
+    public LocationInfo? ConditionsLocation { get; set; }
 }
 
 internal sealed class AttestorSetSyntax

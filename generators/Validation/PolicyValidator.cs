@@ -476,6 +476,19 @@ internal static class PolicyValidator
             ok = false;
         }
 
+        var attestations = new List<AttestationModel>();
+        foreach (var attestation in entry.Attestations)
+        {
+            if (ValidateAttestation(attestation, converted ? [] : entry.Attestors, file) is { } model)
+            {
+                attestations.Add(model);
+            }
+            else
+            {
+                ok = false;
+            }
+        }
+
         return ok
             ? new ImageVerificationModel(
                 entry.Index,
@@ -486,8 +499,61 @@ internal static class PolicyValidator
                 entry.VerifyDigest?.Value ?? true,
                 entry.Required?.Value ?? true,
                 entry.UseCache?.Value ?? true,
-                entry.Repository?.Value)
+                entry.Repository?.Value) { Attestations = attestations.ToEquatableArray() }
             : null;
+    }
+
+    /// <summary>
+    /// An attestation needs a predicate type and its own attestors: Kyverno would otherwise read statements without
+    /// verifying who signed them, which PolicyCompiler refuses to compile.
+    /// </summary>
+    private static AttestationModel? ValidateAttestation(AttestationSyntax attestation, List<AttestorSetSyntax> entryAttestors, YamlFile file)
+    {
+        var path = $".attestations[{attestation.Index.ToString(CultureInfo.InvariantCulture)}]";
+        var ok = true;
+        var type = attestation.Type ?? attestation.PredicateType;
+        if (type is null)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, attestation.Location, $"'{path.TrimStart('.')}'", "type", "type: https://slsa.dev/provenance/v0.2");
+            ok = false;
+        }
+        else if (type.Value.Length == 0 || type.Value.Any(char.IsWhiteSpace))
+        {
+            file.Report(DiagnosticDescriptors.InvalidName, type.Location, type.Value, "predicate type", "write the predicate type URI, e.g. https://slsa.dev/provenance/v0.2");
+            ok = false;
+        }
+
+        // Without attestors of its own, an attestation is trusted as the entry's signatures are (the form of the
+        // reference page's code-review sample); with neither, nothing would vouch for the statements.
+        var attestors = attestation.Attestors.Count > 0 ? attestation.Attestors : entryAttestors;
+        if (attestors.Count == 0)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, attestation.Location, $"'{path.TrimStart('.')}'", "attestors", "attestors: [ { entries: [ { keys: { publicKeys: ... } } ] } ] (statements are only trusted when their signer is)");
+            ok = false;
+        }
+
+        var sets = new List<AttestorSetModel>();
+        var index = 0;
+        foreach (var set in attestors)
+        {
+            if (set.Entries.Any(e => e.Nested is not null))
+            {
+                file.Report(DiagnosticDescriptors.NotSupportedYet, set.Location, $"{path.TrimStart('.')}.attestors[{index.ToString(CultureInfo.InvariantCulture)}].entries[].attestor", "nested attestor sets are verified for signatures only");
+                ok = false;
+            }
+            else if (AttestorValidator.ValidateSet(set, $".attestors[{index.ToString(CultureInfo.InvariantCulture)}]", null, file) is { } model)
+            {
+                sets.Add(model);
+            }
+            else
+            {
+                ok = false;
+            }
+
+            index++;
+        }
+
+        return ok && type is not null ? new AttestationModel(path, type.Value, sets.ToEquatableArray()) : null;
     }
 
     /// <summary>

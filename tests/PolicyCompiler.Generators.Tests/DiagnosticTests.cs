@@ -963,7 +963,42 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
-    public void PC0099_attestations_are_not_supported_yet()
+    public void PC0099_attestation_conditions_are_not_supported_yet()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: attest
+            spec:
+              rules:
+                - name: attest
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
+                    attestations:
+                    - type: https://example.com/CodeReview/v1
+                      attestors:
+                      - entries:
+                        - keyless:
+                            issuer: https://token.actions.githubusercontent.com
+                      conditions:
+                      - all:
+                        - key: "{{ repo.branch }}"
+                          operator: Equals
+                          value: main
+            """);
+
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestations[0].conditions' is valid Kyverno but PolicyCompiler does not compile it yet");
+        DiagnosticAssert.At(diagnostic, File, 20, 11);
+    }
+
+    [Fact]
+    public void PC0004_attestation_without_any_attestor_is_refused()
     {
         var run = GeneratorHarness.Run("policy.yaml", """
             apiVersion: kyverno.io/v1
@@ -983,9 +1018,9 @@ public sealed class DiagnosticTests
                     - type: https://example.com/CodeReview/v1
             """);
 
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestations' is valid Kyverno but PolicyCompiler does not compile it yet");
-        DiagnosticAssert.At(diagnostic, File, 14, 9);
+        var diagnostic = run.Single("PC0004");
+        DiagnosticAssert.MessageContains(diagnostic, "requires 'attestors'");
+        DiagnosticAssert.At(diagnostic, File, 15, 11);
     }
 
     [Fact]

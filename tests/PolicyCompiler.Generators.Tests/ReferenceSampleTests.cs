@@ -65,7 +65,7 @@ public sealed class ReferenceSampleTests
     }
 
     [Theory]
-    [InlineData("02-attest-code-review.yaml", "spec.rules[0].verifyImages[0].attestations", 28, 9)]
+    [InlineData("02-attest-code-review.yaml", "spec.rules[0].verifyImages[0].attestations[0].conditions", 30, 13)]
     [InlineData("07-signed-task-image.yaml", "spec.rules[0].imageExtractors", 15, 5)]
     [InlineData("08-signed-pipeline-bundle.yaml", "spec.rules[0].imageExtractors", 14, 5)]
     public void Sample_with_a_feature_not_built_yet_is_reported_as_not_supported(string file, string field, int line, int column)
