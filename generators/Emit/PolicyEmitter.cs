@@ -142,17 +142,19 @@ internal static class PolicyEmitter
             if (rule.Autogen.IsEmpty)
             {
                 WriteVerifyImages(w, rule, r, fields);
-                w.WriteLine("),");
+                w.WriteLine(",");
             }
             else
             {
-                w.WriteLine($"verifyImages: {VerifyImagesField(r)}),");
+                w.WriteLine($"verifyImages: {VerifyImagesField(r)},");
             }
 
+            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}),");
             w.Indentation--;
             for (var a = 0; a < rule.Autogen.Count; a++)
             {
-                w.WriteLine($"new RuleDefinition({CSharp.Literal(rule.Autogen[a].Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}),");
+                var variant = rule.Autogen[a];
+                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}),");
             }
         }
 

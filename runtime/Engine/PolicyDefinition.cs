@@ -65,7 +65,8 @@ public sealed class PolicyDefinition
 public sealed class RuleDefinition(
     string name,
     Func<AdmissionContext, bool> matches,
-    ImmutableArray<ImageVerificationDefinition> verifyImages)
+    ImmutableArray<ImageVerificationDefinition> verifyImages,
+    WebhookRule? webhook = null)
 {
     public string Name { get; } = name;
 
@@ -73,7 +74,16 @@ public sealed class RuleDefinition(
     public Func<AdmissionContext, bool> Matches { get; } = matches;
 
     public ImmutableArray<ImageVerificationDefinition> VerifyImages { get; } = verifyImages;
+
+    /// <summary>The requests the API server must send for this rule: what the webhook configuration registers.</summary>
+    public WebhookRule? Webhook { get; } = webhook;
 }
+
+/// <summary>A resource of a webhook rule, as the API server names it (<c>apps</c>, <c>v1</c>, <c>deployments</c>).</summary>
+public sealed record WebhookResource(string Group, string Version, string Resource);
+
+/// <summary>The operations and resources a rule needs to see, decided by the generator from its match blocks.</summary>
+public sealed record WebhookRule(ImmutableArray<string> Operations, ImmutableArray<WebhookResource> Resources);
 
 /// <summary>One entry of a rule's <c>verifyImages</c>.</summary>
 public sealed class ImageVerificationDefinition(

@@ -420,4 +420,53 @@ public sealed class GeneratedCodeBehaviourTests
 
         Assert.Equal(["pods", "named"], policy.Rules.Select(r => r.Name));
     }
+
+    [Fact]
+    public void Webhook_rules_name_the_resources_and_operations_of_the_match_blocks()
+    {
+        var policy = Assert.Single(Load(("webhook.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: webhook
+            spec:
+              rules:
+                - name: pods
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                        operations: [CREATE]
+                  verifyImages:
+                  - imageReferences: ["*"]
+                - name: tekton
+                  match:
+                    any:
+                    - resources:
+                        kinds: [tekton.dev/v1beta1/TaskRun, Pod/ephemeralcontainers]
+                  verifyImages:
+                  - imageReferences: ["*"]
+            """)));
+
+        var pods = policy.Rules.Single(r => r.Name == "pods").Webhook!;
+        Assert.Equal(["CREATE"], pods.Operations.ToArray());
+        Assert.Equal(["/v1/pods"], Describe(pods));
+
+        var tekton = policy.Rules.Single(r => r.Name == "tekton").Webhook!;
+        Assert.Equal(["CREATE", "UPDATE"], tekton.Operations.ToArray());
+        Assert.Equal(["/v1/pods/ephemeralcontainers", "tekton.dev/v1beta1/taskruns"], Describe(tekton));
+    }
+
+    [Fact]
+    public void Auto_generated_rules_register_the_controllers()
+    {
+        var policy = Assert.Single(Load(("check-image.yaml", TestFiles.Read("reference-samples", "01-check-image.yaml"))));
+
+        Assert.Equal(
+            ["daemonsets", "deployments", "jobs", "replicasets", "replicationcontrollers", "statefulsets"],
+            policy.Rules.Single(r => r.Name == "autogen-check-image").Webhook!.Resources.Select(r => r.Resource).Order(StringComparer.Ordinal));
+        Assert.Equal(["batch/v1/cronjobs"], Describe(policy.Rules.Single(r => r.Name == "autogen-cronjob-check-image").Webhook!));
+    }
+
+    private static string[] Describe(WebhookRule rule) => [.. rule.Resources.Select(r => $"{r.Group}/{r.Version}/{r.Resource}")];
 }
