@@ -21,6 +21,13 @@ public abstract class SignerPolicy
     /// <summary>Checks the signer's certificate at <paramref name="signedAt"/>; null when acceptable.</summary>
     public virtual string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt) => null;
 
+    /// <summary>
+    /// Checks the signer's certificate at <paramref name="signedAt"/> against <paramref name="trustedRoot"/> (a Sigstore
+    /// bundle is verified against one trusted root) instead of the process-wide <see cref="SigstoreTrust.Root"/>;
+    /// null when acceptable. Trust material the policy names itself (an attestor's roots or CT log key) still wins.
+    /// </summary>
+    public virtual string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt, TrustedRoot trustedRoot) => CheckCertificate(signer, signedAt);
+
     /// <summary>The certificate the signature carries (<c>dev.sigstore.cosign/certificate</c>) and its chain.</summary>
     protected static (X509Certificate2? Certificate, List<X509Certificate2> Chain, string? Error) Presented(CosignSignature signature)
     {
@@ -76,9 +83,26 @@ public abstract class SignerPolicy
             return null;
         }
 
-        var problems = chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct(StringComparer.Ordinal);
+        // The platform's StatusInformation is a resource key in trimmed NativeAOT builds: describe the flags ourselves.
+        var problems = chain.ChainStatus.Select(s => Describe(s.Status)).Distinct(StringComparer.Ordinal);
         return "the certificate does not chain to a trusted root: " + string.Join("; ", problems);
     }
+
+    private static string Describe(X509ChainStatusFlags status) => status switch
+    {
+        X509ChainStatusFlags.NotTimeValid => "a certificate in the chain was not valid at issuance",
+        X509ChainStatusFlags.NotSignatureValid => "a certificate signature in the chain does not verify",
+        X509ChainStatusFlags.UntrustedRoot => "the chain ends at a root that is not trusted",
+        X509ChainStatusFlags.PartialChain => "the issuer of a certificate in the chain is missing",
+        X509ChainStatusFlags.NotValidForUsage or X509ChainStatusFlags.InvalidPolicyConstraints => "a certificate in the chain is not valid for code signing",
+        X509ChainStatusFlags.NoIssuanceChainPolicy => "a certificate in the chain is not valid for code signing",
+        X509ChainStatusFlags.InvalidBasicConstraints => "an issuer in the chain is not a certification authority",
+        X509ChainStatusFlags.InvalidNameConstraints or X509ChainStatusFlags.HasNotPermittedNameConstraint or X509ChainStatusFlags.HasExcludedNameConstraint => "the chain violates a name constraint",
+        X509ChainStatusFlags.HasNotSupportedCriticalExtension => "a certificate in the chain has an unsupported critical extension",
+        X509ChainStatusFlags.InvalidExtension => "a certificate in the chain has an invalid extension",
+        X509ChainStatusFlags.Cyclic => "the chain is cyclic",
+        _ => "chain status " + status,
+    };
 
     protected static string? CheckValidity(X509Certificate2 certificate, DateTimeOffset at) =>
         at < certificate.NotBefore.ToUniversalTime() || at > certificate.NotAfter.ToUniversalTime()
@@ -221,13 +245,16 @@ public sealed class KeylessSigner(KeylessIdentity identity, IReadOnlyList<X509Ce
         return FromCertificate(presented, presentedChain, HashAlgorithmName.SHA256);
     }
 
-    public override string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt)
+    public override string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt) => CheckCertificate(signer, signedAt, SigstoreTrust.Root);
+
+    public override string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt, TrustedRoot trustedRoot)
     {
         ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(trustedRoot);
         var leaf = signer.Certificate!;
         string? chainError = "no certificate authority was valid when the certificate was issued";
         X509Certificate2? issuer = null;
-        foreach (var (authorityRoots, authorityIntermediates) in Authorities(leaf))
+        foreach (var (authorityRoots, authorityIntermediates) in Authorities(leaf, trustedRoot))
         {
             chainError = BuildChain(leaf, authorityRoots, authorityIntermediates.Concat(signer.PresentedChain), requireCodeSigning: true);
             if (chainError is null)
@@ -260,7 +287,7 @@ public sealed class KeylessSigner(KeylessIdentity identity, IReadOnlyList<X509Ce
                 return "the certificate's issuer is not in the chain, so its SCT cannot be checked";
             }
 
-            if (SignedCertificateTimestamps.Verify(leaf, issuer, ctLogs ?? SigstoreTrust.Root.CertificateTransparencyLogs) is { } sctError)
+            if (SignedCertificateTimestamps.Verify(leaf, issuer, ctLogs ?? trustedRoot.CertificateTransparencyLogs) is { } sctError)
             {
                 return sctError;
             }
@@ -269,7 +296,7 @@ public sealed class KeylessSigner(KeylessIdentity identity, IReadOnlyList<X509Ce
         return null;
     }
 
-    private IEnumerable<(List<X509Certificate2> Roots, List<X509Certificate2> Intermediates)> Authorities(X509Certificate2 leaf)
+    private IEnumerable<(List<X509Certificate2> Roots, List<X509Certificate2> Intermediates)> Authorities(X509Certificate2 leaf, TrustedRoot trustedRoot)
     {
         if (roots is not null)
         {
@@ -278,7 +305,7 @@ public sealed class KeylessSigner(KeylessIdentity identity, IReadOnlyList<X509Ce
         }
 
         var issued = new DateTimeOffset(leaf.NotBefore.ToUniversalTime());
-        foreach (var authority in SigstoreTrust.Root.CertificateAuthorities)
+        foreach (var authority in trustedRoot.CertificateAuthorities)
         {
             if ((authority.ValidFrom is null || issued >= authority.ValidFrom) && (authority.ValidUntil is null || issued <= authority.ValidUntil))
             {

@@ -7,6 +7,8 @@ namespace PolicyCompiler.EndToEnd.Tests;
 /// Everything the webhook tests share, made once per test run: a registry with four images (signed with the
 /// policy's key, unsigned, signed with another key, outside every policy), a policy holding this run's
 /// public key, the webhook published with that policy compiled in, and the webhook running over HTTPS.
+/// Keyless signing has its own private Sigstore deployment (<see cref="Sigstore"/>: Fulcio CA, Rekor and CT
+/// log keys made per run), three keyless policies trusting it, and one image per keyless case (<see cref="Keyless"/>).
 /// </summary>
 public sealed class WebhookFixture : IAsyncLifetime
 {
@@ -32,6 +34,12 @@ public sealed class WebhookFixture : IAsyncLifetime
 
     public TestCertificate Certificate { get; } = TestCertificate.CreateForLoopback("policy-compiler");
 
+    /// <summary>The private Sigstore deployment the keyless policies trust (roots, rekor.pubkey, ctlog.pubkey).</summary>
+    public PrivateSigstore Sigstore { get; } = PrivateSigstore.Create("policy-compiler-e2e");
+
+    /// <summary>Another deployment no policy trusts: the CA, Rekor and CT log of the forgeries.</summary>
+    public PrivateSigstore OtherSigstore { get; } = PrivateSigstore.Create("attacker-e2e");
+
     public RegistryProcess Registry => _registry ?? throw new InvalidOperationException("the registry has not started");
 
     public WebhookHost Host => _host ?? throw new InvalidOperationException("the webhook has not started");
@@ -55,6 +63,9 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>e2e/logged-app:v1, signed with the policy's key but without a Rekor bundle.</summary>
     public PushedImage UnloggedImage { get; private set; } = null!;
 
+    /// <summary>The images of the keyless policies (e2e/keyless-*), each signed right or wrong in one respect.</summary>
+    public KeylessImages Keyless { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         try
@@ -62,6 +73,10 @@ public sealed class WebhookFixture : IAsyncLifetime
             var policies = Work.CreateSubdirectory("policies");
             PolicyTemplate.Write(policies, PolicyName, PolicyTemplate.CheckImage(PolicyName, RuleName, [ImageReferencePattern], Signer.PublicKeyPem, ignoreTlog: true));
             PolicyTemplate.Write(policies, TlogPolicyName, PolicyTemplate.CheckImage(TlogPolicyName, RuleName, [TlogImagePattern], Signer.PublicKeyPem));
+            foreach (var (name, yaml) in KeylessImages.Policies(Sigstore))
+            {
+                PolicyTemplate.Write(policies, name, yaml);
+            }
 
             // The publish (minutes) needs only the key; the registry work overlaps with it.
             // The trailing separator matters: the host globs $(PolicyDirectory)**/*.yaml.
@@ -79,6 +94,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 UnmatchedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "other/app", "v1");
                 UnloggedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/logged-app", "v1");
                 await Signer.SignAsync(Registry, UnloggedImage);
+                Keyless = await KeylessImages.PushAsync(Registry, images, Sigstore, OtherSigstore);
             }
             catch (Exception e)
             {
@@ -117,6 +133,8 @@ public sealed class WebhookFixture : IAsyncLifetime
         _registry?.Dispose();
         Signer.Dispose();
         OtherSigner.Dispose();
+        Sigstore.Dispose();
+        OtherSigstore.Dispose();
         Certificate.Dispose();
         Work.Dispose();
         return Task.CompletedTask;

@@ -112,10 +112,19 @@ public sealed class CosignSigner : IDisposable
     /// Pushes an already made payload and signature as cosign lays them out. Public so that tests can push
     /// deliberately wrong combinations (a payload naming another digest, a signature of other bytes).
     /// </summary>
-    public static async Task<PushedSignature> PushSignatureAsync(DistributionClient distribution, string repository, string imageDigest, byte[] payload, string signatureBase64, CancellationToken cancellationToken = default)
+    public static Task<PushedSignature> PushSignatureAsync(DistributionClient distribution, string repository, string imageDigest, byte[] payload, string signatureBase64, CancellationToken cancellationToken = default) =>
+        PushSignatureAsync(distribution, repository, imageDigest, payload, new Dictionary<string, string>(StringComparer.Ordinal) { [SignatureAnnotation] = signatureBase64 }, cancellationToken);
+
+    /// <summary>
+    /// Pushes a payload with the layer annotations given (the signature, and for keyless signatures cosign's
+    /// <c>dev.sigstore.cosign/certificate</c>, <c>chain</c> and <c>bundle</c>), appended to the signature manifest.
+    /// </summary>
+    public static async Task<PushedSignature> PushSignatureAsync(DistributionClient distribution, string repository, string imageDigest, byte[] payload, IReadOnlyDictionary<string, string> annotations, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(distribution);
         ArgumentNullException.ThrowIfNull(payload);
+        ArgumentNullException.ThrowIfNull(annotations);
+        var signatureBase64 = annotations.TryGetValue(SignatureAnnotation, out var value) ? value : string.Empty;
         var tag = SignatureTag(imageDigest);
 
         // Like cosign: keep the layers of an existing signature manifest and append this one.
@@ -137,7 +146,7 @@ public sealed class CosignSigner : IDisposable
                 ["mediaType"] = MediaTypes.CosignSimpleSigning,
                 ["size"] = payload.Length,
                 ["digest"] = layerDigest,
-                ["annotations"] = new JsonObject { [SignatureAnnotation] = signatureBase64 },
+                ["annotations"] = new JsonObject(annotations.Select(a => KeyValuePair.Create(a.Key, (JsonNode?)JsonValue.Create(a.Value)))),
             });
         }
 

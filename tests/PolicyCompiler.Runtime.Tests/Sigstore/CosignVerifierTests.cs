@@ -104,7 +104,7 @@ public sealed class CosignVerifierTests
         var check = Verify(FulcioImage, signer, WithTlog());
 
         Assert.False(check.Verified);
-        Assert.Contains("does not chain to a trusted root", check.Reason, StringComparison.Ordinal);
+        Assert.Equal("certificate: the certificate does not chain to a trusted root: the chain ends at a root that is not trusted", check.Reason);
     }
 
     [Fact]
