@@ -345,7 +345,7 @@ internal static class PolicyEmitter
         }
     }
 
-    private static string Regex(string? pattern) => pattern is null ? "null" : $"new Regex({CSharp.Literal(pattern)}, RegexOptions.CultureInvariant)";
+    private static string Regex(string? pattern) => pattern is null ? "null" : $"new Regex({CSharp.Literal(pattern)}, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking)";
 
     private static string Extensions(EquatableArray<KeyValueModel> extensions) =>
         extensions.IsEmpty

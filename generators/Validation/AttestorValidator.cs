@@ -22,6 +22,7 @@ internal static class AttestorValidator
 
     private static readonly string[] s_hashes = ["sha224", "sha256", "sha384", "sha512"];
     private static readonly Regex s_oid = new("^[0-2](\\.[0-9]+)+$", RegexOptions.CultureInvariant);
+    private static readonly Regex s_backtrackingOnly = new(@"(?<!\\)(\\[1-9]|\\k<|\(\?(=|!|<=|<!|>|\())", RegexOptions.CultureInvariant);
 
     private static readonly HashSet<string> s_extensionNames = new(StringComparer.Ordinal)
     {
@@ -271,6 +272,13 @@ internal static class AttestorValidator
             try
             {
                 _ = new Regex(regex.Value, RegexOptions.CultureInvariant);
+                if (s_backtrackingOnly.Match(regex.Value) is { Success: true } construct)
+                {
+                    // The runtime matches in linear time (NonBacktracking, like Go's RE2 that Kyverno uses), so an
+                    // attacker-chosen subject can never stall admission; these constructs need backtracking.
+                    file.Report(DiagnosticDescriptors.InvalidRegex, regex.Location, regex.Value, $"'{construct.Value}' (backreferences, lookarounds, atomic groups and conditionals) is not supported by RE2-style matching");
+                    ok = false;
+                }
             }
             catch (ArgumentException e)
             {

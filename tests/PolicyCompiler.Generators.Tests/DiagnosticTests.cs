@@ -1176,6 +1176,35 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void PC0019_backtracking_only_regex_is_refused()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: p
+            spec:
+              rules:
+                - name: r
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
+                    attestors:
+                    - entries:
+                      - keyless:
+                          subjectRegExp: "^https://github.com/(?!evil)org/.*$"
+                          issuer: https://token.actions.githubusercontent.com
+            """);
+
+        var diagnostic = run.Single("PC0019");
+        DiagnosticAssert.MessageContains(diagnostic, "is not supported by RE2-style matching");
+        DiagnosticAssert.At(diagnostic, File, 17, 30);
+    }
+
+    [Fact]
     public void PC0020_attestor_entry_with_two_kinds_is_refused()
     {
         var run = GeneratorHarness.Run("policy.yaml", """
