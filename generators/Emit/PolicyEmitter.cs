@@ -73,6 +73,7 @@ internal static class PolicyEmitter
         ("PolicyCompiler.Runtime", ["Wildcard."]),
         ("PolicyCompiler.Runtime.Admission", ["AdmissionContext "]),
         ("PolicyCompiler.Runtime.Engine", ["PolicyDefinition "]),
+        ("PolicyCompiler.Runtime.Images", ["ImageExtractorDefinition("]),
         ("PolicyCompiler.Runtime.Sigstore", ["VerificationKey ", "Signer(", "SignatureRequirements", "TransparencyLog"]),
     ];
 
@@ -149,7 +150,25 @@ internal static class PolicyEmitter
                 w.WriteLine($"verifyImages: {VerifyImagesField(r)},");
             }
 
-            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}),");
+            if (rule.ImageExtractors.IsEmpty)
+            {
+                w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}),");
+            }
+            else
+            {
+                w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)},");
+                w.WriteLine("imageExtractors:");
+                w.WriteLine("[");
+                w.Indentation++;
+                foreach (var extractor in rule.ImageExtractors)
+                {
+                    var path = "[" + string.Join(", ", extractor.Path.Select(CSharp.Literal)) + "]";
+                    w.WriteLine($"new ImageExtractorDefinition({CSharp.Literal(extractor.Kind)}, {CSharp.Literal(extractor.Name)}, {path}, {CSharp.Literal(extractor.Value)}, {CSharp.Literal(extractor.Key)}),");
+                }
+
+                w.Indentation--;
+                w.WriteLine("]),");
+            }
             w.Indentation--;
             for (var a = 0; a < rule.Autogen.Count; a++)
             {

@@ -25,7 +25,12 @@ internal sealed record RuleModel(
 {
     /// <summary>The rules Kyverno's auto-generation derives from this one: same checks, controller kinds.</summary>
     public EquatableArray<AutogenRuleModel> Autogen { get; init; } = EquatableArray<AutogenRuleModel>.Empty;
+
+    public EquatableArray<ImageExtractorModel> ImageExtractors { get; init; } = EquatableArray<ImageExtractorModel>.Empty;
 }
+
+/// <summary>Where a kind keeps its images: path segments (<c>*</c> for every item), the image field and the name field.</summary>
+internal sealed record ImageExtractorModel(string Kind, string Name, EquatableArray<string> Path, string Value, string? Key);
 
 /// <summary>An auto-generated variant of a rule: its name and its match/exclude with the controller kinds.</summary>
 internal sealed record AutogenRuleModel(string Name, MatchModel Match, MatchModel? Exclude);

@@ -23,6 +23,7 @@ internal static class PolicyParser
     private static readonly string[] s_resourceFields = ["kinds", "name", "names", "namespaces", "annotations", "selector", "namespaceSelector", "operations"];
     private static readonly string[] s_verifyImageFields = ["failureAction", "type", "image", "imageReferences", "skipImageReferences", "key", "roots", "subject", "issuer", "additionalExtensions", "attestors", "attestations", "annotations", "repository", "cosignOCI11", "mutateDigest", "verifyDigest", "validate", "required", "imageRegistryCredentials", "useCache"];
     private static readonly string[] s_attestorSetFields = ["count", "entries"];
+    private static readonly string[] s_imageExtractorFields = ["name", "path", "value", "key", "jmesPath"];
     private static readonly string[] s_attestationFields = ["name", "type", "predicateType", "attestors", "conditions"];
     private static readonly string[] s_attestorFields = ["keys", "certificates", "keyless", "attestor", "annotations", "repository", "signatureAlgorithm"];
     private static readonly string[] s_keysFields = ["publicKeys", "signatureAlgorithm", "kms", "secret", "rekor", "ctlog"];
@@ -198,7 +199,34 @@ internal static class PolicyParser
         reader.NotSupported("context", "context variables need the condition compiler");
         reader.NotSupported("preconditions", "preconditions need the condition compiler");
         reader.NotSupported("celPreconditions", "CEL is not compiled");
-        reader.NotSupported("imageExtractors", "custom resource image extraction is not built yet");
+        if (reader.TakeMapping("imageExtractors", "ImageExtractorConfigs") is { } extractors)
+        {
+            foreach (var kind in extractors.FieldNames)
+            {
+                var kindLocation = extractors.KeyLocation(kind);
+                foreach (var (node, path) in extractors.TakeSequence(kind) ?? [])
+                {
+                    if (node is not YamlMappingNode mapping)
+                    {
+                        reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "an entry with path and value");
+                        continue;
+                    }
+
+                    var extractor = new MappingReader(reader.File, mapping, path, "ImageExtractorConfig");
+                    rule.ImageExtractors.Add(new ImageExtractorSyntax
+                    {
+                        Location = extractor.Location,
+                        Kind = new Located<string>(kind, kindLocation),
+                        Name = extractor.TakeString("name"),
+                        Path = extractor.TakeString("path"),
+                        Value = extractor.TakeString("value"),
+                        Key = extractor.TakeString("key"),
+                    });
+                    extractor.NotSupported("jmesPath", "JMESPath on extracted values needs the condition compiler, which is being built");
+                    extractor.RejectUnknown(s_imageExtractorFields);
+                }
+            }
+        }
         reader.NotSupported("mutate", "PolicyCompiler compiles verifyImages rules only");
         reader.NotSupported("validate", "PolicyCompiler compiles verifyImages rules only");
         reader.NotSupported("generate", "PolicyCompiler compiles verifyImages rules only");

@@ -57,6 +57,24 @@ internal sealed class RuleSyntax
 
     /// <summary>The rule is a mutate, validate or generate rule, already reported as not supported (PC0099).</summary>
     public bool IsOtherRuleType { get; set; }
+
+    /// <summary><c>imageExtractors</c>: per kind, where that kind keeps its images.</summary>
+    public List<ImageExtractorSyntax> ImageExtractors { get; } = [];
+}
+
+internal sealed class ImageExtractorSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public required Located<string> Kind { get; init; }
+
+    public Located<string>? Name { get; set; }
+
+    public Located<string>? Path { get; set; }
+
+    public Located<string>? Value { get; set; }
+
+    public Located<string>? Key { get; set; }
 }
 
 internal sealed class MatchSyntax

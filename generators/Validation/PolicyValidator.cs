@@ -224,8 +224,69 @@ internal static class PolicyValidator
             }
         }
 
+        var extractors = new List<ImageExtractorModel>();
+        foreach (var extractor in rule.ImageExtractors)
+        {
+            if (ValidateExtractor(extractor, file) is { } model)
+            {
+                extractors.Add(model);
+            }
+            else
+            {
+                ok = false;
+            }
+        }
+
         return ok && match is not null
-            ? new RuleModel(rule.Name!.Value, match, exclude, verifyImages.ToEquatableArray())
+            ? new RuleModel(rule.Name!.Value, match, exclude, verifyImages.ToEquatableArray()) { ImageExtractors = extractors.ToEquatableArray() }
+            : null;
+    }
+
+    /// <summary>
+    /// An extractor names a kind and a JSON path (segments separated by '/', '*' for every item) to objects holding
+    /// the image in <c>value</c> (default <c>image</c>) and, optionally, a name in <c>key</c>.
+    /// </summary>
+    private static ImageExtractorModel? ValidateExtractor(ImageExtractorSyntax extractor, YamlFile file)
+    {
+        var ok = true;
+        if (ParseKind(extractor.Kind.Value, out _) is not { Group: null, Version: null, SubResource: null } || extractor.Kind.Value.Contains('*'))
+        {
+            file.Report(DiagnosticDescriptors.InvalidKindSelector, extractor.Kind.Location, extractor.Kind.Value, "imageExtractors are keyed by a plain kind name such as TaskRun");
+            ok = false;
+        }
+
+        string[] segments = [];
+        if (extractor.Path is not { } path)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, extractor.Location, "An image extractor", "path", "path: /spec/steps/*");
+            ok = false;
+        }
+        else
+        {
+            segments = path.Value.Trim('/').Split('/');
+            if (!path.Value.StartsWith("/", StringComparison.Ordinal) || segments.Any(s => s.Length == 0))
+            {
+                file.Report(DiagnosticDescriptors.InvalidPattern, path.Location, path.Value, "an extractor path starts with '/' and names one field or '*' per segment, e.g. /spec/steps/*");
+                ok = false;
+            }
+        }
+
+        foreach (var field in new[] { extractor.Value, extractor.Key, extractor.Name })
+        {
+            if (field is not null && (field.Value.Length == 0 || field.Value.Contains('/')))
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, field.Location, field.Value, "extractor field", "name a single field, without '/'");
+                ok = false;
+            }
+        }
+
+        return ok
+            ? new ImageExtractorModel(
+                extractor.Kind.Value,
+                extractor.Name?.Value ?? "custom",
+                segments.Select(s => s.Replace("~1", "/").Replace("~0", "~")).ToEquatableArray(),
+                extractor.Value?.Value ?? "image",
+                extractor.Key?.Value)
             : null;
     }
 

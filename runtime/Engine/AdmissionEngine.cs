@@ -58,7 +58,6 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
             return Allow(uid);
         }
 
-        var images = ImageExtractor.Extract(context);
         var timeout = TimeSpan.FromSeconds(applicable.Min(a => a.Policy.WebhookTimeoutSeconds > 0 ? a.Policy.WebhookTimeoutSeconds : DefaultTimeoutSeconds));
 
         // Leave the API server a margin to receive our answer before its own deadline.
@@ -67,20 +66,18 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
 
         var digests = new Dictionary<string, Task<string>>(StringComparer.Ordinal);
         var checks = new List<Check>();
-        foreach (var extracted in images)
+        var podImages = new Lazy<IReadOnlyList<ExtractedImage>>(() => ImageExtractor.Extract(context));
+        foreach (var (policy, rule) in applicable)
         {
-            if (!ImageReference.TryParse(extracted.Text, out var image, out var parseError))
+            var images = rule.ImageExtractors.IsEmpty ? podImages.Value : ImageExtractor.Extract(context, rule.ImageExtractors);
+            foreach (var extracted in images)
             {
-                foreach (var (policy, rule) in applicable)
+                if (!ImageReference.TryParse(extracted.Text, out var image, out var parseError))
                 {
                     checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail($"invalid image reference {extracted.Text}: {parseError}"))));
+                    continue;
                 }
 
-                continue;
-            }
-
-            foreach (var (policy, rule) in applicable)
-            {
                 foreach (var entry in rule.VerifyImages)
                 {
                     if (!entry.Matches(image))

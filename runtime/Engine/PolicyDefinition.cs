@@ -66,7 +66,8 @@ public sealed class RuleDefinition(
     string name,
     Func<AdmissionContext, bool> matches,
     ImmutableArray<ImageVerificationDefinition> verifyImages,
-    WebhookRule? webhook = null)
+    WebhookRule? webhook = null,
+    ImmutableArray<Images.ImageExtractorDefinition> imageExtractors = default)
 {
     public string Name { get; } = name;
 
@@ -77,6 +78,9 @@ public sealed class RuleDefinition(
 
     /// <summary>The requests the API server must send for this rule: what the webhook configuration registers.</summary>
     public WebhookRule? Webhook { get; } = webhook;
+
+    /// <summary>Where the rule finds images in custom resources (<c>imageExtractors</c>); empty for Pod images.</summary>
+    public ImmutableArray<Images.ImageExtractorDefinition> ImageExtractors { get; } = imageExtractors.IsDefault ? [] : imageExtractors;
 }
 
 /// <summary>A resource of a webhook rule, as the API server names it (<c>apps</c>, <c>v1</c>, <c>deployments</c>).</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text.Json;
 using PolicyCompiler.Runtime.Admission;
 
@@ -5,6 +6,26 @@ namespace PolicyCompiler.Runtime.Images;
 
 /// <summary>An image named by the resource under review, with the JSON pointer of the field that names it.</summary>
 public sealed record ExtractedImage(string Pointer, string ContainerType, string ContainerName, string Text);
+
+/// <summary>
+/// A rule's <c>imageExtractors</c> entry for one kind: where the images are (<c>/spec/steps/*</c>), the field that holds
+/// the image (<c>value</c>, default <c>image</c>) and the field that names it (<c>key</c>, default <c>name</c>).
+/// </summary>
+public sealed class ImageExtractorDefinition(string kind, string name, ImmutableArray<string> path, string value, string? key)
+{
+    /// <summary>The kind the extractor applies to (the key under <c>imageExtractors</c>).</summary>
+    public string Kind { get; } = kind;
+
+    /// <summary>The category Kyverno files the images under (<c>name</c>, default <c>custom</c>).</summary>
+    public string Name { get; } = name;
+
+    /// <summary>The path segments; <c>*</c> stands for every element of an array or every member of an object.</summary>
+    public ImmutableArray<string> Path { get; } = path;
+
+    public string Value { get; } = value;
+
+    public string? Key { get; } = key;
+}
 
 /// <summary>
 /// Finds the images of Pods and of the Pod templates inside the built-in controllers, in the order Kyverno lists
@@ -22,6 +43,76 @@ public static class ImageExtractor
         "CronJob" => ["spec", "jobTemplate", "spec", "template", "spec"],
         _ => null,
     };
+
+    /// <summary>
+    /// The images a rule sees: those its <paramref name="extractors"/> find when it declares some for the request's kind,
+    /// otherwise the Pod images of Pods and Pod controllers.
+    /// </summary>
+    public static IReadOnlyList<ExtractedImage> Extract(AdmissionContext context, ImmutableArray<ImageExtractorDefinition> extractors)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (extractors.IsDefaultOrEmpty || !extractors.Any(e => e.Kind == context.Kind))
+        {
+            return Extract(context);
+        }
+
+        var images = new List<ExtractedImage>();
+        foreach (var extractor in extractors)
+        {
+            if (extractor.Kind == context.Kind && context.Resource.ValueKind == JsonValueKind.Object)
+            {
+                Walk(context.Resource, extractor, 0, string.Empty, images);
+            }
+        }
+
+        return images;
+    }
+
+    private static void Walk(JsonElement node, ImageExtractorDefinition extractor, int depth, string pointer, List<ExtractedImage> images)
+    {
+        if (depth == extractor.Path.Length)
+        {
+            if (node.ValueKind == JsonValueKind.Object && node.TryGetProperty(extractor.Value, out var image) && image.ValueKind == JsonValueKind.String)
+            {
+                var name = extractor.Key is not null && node.TryGetProperty(extractor.Key, out var key) && key.ValueKind == JsonValueKind.String ? key.GetString()! : string.Empty;
+                images.Add(new ExtractedImage($"{pointer}/{Engine.AdmissionEngine.EscapePointer(extractor.Value)}", extractor.Name, name, image.GetString()!));
+            }
+
+            return;
+        }
+
+        var segment = extractor.Path[depth];
+        if (segment == "*")
+        {
+            if (node.ValueKind == JsonValueKind.Array)
+            {
+                var index = 0;
+                foreach (var item in node.EnumerateArray())
+                {
+                    Walk(item, extractor, depth + 1, $"{pointer}/{index.ToString(System.Globalization.CultureInfo.InvariantCulture)}", images);
+                    index++;
+                }
+            }
+            else if (node.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var property in node.EnumerateObject())
+                {
+                    Walk(property.Value, extractor, depth + 1, $"{pointer}/{Engine.AdmissionEngine.EscapePointer(property.Name)}", images);
+                }
+            }
+
+            return;
+        }
+
+        if (node.ValueKind == JsonValueKind.Object && node.TryGetProperty(segment, out var child))
+        {
+            Walk(child, extractor, depth + 1, $"{pointer}/{Engine.AdmissionEngine.EscapePointer(segment)}", images);
+        }
+        else if (node.ValueKind == JsonValueKind.Array && int.TryParse(segment, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var position) && position < node.GetArrayLength())
+        {
+            Walk(node[position], extractor, depth + 1, $"{pointer}/{segment}", images);
+        }
+    }
 
     public static IReadOnlyList<ExtractedImage> Extract(AdmissionContext context)
     {

@@ -166,6 +166,60 @@ public sealed class ImageExtractorTests
         Assert.Empty(ImageExtractor.Extract(new AdmissionContext(Deserialize(json).Request!)));
     }
 
+    [Fact]
+    public void CustomExtractorWalksArraysAndNamesTheImages()
+    {
+        // The reference page's Tekton sample: path /status/taskSpec/steps/*, value image, key name.
+        var context = Review("tekton.dev", "v1beta1", "TaskRun", """
+            { "metadata": { "name": "run" }, "status": { "taskSpec": { "steps": [
+              { "name": "build", "image": "ghcr.io/org/builder:v1" },
+              { "name": "push" },
+              { "name": "scan", "image": "ghcr.io/org/scanner:v2" } ] } } }
+            """);
+        var extractor = new ImageExtractorDefinition("TaskRun", "taskrunstatus", ["status", "taskSpec", "steps", "*"], "image", "name");
+
+        var images = ImageExtractor.Extract(context, [extractor]);
+
+        Assert.Equal(
+            [
+                new ExtractedImage("/status/taskSpec/steps/0/image", "taskrunstatus", "build", "ghcr.io/org/builder:v1"),
+                new ExtractedImage("/status/taskSpec/steps/2/image", "taskrunstatus", "scan", "ghcr.io/org/scanner:v2"),
+            ],
+            images);
+    }
+
+    [Fact]
+    public void CustomExtractorReadsASingleObjectAndObjectMembers()
+    {
+        var context = Review("tekton.dev", "v1", "PipelineRun", """
+            { "spec": { "pipelineRef": { "name": "p", "bundle": "ghcr.io/org/pipeline:v1" },
+                        "tasks": { "a/b": { "ref": "ghcr.io/org/task:v1" } } } }
+            """);
+
+        var images = ImageExtractor.Extract(context,
+        [
+            new ImageExtractorDefinition("PipelineRun", "pipelineruns", ["spec", "pipelineRef"], "bundle", "name"),
+            new ImageExtractorDefinition("PipelineRun", "tasks", ["spec", "tasks", "*"], "ref", null),
+        ]);
+
+        Assert.Equal(
+            [
+                new ExtractedImage("/spec/pipelineRef/bundle", "pipelineruns", "p", "ghcr.io/org/pipeline:v1"),
+                new ExtractedImage("/spec/tasks/a~1b/ref", "tasks", "", "ghcr.io/org/task:v1"),
+            ],
+            images);
+    }
+
+    [Fact]
+    public void ExtractorsForAnotherKindLeaveThePodDefaults()
+    {
+        var context = Review("", "v1", "Pod", $$$"""{ "spec": {{{PodSpec}}} }""");
+
+        var images = ImageExtractor.Extract(context, [new ImageExtractorDefinition("TaskRun", "custom", ["spec", "steps", "*"], "image", null)]);
+
+        Assert.Equal(4, images.Count);
+    }
+
     private static AdmissionContext Review(string group, string version, string kind, string resource)
     {
         var json = $$$"""
