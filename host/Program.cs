@@ -12,6 +12,7 @@ builder.Logging.AddJsonConsole(o => o.IncludeScopes = false);
 
 var registryOptions = new RegistryOptions();
 builder.Configuration.GetSection("Registry").Bind(registryOptions);
+registryOptions.Validate();
 var cacheOptions = new VerificationCacheOptions();
 builder.Configuration.GetSection("Cache").Bind(cacheOptions);
 var tlsOptions = new TlsOptions();
@@ -36,7 +37,19 @@ var metrics = new WebhookMetrics();
 builder.Services.AddSingleton(certificates);
 builder.Services.AddSingleton(metrics);
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton(_ => new RegistryClient(registryOptions, metrics));
+builder.Services.AddSingleton(sp =>
+{
+    // Registry credentials from mounted dockerconfigjson Secrets, re-read when the kubelet rotates them; problems are
+    // logged by file path, never with content.
+    var registryLog = sp.GetRequiredService<ILoggerFactory>().CreateLogger("PolicyCompiler.Registry");
+    var credentials = RegistryCredentialStore.FromOptions(registryOptions, sp.GetRequiredService<TimeProvider>(), problem => registryLog.LogWarning("{Problem}", problem));
+    if (credentials.Keys.Count > 0)
+    {
+        registryLog.LogInformation("Registry credentials for {Registries} from {Files}", string.Join(", ", credentials.Keys), string.Join(", ", registryOptions.CredentialFiles));
+    }
+
+    return new RegistryClient(registryOptions, handler: null, credentials, metrics, sp.GetRequiredService<TimeProvider>());
+});
 builder.Services.AddSingleton(sp => new ImageVerifier(sp.GetRequiredService<RegistryClient>(), new VerificationCache(cacheOptions, sp.GetRequiredService<TimeProvider>(), metrics), sp.GetRequiredService<TimeProvider>()));
 builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics));
 
@@ -49,7 +62,8 @@ foreach (var policy in PolicyCatalog.All)
     logger.LogInformation("Compiled policy {Policy} ({Rules} rules) from {Source}", policy.Namespace is null ? policy.Name : policy.Namespace + "/" + policy.Name, policy.Rules.Length, policy.SourcePath);
 }
 
-// Resolve the engine (and with it the compiled policies and their keys) before the first review arrives.
+// Resolve the engine (and with it the compiled policies and their keys, the registry credentials and CA bundle)
+// before the first review arrives: a bad credential file or CA bundle stops the process here.
 app.Services.GetRequiredService<AdmissionEngine>();
 
 app.MapAdmission();

@@ -16,6 +16,12 @@ public enum RegistryFailure
 
     /// <summary>The registry could not be reached or answered 5xx/429: an infrastructure failure that <c>failurePolicy</c> decides about.</summary>
     Unavailable,
+
+    /// <summary>
+    /// The TLS handshake failed: the registry's certificate is not trusted or does not name it. Not transient: a
+    /// <c>failurePolicy: Ignore</c> must not let an image through a connection that may be someone else's.
+    /// </summary>
+    TlsFailure,
 }
 
 public sealed class RegistryException : Exception
@@ -44,6 +50,12 @@ public sealed class RegistryException : Exception
     public RegistryFailure Failure { get; } = RegistryFailure.InvalidResponse;
 
     public HttpStatusCode? StatusCode { get; }
+
+    /// <summary>The registry's <c>Retry-After</c>, when it sent one.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>Whether the same GET may succeed when sent again (429, 5xx, a dropped connection).</summary>
+    internal bool Retryable { get; init; }
 
     /// <summary>True for failures of the infrastructure rather than of the content.</summary>
     public bool IsTransient => Failure == RegistryFailure.Unavailable;

@@ -99,10 +99,10 @@ public sealed class OciImageBuilder
         var arguments = new List<string> { "--insecure-policy", "copy", "--retry-times", "2" };
         if (registry.Options.Tls is { } tls)
         {
-            // containers/image reads *.crt in the cert dir as CAs: the self-signed certificate is its own CA.
+            // containers/image reads *.crt in the cert dir as CAs: the issuing CA, or the self-signed certificate itself.
             var certDirectory = Path.Combine(LayoutDirectory, "..", "skopeo-certs-" + registry.Port);
             Directory.CreateDirectory(certDirectory);
-            File.WriteAllText(Path.Combine(certDirectory, "ca.crt"), tls.CertificatePem, Encoding.ASCII);
+            File.WriteAllText(Path.Combine(certDirectory, "ca.crt"), tls.TrustAnchorPem, Encoding.ASCII);
             arguments.AddRange(["--dest-tls-verify=true", "--dest-cert-dir", certDirectory]);
         }
         else

@@ -38,6 +38,20 @@ public sealed class RegistryConfigBuilder
         return this;
     }
 
+    /// <summary>Null: no token auth. Otherwise distribution's <c>auth: token:</c> settings.</summary>
+    public (string Realm, string Service, string Issuer, string RootCertBundle)? TokenAuth { get; private set; }
+
+    /// <summary>
+    /// Token authentication (distribution's docs/spec/auth/token.md): clients are sent to <paramref name="realm"/> for a
+    /// JWT issued by <paramref name="issuer"/> for <paramref name="service"/>, whose signing certificate chains to a CA
+    /// in the PEM file <paramref name="rootCertBundle"/>.
+    /// </summary>
+    public RegistryConfigBuilder WithTokenAuth(string realm, string service, string issuer, string rootCertBundle)
+    {
+        TokenAuth = (realm, service, issuer, rootCertBundle);
+        return this;
+    }
+
     public RegistryConfigBuilder WithTls(string certificateFile, string keyFile)
     {
         Tls = (certificateFile, keyFile);
@@ -84,12 +98,27 @@ public sealed class RegistryConfigBuilder
             Line(yaml, 2, "key: " + Quote(tls.KeyFile));
         }
 
-        if (Htpasswd is { } htpasswd)
+        if (Htpasswd is { } htpasswd && TokenAuth is not null)
+        {
+            throw new InvalidOperationException("a registry authenticates with htpasswd or with tokens, not both");
+        }
+
+        if (Htpasswd is { } basic)
         {
             Line(yaml, 0, "auth:");
             Line(yaml, 1, "htpasswd:");
-            Line(yaml, 2, "realm: " + Quote(htpasswd.Realm));
-            Line(yaml, 2, "path: " + Quote(htpasswd.File));
+            Line(yaml, 2, "realm: " + Quote(basic.Realm));
+            Line(yaml, 2, "path: " + Quote(basic.File));
+        }
+
+        if (TokenAuth is { } token)
+        {
+            Line(yaml, 0, "auth:");
+            Line(yaml, 1, "token:");
+            Line(yaml, 2, "realm: " + Quote(token.Realm));
+            Line(yaml, 2, "service: " + Quote(token.Service));
+            Line(yaml, 2, "issuer: " + Quote(token.Issuer));
+            Line(yaml, 2, "rootcertbundle: " + Quote(token.RootCertBundle));
         }
 
         return yaml.ToString();

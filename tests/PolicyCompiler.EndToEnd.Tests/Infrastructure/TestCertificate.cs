@@ -13,14 +13,23 @@ namespace PolicyCompiler.EndToEnd.Tests.Infrastructure;
 /// </summary>
 public sealed class TestCertificate : IDisposable
 {
-    private TestCertificate(X509Certificate2 certificate, string privateKeyPem)
+    private TestCertificate(X509Certificate2 certificate, string privateKeyPem, X509Certificate2? issuer = null)
     {
         Certificate = certificate;
         PrivateKeyPem = privateKeyPem;
+        Issuer = issuer;
     }
 
     /// <summary>The public certificate (no private key).</summary>
     public X509Certificate2 Certificate { get; }
+
+    /// <summary>The CA that issued <see cref="Certificate"/>; null for a self-signed certificate.</summary>
+    public X509Certificate2? Issuer { get; }
+
+    /// <summary>What a client must trust: the issuing CA, or the self-signed certificate itself.</summary>
+    public X509Certificate2 TrustAnchor => Issuer ?? Certificate;
+
+    public string TrustAnchorPem => TrustAnchor.ExportCertificatePem();
 
     public string CertificatePem => Certificate.ExportCertificatePem();
 
@@ -46,6 +55,59 @@ public sealed class TestCertificate : IDisposable
         return new TestCertificate(publicOnly, key.ExportPkcs8PrivateKeyPem());
     }
 
+    /// <summary>A private CA (a self-signed CA certificate with its key) that <see cref="Issue"/> signs certificates with.</summary>
+    public static TestCertificate CreateAuthority(string commonName = "policycompiler-e2e CA")
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(new X500DistinguishedName("CN=" + commonName), key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: true, pathLengthConstraint: 0, critical: true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
+
+        var now = DateTimeOffset.UtcNow;
+        using var withKey = request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(2));
+        return new TestCertificate(X509CertificateLoader.LoadCertificate(withKey.RawData), key.ExportPkcs8PrivateKeyPem());
+    }
+
+    /// <summary>
+    /// A certificate for 127.0.0.1 and localhost signed by this CA (made with <see cref="CreateAuthority"/>): a TLS
+    /// server certificate, or, with <paramref name="serverAuthentication"/> false, a plain signing certificate (the
+    /// token server's JWT key).
+    /// </summary>
+    public TestCertificate Issue(string commonName, bool serverAuthentication = true)
+    {
+        using var issuerKey = ECDsa.Create();
+        issuerKey.ImportFromPem(PrivateKeyPem);
+        using var issuer = Certificate.CopyWithPrivateKey(issuerKey);
+
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(new X500DistinguishedName("CN=" + commonName), key, HashAlgorithmName.SHA256);
+        if (serverAuthentication)
+        {
+            var san = new SubjectAlternativeNameBuilder();
+            san.AddIpAddress(IPAddress.Loopback);
+            san.AddDnsName("localhost");
+            request.CertificateExtensions.Add(san.Build());
+            request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1", "serverAuth")], critical: false));
+        }
+
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
+
+        var now = DateTimeOffset.UtcNow;
+        using var issued = request.Create(issuer, now.AddMinutes(-5), now.AddDays(1), RandomNumberGenerator.GetBytes(12));
+        return new TestCertificate(X509CertificateLoader.LoadCertificate(issued.RawData), key.ExportPkcs8PrivateKeyPem(), X509CertificateLoader.LoadCertificate(Certificate.RawData));
+    }
+
+    /// <summary>The certificate with its private key, for a TLS server in the test process.</summary>
+    public X509Certificate2 CreateServerCertificate()
+    {
+        using var ephemeral = X509Certificate2.CreateFromPem(CertificatePem, PrivateKeyPem);
+        return X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), password: null);
+    }
+
     /// <summary>Writes <c>cert.pem</c> and <c>key.pem</c> into <paramref name="directory"/>.</summary>
     public (string CertificateFile, string KeyFile) WritePemFiles(string directory, string baseName = "tls")
     {
@@ -67,7 +129,7 @@ public sealed class TestCertificate : IDisposable
             RevocationMode = X509RevocationMode.NoCheck,
             DisableCertificateDownloads = true,
         };
-        policy.CustomTrustStore.Add(X509CertificateLoader.LoadCertificate(Certificate.RawData));
+        policy.CustomTrustStore.Add(X509CertificateLoader.LoadCertificate(TrustAnchor.RawData));
         return new SocketsHttpHandler
         {
             SslOptions = { CertificateChainPolicy = policy },
@@ -87,5 +149,9 @@ public sealed class TestCertificate : IDisposable
         return client;
     }
 
-    public void Dispose() => Certificate.Dispose();
+    public void Dispose()
+    {
+        Certificate.Dispose();
+        Issuer?.Dispose();
+    }
 }
