@@ -71,6 +71,25 @@ public sealed class RekorBundle
     }
 
     /// <summary>
+    /// A log entry known from its parts (a Sigstore bundle's <c>tlogEntries</c> item); <paramref name="logId"/> is the
+    /// hex SHA-256 log ID. The SignedEntryTimestamp may be empty when the entry only carries an inclusion proof.
+    /// </summary>
+    public static RekorBundle Create(byte[] signedEntryTimestamp, string body, long integratedTime, long logIndex, string logId)
+    {
+        ArgumentNullException.ThrowIfNull(signedEntryTimestamp);
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(logId);
+        return new RekorBundle(signedEntryTimestamp, body, integratedTime, logIndex, logId);
+    }
+
+    /// <summary>True when <paramref name="log"/>'s key signed this entry's SignedEntryTimestamp.</summary>
+    public bool SignedEntryTimestampVerifies(TransparencyLog log)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        return SignedEntryTimestamp.Length > 0 && log.Key.Verify(CanonicalPayload(), SignedEntryTimestamp);
+    }
+
+    /// <summary>
     /// The exact bytes Rekor signed: RFC 8785 canonical JSON of the four payload fields, keys in code-unit order.
     /// </summary>
     public byte[] CanonicalPayload()
@@ -119,19 +138,33 @@ public sealed class RekorBundle
             return RekorCheck.Fail($"the Rekor log key was not valid at the entry's integrated time {integrated:O}");
         }
 
-        var bodyError = CheckBody(payload, signature, signerDer);
+        var payloadHash = SHA256.HashData(payload);
+        var bodyError = CheckBody(Body, new LoggedSignature(payloadHash, payloadHash, signature.ToArray(), signerDer.ToArray()));
         return bodyError is null
             ? new RekorCheck(true, "verified", integrated, LogIndex)
             : RekorCheck.Fail("the Rekor entry does not match the signature: " + bodyError);
     }
 
-    /// <summary>The logged entry must name this payload's hash, this signature and this signer.</summary>
-    private string? CheckBody(ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> signerDer)
+    /// <summary>
+    /// What a log entry must name for one signature. <see cref="MessageSha256"/> is the digest a <c>hashedrekord</c>
+    /// entry logs (the signed artifact, or for a DSSE envelope in Rekor v2 the pre-authentication encoding);
+    /// <see cref="DssePayloadSha256"/> is the envelope payload's digest that <c>intoto</c> and <c>dsse</c> entries log
+    /// (null for a plain message signature, which such entries cannot describe). <see cref="SignerDer"/> is the
+    /// signing certificate's DER or the key's SubjectPublicKeyInfo.
+    /// </summary>
+    internal sealed record LoggedSignature(byte[] MessageSha256, byte[]? DssePayloadSha256, byte[] Signature, byte[] SignerDer)
+    {
+        /// <summary>When set, the body's <c>kind</c> and <c>apiVersion</c> must be these (a bundle's kindVersion).</summary>
+        public (string Kind, string Version)? KindVersion { get; init; }
+    }
+
+    /// <summary>The logged entry (base64 <paramref name="body"/>) must name this content, this signature and this signer; null when it does.</summary>
+    internal static string? CheckBody(string body, LoggedSignature expected)
     {
         byte[] bodyBytes;
         try
         {
-            bodyBytes = Convert.FromBase64String(Body);
+            bodyBytes = Convert.FromBase64String(body);
         }
         catch (FormatException)
         {
@@ -143,16 +176,25 @@ public sealed class RekorBundle
             using var document = JsonDocument.Parse(bodyBytes, new JsonDocumentOptions { MaxDepth = 16, AllowDuplicateProperties = false });
             var root = document.RootElement;
             var kind = root.TryGetProperty("kind", out var k) ? k.GetString() : null;
+            var version = root.TryGetProperty("apiVersion", out var v) ? v.GetString() : null;
+            if (expected.KindVersion is { } kindVersion && (kind != kindVersion.Kind || version != kindVersion.Version))
+            {
+                return $"the entry is a {kind} {version}, not the {kindVersion.Kind} {kindVersion.Version} the bundle declares";
+            }
+
             if (!root.TryGetProperty("spec", out var spec))
             {
                 return "the entry has no spec";
             }
 
-            return kind switch
+            return (kind, version) switch
             {
-                "hashedrekord" or "rekord" => CheckSignatureEntry(spec, payload, signature, signerDer),
-                "intoto" => CheckIntotoEntry(spec, payload, signature, signerDer),
-                "dsse" => CheckDsseEntry(spec, payload, signature, signerDer),
+                ("hashedrekord", "0.0.2") => CheckHashedRekordV002(spec.GetProperty("hashedRekordV002"), expected),
+                ("hashedrekord" or "rekord", _) => CheckSignatureEntry(spec, expected),
+                ("intoto", _) when expected.DssePayloadSha256 is not null => CheckIntotoEntry(spec, expected.DssePayloadSha256, expected.Signature, expected.SignerDer),
+                ("dsse", "0.0.2") when expected.DssePayloadSha256 is not null => CheckDsseV002Entry(spec.GetProperty("dsseV002"), expected),
+                ("dsse", _) when expected.DssePayloadSha256 is not null => CheckDsseEntry(spec, expected.DssePayloadSha256, expected.Signature, expected.SignerDer),
+                ("intoto" or "dsse", _) => $"a {kind} entry logs a DSSE envelope, not a message signature",
                 _ => $"entry kind '{kind}' is not a signature entry",
             };
         }
@@ -162,8 +204,8 @@ public sealed class RekorBundle
         }
     }
 
-    /// <summary>hashedrekord/rekord: the hash of the signed payload, the signature, and the signer.</summary>
-    private static string? CheckSignatureEntry(JsonElement spec, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> signerDer)
+    /// <summary>hashedrekord/rekord 0.0.1: the hash of the signed payload, the signature, and the signer.</summary>
+    private static string? CheckSignatureEntry(JsonElement spec, LoggedSignature expected)
     {
         var hash = spec.GetProperty("data").GetProperty("hash");
         if (hash.GetProperty("algorithm").GetString() != "sha256")
@@ -171,25 +213,72 @@ public sealed class RekorBundle
             return "the entry's payload hash is not SHA-256";
         }
 
-        if (!SameHash(hash.GetProperty("value").GetString(), payload))
+        if (!SameHash(hash.GetProperty("value").GetString(), expected.MessageSha256))
         {
             return "the entry logs another payload";
         }
 
         var signatureElement = spec.GetProperty("signature");
-        if (!Convert.FromBase64String(signatureElement.GetProperty("content").GetString()!).AsSpan().SequenceEqual(signature))
+        if (!Convert.FromBase64String(signatureElement.GetProperty("content").GetString()!).AsSpan().SequenceEqual(expected.Signature))
         {
             return "the entry logs another signature";
         }
 
-        return SameSigner(signatureElement.GetProperty("publicKey").GetProperty("content").GetString(), signerDer);
+        return SameSigner(signatureElement.GetProperty("publicKey").GetProperty("content").GetString(), expected.SignerDer);
+    }
+
+    /// <summary>hashedrekord 0.0.2 (Rekor v2): base64 digest, signature and a DER verifier (certificate or public key).</summary>
+    private static string? CheckHashedRekordV002(JsonElement spec, LoggedSignature expected)
+    {
+        var data = spec.GetProperty("data");
+        if (data.GetProperty("algorithm").GetString() != "SHA2_256")
+        {
+            return "the entry's payload hash is not SHA-256";
+        }
+
+        if (!Convert.FromBase64String(data.GetProperty("digest").GetString()!).AsSpan().SequenceEqual(expected.MessageSha256))
+        {
+            return "the entry logs another payload";
+        }
+
+        return CheckV002Signature(spec.GetProperty("signature"), expected);
+    }
+
+    /// <summary>dsse 0.0.2 (Rekor v2): the payload digest and the one signature with its DER verifier.</summary>
+    private static string? CheckDsseV002Entry(JsonElement spec, LoggedSignature expected)
+    {
+        var payloadHash = spec.GetProperty("payloadHash");
+        if (payloadHash.GetProperty("algorithm").GetString() != "SHA2_256"
+            || !Convert.FromBase64String(payloadHash.GetProperty("digest").GetString()!).AsSpan().SequenceEqual(expected.DssePayloadSha256))
+        {
+            return "the entry logs another attestation payload";
+        }
+
+        var signatures = spec.GetProperty("signatures");
+        return signatures.GetArrayLength() != 1
+            ? "the entry does not hold exactly one signature"
+            : CheckV002Signature(signatures[0], expected);
+    }
+
+    private static string? CheckV002Signature(JsonElement signature, LoggedSignature expected)
+    {
+        if (!Convert.FromBase64String(signature.GetProperty("content").GetString()!).AsSpan().SequenceEqual(expected.Signature))
+        {
+            return "the entry logs another signature";
+        }
+
+        var verifier = signature.GetProperty("verifier");
+        var logged = verifier.TryGetProperty("x509Certificate", out var certificate)
+            ? certificate.GetProperty("rawBytes").GetString()
+            : verifier.GetProperty("publicKey").GetProperty("rawBytes").GetString();
+        return Convert.FromBase64String(logged!).AsSpan().SequenceEqual(expected.SignerDer) ? null : "the entry logs another key or certificate";
     }
 
     /// <summary>intoto v0.0.2: the DSSE payload's hash and the envelope's one signature (base64 inside base64).</summary>
-    private static string? CheckIntotoEntry(JsonElement spec, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> signerDer)
+    private static string? CheckIntotoEntry(JsonElement spec, ReadOnlySpan<byte> payloadHash, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> signerDer)
     {
         var content = spec.GetProperty("content");
-        if (!SameHash(content.GetProperty("payloadHash").GetProperty("value").GetString(), payload))
+        if (!SameHash(content.GetProperty("payloadHash").GetProperty("value").GetString(), payloadHash))
         {
             return "the entry logs another attestation payload";
         }
@@ -202,7 +291,7 @@ public sealed class RekorBundle
 
         var logged = signatures[0];
         var inner = Encoding.UTF8.GetString(Convert.FromBase64String(logged.GetProperty("sig").GetString()!));
-        if (!Convert.FromBase64String(inner).AsSpan().SequenceEqual(signature))
+        if (!TryFromBase64(inner, out var loggedSignature) || !loggedSignature.AsSpan().SequenceEqual(signature))
         {
             return "the entry logs another signature";
         }
@@ -211,9 +300,9 @@ public sealed class RekorBundle
     }
 
     /// <summary>dsse v0.0.1: the payload's hash, the one signature and its verifier.</summary>
-    private static string? CheckDsseEntry(JsonElement spec, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> signerDer)
+    private static string? CheckDsseEntry(JsonElement spec, ReadOnlySpan<byte> payloadHash, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> signerDer)
     {
-        if (!SameHash(spec.GetProperty("payloadHash").GetProperty("value").GetString(), payload))
+        if (!SameHash(spec.GetProperty("payloadHash").GetProperty("value").GetString(), payloadHash))
         {
             return "the entry logs another attestation payload";
         }
@@ -233,8 +322,20 @@ public sealed class RekorBundle
         return SameSigner(logged.GetProperty("verifier").GetString(), signerDer);
     }
 
-    private static bool SameHash(string? hex, ReadOnlySpan<byte> content) =>
-        string.Equals(hex, Convert.ToHexStringLower(SHA256.HashData(content)), StringComparison.OrdinalIgnoreCase);
+    private static bool TryFromBase64(string text, out byte[] bytes)
+    {
+        bytes = new byte[(text.Length * 3 / 4) + 3];
+        if (Convert.TryFromBase64String(text, bytes, out var written))
+        {
+            bytes = bytes[..written];
+            return true;
+        }
+
+        return false;
+    }
+
+    private static bool SameHash(string? hex, ReadOnlySpan<byte> sha256) =>
+        string.Equals(hex, Convert.ToHexStringLower(sha256), StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Rekor stores the signer as base64 of its PEM (a public key or a certificate).</summary>
     private static string? SameSigner(string? base64Pem, ReadOnlySpan<byte> signerDer)

@@ -151,13 +151,14 @@ public sealed class TrustedRoot
 
     private static (DateTimeOffset? From, DateTimeOffset? Until) ReadValidity(JsonElement element)
     {
-        if (!element.TryGetProperty("validFor", out var validFor))
+        if (!element.TryGetProperty("validFor", out var validFor) || validFor.ValueKind == JsonValueKind.Null)
         {
             return (null, null);
         }
 
-        DateTimeOffset? from = validFor.TryGetProperty("start", out var start) ? start.GetDateTimeOffset() : null;
-        DateTimeOffset? until = validFor.TryGetProperty("end", out var end) ? end.GetDateTimeOffset() : null;
+        // Protobuf JSON writes an absent field as null or leaves it out.
+        DateTimeOffset? from = validFor.TryGetProperty("start", out var start) && start.ValueKind != JsonValueKind.Null ? start.GetDateTimeOffset() : null;
+        DateTimeOffset? until = validFor.TryGetProperty("end", out var end) && end.ValueKind != JsonValueKind.Null ? end.GetDateTimeOffset() : null;
         return (from, until);
     }
 }

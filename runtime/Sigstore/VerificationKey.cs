@@ -1,4 +1,6 @@
+using System.Formats.Asn1;
 using System.Security.Cryptography;
+using Org.BouncyCastle.Math.EC.Rfc8032;
 
 namespace PolicyCompiler.Runtime.Sigstore;
 
@@ -9,17 +11,24 @@ public enum KeyAlgorithm
     EcdsaP384,
     EcdsaP521,
     Rsa,
+
+    /// <summary>Pure Ed25519 (RFC 8032): Rekor v2 logs sign checkpoints with it. The message is not prehashed.</summary>
+    Ed25519,
 }
 
 /// <summary>
 /// A public key that verifies signatures. The generator checked the key at build time and embeds its
 /// SubjectPublicKeyInfo; the platform key object is imported on first use and then shared across threads
-/// (the .NET ECDsa/RSA verify operations are thread-safe on imported public keys).
+/// (the .NET ECDsa/RSA verify operations are thread-safe on imported public keys). Ed25519, which .NET lacks,
+/// is verified with BouncyCastle's stateless RFC 8032 implementation.
 /// </summary>
 public sealed class VerificationKey
 {
+    private const string Ed25519Oid = "1.3.101.112";
+
     private readonly byte[] _spki;
     private readonly Lazy<AsymmetricAlgorithm> _key;
+    private readonly byte[]? _ed25519;
 
     public VerificationKey(KeyAlgorithm algorithm, string subjectPublicKeyInfoBase64, HashAlgorithmName hash)
     {
@@ -27,6 +36,10 @@ public sealed class VerificationKey
         Hash = hash;
         _spki = Convert.FromBase64String(subjectPublicKeyInfoBase64);
         _key = new Lazy<AsymmetricAlgorithm>(Import, LazyThreadSafetyMode.ExecutionAndPublication);
+        if (algorithm == KeyAlgorithm.Ed25519)
+        {
+            _ed25519 = ReadEd25519(_spki) ?? throw new CryptographicException("the key is not an Ed25519 SubjectPublicKeyInfo");
+        }
     }
 
     public KeyAlgorithm Algorithm { get; }
@@ -53,6 +66,11 @@ public sealed class VerificationKey
     public static VerificationKey FromSubjectPublicKeyInfo(byte[] spki, HashAlgorithmName hash)
     {
         ArgumentNullException.ThrowIfNull(spki);
+        if (ReadEd25519(spki) is not null)
+        {
+            return new VerificationKey(KeyAlgorithm.Ed25519, Convert.ToBase64String(spki), hash);
+        }
+
         KeyAlgorithm algorithm;
         try
         {
@@ -79,6 +97,12 @@ public sealed class VerificationKey
     /// <summary>Checks a signature over <paramref name="data"/>. Malformed signatures are simply not valid.</summary>
     public bool Verify(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
     {
+        if (_ed25519 is not null)
+        {
+            return signature.Length == Ed25519.SignatureSize
+                && Ed25519.Verify(signature.ToArray(), 0, _ed25519, 0, data.ToArray(), 0, data.Length);
+        }
+
         try
         {
             return _key.Value switch
@@ -92,6 +116,53 @@ public sealed class VerificationKey
         catch (CryptographicException)
         {
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Checks a signature over a digest the caller already computed with <see cref="Hash"/> (a Sigstore bundle names
+    /// the artifact by digest). Ed25519 signs the message itself, so it never verifies a bare digest.
+    /// </summary>
+    public bool VerifyDigest(ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature)
+    {
+        if (_ed25519 is not null)
+        {
+            return false;
+        }
+
+        try
+        {
+            return _key.Value switch
+            {
+                ECDsa ec => ec.VerifyHash(digest, signature, DSASignatureFormat.Rfc3279DerSequence),
+                RSA rsa => rsa.VerifyHash(digest, signature, Hash, RSASignaturePadding.Pkcs1),
+                _ => false,
+            };
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The 32-byte Ed25519 public key of an RFC 8410 SubjectPublicKeyInfo, or null for another key type.</summary>
+    private static byte[]? ReadEd25519(byte[] spki)
+    {
+        try
+        {
+            var sequence = new AsnReader(spki, AsnEncodingRules.DER).ReadSequence();
+            var algorithm = sequence.ReadSequence();
+            if (algorithm.ReadObjectIdentifier() != Ed25519Oid || algorithm.HasData)
+            {
+                return null;
+            }
+
+            var key = sequence.ReadBitString(out var unused);
+            return unused == 0 && key.Length == Ed25519.PublicKeySize && !sequence.HasData ? key : null;
+        }
+        catch (AsnContentException)
+        {
+            return null;
         }
     }
 
