@@ -5,6 +5,12 @@ using PolicyCompiler.Runtime.Registry;
 using PolicyCompiler.Runtime.Sigstore;
 using PolicyCompiler.Runtime.Telemetry;
 
+// Subcommands run instead of the webhook: the binary describes its own deployment.
+if (args.Length > 0 && args[0] == "manifests")
+{
+    return ManifestCommand.Run(args[1..], PolicyCatalog.All, Console.Out, Console.Error);
+}
+
 var builder = WebApplication.CreateSlimBuilder(args);
 
 builder.Logging.ClearProviders();
@@ -72,3 +78,4 @@ app.MapGet("/readyz", () => "ok");
 app.MapGet("/metrics", (WebhookMetrics m) => Results.Text(m.Registry.Render(), "text/plain; version=0.0.4; charset=utf-8"));
 
 app.Run();
+return 0;
