@@ -262,6 +262,11 @@ internal static class PolicyEmitter
             optional.Add("useCache: false");
         }
 
+        if (entry.Format != "Cosign")
+        {
+            optional.Add($"format: SignatureFormat.{entry.Format}");
+        }
+
         var hasAttestations = !entry.Attestations.IsEmpty;
 
         w.WriteLine($"repository: {CSharp.Literal(entry.Repository)}" + (optional.Count == 0 && !hasAttestations ? ")," : ","));

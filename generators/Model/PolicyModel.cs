@@ -59,6 +59,9 @@ internal sealed record ImageVerificationModel(
     string? Repository)
 {
     public EquatableArray<AttestationModel> Attestations { get; init; } = EquatableArray<AttestationModel>.Empty;
+
+    /// <summary><c>type</c>: <c>Cosign</c> (tags) or <c>SigstoreBundle</c> (OCI 1.1 referrers).</summary>
+    public string Format { get; init; } = "Cosign";
 }
 
 /// <summary>An attestation check: statements of <see cref="Type"/> vouched for by the attestor sets.</summary>

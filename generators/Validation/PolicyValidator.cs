@@ -456,11 +456,11 @@ internal static class PolicyValidator
     private static ImageVerificationModel? ValidateVerifyImage(VerifyImageSyntax entry, YamlFile file)
     {
         var ok = true;
-        if (entry.Type is { } type && type.Value != "Cosign")
+        if (entry.Type is { } type && type.Value is not ("Cosign" or "SigstoreBundle"))
         {
-            if (type.Value is "SigstoreBundle" or "Notary")
+            if (type.Value is "Notary")
             {
-                file.Report(DiagnosticDescriptors.NotSupportedYet, type.Location, "type: " + type.Value, "only Cosign signatures are verified so far");
+                file.Report(DiagnosticDescriptors.NotSupportedYet, type.Location, "type: " + type.Value, "only Cosign signatures and Sigstore bundles are verified so far");
             }
             else
             {
@@ -560,7 +560,7 @@ internal static class PolicyValidator
                 entry.VerifyDigest?.Value ?? true,
                 entry.Required?.Value ?? true,
                 entry.UseCache?.Value ?? true,
-                entry.Repository?.Value) { Attestations = attestations.ToEquatableArray() }
+                entry.Repository?.Value) { Attestations = attestations.ToEquatableArray(), Format = entry.Type?.Value ?? "Cosign" }
             : null;
     }
 

@@ -2,6 +2,7 @@ using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Images;
 using PolicyCompiler.Runtime.Registry;
 using PolicyCompiler.Runtime.Sigstore;
+using PolicyCompiler.Runtime.Sigstore.Bundles;
 
 namespace PolicyCompiler.Runtime.Engine;
 
@@ -12,6 +13,7 @@ namespace PolicyCompiler.Runtime.Engine;
 public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache, TimeProvider? time = null)
 {
     private readonly CosignSignatureStore _signatures = new(registry);
+    private readonly BundleReferrers _bundles = new(registry);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     public VerificationCache Cache => cache;
@@ -53,39 +55,39 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
     private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, CancellationToken cancellationToken)
     {
-        // Signatures are read once per repository that any attestor names.
-        var signatures = new Dictionary<(string, string), IReadOnlyList<CosignSignature>>();
-        async Task<IReadOnlyList<CosignSignature>> SignaturesAsync(string? attestorRepository)
+        // Signatures, attestations and bundles are read once per repository that any attestor names.
+        var signatures = new Dictionary<(string, string), Task<IReadOnlyList<CosignSignature>>>();
+        var attestations = new Dictionary<(string, string), Task<IReadOnlyList<CosignSignature>>>();
+        var bundles = new Dictionary<(string, string), Task<IReadOnlyList<ReferrerBundle>>>();
+        Task<T> Once<T>(Dictionary<(string, string), Task<T>> cache, string? attestorRepository, Func<string, string, Task<T>> read)
         {
             var location = SignatureLocation(attestorRepository ?? entry.Repository, image);
-            if (!signatures.TryGetValue(location, out var found))
+            if (!cache.TryGetValue(location, out var found))
             {
-                found = await _signatures.GetSignaturesAsync(location.Registry, location.Repository, digest, cancellationToken).ConfigureAwait(false);
-                signatures[location] = found;
+                found = read(location.Registry, location.Repository);
+                cache[location] = found;
             }
 
             return found;
         }
 
-        var attestations = new Dictionary<(string, string), IReadOnlyList<CosignSignature>>();
-        async Task<IReadOnlyList<CosignSignature>> AttestationsAsync(string? attestorRepository)
-        {
-            var location = SignatureLocation(attestorRepository ?? entry.Repository, image);
-            if (!attestations.TryGetValue(location, out var found))
-            {
-                found = await _signatures.GetAttestationsAsync(location.Registry, location.Repository, digest, cancellationToken).ConfigureAwait(false);
-                attestations[location] = found;
-            }
+        Task<IReadOnlyList<ReferrerBundle>> BundlesAsync(string? repository) =>
+            Once(bundles, repository, (host, repo) => _bundles.GetBundlesAsync(host, repo, digest, cancellationToken));
 
-            return found;
-        }
+        async Task<SignatureCheck> CheckSignatureAsync(SignatureAttestorDefinition attestor) => entry.Format == SignatureFormat.SigstoreBundle
+            ? BundleReferrers.VerifySignature(await BundlesAsync(attestor.Repository).ConfigureAwait(false), digest, attestor.Signer, attestor.Requirements, _time)
+            : CosignVerifier.Verify(await Once(signatures, attestor.Repository, (host, repo) => _signatures.GetSignaturesAsync(host, repo, digest, cancellationToken)).ConfigureAwait(false), digest, attestor.Signer, attestor.Requirements, _time);
+
+        async Task<AttestationCheck> CheckStatementsAsync(SignatureAttestorDefinition attestor, string predicateType) => entry.Format == SignatureFormat.SigstoreBundle
+            ? BundleReferrers.VerifyAttestations(await BundlesAsync(attestor.Repository).ConfigureAwait(false), digest, predicateType, attestor.Signer, attestor.Requirements, _time)
+            : CosignAttestationVerifier.Verify(await Once(attestations, attestor.Repository, (host, repo) => _signatures.GetAttestationsAsync(host, repo, digest, cancellationToken)).ConfigureAwait(false), digest, predicateType, attestor.Signer, attestor.Requirements, _time);
 
         try
         {
             var failures = new List<string>();
             foreach (var set in entry.Attestors)
             {
-                failures.AddRange(await CheckSetAsync(set, SignaturesAsync, digest, _time).ConfigureAwait(false));
+                failures.AddRange(await CheckSetAsync(set, CheckSignatureAsync).ConfigureAwait(false));
             }
 
             if (failures.Count > 0)
@@ -95,7 +97,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
             foreach (var attestation in entry.Attestations)
             {
-                var (failure, conditionFailure) = await CheckAttestationAsync(attestation, AttestationsAsync, image, digest, request).ConfigureAwait(false);
+                var (failure, conditionFailure) = await CheckAttestationAsync(attestation, attestor => CheckStatementsAsync(attestor, attestation.PredicateType), image, digest, request).ConfigureAwait(false);
                 if (conditionFailure is not null)
                 {
                     return ImageVerificationResult.Fail($"attestation checks failed for {image.FullyQualified} and predicate {attestation.PredicateType}: {conditionFailure}", digest);
@@ -116,14 +118,13 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         }
     }
 
-    /// <summary>The failures of a set that is not satisfied; empty when <c>count</c> of its entries verified.</summary>
     /// <summary>
     /// Every attestor set of the attestation must vouch for statements of its type (count as for signatures), and
     /// every vouched statement must satisfy the conditions: Kyverno fails the rule on the first that does not.
     /// </summary>
-    internal async Task<(string? Failure, string? ConditionFailure)> CheckAttestationAsync(
+    internal static async Task<(string? Failure, string? ConditionFailure)> CheckAttestationAsync(
         AttestationDefinition attestation,
-        Func<string?, Task<IReadOnlyList<CosignSignature>>> layers,
+        Func<SignatureAttestorDefinition, Task<AttestationCheck>> vouch,
         ImageReference image,
         string digest,
         AdmissionContext? request)
@@ -140,7 +141,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                     continue;
                 }
 
-                var check = CosignAttestationVerifier.Verify(await layers(signer.Repository).ConfigureAwait(false), digest, attestation.PredicateType, signer.Signer, signer.Requirements, _time);
+                var check = await vouch(signer).ConfigureAwait(false);
                 if (!check.Verified)
                 {
                     failures.Add($"{attestation.Path}{attestor.Path}: {check.Reason}");
@@ -174,7 +175,8 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         return (null, null);
     }
 
-    internal static async Task<List<string>> CheckSetAsync(AttestorSetDefinition set, Func<string?, Task<IReadOnlyList<CosignSignature>>> signatures, string digest, TimeProvider time)
+    /// <summary>The failures of a set that is not satisfied; empty when <c>count</c> of its entries verified.</summary>
+    internal static async Task<List<string>> CheckSetAsync(AttestorSetDefinition set, Func<SignatureAttestorDefinition, Task<SignatureCheck>> check)
     {
         var verified = 0;
         var failures = new List<string>();
@@ -182,8 +184,8 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         {
             var reasons = attestor switch
             {
-                SignatureAttestorDefinition signer => Check(CosignVerifier.Verify(await signatures(signer.Repository).ConfigureAwait(false), digest, signer.Signer, signer.Requirements, time), attestor.Path),
-                NestedAttestorDefinition nested => await CheckSetAsync(nested.Set, signatures, digest, time).ConfigureAwait(false),
+                SignatureAttestorDefinition signer => Reasons(await check(signer).ConfigureAwait(false), attestor.Path),
+                NestedAttestorDefinition nested => await CheckSetAsync(nested.Set, check).ConfigureAwait(false),
                 _ => [$"{attestor.Path}: attestor type {attestor.GetType().Name} is not supported"],
             };
 
@@ -208,7 +210,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
         return failures;
 
-        static List<string> Check(SignatureCheck check, string path) => check.Verified ? [] : [$"{path}: {check.Reason}"];
+        static List<string> Reasons(SignatureCheck check, string path) => check.Verified ? [] : [$"{path}: {check.Reason}"];
     }
 
     private static (string Registry, string Repository) SignatureLocation(string? repository, ImageReference image)

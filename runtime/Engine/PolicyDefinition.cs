@@ -89,6 +89,16 @@ public sealed record WebhookResource(string Group, string Version, string Resour
 /// <summary>The operations and resources a rule needs to see, decided by the generator from its match blocks.</summary>
 public sealed record WebhookRule(ImmutableArray<string> Operations, ImmutableArray<WebhookResource> Resources);
 
+/// <summary>The <c>type</c> of a verifyImages entry.</summary>
+public enum SignatureFormat
+{
+    /// <summary>cosign's classic layout: <c>sha256-&lt;hex&gt;.sig</c> and <c>.att</c> tags.</summary>
+    Cosign,
+
+    /// <summary>Sigstore bundles attached as OCI 1.1 referrers (cosign v3's default).</summary>
+    SigstoreBundle,
+}
+
 /// <summary>One entry of a rule's <c>verifyImages</c>.</summary>
 public sealed class ImageVerificationDefinition(
     string path,
@@ -100,8 +110,12 @@ public sealed class ImageVerificationDefinition(
     string? repository,
     Func<string, bool>? skipImageReferences = null,
     bool useCache = true,
-    ImmutableArray<AttestationDefinition> attestations = default)
+    ImmutableArray<AttestationDefinition> attestations = default,
+    SignatureFormat format = SignatureFormat.Cosign)
 {
+    /// <summary>How the signatures are stored: cosign's tags, or Sigstore bundles attached as OCI 1.1 referrers.</summary>
+    public SignatureFormat Format { get; } = format;
+
     /// <summary>Where the entry sits in the rule, for messages (<c>verifyImages[0]</c>).</summary>
     public string Path { get; } = path;
 

@@ -28,6 +28,23 @@ public sealed class OciDescriptor
 
     [JsonPropertyName("annotations")]
     public Dictionary<string, string>? Annotations { get; set; }
+
+    /// <summary>The artifact type of a referrer (OCI 1.1), as listed in a referrers index.</summary>
+    [JsonPropertyName("artifactType")]
+    public string? ArtifactType { get; set; }
+}
+
+/// <summary>An OCI image index: here the answer of the referrers API or of the referrers tag schema.</summary>
+public sealed class OciIndex
+{
+    [JsonPropertyName("schemaVersion")]
+    public int SchemaVersion { get; set; }
+
+    [JsonPropertyName("mediaType")]
+    public string? MediaType { get; set; }
+
+    [JsonPropertyName("manifests")]
+    public List<OciDescriptor>? Manifests { get; set; }
 }
 
 /// <summary>An OCI image manifest (also reads Docker's schema 2, which has the same shape).</summary>
@@ -47,6 +64,14 @@ public sealed class OciManifest
 
     [JsonPropertyName("annotations")]
     public Dictionary<string, string>? Annotations { get; set; }
+
+    /// <summary>OCI 1.1: the artifact type of an artifact manifest.</summary>
+    [JsonPropertyName("artifactType")]
+    public string? ArtifactType { get; set; }
+
+    /// <summary>OCI 1.1: the manifest this artifact refers to.</summary>
+    [JsonPropertyName("subject")]
+    public OciDescriptor? Subject { get; set; }
 }
 
 /// <summary>Token endpoint answer of the Docker registry token protocol.</summary>
@@ -64,5 +89,6 @@ public sealed class TokenResponse
 
 [JsonSourceGenerationOptions(MaxDepth = 32)]
 [JsonSerializable(typeof(OciManifest))]
+[JsonSerializable(typeof(OciIndex))]
 [JsonSerializable(typeof(TokenResponse))]
 internal sealed partial class RegistryJsonContext : JsonSerializerContext;

@@ -112,6 +112,55 @@ public sealed class RegistryClient : IDisposable
         return new ManifestResponse(content, mediaType ?? ReadMediaTypeField(content) ?? string.Empty, digest);
     }
 
+    /// <summary>
+    /// The OCI 1.1 referrers of <paramref name="digest"/>: from the referrers API, or, where the registry lacks it
+    /// (distribution 2.x answers 404), from the referrers tag schema (<c>sha256-&lt;hex&gt;</c> holding an index).
+    /// Empty when there are none. The index is only a listing: each referrer manifest is fetched and checked later.
+    /// </summary>
+    public async Task<IReadOnlyList<OciDescriptor>> GetReferrersAsync(string registry, string repository, string digest, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(digest);
+        if (!Images.ImageReference.IsValidDigest(digest))
+        {
+            throw new RegistryException(RegistryFailure.InvalidResponse, $"'{digest}' is not a valid digest");
+        }
+
+        var what = $"referrers of {repository}@{digest}";
+        var listing = await WithRetriesAsync(async () =>
+        {
+            var uri = BuildUri(registry, $"/v2/{repository}/referrers/{digest}");
+            using var response = await SendAuthenticatedAsync(registry, repository, uri, MediaTypes.OciIndex, cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed or HttpStatusCode.BadRequest)
+            {
+                return null;
+            }
+
+            EnsureSuccess(response, what);
+            return await ReadBoundedAsync(response, _options.MaxManifestBytes, what, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+
+        if (listing is null)
+        {
+            try
+            {
+                listing = (await GetManifestAsync(registry, repository, digest.Replace(':', '-'), cancellationToken).ConfigureAwait(false)).Content;
+            }
+            catch (RegistryException e) when (e.Failure == RegistryFailure.NotFound)
+            {
+                return [];
+            }
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(listing, RegistryJsonContext.Default.OciIndex)?.Manifests ?? [];
+        }
+        catch (JsonException)
+        {
+            throw new RegistryException(RegistryFailure.InvalidResponse, $"{what} are not a valid OCI index");
+        }
+    }
+
     /// <summary>Fetches a blob; its content must hash to <paramref name="digest"/> and fit in <paramref name="maxBytes"/>.</summary>
     public async Task<byte[]> GetBlobAsync(string registry, string repository, string digest, long maxBytes, CancellationToken cancellationToken)
     {

@@ -57,6 +57,10 @@ public sealed class TrustedRoot
     /// <summary>The Sigstore public-good instance (rekor.sigstore.dev, fulcio.sigstore.dev, ctfe.sigstore.dev).</summary>
     public static TrustedRoot PublicGood => s_publicGood.Value;
 
+    /// <summary>This root with other transparency logs: an attestor's private Rekor (<c>rekor.pubkey</c>).</summary>
+    public TrustedRoot WithTransparencyLogs(IReadOnlyList<TransparencyLog> logs) =>
+        new(logs, CertificateTransparencyLogs, CertificateAuthorities, TimestampAuthorities, SkippedEntries);
+
     public IReadOnlyList<TransparencyLog> TransparencyLogs { get; }
 
     public IReadOnlyList<TransparencyLog> CertificateTransparencyLogs { get; }

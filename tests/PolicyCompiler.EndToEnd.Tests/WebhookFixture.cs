@@ -66,6 +66,9 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>The images of the keyless policies (e2e/keyless-*), each signed right or wrong in one respect.</summary>
     public KeylessImages Keyless { get; private set; } = null!;
 
+    /// <summary>Images carrying (or not) the real cosign v3 attestation bundle as an OCI 1.1 referrer.</summary>
+    public CosignV3BundleImages Bundles { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         try
@@ -77,6 +80,9 @@ public sealed class WebhookFixture : IAsyncLifetime
             {
                 PolicyTemplate.Write(policies, name, yaml);
             }
+
+            PolicyTemplate.Write(policies, CosignV3BundleImages.PolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.PolicyName, CosignV3BundleImages.Pattern, CosignV3BundleImages.Identity));
+            PolicyTemplate.Write(policies, CosignV3BundleImages.WrongIdentityPolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.WrongIdentityPolicyName, CosignV3BundleImages.WrongIdentityPattern, "someone-else@soyland.com"));
 
             // The publish (minutes) needs only the key; the registry work overlaps with it.
             // The trailing separator matters: the host globs $(PolicyDirectory)**/*.yaml.
@@ -95,6 +101,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 UnloggedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/logged-app", "v1");
                 await Signer.SignAsync(Registry, UnloggedImage);
                 Keyless = await KeylessImages.PushAsync(Registry, images, Sigstore, OtherSigstore);
+                Bundles = await CosignV3BundleImages.PushAsync(Registry, images);
             }
             catch (Exception e)
             {

@@ -468,5 +468,36 @@ public sealed class GeneratedCodeBehaviourTests
         Assert.Equal(["batch/v1/cronjobs"], Describe(policy.Rules.Single(r => r.Name == "autogen-cronjob-check-image").Webhook!));
     }
 
+    [Fact]
+    public void Sigstore_bundle_type_reads_signatures_from_referrers()
+    {
+        var policy = Assert.Single(Load(("bundle.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: bundle
+            spec:
+              rules:
+                - name: bundle
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
+                    type: SigstoreBundle
+                    attestors:
+                    - entries:
+                      - keyless:
+                          subject: "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/*"
+                          issuer: https://token.actions.githubusercontent.com
+                  - imageReferences: ["docker.io/*"]
+            """)));
+
+        var entries = AuthoredRule(policy).VerifyImages;
+        Assert.Equal(SignatureFormat.SigstoreBundle.ToString(), entries[0].Format.ToString());
+        Assert.Equal(SignatureFormat.Cosign.ToString(), entries[1].Format.ToString());
+    }
+
     private static string[] Describe(WebhookRule rule) => [.. rule.Resources.Select(r => $"{r.Group}/{r.Version}/{r.Resource}")];
 }

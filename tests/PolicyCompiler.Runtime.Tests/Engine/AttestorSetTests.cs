@@ -16,7 +16,7 @@ public sealed class AttestorSetTests
     private static PublicKeyAttestorDefinition Key(string path, string file) => new(path, CosignFixtures.Key(file));
 
     private static Task<List<string>> Check(AttestorSetDefinition set) =>
-        ImageVerifier.CheckSetAsync(set, _ => Task.FromResult(CosignFixtures.Signatures(Image)), CosignFixtures.ManifestDigest(Image), TimeProvider.System);
+        ImageVerifier.CheckSetAsync(set, attestor => Task.FromResult(CosignVerifier.Verify(CosignFixtures.Signatures(Image), CosignFixtures.ManifestDigest(Image), attestor.Signer, attestor.Requirements, TimeProvider.System)));
 
     private static AttestorSetDefinition Set(int? count, params AttestorDefinition[] entries) => new(".attestors[0]", count, [.. entries]);
 

@@ -236,8 +236,6 @@ public sealed class AttestationTests : IDisposable
     [Fact]
     public async Task ConditionsRunOnEveryVerifiedStatementAndTheFirstFailureWins()
     {
-        using var registry = new RegistryClient(new RegistryOptions());
-        var verifier = new ImageVerifier(registry, new VerificationCache(new VerificationCacheOptions(), TimeProvider.System));
         var set = new AttestorSetDefinition(".attestors[0]", null, [new PublicKeyAttestorDefinition(".attestors[0].entries[0].keys", Key(_signer))]);
         var seen = new List<string>();
         var attestation = new AttestationDefinition(".attestations[0]", CodeReview, [set], context =>
@@ -249,7 +247,7 @@ public sealed class AttestationTests : IDisposable
         var image = ImageReference.Parse("registry.io/org/app@" + Digest);
         IReadOnlyList<CosignSignature> layers = [Layer(Statement(), _signer), Layer(Statement(branch: "dev"), _signer)];
 
-        var (failure, conditionFailure) = await verifier.CheckAttestationAsync(attestation, _ => Task.FromResult(layers), image, Digest, request: null);
+        var (failure, conditionFailure) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), image, Digest, request: null);
 
         Assert.Null(failure);
         Assert.Equal("repo.branch is dev, not main", conditionFailure);
@@ -259,17 +257,18 @@ public sealed class AttestationTests : IDisposable
     [Fact]
     public async Task AttestorThatVouchesForNothingReportsItsPath()
     {
-        using var registry = new RegistryClient(new RegistryOptions());
-        var verifier = new ImageVerifier(registry, new VerificationCache(new VerificationCacheOptions(), TimeProvider.System));
         var set = new AttestorSetDefinition(".attestors[0]", null, [new PublicKeyAttestorDefinition(".attestors[0].entries[0].keys", Key(_other))]);
         var attestation = new AttestationDefinition(".attestations[0]", CodeReview, [set], conditions: null);
         IReadOnlyList<CosignSignature> layers = [Layer(Statement(), _signer)];
 
-        var (failure, conditionFailure) = await verifier.CheckAttestationAsync(attestation, _ => Task.FromResult(layers), ImageReference.Parse("registry.io/org/app@" + Digest), Digest, request: null);
+        var (failure, conditionFailure) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), ImageReference.Parse("registry.io/org/app@" + Digest), Digest, request: null);
 
         Assert.Null(conditionFailure);
         Assert.Equal(".attestations[0].attestors[0].entries[0].keys: invalid signature", failure);
     }
+
+    private static Func<SignatureAttestorDefinition, Task<AttestationCheck>> Vouch(IReadOnlyList<CosignSignature> layers, AttestationDefinition attestation) =>
+        attestor => Task.FromResult(CosignAttestationVerifier.Verify(layers, Digest, attestation.PredicateType, attestor.Signer, attestor.Requirements, TimeProvider.System));
 
     public void Dispose()
     {

@@ -1,0 +1,45 @@
+using PolicyCompiler.EndToEnd.Tests.Infrastructure;
+
+namespace PolicyCompiler.EndToEnd.Tests;
+
+/// <summary>
+/// <c>type: SigstoreBundle</c>: the real cosign v3 attestation bundle, attached as an OCI 1.1 referrer of its rebuilt
+/// subject image in the real registry, verified by the published webhook against the built-in public-good trust root
+/// (Fulcio certificate for cody@soyland.com, production Rekor dsse entry).
+/// </summary>
+[Collection(WebhookCollection.Name)]
+public sealed class BundleAdmissionTests(WebhookFixture fixture)
+{
+    private const string Namespace = "e2e";
+
+    [Fact]
+    public async Task ImageWithTheRealCosignV3AttestationBundleIsAdmittedAndPinned()
+    {
+        var image = fixture.Bundles.Attested;
+
+        var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle", image.TagReference));
+
+        Assert.True(result.Allowed == true, "expected allowed\n" + result.Describe() + "\n" + fixture.Describe());
+        Assert.Contains(result.PatchOperations, o => o is { Op: "replace", Path: "/spec/containers/0/image" } && o.StringValue == image.TagReference + "@" + CosignV3BundleImages.SubjectDigest);
+    }
+
+    [Fact]
+    public async Task TheSameBundleUnderAPolicyExpectingAnotherIdentityIsDenied()
+    {
+        var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-other", fixture.Bundles.AttestedForOtherPolicy.TagReference));
+
+        Assert.True(result.Allowed == false, "expected denied\n" + result.Describe());
+        Assert.Contains($"{CosignV3BundleImages.WrongIdentityPolicyName}:", result.Message, StringComparison.Ordinal);
+        Assert.Contains(".attestations[0].attestors[0].entries[0].keyless:", result.Message, StringComparison.Ordinal);
+        Assert.Contains("subject mismatch", result.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ImageWithoutAnyBundleIsDenied()
+    {
+        var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-none", fixture.Bundles.WithoutBundle.TagReference));
+
+        Assert.True(result.Allowed == false, "expected denied\n" + result.Describe());
+        Assert.Contains("no attestations found", result.Message, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,117 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace PolicyCompiler.EndToEnd.Tests.Infrastructure;
+
+/// <summary>
+/// The real cosign v3 attestation bundle of TestData/cosign (see its NOTICE) attached, as cosign v3 attaches it, as an
+/// OCI 1.1 referrer of its subject: go-containerregistry's empty image, rebuilt byte for byte so that its digest is the
+/// one the bundle's in-toto statement names. Docker's registry 2.8 has no referrers API, so the referrer is also listed
+/// under the referrers tag schema (<c>sha256-&lt;hex&gt;</c>), the fallback clients use.
+/// </summary>
+public sealed record CosignV3BundleImages(PushedImage Attested, PushedImage AttestedForOtherPolicy, PushedImage WithoutBundle)
+{
+    public const string PolicyName = "e2e-cosign-v3-bundle";
+    public const string WrongIdentityPolicyName = "e2e-cosign-v3-bundle-wrong-identity";
+    public const string Pattern = "127.0.0.1:*/e2e/bundle-app*";
+    public const string WrongIdentityPattern = "127.0.0.1:*/e2e/bundle-other*";
+    public const string PredicateType = "https://cosign.sigstore.dev/attestation/v1";
+    public const string SubjectDigest = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4";
+    public const string Identity = "cody@soyland.com";
+    public const string Issuer = "https://github.com/login/oauth";
+    private const string BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    private const string EmptyMediaType = "application/vnd.oci.empty.v1+json";
+
+    /// <summary>The policy: Sigstore bundles, one attestation of the bundle's predicate type by its keyless signer.</summary>
+    public static string Policy(string name, string pattern, string identity) => $$"""
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: {{name}}
+        spec:
+          validationFailureAction: Enforce
+          webhookTimeoutSeconds: 30
+          rules:
+            - name: check-bundle
+              match:
+                any:
+                - resources:
+                    kinds: [Pod]
+              verifyImages:
+              - imageReferences: ["{{pattern}}"]
+                type: SigstoreBundle
+                attestations:
+                - type: {{PredicateType}}
+                  attestors:
+                  - entries:
+                    - keyless:
+                        subject: "{{identity}}"
+                        issuer: "{{Issuer}}"
+        """;
+
+    public static async Task<CosignV3BundleImages> PushAsync(RegistryProcess registry, string workDirectory, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var attested = await PushSubjectAsync(registry, "e2e/bundle-app", cancellationToken).ConfigureAwait(false);
+        await AttachBundleAsync(registry, attested.Repository, cancellationToken).ConfigureAwait(false);
+        var other = await PushSubjectAsync(registry, "e2e/bundle-other", cancellationToken).ConfigureAwait(false);
+        await AttachBundleAsync(registry, other.Repository, cancellationToken).ConfigureAwait(false);
+        var without = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/bundle-app-unattested", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+        return new CosignV3BundleImages(attested, other, without);
+    }
+
+    private static async Task<PushedImage> PushSubjectAsync(RegistryProcess registry, string repository, CancellationToken cancellationToken)
+    {
+        var config = Encoding.UTF8.GetBytes("""{"architecture":"","created":"0001-01-01T00:00:00Z","os":"","rootfs":{"type":"layers","diff_ids":null},"config":{}}""");
+        var configDigest = await registry.Distribution.PushBlobAsync(repository, config, cancellationToken).ConfigureAwait(false);
+        var manifest = Encoding.UTF8.GetBytes($$"""{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":{{config.Length}},"digest":"{{configDigest}}"},"layers":[]}""");
+        var digest = await registry.Distribution.PutManifestAsync(repository, "v1", MediaTypes.DockerManifest, manifest, cancellationToken).ConfigureAwait(false);
+        if (digest != SubjectDigest)
+        {
+            throw new InvalidOperationException($"the rebuilt subject image hashes to {digest}, not to the bundle's subject {SubjectDigest}");
+        }
+
+        return new PushedImage(registry.Host, repository, "v1", digest);
+    }
+
+    private static async Task AttachBundleAsync(RegistryProcess registry, string repository, CancellationToken cancellationToken)
+    {
+        var bundle = await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, "TestData", "cosign", "oci-attestation.sigstore.json"), cancellationToken).ConfigureAwait(false);
+        var empty = "{}"u8.ToArray();
+        var emptyDigest = await registry.Distribution.PushBlobAsync(repository, empty, cancellationToken).ConfigureAwait(false);
+        var bundleDigest = await registry.Distribution.PushBlobAsync(repository, bundle, cancellationToken).ConfigureAwait(false);
+        var subject = await registry.Distribution.GetManifestAsync(repository, SubjectDigest, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var annotations = new JsonObject
+        {
+            ["dev.sigstore.bundle.content"] = "dsse-envelope",
+            ["dev.sigstore.bundle.predicateType"] = PredicateType,
+        };
+        var referrer = Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["schemaVersion"] = 2,
+            ["mediaType"] = MediaTypes.OciManifest,
+            ["artifactType"] = BundleMediaType,
+            ["config"] = new JsonObject { ["mediaType"] = EmptyMediaType, ["digest"] = emptyDigest, ["size"] = empty.Length },
+            ["layers"] = new JsonArray(new JsonObject { ["mediaType"] = BundleMediaType, ["digest"] = bundleDigest, ["size"] = bundle.Length }),
+            ["subject"] = new JsonObject { ["mediaType"] = MediaTypes.DockerManifest, ["digest"] = SubjectDigest, ["size"] = subject.Content.Length },
+            ["annotations"] = annotations.DeepClone(),
+        }.ToJsonString());
+        var referrerDigest = Digests.Sha256(referrer);
+        await registry.Distribution.PutManifestAsync(repository, referrerDigest, MediaTypes.OciManifest, referrer, cancellationToken).ConfigureAwait(false);
+
+        var index = Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["schemaVersion"] = 2,
+            ["mediaType"] = MediaTypes.OciIndex,
+            ["manifests"] = new JsonArray(new JsonObject
+            {
+                ["mediaType"] = MediaTypes.OciManifest,
+                ["digest"] = referrerDigest,
+                ["size"] = referrer.Length,
+                ["artifactType"] = BundleMediaType,
+                ["annotations"] = annotations,
+            }),
+        }.ToJsonString());
+        await registry.Distribution.PutManifestAsync(repository, SubjectDigest.Replace(':', '-'), MediaTypes.OciIndex, index, cancellationToken).ConfigureAwait(false);
+    }
+}
