@@ -131,6 +131,9 @@ public sealed class WebhookHost : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The operating-system process id (for memory readings in the load test).</summary>
+    public int ProcessId => _process.Id;
+
     public string Log => _process.Log;
 
     /// <summary>A message for a failed assertion: the process state and the end of its log.</summary>

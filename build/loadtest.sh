@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Load test: publishes the webhook with a policy for freshly signed images in a real docker-registry, then drives
+# it with wrk at 1, 8 and 64 connections (warm cache with digest references; no cache with tag references) and
+# prints reviews/s, latency percentiles, errors, peak and idle memory and start-up time. Not part of the tests.
+# Usage: build/loadtest.sh [seconds per run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null 2>&1 || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"; $sudo apt-get install -y -qq wrk >/dev/null; }
+dotnet run -c Release --project build/loadtest -- "$@"

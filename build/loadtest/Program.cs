@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using PolicyCompiler.EndToEnd.Tests.Infrastructure;
+
+// Load test of the published webhook (issue 8): a real docker-registry with signed images, the NativeAOT binary with a
+// policy compiled for them, and wrk POSTing AdmissionReviews over HTTPS with keep-alive at fixed concurrencies.
+// Usage: build/loadtest.sh [seconds per run, default 10]
+var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
+var concurrencies = new[] { 1, 8, 64 };
+
+using var work = new TempDirectory("loadtest");
+using var signer = CosignSigner.Generate();
+using var certificate = TestCertificate.CreateForLoopback("policy-compiler-load");
+var policies = work.CreateSubdirectory("policies");
+PolicyTemplate.Write(policies, "load-check-image", PolicyTemplate.CheckImage("load-check-image", "check-signature", ["127.0.0.1:*/load/*"], signer.PublicKeyPem, ignoreTlog: true));
+
+Console.WriteLine("publishing the webhook (NativeAOT) with the load policy...");
+var publish = WebhookPublisher.PublishAsync(policies + Path.DirectorySeparatorChar, work.Combine("bin"), work.Combine("artifacts"));
+using var registry = await RegistryProcess.StartAsync();
+var images = new List<PushedImage>();
+for (var i = 0; i < 3; i++)
+{
+    var image = await OciImageBuilder.BuildAndPushAsync(registry, work.CreateSubdirectory("images"), $"load/app{i}", "v1");
+    await signer.SignAsync(registry, image);
+    images.Add(image);
+}
+
+var published = await publish;
+Console.WriteLine($"published in {published.PublishTime.TotalSeconds:F0} s; binary {new FileInfo(published.Executable).Length / 1024.0 / 1024.0:F1} MiB");
+
+var rows = new List<string>();
+foreach (var (label, references, extra) in new (string, Func<PushedImage, string>, string[])[]
+{
+    ("warm cache, digest references", i => i.DigestReference, []),
+    ("no cache, tag references (cold verification)", i => i.TagReference, ["--Cache:Enabled=false"]),
+})
+{
+    var started = Stopwatch.StartNew();
+    using var host = await WebhookHost.StartAsync(published, certificate, work.Path, [registry.Host], extra);
+    var ready = started.Elapsed;
+    var idle = Memory(host.ProcessId, "VmRSS");
+    var review = AdmissionClient.Review(new TestPod("load", "pod", [.. images.Select(references)]).ToJson());
+    var client = new AdmissionClient(host.Client);
+    var first = await client.ReviewAsync("/mutate", review);
+    if (first.Allowed != true)
+    {
+        throw new InvalidOperationException("the load review is not admitted: " + first.Describe());
+    }
+
+    var body = work.Combine("review.json");
+    await File.WriteAllTextAsync(body, review.ToJsonString());
+    var script = work.Combine("post.lua");
+    await File.WriteAllTextAsync(script, $$"""
+        wrk.method = "POST"
+        wrk.headers["Content-Type"] = "application/json"
+        local f = io.open("{{body}}", "r")
+        wrk.body = f:read("*all")
+        f:close()
+        """);
+    foreach (var connections in concurrencies)
+    {
+        var result = await ProcessRunner.RunAsync("wrk", ["-t", Math.Min(connections, 2).ToString(CultureInfo.InvariantCulture), "-c", connections.ToString(CultureInfo.InvariantCulture), "-d", seconds + "s", "--latency", "-s", script, host.BaseUri + "mutate"], TimeSpan.FromSeconds(seconds + 60));
+        var output = result.Output;
+        string Pick(string pattern) => Regex.Match(output, pattern, RegexOptions.Multiline) is { Success: true } m ? m.Groups[1].Value : "?";
+        var errors = Regex.Matches(output, @"(Non-2xx or 3xx responses|Socket errors): ([^\n]+)").Select(m => m.Value).ToList();
+        rows.Add(string.Join(" | ", label, connections.ToString(CultureInfo.InvariantCulture), Pick(@"Requests/sec:\s+([\d.]+)"), Pick(@"^\S*\|?\s*50%\s+(\S+)"), Pick(@"^\S*\|?\s*90%\s+(\S+)"), Pick(@"^\S*\|?\s*99%\s+(\S+)"), errors.Count == 0 ? "0" : string.Join("; ", errors), Memory(host.ProcessId, "VmHWM"), $"{ready.TotalMilliseconds:F0} ms", idle));
+    }
+}
+
+Console.WriteLine();
+Console.WriteLine($"wrk, {seconds} s per run, keep-alive, Pod with 3 containers, {Environment.ProcessorCount} cores");
+Console.WriteLine("| mix | connections | reviews/s | p50 | p90 | p99 | errors | peak RSS | start to ready | idle RSS |");
+Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+foreach (var row in rows)
+{
+    Console.WriteLine("| " + row + " |");
+}
+
+static string Memory(int pid, string field)
+{
+    foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+    {
+        if (line.StartsWith(field + ":", StringComparison.Ordinal))
+        {
+            var kb = long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            return $"{kb / 1024.0:F1} MiB";
+        }
+    }
+
+    return "?";
+}
