@@ -120,6 +120,11 @@ internal static class DiagnosticDescriptors
         "Invalid auto-generation annotation",
         "'{0}' is not a valid value for pod-policies.kyverno.io/autogen-controllers: {1}. Write 'none' or a comma-separated list of DaemonSet, Deployment, Job, StatefulSet, ReplicaSet, ReplicationController, CronJob.");
 
+    public static readonly DiagnosticDescriptor InvalidExpression = Error(
+        "PC0023",
+        "Invalid variable or JMESPath expression",
+        "'{0}' has an invalid variable: {1}");
+
     public static readonly DiagnosticDescriptor NotSupportedYet = Error(
         "PC0099",
         "Kyverno field not supported yet",

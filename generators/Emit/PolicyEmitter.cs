@@ -39,6 +39,11 @@ internal static class PolicyEmitter
             for (var v = 0; v < rule.VerifyImages.Count; v++)
             {
                 WriteImageReferences(body, rule, r, rule.VerifyImages[v], v);
+                for (var a = 0; a < rule.VerifyImages[v].Attestations.Count; a++)
+                {
+                    // Attestation conditions are strict, as in Kyverno: an unresolvable variable fails the check.
+                    ConditionEmitter.WriteMethods(body, AttestationPrefix(r, v, a), rule.VerifyImages[v].Attestations[a].Conditions, Conditions.KyvernoVariableMode.Strict);
+                }
             }
         }
 
@@ -64,7 +69,7 @@ internal static class PolicyEmitter
     /// <summary>Each namespace the generated class may need, with tokens whose presence in the body proves it is used.</summary>
     private static readonly (string Namespace, string[] Markers)[] s_usings =
     [
-        ("System", ["StringComparison.", "StringComparer.", "Convert."]),
+        ("System", ["StringComparison.", "StringComparer.", "Convert.", "JmesValue "]),
         ("System.Collections.Generic", ["new Dictionary<"]),
         ("System.Collections.Immutable", ["ImmutableArray<"]),
         ("System.Security.Cryptography", ["HashAlgorithmName."]),
@@ -72,6 +77,7 @@ internal static class PolicyEmitter
         ("System.Text.RegularExpressions", ["new Regex("]),
         ("PolicyCompiler.Runtime", ["Wildcard."]),
         ("PolicyCompiler.Runtime.Admission", ["AdmissionContext "]),
+        ("PolicyCompiler.Runtime.Conditions", ["JmesValue ", "JmesContext "]),
         ("PolicyCompiler.Runtime.Engine", ["PolicyDefinition "]),
         ("PolicyCompiler.Runtime.Images", ["ImageExtractorDefinition("]),
         ("PolicyCompiler.Runtime.Sigstore", ["VerificationKey ", "Signer(", "SignatureRequirements", "TransparencyLog"]),
@@ -280,8 +286,9 @@ internal static class PolicyEmitter
             w.WriteLine("attestations:");
             w.WriteLine("[");
             w.Indentation++;
-            foreach (var attestation in entry.Attestations)
+            for (var a = 0; a < entry.Attestations.Count; a++)
             {
+                var attestation = entry.Attestations[a];
                 w.WriteLine("new AttestationDefinition(");
                 w.Indentation++;
                 w.WriteLine($"{CSharp.Literal(attestation.Path)},");
@@ -295,8 +302,22 @@ internal static class PolicyEmitter
                 }
 
                 w.Indentation--;
-                w.WriteLine("],");
-                w.WriteLine("conditions: null),");
+                if (attestation.Conditions.IsEmpty)
+                {
+                    w.WriteLine("]),");
+                }
+                else
+                {
+                    w.WriteLine("],");
+                    w.WriteLine("conditions:");
+                    ConditionEmitter.WriteDefinitions(w, AttestationPrefix(ruleIndex, entryIndex, a), attestation.Conditions);
+                    w.WriteLine(ConditionEmitter.ReadsRequest(attestation.Conditions) ? "," : "),");
+                    if (ConditionEmitter.ReadsRequest(attestation.Conditions))
+                    {
+                        w.WriteLine("conditionsReadRequest: true),");
+                    }
+                }
+
                 w.Indentation--;
             }
 
@@ -526,6 +547,10 @@ internal static class PolicyEmitter
     private static string MatchMethod(int ruleIndex) => "MatchRule" + ruleIndex.ToString(CultureInfo.InvariantCulture);
 
     private static string MatchMethod(int ruleIndex, int autogenIndex) => MatchMethod(ruleIndex) + "Autogen" + autogenIndex.ToString(CultureInfo.InvariantCulture);
+
+    private static string AttestationPrefix(int ruleIndex, int entryIndex, int attestationIndex) =>
+        "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Image" + entryIndex.ToString(CultureInfo.InvariantCulture)
+        + "Attestation" + attestationIndex.ToString(CultureInfo.InvariantCulture);
 
     private static string VerifyImagesField(int ruleIndex) => "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "VerifyImages";
 

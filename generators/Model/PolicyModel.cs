@@ -65,7 +65,25 @@ internal sealed record ImageVerificationModel(
 }
 
 /// <summary>An attestation check: statements of <see cref="Type"/> vouched for by the attestor sets.</summary>
-internal sealed record AttestationModel(string Path, string Type, EquatableArray<AttestorSetModel> Attestors);
+internal sealed record AttestationModel(string Path, string Type, EquatableArray<AttestorSetModel> Attestors)
+{
+    public EquatableArray<ConditionBlockModel> Conditions { get; init; } = EquatableArray<ConditionBlockModel>.Empty;
+}
+
+/// <summary>An element of a conditions list: <see cref="Any"/> (null when not written) and <see cref="All"/>.</summary>
+internal sealed record ConditionBlockModel(EquatableArray<ConditionModel>? Any, EquatableArray<ConditionModel> All);
+
+/// <summary>
+/// One condition, parsed and checked: Kyverno's path (<c>conditions[0].all[1]</c>), the condition as written (for
+/// messages), key/operator/value, and the message as a literal or as a template with variables.
+/// </summary>
+internal sealed record ConditionModel(
+    string Path,
+    string Text,
+    Conditions.KyvernoCondition Condition,
+    string? Message,
+    Conditions.KyvernoTemplate? MessageTemplate,
+    bool ReadsRequest);
 
 internal sealed record AttestorSetModel(string Path, int? Count, EquatableArray<AttestorModel> Entries);
 

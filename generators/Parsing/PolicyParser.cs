@@ -405,12 +405,13 @@ internal static class PolicyParser
             }
         }
 
-        if (reader.Has("conditions"))
+        if (reader.TakeRaw("conditions") is { } conditions && !MappingReader.IsNull(conditions))
         {
-            attestation.ConditionsLocation = reader.KeyLocation("conditions");
+            // Attestation conditions are strict, as in Kyverno: a variable that does not resolve fails the check.
+            attestation.Conditions = ConditionParser.ParseBlockList(reader.File, conditions, reader.FieldPath("conditions"), Conditions.KyvernoVariableMode.Strict);
+            attestation.ConditionsInvalid = attestation.Conditions is null;
         }
 
-        reader.NotSupported("conditions", "attestation conditions need the JMESPath condition compiler, which is being built");
         reader.RejectUnknown(s_attestationFields);
         return attestation;
     }

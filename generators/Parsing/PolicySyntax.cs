@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using PolicyCompiler.Generators.Common;
+using PolicyCompiler.Generators.Model;
 using PolicyCompiler.Generators.Yaml;
 
 namespace PolicyCompiler.Generators.Parsing;
@@ -167,8 +168,11 @@ internal sealed class AttestationSyntax
 
     public List<AttestorSetSyntax> Attestors { get; } = [];
 
-    /// <summary>Where <c>conditions</c> is, when the policy has conditions (compiled once the condition compiler lands).</summary>
-    public LocationInfo? ConditionsLocation { get; set; }
+    /// <summary>The compiled <c>conditions</c>, already checked (their mistakes are reported by the parser).</summary>
+    public EquatableArray<ConditionBlockModel>? Conditions { get; set; }
+
+    /// <summary>The conditions had mistakes: the attestation must not compile.</summary>
+    public bool ConditionsInvalid { get; set; }
 }
 
 internal sealed class AttestorSetSyntax

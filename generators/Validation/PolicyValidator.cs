@@ -614,7 +614,10 @@ internal static class PolicyValidator
             index++;
         }
 
-        return ok && type is not null ? new AttestationModel(path, type.Value, sets.ToEquatableArray()) : null;
+        ok &= !attestation.ConditionsInvalid;
+        return ok && type is not null
+            ? new AttestationModel(path, type.Value, sets.ToEquatableArray()) { Conditions = attestation.Conditions ?? EquatableArray<ConditionBlockModel>.Empty }
+            : null;
     }
 
     /// <summary>

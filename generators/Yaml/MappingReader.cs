@@ -77,6 +77,18 @@ internal sealed class MappingReader
         return IsNull(entry.Value) ? null : entry.Value;
     }
 
+    /// <summary>Marks the field as read and returns its value node as written, null scalars included; null when absent.</summary>
+    public YamlNode? TakeRaw(string field)
+    {
+        if (!_fields.TryGetValue(field, out var entry))
+        {
+            return null;
+        }
+
+        _taken.Add(field);
+        return entry.Value;
+    }
+
     public Located<string>? TakeString(string field)
     {
         var node = Take(field);
@@ -285,6 +297,8 @@ internal sealed class MappingReader
     private static string Truncate(string value) => value.Length <= 40 ? value : value.Substring(0, 37) + "...";
 
     public static bool IsNull(YamlNode node) => node is YamlScalarNode { Style: ScalarStyle.Plain } s && s_null.Contains(s.Value ?? string.Empty);
+
+    public static bool IsTrue(string value) => s_yaml11True.Contains(value);
 
     public static bool IsBool(string value) => s_yaml11True.Contains(value) || s_yaml11False.Contains(value);
 

@@ -42,6 +42,12 @@ public sealed class AdmissionContext
     public JsonElement Resource { get; }
 
     /// <summary>
+    /// The <c>request</c> and <c>images</c> documents conditions read, built once per review by the first condition
+    /// that needs them (a race builds equal copies; either may win).
+    /// </summary>
+    internal Conditions.JmesObject? ConditionData { get; set; }
+
+    /// <summary>
     /// Kyverno's kind selector: <paramref name="group"/> and <paramref name="version"/> are <see langword="null"/>
     /// when the policy did not name them; <c>*</c> matches anything; a request for a subresource only matches
     /// a selector that names it.

@@ -1,4 +1,5 @@
 using PolicyCompiler.Runtime.Admission;
+using PolicyCompiler.Runtime.Conditions;
 using PolicyCompiler.Runtime.Images;
 using PolicyCompiler.Runtime.Registry;
 using PolicyCompiler.Runtime.Sigstore;
@@ -15,6 +16,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
     private readonly CosignSignatureStore _signatures = new(registry);
     private readonly BundleReferrers _bundles = new(registry);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly JmesContext _jmes = new(time ?? TimeProvider.System);
 
     public VerificationCache Cache => cache;
 
@@ -50,7 +52,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         }
 
         var key = string.Join('\n', policy.Namespace ?? string.Empty, policy.Name, rule.Name, entry.Path, image.Name, digest);
-        return await cache.GetOrVerifyAsync(key, entry.UseCache, () => VerifyUncachedAsync(entry, image, digest, request, cancellationToken)).ConfigureAwait(false);
+        return await cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, cancellationToken)).ConfigureAwait(false);
     }
 
     private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, CancellationToken cancellationToken)
@@ -97,7 +99,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
             foreach (var attestation in entry.Attestations)
             {
-                var (failure, conditionFailure) = await CheckAttestationAsync(attestation, attestor => CheckStatementsAsync(attestor, attestation.PredicateType), image, digest, request).ConfigureAwait(false);
+                var (failure, conditionFailure) = await CheckAttestationAsync(attestation, attestor => CheckStatementsAsync(attestor, attestation.PredicateType), request, _jmes).ConfigureAwait(false);
                 if (conditionFailure is not null)
                 {
                     return ImageVerificationResult.Fail($"attestation checks failed for {image.FullyQualified} and predicate {attestation.PredicateType}: {conditionFailure}", digest);
@@ -125,9 +127,8 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
     internal static async Task<(string? Failure, string? ConditionFailure)> CheckAttestationAsync(
         AttestationDefinition attestation,
         Func<SignatureAttestorDefinition, Task<AttestationCheck>> vouch,
-        ImageReference image,
-        string digest,
-        AdmissionContext? request)
+        AdmissionContext? request,
+        JmesContext jmes)
     {
         foreach (var set in attestation.Attestors)
         {
@@ -148,11 +149,11 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                     continue;
                 }
 
-                if (attestation.Conditions is { } conditions)
+                if (!attestation.Conditions.IsEmpty)
                 {
                     foreach (var statement in check.Statements)
                     {
-                        if (conditions(new ConditionContext(statement.Predicate, request, image, digest)) is { } conditionFailure)
+                        if (attestation.CheckConditions(statement.Predicate, request, jmes) is { } conditionFailure)
                         {
                             return (null, conditionFailure);
                         }

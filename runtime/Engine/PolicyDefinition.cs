@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using PolicyCompiler.Runtime.Admission;
+using PolicyCompiler.Runtime.Conditions;
 
 namespace PolicyCompiler.Runtime.Engine;
 
@@ -142,6 +143,9 @@ public sealed class ImageVerificationDefinition(
     /// <summary>Whether verdicts for this entry may come from the verification cache (<c>useCache</c>).</summary>
     public bool UseCache { get; } = useCache;
 
+    /// <summary>Whether a verdict may be reused: the policy allows caching and no condition reads the request.</summary>
+    public bool VerdictIsReusable => UseCache && !Attestations.Any(a => a.ConditionsReadRequest);
+
     /// <summary>A repository that holds the signatures instead of the image's own repository.</summary>
     public string? Repository { get; } = repository;
 
@@ -171,7 +175,12 @@ public sealed class ImageVerificationDefinition(
 /// One entry of <c>attestations</c>: statements of <see cref="PredicateType"/> signed by the attestors, each of which
 /// must satisfy the compiled conditions.
 /// </summary>
-public sealed class AttestationDefinition(string path, string predicateType, ImmutableArray<AttestorSetDefinition> attestors, AttestationConditions? conditions)
+public sealed class AttestationDefinition(
+    string path,
+    string predicateType,
+    ImmutableArray<AttestorSetDefinition> attestors,
+    ImmutableArray<ConditionBlockDefinition> conditions = default,
+    bool conditionsReadRequest = false)
 {
     /// <summary>Kyverno's path of the entry (<c>.attestations[0]</c>).</summary>
     public string Path { get; } = path;
@@ -180,24 +189,33 @@ public sealed class AttestationDefinition(string path, string predicateType, Imm
 
     public ImmutableArray<AttestorSetDefinition> Attestors { get; } = attestors;
 
-    /// <summary>The compiled <c>conditions</c>; null when the attestation only has to exist.</summary>
-    public AttestationConditions? Conditions { get; } = conditions;
+    /// <summary>The compiled <c>conditions</c>; empty when the attestation only has to exist.</summary>
+    public ImmutableArray<ConditionBlockDefinition> Conditions { get; } = conditions.IsDefault ? [] : conditions;
+
+    /// <summary>
+    /// Whether a condition may read the admission request (<c>request</c>, <c>images</c>, …) rather than only the
+    /// predicate: a verdict that depends on the request must not be reused for another request.
+    /// </summary>
+    public bool ConditionsReadRequest { get; } = conditionsReadRequest;
+
+    /// <summary>
+    /// Null when a statement's predicate satisfies the conditions, otherwise why not. A variable that cannot be
+    /// resolved, or a function given the wrong type, fails the check with the reason (Kyverno's rule error): it never
+    /// admits the image.
+    /// </summary>
+    public string? CheckConditions(System.Text.Json.JsonElement predicate, AdmissionContext? request, JmesContext context)
+    {
+        try
+        {
+            var root = ConditionDocument.ForAttestation(predicate, request, ConditionsReadRequest);
+            return ConditionEvaluator.Evaluate(Conditions, root, context);
+        }
+        catch (JmesPathException e)
+        {
+            return "failed to evaluate the conditions: " + e.Message;
+        }
+    }
 }
-
-/// <summary>What compiled attestation conditions see: the statement's predicate, and the request and image.</summary>
-public sealed class ConditionContext(System.Text.Json.JsonElement predicate, AdmissionContext? request, Images.ImageReference image, string digest)
-{
-    public System.Text.Json.JsonElement Predicate { get; } = predicate;
-
-    public AdmissionContext? Request { get; } = request;
-
-    public Images.ImageReference Image { get; } = image;
-
-    public string Digest { get; } = digest;
-}
-
-/// <summary>Compiled conditions: null when they hold, otherwise the message naming what failed.</summary>
-public delegate string? AttestationConditions(ConditionContext context);
 
 /// <summary>An attestor set: <c>count</c> of its <c>entries</c> must verify (all of them when no count is given).</summary>
 public sealed class AttestorSetDefinition(string path, int? count, ImmutableArray<AttestorDefinition> entries)

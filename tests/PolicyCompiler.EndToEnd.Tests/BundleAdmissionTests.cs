@@ -42,4 +42,35 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         Assert.True(result.Allowed == false, "expected denied\n" + result.Describe());
         Assert.Contains("no attestations found", result.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task CompiledConditionsReadTheRealPredicateAndTheRequestAndAreNotCachedAcrossRequests()
+    {
+        var image = fixture.Bundles.AttestedForConditions;
+
+        var admitted = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-cond-ok", image.TagReference));
+        var refused = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-cond-other", image.TagReference));
+        var admittedAgain = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-cond-ok-again", image.TagReference));
+
+        Assert.True(admitted.Allowed == true, "expected allowed\n" + admitted.Describe() + "\n" + fixture.Describe());
+        Assert.Contains(admitted.PatchOperations, o => o is { Op: "replace", Path: "/spec/containers/0/image" } && o.StringValue == image.TagReference + "@" + CosignV3BundleImages.SubjectDigest);
+        Assert.True(refused.Allowed == false, "expected denied\n" + refused.Describe());
+        Assert.Contains(
+            $"attestation checks failed for {image.TagReference} and predicate {CosignV3BundleImages.PredicateType}: Pods labelled app=bundle-cond-other may not run this image",
+            refused.Message,
+            StringComparison.Ordinal);
+        Assert.True(admittedAgain.Allowed == true, "expected allowed\n" + admittedAgain.Describe());
+    }
+
+    [Fact]
+    public async Task ConditionThePredicateDoesNotMeetDeniesWithTheSubstitutedMessage()
+    {
+        var image = fixture.Bundles.AttestedForStrictConditions;
+
+        var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-strict", image.TagReference));
+
+        Assert.True(result.Allowed == false, "expected denied\n" + result.Describe());
+        Assert.Contains($"{CosignV3BundleImages.StrictConditionsPolicyName}:", result.Message, StringComparison.Ordinal);
+        Assert.Contains("the attested data names foo=bar, not baz", result.Message, StringComparison.Ordinal);
+    }
 }

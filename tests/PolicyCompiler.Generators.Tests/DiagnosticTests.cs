@@ -19,7 +19,8 @@ public sealed class DiagnosticTests
             .Select(f => ((Microsoft.CodeAnalysis.DiagnosticDescriptor)f.GetValue(null)!).Id)
             .Order(StringComparer.Ordinal);
 
-        var tested = typeof(DiagnosticTests).GetMethods()
+        // Diagnostics of conditions are tested beside the conditions themselves.
+        var tested = typeof(DiagnosticTests).GetMethods().Concat(typeof(AttestationConditionTests).GetMethods())
             .Select(m => m.Name)
             .Where(n => n.StartsWith("PC", StringComparison.Ordinal))
             .Select(n => n[..6])
@@ -960,41 +961,6 @@ public sealed class DiagnosticTests
         var diagnostic = run.Single("PC0016");
         DiagnosticAssert.MessageContains(diagnostic, "'attestors[0].entries' is empty");
         DiagnosticAssert.At(diagnostic, File, 16, 11);
-    }
-
-    [Fact]
-    public void PC0099_attestation_conditions_are_not_supported_yet()
-    {
-        var run = GeneratorHarness.Run("policy.yaml", """
-            apiVersion: kyverno.io/v1
-            kind: ClusterPolicy
-            metadata:
-              name: attest
-            spec:
-              rules:
-                - name: attest
-                  match:
-                    any:
-                    - resources:
-                        kinds: [Pod]
-                  verifyImages:
-                  - imageReferences: ["ghcr.io/*"]
-                    attestations:
-                    - type: https://example.com/CodeReview/v1
-                      attestors:
-                      - entries:
-                        - keyless:
-                            issuer: https://token.actions.githubusercontent.com
-                      conditions:
-                      - all:
-                        - key: "{{ repo.branch }}"
-                          operator: Equals
-                          value: main
-            """);
-
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestations[0].conditions' is valid Kyverno but PolicyCompiler does not compile it yet");
-        DiagnosticAssert.At(diagnostic, File, 20, 11);
     }
 
     [Fact]

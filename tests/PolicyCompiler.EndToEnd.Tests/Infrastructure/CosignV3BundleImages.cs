@@ -9,12 +9,51 @@ namespace PolicyCompiler.EndToEnd.Tests.Infrastructure;
 /// one the bundle's in-toto statement names. Docker's registry 2.8 has no referrers API, so the referrer is also listed
 /// under the referrers tag schema (<c>sha256-&lt;hex&gt;</c>), the fallback clients use.
 /// </summary>
-public sealed record CosignV3BundleImages(PushedImage Attested, PushedImage AttestedForOtherPolicy, PushedImage WithoutBundle)
+public sealed record CosignV3BundleImages(
+    PushedImage Attested,
+    PushedImage AttestedForOtherPolicy,
+    PushedImage WithoutBundle,
+    PushedImage AttestedForConditions,
+    PushedImage AttestedForStrictConditions)
 {
     public const string PolicyName = "e2e-cosign-v3-bundle";
     public const string WrongIdentityPolicyName = "e2e-cosign-v3-bundle-wrong-identity";
+    public const string ConditionsPolicyName = "e2e-cosign-v3-bundle-conditions";
+    public const string StrictConditionsPolicyName = "e2e-cosign-v3-bundle-strict-conditions";
     public const string Pattern = "127.0.0.1:*/e2e/bundle-app*";
     public const string WrongIdentityPattern = "127.0.0.1:*/e2e/bundle-other*";
+    public const string ConditionsPattern = "127.0.0.1:*/e2e/bundle-cond*";
+    public const string StrictConditionsPattern = "127.0.0.1:*/e2e/bundle-strict*";
+
+    /// <summary>
+    /// Conditions on the bundle's real predicate (<c>{"Data": "{\"foo\": \"bar\"}\n", "Timestamp": "2025-02-28T19:18:11Z"}</c>)
+    /// that hold, and one on the admission request: only Pods named in the list may run the image.
+    /// </summary>
+    public const string Conditions = """
+        conditions:
+        - all:
+          - key: "{{ parse_json(Data).foo }}"
+            operator: Equals
+            value: bar
+          - key: "{{ time_after(Timestamp, '2025-01-01T00:00:00Z') }}"
+            operator: Equals
+            value: true
+        - any:
+          - key: "{{ request.object.metadata.labels.app }}"
+            operator: AnyIn
+            value: [bundle-cond-ok, bundle-cond-ok-again]
+            message: "Pods labelled app={{ request.object.metadata.labels.app }} may not run this image"
+        """;
+
+    /// <summary>A condition the real predicate does not meet, with a message that quotes the predicate.</summary>
+    public const string StrictConditions = """
+        conditions:
+        - all:
+          - key: "{{ parse_json(Data).foo }}"
+            operator: Equals
+            value: baz
+            message: "the attested data names foo={{ parse_json(Data).foo }}, not baz"
+        """;
     public const string PredicateType = "https://cosign.sigstore.dev/attestation/v1";
     public const string SubjectDigest = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4";
     public const string Identity = "cody@soyland.com";
@@ -23,7 +62,7 @@ public sealed record CosignV3BundleImages(PushedImage Attested, PushedImage Atte
     private const string EmptyMediaType = "application/vnd.oci.empty.v1+json";
 
     /// <summary>The policy: Sigstore bundles, one attestation of the bundle's predicate type by its keyless signer.</summary>
-    public static string Policy(string name, string pattern, string identity) => $$"""
+    public static string Policy(string name, string pattern, string identity, string? conditions = null) => $$"""
         apiVersion: kyverno.io/v1
         kind: ClusterPolicy
         metadata:
@@ -47,7 +86,11 @@ public sealed record CosignV3BundleImages(PushedImage Attested, PushedImage Atte
                     - keyless:
                         subject: "{{identity}}"
                         issuer: "{{Issuer}}"
+                  {{Indent(conditions, 10)}}
         """;
+
+    private static string Indent(string? text, int spaces) =>
+        text is null ? string.Empty : string.Join("\n" + new string(' ', spaces), text.Split('\n'));
 
     public static async Task<CosignV3BundleImages> PushAsync(RegistryProcess registry, string workDirectory, CancellationToken cancellationToken = default)
     {
@@ -57,7 +100,11 @@ public sealed record CosignV3BundleImages(PushedImage Attested, PushedImage Atte
         var other = await PushSubjectAsync(registry, "e2e/bundle-other", cancellationToken).ConfigureAwait(false);
         await AttachBundleAsync(registry, other.Repository, cancellationToken).ConfigureAwait(false);
         var without = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/bundle-app-unattested", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
-        return new CosignV3BundleImages(attested, other, without);
+        var conditions = await PushSubjectAsync(registry, "e2e/bundle-cond", cancellationToken).ConfigureAwait(false);
+        await AttachBundleAsync(registry, conditions.Repository, cancellationToken).ConfigureAwait(false);
+        var strict = await PushSubjectAsync(registry, "e2e/bundle-strict", cancellationToken).ConfigureAwait(false);
+        await AttachBundleAsync(registry, strict.Repository, cancellationToken).ConfigureAwait(false);
+        return new CosignV3BundleImages(attested, other, without, conditions, strict);
     }
 
     private static async Task<PushedImage> PushSubjectAsync(RegistryProcess registry, string repository, CancellationToken cancellationToken)

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PolicyCompiler.Runtime.Conditions;
 using PolicyCompiler.Runtime.Engine;
 using PolicyCompiler.Runtime.Images;
 using PolicyCompiler.Runtime.Registry;
@@ -238,19 +239,19 @@ public sealed class AttestationTests : IDisposable
     {
         var set = new AttestorSetDefinition(".attestors[0]", null, [new PublicKeyAttestorDefinition(".attestors[0].entries[0].keys", Key(_signer))]);
         var seen = new List<string>();
-        var attestation = new AttestationDefinition(".attestations[0]", CodeReview, [set], context =>
+        var isMain = new ConditionDefinition("conditions[0].all[0]", "{{ repo.branch }} Equals main", (root, _) =>
         {
-            var branch = context.Predicate.GetProperty("repo").GetProperty("branch").GetString()!;
+            var branch = root.Field("repo").Field("branch").GetString();
             seen.Add(branch);
-            return branch == "main" ? null : $"repo.branch is {branch}, not main";
+            return branch == "main";
         });
-        var image = ImageReference.Parse("registry.io/org/app@" + Digest);
+        var attestation = new AttestationDefinition(".attestations[0]", CodeReview, [set], [new ConditionBlockDefinition(any: null, all: [isMain])]);
         IReadOnlyList<CosignSignature> layers = [Layer(Statement(), _signer), Layer(Statement(branch: "dev"), _signer)];
 
-        var (failure, conditionFailure) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), image, Digest, request: null);
+        var (failure, conditionFailure) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), request: null, JmesContext.Default);
 
         Assert.Null(failure);
-        Assert.Equal("repo.branch is dev, not main", conditionFailure);
+        Assert.Equal("conditions[0].all[0] ({{ repo.branch }} Equals main) is false", conditionFailure);
         Assert.Equal(["main", "dev"], seen);
     }
 
@@ -258,10 +259,10 @@ public sealed class AttestationTests : IDisposable
     public async Task AttestorThatVouchesForNothingReportsItsPath()
     {
         var set = new AttestorSetDefinition(".attestors[0]", null, [new PublicKeyAttestorDefinition(".attestors[0].entries[0].keys", Key(_other))]);
-        var attestation = new AttestationDefinition(".attestations[0]", CodeReview, [set], conditions: null);
+        var attestation = new AttestationDefinition(".attestations[0]", CodeReview, [set]);
         IReadOnlyList<CosignSignature> layers = [Layer(Statement(), _signer)];
 
-        var (failure, conditionFailure) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), ImageReference.Parse("registry.io/org/app@" + Digest), Digest, request: null);
+        var (failure, conditionFailure) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), request: null, JmesContext.Default);
 
         Assert.Null(conditionFailure);
         Assert.Equal(".attestations[0].attestors[0].entries[0].keys: invalid signature", failure);
