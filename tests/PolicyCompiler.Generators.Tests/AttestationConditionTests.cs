@@ -194,6 +194,51 @@ public sealed class AttestationConditionTests
     }
 
     [Fact]
+    public void Documented_slsa_builder_check_accepts_only_tagged_releases_of_the_official_generator()
+    {
+        // Kyverno's documentation of SLSA provenance checks: a regex over builder.id, with the id nested as a variable.
+        var attestation = Compile("""
+                      conditions:
+                      - all:
+                        - key: "{{ regex_match('^https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v[0-9].[0-9].[0-9]$','{{ builder.id }}') }}"
+                          operator: Equals
+                          value: true
+            """);
+        const string Generator = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml";
+
+        Assert.Null(Check(attestation, $$$"""{"builder":{"id":"{{{Generator}}}@refs/tags/v1.9.0"}}"""));
+        Assert.NotNull(Check(attestation, $$$"""{"builder":{"id":"{{{Generator}}}@refs/heads/main"}}"""));
+        Assert.NotNull(Check(attestation, """{"builder":{"id":"https://github.com/attacker/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v1.9.0"}}"""));
+    }
+
+    [Fact]
+    public void Documented_vulnerability_scan_age_check_reads_the_clock_and_substitutes_its_message()
+    {
+        // Kyverno's documentation of attestation conditions: the scan must be at most a week old.
+        var attestation = Compile("""
+                      conditions:
+                      - all:
+                        - key: "{{ time_since('','{{metadata.scanFinishedOn}}','') }}"
+                          operator: LessThanOrEquals
+                          value: "168h"
+                          message: Scan finished at {{metadata.scanFinishedOn}} and is not younger than 7 days.
+            """);
+        const string Report = """{"scanner":{"uri":"pkg:github/aquasecurity/trivy@0.50.0"},"metadata":{"scanStartedOn":"2024-05-01T07:07:51Z","scanFinishedOn":"2024-05-01T07:08:09Z"}}""";
+        using var predicate = JsonDocument.Parse(Report);
+
+        var fiveDaysLater = new JmesContext(new FixedClock(new DateTimeOffset(2024, 5, 6, 7, 8, 9, TimeSpan.Zero)));
+        var eightDaysLater = new JmesContext(new FixedClock(new DateTimeOffset(2024, 5, 9, 7, 8, 9, TimeSpan.Zero)));
+
+        Assert.Null(attestation.CheckConditions(predicate.RootElement, null, fiveDaysLater));
+        Assert.Equal("Scan finished at 2024-05-01T07:08:09Z and is not younger than 7 days.", attestation.CheckConditions(predicate.RootElement, null, eightDaysLater));
+    }
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
+    [Fact]
     public void PC0023_invalid_expression_points_inside_the_string()
     {
         var run = GeneratorHarness.Run("policy.yaml", Policy("""
