@@ -36,6 +36,8 @@ internal static class PolicyEmitter
                 WriteMatch(body, rule.Autogen[a].Name, rule.Autogen[a].Match, rule.Autogen[a].Exclude, MatchMethod(r, a));
             }
 
+            // Precondition variables that do not resolve are empty strings, as in Kyverno.
+            ConditionEmitter.WriteMethods(body, PreconditionsField(r), rule.Preconditions, Conditions.KyvernoVariableMode.Precondition);
             for (var v = 0; v < rule.VerifyImages.Count; v++)
             {
                 WriteImageReferences(body, rule, r, rule.VerifyImages[v], v);
@@ -156,13 +158,10 @@ internal static class PolicyEmitter
                 w.WriteLine($"verifyImages: {VerifyImagesField(r)},");
             }
 
-            if (rule.ImageExtractors.IsEmpty)
+            var hasPreconditions = !rule.Preconditions.IsEmpty;
+            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}" + (rule.ImageExtractors.IsEmpty && !hasPreconditions ? ")," : ","));
+            if (!rule.ImageExtractors.IsEmpty)
             {
-                w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}),");
-            }
-            else
-            {
-                w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)},");
                 w.WriteLine("imageExtractors:");
                 w.WriteLine("[");
                 w.Indentation++;
@@ -173,13 +172,21 @@ internal static class PolicyEmitter
                 }
 
                 w.Indentation--;
-                w.WriteLine("]),");
+                w.WriteLine(hasPreconditions ? "]," : "]),");
             }
+
+            if (hasPreconditions)
+            {
+                w.WriteLine($"preconditions: {PreconditionsField(r)}),");
+            }
+
             w.Indentation--;
             for (var a = 0; a < rule.Autogen.Count; a++)
             {
                 var variant = rule.Autogen[a];
-                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}),");
+                var preconditions = hasPreconditions ? $"preconditions: {PreconditionsField(r)}, " : string.Empty;
+                var autogen = variant.Name.StartsWith("autogen-cronjob-", System.StringComparison.Ordinal) ? "CronJob" : "PodControllers";
+                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {preconditions}autogen: RuleAutogen.{autogen}),");
             }
         }
 
@@ -203,12 +210,24 @@ internal static class PolicyEmitter
         w.Append("]");
     }
 
-    /// <summary>Rules with auto-generated variants keep their checks in one field that every variant shares.</summary>
+    /// <summary>
+    /// Rules with auto-generated variants keep their checks in one field that every variant shares; preconditions are
+    /// a field too, shared the same way.
+    /// </summary>
     private static void WriteSharedVerifyImages(SourceWriter w, PolicyModel policy, TrustMaterial fields)
     {
         for (var r = 0; r < policy.Rules.Count; r++)
         {
             var rule = policy.Rules[r];
+            if (!rule.Preconditions.IsEmpty)
+            {
+                w.WriteLine($"/// <summary>The preconditions of rule <c>{Xml(rule.Name)}</c>.</summary>");
+                w.WriteLine($"private static readonly ImmutableArray<ConditionBlockDefinition> {PreconditionsField(r)} =");
+                ConditionEmitter.WriteDefinitions(w, PreconditionsField(r), rule.Preconditions);
+                w.WriteLine(";");
+                w.WriteLine();
+            }
+
             if (rule.Autogen.IsEmpty)
             {
                 continue;
@@ -551,6 +570,8 @@ internal static class PolicyEmitter
     private static string AttestationPrefix(int ruleIndex, int entryIndex, int attestationIndex) =>
         "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Image" + entryIndex.ToString(CultureInfo.InvariantCulture)
         + "Attestation" + attestationIndex.ToString(CultureInfo.InvariantCulture);
+
+    private static string PreconditionsField(int ruleIndex) => "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Preconditions";
 
     private static string VerifyImagesField(int ruleIndex) => "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "VerifyImages";
 

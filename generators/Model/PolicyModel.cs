@@ -27,6 +27,9 @@ internal sealed record RuleModel(
     public EquatableArray<AutogenRuleModel> Autogen { get; init; } = EquatableArray<AutogenRuleModel>.Empty;
 
     public EquatableArray<ImageExtractorModel> ImageExtractors { get; init; } = EquatableArray<ImageExtractorModel>.Empty;
+
+    /// <summary>The rule applies only when these hold (Kyverno's precondition variables: unresolvable ones are empty).</summary>
+    public EquatableArray<ConditionBlockModel> Preconditions { get; init; } = EquatableArray<ConditionBlockModel>.Empty;
 }
 
 /// <summary>Where a kind keeps its images: path segments (<c>*</c> for every item), the image field and the name field.</summary>

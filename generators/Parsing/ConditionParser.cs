@@ -108,29 +108,54 @@ internal static class ConditionParser
             return null;
         }
 
-        var items = sequence.Children.Select((child, i) => (Node: child, Path: $"{reader.FieldPath(field)}[{i.ToString(CultureInfo.InvariantCulture)}]")).ToList();
-        var conditions = new List<ConditionModel>();
-        foreach (var (node, path) in items)
+        var conditions = ParseConditionList(reader.File, sequence, reader.FieldPath(field), mode);
+        ok &= conditions is not null;
+        return conditions;
+    }
+
+    /// <summary>
+    /// The <c>preconditions</c> of a rule: one any/all mapping, or (Kyverno's older form) a plain list of conditions
+    /// that must all hold. Null when anything is wrong.
+    /// </summary>
+    public static EquatableArray<ConditionBlockModel>? ParsePreconditions(YamlFile file, YamlNode node, string path)
+    {
+        switch (node)
         {
+            case YamlMappingNode mapping:
+                return ParseBlock(new MappingReader(file, mapping, path, "AnyAllConditions"), KyvernoVariableMode.Precondition) is { } block
+                    ? new[] { block }.ToEquatableArray()
+                    : null;
+            case YamlSequenceNode sequence:
+                return ParseConditionList(file, sequence, path, KyvernoVariableMode.Precondition) is { } all
+                    ? new[] { new ConditionBlockModel(null, all) }.ToEquatableArray()
+                    : null;
+            default:
+                file.Report(DiagnosticDescriptors.WrongType, file.Locate(node), path, "a mapping", MappingReader.Describe(node), "'any:' or 'all:' followed by conditions");
+                return null;
+        }
+    }
+
+    /// <summary>A list of conditions; null when any of them is wrong (an empty result would read as "nothing to check").</summary>
+    private static EquatableArray<ConditionModel>? ParseConditionList(YamlFile file, YamlSequenceNode sequence, string listPath, KyvernoVariableMode mode)
+    {
+        var conditions = new List<ConditionModel>();
+        for (var i = 0; i < sequence.Children.Count; i++)
+        {
+            var node = sequence.Children[i];
+            var path = $"{listPath}[{i.ToString(CultureInfo.InvariantCulture)}]";
             if (node is not YamlMappingNode mapping)
             {
-                reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- key: ...' with operator and value");
-                ok = false;
+                file.Report(DiagnosticDescriptors.WrongType, file.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- key: ...' with operator and value");
                 continue;
             }
 
-            if (ParseCondition(new MappingReader(reader.File, mapping, path, "Condition"), mode) is { } condition)
+            if (ParseCondition(new MappingReader(file, mapping, path, "Condition"), mode) is { } condition)
             {
                 conditions.Add(condition);
             }
-            else
-            {
-                ok = false;
-            }
         }
 
-        // A list with a wrong condition is no list at all: an empty result would read as "nothing to check".
-        return conditions.Count == items.Count ? conditions.ToEquatableArray() : null;
+        return conditions.Count == sequence.Children.Count ? conditions.ToEquatableArray() : null;
     }
 
     private static ConditionModel? ParseCondition(MappingReader reader, KyvernoVariableMode mode)
@@ -317,10 +342,15 @@ internal static class ConditionParser
         return text.Length <= 120 ? text : text.Substring(0, 117) + "...";
     }
 
-    /// <summary>Kyverno names a condition from its attestation (<c>conditions[0].all[1]</c>), not from the policy root.</summary>
+    /// <summary>A condition is named from its list (<c>conditions[0].all[1]</c>, <c>preconditions.any[0]</c>), not from the policy root.</summary>
     private static string StripSpecPath(string path)
     {
-        var i = path.LastIndexOf("conditions[", StringComparison.Ordinal);
+        var i = path.LastIndexOf("preconditions", StringComparison.Ordinal);
+        if (i < 0)
+        {
+            i = path.LastIndexOf("conditions[", StringComparison.Ordinal);
+        }
+
         return i >= 0 ? path.Substring(i) : path;
     }
 }

@@ -197,7 +197,12 @@ internal static class PolicyParser
         }
 
         reader.NotSupported("context", "context variables need the condition compiler");
-        reader.NotSupported("preconditions", "preconditions need the condition compiler");
+        if (reader.TakeRaw("preconditions") is { } preconditions && !MappingReader.IsNull(preconditions))
+        {
+            rule.Preconditions = ConditionParser.ParsePreconditions(reader.File, preconditions, reader.FieldPath("preconditions"));
+            rule.PreconditionsInvalid = rule.Preconditions is null;
+        }
+
         reader.NotSupported("celPreconditions", "CEL is not compiled");
         if (reader.TakeMapping("imageExtractors", "ImageExtractorConfigs") is { } extractors)
         {

@@ -61,6 +61,11 @@ internal sealed class RuleSyntax
 
     /// <summary><c>imageExtractors</c>: per kind, where that kind keeps its images.</summary>
     public List<ImageExtractorSyntax> ImageExtractors { get; } = [];
+
+    /// <summary>The compiled <c>preconditions</c>, already checked (their mistakes are reported by the parser).</summary>
+    public EquatableArray<ConditionBlockModel>? Preconditions { get; set; }
+
+    public bool PreconditionsInvalid { get; set; }
 }
 
 internal sealed class ImageExtractorSyntax

@@ -237,8 +237,13 @@ internal static class PolicyValidator
             }
         }
 
+        ok &= !rule.PreconditionsInvalid;
         return ok && match is not null
-            ? new RuleModel(rule.Name!.Value, match, exclude, verifyImages.ToEquatableArray()) { ImageExtractors = extractors.ToEquatableArray() }
+            ? new RuleModel(rule.Name!.Value, match, exclude, verifyImages.ToEquatableArray())
+            {
+                ImageExtractors = extractors.ToEquatableArray(),
+                Preconditions = rule.Preconditions ?? EquatableArray<ConditionBlockModel>.Empty,
+            }
             : null;
     }
 

@@ -45,7 +45,7 @@ public sealed class AdmissionContext
     /// The <c>request</c> and <c>images</c> documents conditions read, built once per review by the first condition
     /// that needs them (a race builds equal copies; either may win).
     /// </summary>
-    internal Conditions.JmesObject? ConditionData { get; set; }
+    internal Conditions.JmesObject?[] ConditionData { get; } = new Conditions.JmesObject?[3];
 
     /// <summary>
     /// Kyverno's kind selector: <paramref name="group"/> and <paramref name="version"/> are <see langword="null"/>

@@ -37,6 +37,7 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
         }
 
         var applicable = new List<(PolicyDefinition Policy, RuleDefinition Rule)>();
+        var checks = new List<Check>();
         foreach (var policy in policies)
         {
             if (!policy.AppliesToNamespace(request.Namespace))
@@ -46,26 +47,38 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
 
             foreach (var rule in policy.Rules)
             {
-                if (!rule.VerifyImages.IsDefaultOrEmpty && rule.Matches(context))
+                if (rule.VerifyImages.IsDefaultOrEmpty || !rule.Matches(context))
                 {
-                    applicable.Add((policy, rule));
+                    continue;
+                }
+
+                switch (CheckPreconditions(context, rule))
+                {
+                    case null:
+                        applicable.Add((policy, rule));
+                        break;
+                    case { } error when error.Length > 0:
+                        checks.Add(new Check(policy, rule, null, PreconditionsPlaceholder, null, Task.FromResult(ImageVerificationResult.Fail(error))));
+                        break;
+                    default:
+                        // Preconditions not met: the rule does not apply, as in Kyverno (a skipped rule).
+                        break;
                 }
             }
         }
 
-        if (applicable.Count == 0)
+        if (applicable.Count == 0 && checks.Count == 0)
         {
             return Allow(uid);
         }
 
-        var timeout = TimeSpan.FromSeconds(applicable.Min(a => a.Policy.WebhookTimeoutSeconds > 0 ? a.Policy.WebhookTimeoutSeconds : DefaultTimeoutSeconds));
+        var timeout = TimeSpan.FromSeconds(applicable.Count == 0 ? DefaultTimeoutSeconds : applicable.Min(a => a.Policy.WebhookTimeoutSeconds > 0 ? a.Policy.WebhookTimeoutSeconds : DefaultTimeoutSeconds));
 
         // Leave the API server a margin to receive our answer before its own deadline.
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout - TimeSpan.FromMilliseconds(Math.Min(500, timeout.TotalMilliseconds / 10)));
 
         var digests = new Dictionary<string, Task<string>>(StringComparer.Ordinal);
-        var checks = new List<Check>();
         var podImages = new Lazy<IReadOnlyList<ExtractedImage>>(() => ImageExtractor.Extract(context));
         foreach (var (policy, rule) in applicable)
         {
@@ -107,6 +120,29 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
         }
 
         return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+    }
+
+    private static readonly ExtractedImage PreconditionsPlaceholder = new(string.Empty, "preconditions", string.Empty, string.Empty);
+
+    /// <summary>
+    /// Null when the rule applies; empty when its preconditions do not hold (the rule is skipped); otherwise why they
+    /// could not be evaluated, which fails the rule: a rule that cannot tell whether it applies never lets an image by.
+    /// </summary>
+    private string? CheckPreconditions(AdmissionContext context, RuleDefinition rule)
+    {
+        if (rule.Preconditions.IsEmpty)
+        {
+            return null;
+        }
+
+        try
+        {
+            return ConditionEvaluator.Evaluate(rule.Preconditions, ConditionDocument.ForRequest(context, rule.Autogen), verifier.Conditions) is null ? null : string.Empty;
+        }
+        catch (Conditions.JmesPathException e)
+        {
+            return "failed to evaluate preconditions: " + e.Message;
+        }
     }
 
     private async Task<ImageVerificationResult> VerifyForMutationAsync(

@@ -6,24 +6,29 @@ using PolicyCompiler.Runtime.Images;
 namespace PolicyCompiler.Runtime.Engine;
 
 /// <summary>
-/// The data compiled conditions read. Kyverno evaluates attestation conditions in the rule's JSON context with the
-/// predicate's fields merged on top: <c>{{ repo.branch }}</c> is the predicate's, <c>{{ request.object.metadata.name }}</c>
-/// and <c>{{ images.containers.app.tag }}</c> come from the admission request.
+/// The data compiled conditions read. Kyverno evaluates conditions in the rule's JSON context: <c>request</c> (the
+/// AdmissionRequest as the API server sent it) and <c>images</c> (the Pod's images by container name); attestation
+/// conditions see the predicate's fields merged on top, so <c>{{ repo.branch }}</c> is the predicate's and
+/// <c>{{ request.object.metadata.name }}</c> the request's.
 /// </summary>
 internal static class ConditionDocument
 {
+    /// <summary>The root for preconditions: the admission documents, as the rule's variant sees them.</summary>
+    public static JmesValue ForRequest(AdmissionContext request, RuleAutogen autogen) =>
+        JmesValue.FromObject(AdmissionData(request, autogen));
+
     /// <summary>
     /// The root for one statement. When no condition reads the request the predicate itself is the root: no copy, and
     /// the verdict stays independent of the request.
     /// </summary>
-    public static JmesValue ForAttestation(JsonElement predicate, AdmissionContext? request, bool readsRequest)
+    public static JmesValue ForAttestation(JsonElement predicate, AdmissionContext? request, bool readsRequest, RuleAutogen autogen = RuleAutogen.None)
     {
         if (!readsRequest || request is null || predicate.ValueKind != JsonValueKind.Object)
         {
             return JmesValue.FromJson(predicate);
         }
 
-        var admission = request.ConditionData ??= AdmissionData(request);
+        var admission = AdmissionData(request, autogen);
         var root = new JmesObject(admission.Count + 8);
         for (var i = 0; i < admission.Count; i++)
         {
@@ -39,10 +44,18 @@ internal static class ConditionDocument
         return JmesValue.FromObject(root);
     }
 
-    /// <summary><c>request</c> (the AdmissionRequest as the API server sent it) and <c>images</c> (the Pod's images, Kyverno's shape).</summary>
-    private static JmesObject AdmissionData(AdmissionContext context)
+    /// <summary>Built once per review and variant, by the first condition that needs it (a race builds equal copies).</summary>
+    private static JmesObject AdmissionData(AdmissionContext context, RuleAutogen autogen) =>
+        context.ConditionData[(int)autogen] ??= BuildAdmissionData(context, autogen);
+
+    private static JmesObject BuildAdmissionData(AdmissionContext context, RuleAutogen autogen)
     {
-        var request = JsonSerializer.SerializeToElement(context.Request, AdmissionJsonContext.Default.AdmissionRequest);
+        var request = JmesValue.FromJson(JsonSerializer.SerializeToElement(context.Request, AdmissionJsonContext.Default.AdmissionRequest));
+        if (autogen != RuleAutogen.None)
+        {
+            request = TemplateView(request, autogen);
+        }
+
         var byType = new Dictionary<string, JmesObject>(StringComparer.Ordinal);
         var images = new JmesObject(3);
         foreach (var extracted in ImageExtractor.Extract(context))
@@ -63,7 +76,53 @@ internal static class ConditionDocument
         }
 
         return new JmesObject(2)
-            .Set("request", JmesValue.FromJson(request))
+            .Set("request", request)
             .Set("images", JmesValue.FromObject(images));
+    }
+
+    /// <summary>
+    /// The request as an auto-generated rule reads it: Kyverno rewrites <c>request.object.spec</c> to the Pod
+    /// template's spec (and <c>.metadata</c> to its metadata), for <c>object</c> and <c>oldObject</c>. Only those two
+    /// members are replaced, so every other path resolves exactly as in the rewritten rule.
+    /// </summary>
+    private static JmesValue TemplateView(JmesValue request, RuleAutogen autogen)
+    {
+        var view = Copy(request);
+        foreach (var name in new[] { "object", "oldObject" })
+        {
+            var resource = request.Field(name);
+            if (resource.Type != JmesType.Object)
+            {
+                continue;
+            }
+
+            var template = autogen == RuleAutogen.CronJob
+                ? resource.Field("spec").Field("jobTemplate").Field("spec").Field("template")
+                : resource.Field("spec").Field("template");
+            var rewritten = new JmesObject(resource.GetPropertyCount());
+            foreach (var member in resource.EnumerateObject())
+            {
+                var value = member.Name is "spec" or "metadata" ? template.Field(member.Name) : member.Value;
+                if (!value.IsMissing)
+                {
+                    rewritten.Set(member.Name, value);
+                }
+            }
+
+            view.Set(name, JmesValue.FromObject(rewritten));
+        }
+
+        return JmesValue.FromObject(view);
+    }
+
+    private static JmesObject Copy(JmesValue value)
+    {
+        var copy = new JmesObject(value.GetPropertyCount() + 1);
+        foreach (var member in value.EnumerateObject())
+        {
+            copy.Set(member.Name, member.Value);
+        }
+
+        return copy;
     }
 }

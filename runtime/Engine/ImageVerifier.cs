@@ -18,6 +18,9 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly JmesContext _jmes = new(time ?? TimeProvider.System);
 
+    /// <summary>The clock and settings compiled conditions run with.</summary>
+    public JmesContext Conditions => _jmes;
+
     public VerificationCache Cache => cache;
 
     /// <summary>Resolves the digest the image's tag points to now; a digest reference resolves to itself without a registry call.</summary>
@@ -52,10 +55,10 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         }
 
         var key = string.Join('\n', policy.Namespace ?? string.Empty, policy.Name, rule.Name, entry.Path, image.Name, digest);
-        return await cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, cancellationToken)).ConfigureAwait(false);
+        return await cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, rule.Autogen, cancellationToken)).ConfigureAwait(false);
     }
 
-    private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, CancellationToken cancellationToken)
+    private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, CancellationToken cancellationToken)
     {
         // Signatures, attestations and bundles are read once per repository that any attestor names.
         var signatures = new Dictionary<(string, string), Task<IReadOnlyList<CosignSignature>>>();
@@ -99,7 +102,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
             foreach (var attestation in entry.Attestations)
             {
-                var (failure, conditionFailure) = await CheckAttestationAsync(attestation, attestor => CheckStatementsAsync(attestor, attestation.PredicateType), request, _jmes).ConfigureAwait(false);
+                var (failure, conditionFailure) = await CheckAttestationAsync(attestation, attestor => CheckStatementsAsync(attestor, attestation.PredicateType), request, _jmes, autogen).ConfigureAwait(false);
                 if (conditionFailure is not null)
                 {
                     return ImageVerificationResult.Fail($"attestation checks failed for {image.FullyQualified} and predicate {attestation.PredicateType}: {conditionFailure}", digest);
@@ -128,7 +131,8 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         AttestationDefinition attestation,
         Func<SignatureAttestorDefinition, Task<AttestationCheck>> vouch,
         AdmissionContext? request,
-        JmesContext jmes)
+        JmesContext jmes,
+        RuleAutogen autogen = RuleAutogen.None)
     {
         foreach (var set in attestation.Attestors)
         {
@@ -153,7 +157,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 {
                     foreach (var statement in check.Statements)
                     {
-                        if (attestation.CheckConditions(statement.Predicate, request, jmes) is { } conditionFailure)
+                        if (attestation.CheckConditions(statement.Predicate, request, jmes, autogen) is { } conditionFailure)
                         {
                             return (null, conditionFailure);
                         }

@@ -68,9 +68,17 @@ public sealed class RuleDefinition(
     Func<AdmissionContext, bool> matches,
     ImmutableArray<ImageVerificationDefinition> verifyImages,
     WebhookRule? webhook = null,
-    ImmutableArray<Images.ImageExtractorDefinition> imageExtractors = default)
+    ImmutableArray<Images.ImageExtractorDefinition> imageExtractors = default,
+    ImmutableArray<ConditionBlockDefinition> preconditions = default,
+    RuleAutogen autogen = RuleAutogen.None)
 {
     public string Name { get; } = name;
+
+    /// <summary>The compiled <c>preconditions</c>: the rule applies only when they hold.</summary>
+    public ImmutableArray<ConditionBlockDefinition> Preconditions { get; } = preconditions.IsDefault ? [] : preconditions;
+
+    /// <summary>Which auto-generated variant this is: it decides where <c>request.object.spec</c> and <c>.metadata</c> point.</summary>
+    public RuleAutogen Autogen { get; } = autogen;
 
     /// <summary>Compiled <c>match</c> and <c>exclude</c> blocks.</summary>
     public Func<AdmissionContext, bool> Matches { get; } = matches;
@@ -82,6 +90,23 @@ public sealed class RuleDefinition(
 
     /// <summary>Where the rule finds images in custom resources (<c>imageExtractors</c>); empty for Pod images.</summary>
     public ImmutableArray<Images.ImageExtractorDefinition> ImageExtractors { get; } = imageExtractors.IsDefault ? [] : imageExtractors;
+}
+
+/// <summary>
+/// A rule Kyverno generated for Pod controllers. Kyverno rewrites the variables of such a rule so that the Pod's
+/// <c>request.object.spec</c> and <c>request.object.metadata</c> name the controller's Pod template; the runtime gives
+/// conditions the same view of the request instead of rewriting their text.
+/// </summary>
+public enum RuleAutogen
+{
+    /// <summary>A rule as written.</summary>
+    None,
+
+    /// <summary><c>autogen-*</c>: Deployment, DaemonSet, StatefulSet, ReplicaSet, ReplicationController, Job (<c>spec.template</c>).</summary>
+    PodControllers,
+
+    /// <summary><c>autogen-cronjob-*</c>: CronJob (<c>spec.jobTemplate.spec.template</c>).</summary>
+    CronJob,
 }
 
 /// <summary>A resource of a webhook rule, as the API server names it (<c>apps</c>, <c>v1</c>, <c>deployments</c>).</summary>
@@ -203,11 +228,11 @@ public sealed class AttestationDefinition(
     /// resolved, or a function given the wrong type, fails the check with the reason (Kyverno's rule error): it never
     /// admits the image.
     /// </summary>
-    public string? CheckConditions(System.Text.Json.JsonElement predicate, AdmissionContext? request, JmesContext context)
+    public string? CheckConditions(System.Text.Json.JsonElement predicate, AdmissionContext? request, JmesContext context, RuleAutogen autogen = RuleAutogen.None)
     {
         try
         {
-            var root = ConditionDocument.ForAttestation(predicate, request, ConditionsReadRequest);
+            var root = ConditionDocument.ForAttestation(predicate, request, ConditionsReadRequest, autogen);
             return ConditionEvaluator.Evaluate(Conditions, root, context);
         }
         catch (JmesPathException e)
