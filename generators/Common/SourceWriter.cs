@@ -47,6 +47,36 @@ internal sealed class SourceWriter
         return this;
     }
 
+    /// <summary>
+    /// Copies text written by another emitter at this writer's indentation, keeping the house layout: one blank line
+    /// between members, none at the start or the end.
+    /// </summary>
+    public SourceWriter WriteBlock(string text)
+    {
+        var previousBlank = true;
+        var pendingBlank = false;
+        foreach (var line in text.Split('\n'))
+        {
+            var content = line.TrimEnd('\r');
+            if (content.Trim().Length == 0)
+            {
+                pendingBlank = !previousBlank;
+                continue;
+            }
+
+            if (pendingBlank)
+            {
+                WriteLine();
+                pendingBlank = false;
+            }
+
+            WriteLine(content);
+            previousBlank = false;
+        }
+
+        return this;
+    }
+
     public SourceWriter OpenBrace()
     {
         WriteLine("{");

@@ -125,6 +125,11 @@ internal static class DiagnosticDescriptors
         "Invalid variable or JMESPath expression",
         "'{0}' has an invalid variable: {1}");
 
+    public static readonly DiagnosticDescriptor ConflictingSettings = Error(
+        "PC0024",
+        "Settings that cannot be combined",
+        "'{0}' cannot be combined with '{1}': {2}.");
+
     public static readonly DiagnosticDescriptor NotSupportedYet = Error(
         "PC0099",
         "Kyverno field not supported yet",

@@ -29,35 +29,8 @@ internal static class ConditionEmitter
 
                 w.WriteLine();
                 w.WriteLine($"// {CSharp.CommentSafe(condition.Path)}: {CSharp.CommentSafe(condition.Text)}");
-                WriteLines(w, methods.ToString());
+                w.WriteBlock(methods.ToString());
             }
-        }
-    }
-
-    /// <summary>
-    /// Copies emitted methods into the class at its indentation, keeping the house layout: one blank line between
-    /// members, none at the end (the condition emitter ends every method with one).
-    /// </summary>
-    private static void WriteLines(SourceWriter w, string text)
-    {
-        var previousBlank = true;
-        var pendingBlank = false;
-        foreach (var line in text.Split('\n'))
-        {
-            if (line.Length == 0)
-            {
-                pendingBlank = !previousBlank;
-                continue;
-            }
-
-            if (pendingBlank)
-            {
-                w.WriteLine();
-                pendingBlank = false;
-            }
-
-            w.WriteLine(line);
-            previousBlank = false;
         }
     }
 

@@ -36,6 +36,16 @@ internal static class PolicyEmitter
                 WriteMatch(body, rule.Autogen[a].Name, rule.Autogen[a].Match, rule.Autogen[a].Exclude, MatchMethod(r, a));
             }
 
+            for (var e = 0; e < rule.ImageExtractors.Count; e++)
+            {
+                if (rule.ImageExtractors[e] is { JmesPath: { } expression, JmesPathText: { } expressionText })
+                {
+                    body.WriteLine();
+                    body.WriteLine($"// imageExtractors.{CSharp.CommentSafe(rule.ImageExtractors[e].Kind)}[].jmesPath: {CSharp.CommentSafe(expressionText)}");
+                    body.WriteBlock(Conditions.JmesCompiler.EmitMethod(expression, Conditions.JmesDialect.Kyverno, ExtractorJmesPathMethod(r, e), expressionText, "private"));
+                }
+            }
+
             // Precondition variables that do not resolve are empty strings, as in Kyverno.
             ConditionEmitter.WriteMethods(body, PreconditionsField(r), rule.Preconditions, Conditions.KyvernoVariableMode.Precondition);
             for (var v = 0; v < rule.VerifyImages.Count; v++)
@@ -165,10 +175,12 @@ internal static class PolicyEmitter
                 w.WriteLine("imageExtractors:");
                 w.WriteLine("[");
                 w.Indentation++;
-                foreach (var extractor in rule.ImageExtractors)
+                for (var e = 0; e < rule.ImageExtractors.Count; e++)
                 {
+                    var extractor = rule.ImageExtractors[e];
                     var path = "[" + string.Join(", ", extractor.Path.Select(CSharp.Literal)) + "]";
-                    w.WriteLine($"new ImageExtractorDefinition({CSharp.Literal(extractor.Kind)}, {CSharp.Literal(extractor.Name)}, {path}, {CSharp.Literal(extractor.Value)}, {CSharp.Literal(extractor.Key)}),");
+                    var jmesPath = extractor.JmesPath is null ? string.Empty : $", jmesPath: {ExtractorJmesPathMethod(r, e)}";
+                    w.WriteLine($"new ImageExtractorDefinition({CSharp.Literal(extractor.Kind)}, {CSharp.Literal(extractor.Name)}, {path}, {CSharp.Literal(extractor.Value)}, {CSharp.Literal(extractor.Key)}{jmesPath}),");
                 }
 
                 w.Indentation--;
@@ -570,6 +582,9 @@ internal static class PolicyEmitter
     private static string AttestationPrefix(int ruleIndex, int entryIndex, int attestationIndex) =>
         "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Image" + entryIndex.ToString(CultureInfo.InvariantCulture)
         + "Attestation" + attestationIndex.ToString(CultureInfo.InvariantCulture);
+
+    private static string ExtractorJmesPathMethod(int ruleIndex, int extractorIndex) =>
+        "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Extractor" + extractorIndex.ToString(CultureInfo.InvariantCulture) + "JmesPath";
 
     private static string PreconditionsField(int ruleIndex) => "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Preconditions";
 

@@ -33,7 +33,13 @@ internal sealed record RuleModel(
 }
 
 /// <summary>Where a kind keeps its images: path segments (<c>*</c> for every item), the image field and the name field.</summary>
-internal sealed record ImageExtractorModel(string Kind, string Name, EquatableArray<string> Path, string Value, string? Key);
+internal sealed record ImageExtractorModel(string Kind, string Name, EquatableArray<string> Path, string Value, string? Key)
+{
+    /// <summary>The validated <c>jmesPath</c> applied to each image value, and its text.</summary>
+    public Conditions.JmesNode? JmesPath { get; init; }
+
+    public string? JmesPathText { get; init; }
+}
 
 /// <summary>An auto-generated variant of a rule: its name and its match/exclude with the controller kinds.</summary>
 internal sealed record AutogenRuleModel(string Name, MatchModel Match, MatchModel? Exclude);

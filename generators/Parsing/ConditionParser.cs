@@ -298,6 +298,23 @@ internal static class ConditionParser
         return null;
     }
 
+    /// <summary>Parses a bare JMESPath expression (no <c>{{ }}</c>) written in YAML; null after reporting its mistakes.</summary>
+    public static JmesNode? ParseExpression(YamlFile file, Located<string> text, string path)
+    {
+        var result = JmesCompiler.Parse(text.Value, JmesDialect.Kyverno);
+        if (result.Success)
+        {
+            return result.Expression;
+        }
+
+        foreach (var diagnostic in result.Diagnostics)
+        {
+            file.Report(DiagnosticDescriptors.InvalidExpression, LocateInside(file, text.Location, null, text.Value, diagnostic.Start, diagnostic.Length), path, diagnostic.Message);
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// The position of <paramref name="start"/> (an offset in the decoded string) in the file, when the scalar's text
     /// in the file is the decoded string itself (plain, or quoted without escapes); otherwise the whole scalar.

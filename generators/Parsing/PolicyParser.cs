@@ -226,8 +226,8 @@ internal static class PolicyParser
                         Path = extractor.TakeString("path"),
                         Value = extractor.TakeString("value"),
                         Key = extractor.TakeString("key"),
+                        JmesPath = extractor.TakeString("jmesPath"),
                     });
-                    extractor.NotSupported("jmesPath", "JMESPath on extracted values needs the condition compiler, which is being built");
                     extractor.RejectUnknown(s_imageExtractorFields);
                 }
             }

@@ -81,6 +81,9 @@ internal sealed class ImageExtractorSyntax
     public Located<string>? Value { get; set; }
 
     public Located<string>? Key { get; set; }
+
+    /// <summary>A JMESPath applied to the image value (<c>trim_prefix(@, 'docker://')</c>).</summary>
+    public Located<string>? JmesPath { get; set; }
 }
 
 internal sealed class MatchSyntax

@@ -237,6 +237,13 @@ internal static class PolicyValidator
             }
         }
 
+        // A digest patch would replace the whole field with the bare reference, losing what jmesPath stripped.
+        if (rule.ImageExtractors.FirstOrDefault(e => e.JmesPath is not null) is { JmesPath: { } transformed } && verifyImages.Any(v => v.MutateDigest))
+        {
+            file.Report(DiagnosticDescriptors.ConflictingSettings, transformed.Location, "jmesPath", "mutateDigest", "a digest patch would overwrite the field with the bare image reference. Set mutateDigest: false on the rule's verifyImages entries (Kyverno does not patch such images either)");
+            ok = false;
+        }
+
         ok &= !rule.PreconditionsInvalid;
         return ok && match is not null
             ? new RuleModel(rule.Name!.Value, match, exclude, verifyImages.ToEquatableArray())
@@ -285,6 +292,13 @@ internal static class PolicyValidator
             }
         }
 
+        Conditions.JmesNode? jmesPath = null;
+        if (extractor.JmesPath is { } expression)
+        {
+            jmesPath = Parsing.ConditionParser.ParseExpression(file, expression, "imageExtractors." + extractor.Kind.Value + ".jmesPath");
+            ok &= jmesPath is not null;
+        }
+
         return ok
             ? new ImageExtractorModel(
                 extractor.Kind.Value,
@@ -292,6 +306,10 @@ internal static class PolicyValidator
                 segments.Select(s => s.Replace("~1", "/").Replace("~0", "~")).ToEquatableArray(),
                 extractor.Value?.Value ?? "image",
                 extractor.Key?.Value)
+            {
+                JmesPath = jmesPath,
+                JmesPathText = extractor.JmesPath?.Value,
+            }
             : null;
     }
 

@@ -85,6 +85,12 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
             var images = rule.ImageExtractors.IsEmpty ? podImages.Value : ImageExtractor.Extract(context, rule.ImageExtractors);
             foreach (var extracted in images)
             {
+                if (extracted.Error is { } extractionError)
+                {
+                    checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail(extractionError))));
+                    continue;
+                }
+
                 if (!ImageReference.TryParse(extracted.Text, out var image, out var parseError))
                 {
                     checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail($"invalid image reference {extracted.Text}: {parseError}"))));
@@ -247,7 +253,7 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
                             verdicts[image.WithDigest(digest).Canonical] = "pass";
                         }
 
-                        if (entry.MutateDigest && image.Digest is null && patchedPointers.Add(check.Extracted.Pointer))
+                        if (entry.MutateDigest && image.Digest is null && !check.Extracted.Transformed && patchedPointers.Add(check.Extracted.Pointer))
                         {
                             patches.Add(new JsonPatchOperation { Op = "replace", Path = check.Extracted.Pointer, Value = JsonString(image.WithDigest(digest).FullyQualified) });
                         }

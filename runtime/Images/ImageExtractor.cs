@@ -5,14 +5,28 @@ using PolicyCompiler.Runtime.Admission;
 namespace PolicyCompiler.Runtime.Images;
 
 /// <summary>An image named by the resource under review, with the JSON pointer of the field that names it.</summary>
-public sealed record ExtractedImage(string Pointer, string ContainerType, string ContainerName, string Text);
+/// <remarks>
+/// <see cref="Transformed"/>: the text is what an extractor's <c>jmesPath</c> made of the field, so the field itself
+/// must not be patched. <see cref="Error"/>: the image could not be read (the jmesPath failed); the image is then
+/// refused, never skipped.
+/// </remarks>
+public sealed record ExtractedImage(string Pointer, string ContainerType, string ContainerName, string Text, bool Transformed = false, string? Error = null);
 
 /// <summary>
 /// A rule's <c>imageExtractors</c> entry for one kind: where the images are (<c>/spec/steps/*</c>), the field that holds
 /// the image (<c>value</c>, default <c>image</c>) and the field that names it (<c>key</c>, default <c>name</c>).
 /// </summary>
-public sealed class ImageExtractorDefinition(string kind, string name, ImmutableArray<string> path, string value, string? key)
+public sealed class ImageExtractorDefinition(
+    string kind,
+    string name,
+    ImmutableArray<string> path,
+    string value,
+    string? key,
+    Func<Conditions.JmesValue, Conditions.JmesContext, Conditions.JmesValue>? jmesPath = null)
 {
+    /// <summary>The compiled <c>jmesPath</c> applied to each image value (e.g. <c>trim_prefix(@, 'docker://')</c>).</summary>
+    public Func<Conditions.JmesValue, Conditions.JmesContext, Conditions.JmesValue>? JmesPath { get; } = jmesPath;
+
     /// <summary>The kind the extractor applies to (the key under <c>imageExtractors</c>).</summary>
     public string Kind { get; } = kind;
 
@@ -68,6 +82,22 @@ public static class ImageExtractor
         return images;
     }
 
+    /// <summary>Kyverno requires the jmesPath to give a string; anything else, or an evaluation error, refuses the image.</summary>
+    private static ExtractedImage Transform(Func<Conditions.JmesValue, Conditions.JmesContext, Conditions.JmesValue> jmesPath, ExtractedImage raw)
+    {
+        try
+        {
+            var result = jmesPath(Conditions.JmesValue.From(raw.Text), Conditions.JmesContext.Default);
+            return result.Type == Conditions.JmesType.String
+                ? raw with { Text = result.GetString(), Transformed = true }
+                : raw with { Error = $"the extractor's jmesPath gave {Conditions.JmesValue.TypeNameOf(result.Type)}, not a string, for {raw.Text}" };
+        }
+        catch (Conditions.JmesPathException e)
+        {
+            return raw with { Error = $"the extractor's jmesPath failed on {raw.Text}: {e.Message}" };
+        }
+    }
+
     private static void Walk(JsonElement node, ImageExtractorDefinition extractor, int depth, string pointer, List<ExtractedImage> images)
     {
         if (depth == extractor.Path.Length)
@@ -75,7 +105,10 @@ public static class ImageExtractor
             if (node.ValueKind == JsonValueKind.Object && node.TryGetProperty(extractor.Value, out var image) && image.ValueKind == JsonValueKind.String)
             {
                 var name = extractor.Key is not null && node.TryGetProperty(extractor.Key, out var key) && key.ValueKind == JsonValueKind.String ? key.GetString()! : string.Empty;
-                images.Add(new ExtractedImage($"{pointer}/{Engine.AdmissionEngine.EscapePointer(extractor.Value)}", extractor.Name, name, image.GetString()!));
+                var imagePointer = $"{pointer}/{Engine.AdmissionEngine.EscapePointer(extractor.Value)}";
+                images.Add(extractor.JmesPath is null
+                    ? new ExtractedImage(imagePointer, extractor.Name, name, image.GetString()!)
+                    : Transform(extractor.JmesPath, new ExtractedImage(imagePointer, extractor.Name, name, image.GetString()!)));
             }
 
             return;

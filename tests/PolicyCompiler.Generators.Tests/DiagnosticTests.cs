@@ -20,7 +20,7 @@ public sealed class DiagnosticTests
             .Order(StringComparer.Ordinal);
 
         // Diagnostics of conditions are tested beside the conditions themselves.
-        var tested = typeof(DiagnosticTests).GetMethods().Concat(typeof(AttestationConditionTests).GetMethods())
+        var tested = typeof(DiagnosticTests).GetMethods().Concat(typeof(AttestationConditionTests).GetMethods()).Concat(typeof(ImageExtractorJmesPathTests).GetMethods())
             .Select(m => m.Name)
             .Where(n => n.StartsWith("PC", StringComparison.Ordinal))
             .Select(n => n[..6])
