@@ -169,7 +169,8 @@ internal static class PolicyEmitter
             }
 
             var hasPreconditions = !rule.Preconditions.IsEmpty;
-            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}" + (rule.ImageExtractors.IsEmpty && !hasPreconditions ? ")," : ","));
+            var readsNamespaceLabels = ReadsNamespaceLabels(rule.Match, rule.Exclude);
+            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}" + (rule.ImageExtractors.IsEmpty && !hasPreconditions && !readsNamespaceLabels ? ")," : ","));
             if (!rule.ImageExtractors.IsEmpty)
             {
                 w.WriteLine("imageExtractors:");
@@ -184,12 +185,17 @@ internal static class PolicyEmitter
                 }
 
                 w.Indentation--;
-                w.WriteLine(hasPreconditions ? "]," : "]),");
+                w.WriteLine(hasPreconditions || readsNamespaceLabels ? "]," : "]),");
             }
 
             if (hasPreconditions)
             {
-                w.WriteLine($"preconditions: {PreconditionsField(r)}),");
+                w.WriteLine($"preconditions: {PreconditionsField(r)}" + (readsNamespaceLabels ? "," : "),"));
+            }
+
+            if (readsNamespaceLabels)
+            {
+                w.WriteLine("readsNamespaceLabels: true),");
             }
 
             w.Indentation--;
@@ -198,7 +204,8 @@ internal static class PolicyEmitter
                 var variant = rule.Autogen[a];
                 var preconditions = hasPreconditions ? $"preconditions: {PreconditionsField(r)}, " : string.Empty;
                 var autogen = variant.Name.StartsWith("autogen-cronjob-", System.StringComparison.Ordinal) ? "CronJob" : "PodControllers";
-                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {preconditions}autogen: RuleAutogen.{autogen}),");
+                var namespaceLabels = ReadsNamespaceLabels(variant.Match, variant.Exclude) ? "readsNamespaceLabels: true, " : string.Empty;
+                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {preconditions}{namespaceLabels}autogen: RuleAutogen.{autogen}),");
             }
         }
 
@@ -484,8 +491,66 @@ internal static class PolicyEmitter
             parts.Add(Condition.Join(Condition.Or, filter.Operations.Select(o => Condition.Comparison($"request.Operation == {CSharp.Literal(o)}"))));
         }
 
+        // Kyverno: every annotation pair must meet a resource annotation whose key and value its wildcards match.
+        parts.AddRange(filter.Annotations.Select(a => Condition.Call($"request.Annotations.Matches({CSharp.Literal(a.Key)}, {CSharp.Literal(a.Value)})")));
+        if (filter.Selector is { } selector)
+        {
+            parts.Add(Selector(selector, "request.Labels"));
+        }
+
+        if (filter.NamespaceSelector is { } namespaceSelector)
+        {
+            parts.Add(Selector(namespaceSelector, "request.NamespaceLabels"));
+        }
+
+        if (!filter.Subjects.IsEmpty)
+        {
+            parts.Add(Condition.Join(Condition.Or, filter.Subjects.Select(Subject)));
+        }
+
         return Condition.Join(Condition.And, parts);
     }
+
+    /// <summary>
+    /// A label selector over <paramref name="labels"/>: exact <c>matchLabels</c> are one dictionary lookup; Kyverno's
+    /// wildcards in keys or values scan the labels; requirements follow the Kubernetes operators.
+    /// </summary>
+    private static Condition Selector(LabelSelectorModel selector, string labels)
+    {
+        var parts = new List<Condition>();
+        foreach (var pair in selector.MatchLabels)
+        {
+            var wildcard = pair.Key.IndexOfAny(s_wildcards) >= 0 || pair.Value.IndexOfAny(s_wildcards) >= 0;
+            parts.Add(Condition.Call($"{labels}.{(wildcard ? "Matches" : "Is")}({CSharp.Literal(pair.Key)}, {CSharp.Literal(pair.Value)})"));
+        }
+
+        foreach (var requirement in selector.Expressions)
+        {
+            var key = CSharp.Literal(requirement.Key);
+            var values = string.Concat(requirement.Values.Select(v => ", " + CSharp.Literal(v)));
+            parts.Add(requirement.Operator switch
+            {
+                "In" => Condition.Call($"{labels}.In({key}{values})"),
+                "NotIn" => Condition.Call($"!{labels}.In({key}{values})"),
+                "Exists" => Condition.Call($"{labels}.Has({key})"),
+                _ => Condition.Call($"!{labels}.Has({key})"),
+            });
+        }
+
+        return Condition.Join(Condition.And, parts);
+    }
+
+    /// <summary>Kyverno compares a ServiceAccount with the username's <c>system:serviceaccount:</c> suffix, a User or Group with the username and every group.</summary>
+    private static Condition Subject(SubjectModel subject) =>
+        subject.Kind == "ServiceAccount"
+            ? Condition.Call($"request.ServiceAccountMatches({CSharp.Literal(subject.Namespace + ":" + subject.Name)})")
+            : Condition.Call($"request.UserOrGroupMatches({CSharp.Literal(subject.Name)})");
+
+    private static readonly char[] s_wildcards = ['*', '?'];
+
+    /// <summary>Rules whose match or exclude reads namespace labels make the engine look them up before matching.</summary>
+    internal static bool ReadsNamespaceLabels(MatchModel match, MatchModel? exclude) =>
+        match.Any.Concat(match.All).Concat(exclude is null ? [] : exclude.Any.Concat(exclude.All)).Any(f => f.NamespaceSelector is not null);
 
     private static void WriteImageReferences(SourceWriter w, RuleModel rule, int ruleIndex, ImageVerificationModel entry, int entryIndex)
     {

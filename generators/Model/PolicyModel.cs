@@ -51,7 +51,26 @@ internal sealed record ResourceFilterModel(
     EquatableArray<KindSelectorModel> Kinds,
     EquatableArray<string> Names,
     EquatableArray<string> Namespaces,
-    EquatableArray<string> Operations);
+    EquatableArray<string> Operations)
+{
+    /// <summary><c>annotations</c>: every wildcard key must be present with a value its wildcard matches.</summary>
+    public EquatableArray<KeyValueModel> Annotations { get; init; } = EquatableArray<KeyValueModel>.Empty;
+
+    public LabelSelectorModel? Selector { get; init; }
+
+    public LabelSelectorModel? NamespaceSelector { get; init; }
+
+    public EquatableArray<SubjectModel> Subjects { get; init; } = EquatableArray<SubjectModel>.Empty;
+}
+
+/// <summary>A label selector: <c>matchLabels</c> (wildcards allowed, as Kyverno allows them) and requirements.</summary>
+internal sealed record LabelSelectorModel(EquatableArray<KeyValueModel> MatchLabels, EquatableArray<LabelRequirementModel> Expressions);
+
+/// <summary><c>In</c>, <c>NotIn</c>, <c>Exists</c> or <c>DoesNotExist</c> over one label key.</summary>
+internal sealed record LabelRequirementModel(string Key, string Operator, EquatableArray<string> Values);
+
+/// <summary>An RBAC subject compared with the request's user info.</summary>
+internal sealed record SubjectModel(string Kind, string Name, string? Namespace);
 
 /// <summary>A kind as Kyverno writes it, split: <c>apps/v1/Deployment</c>, <c>Pod/ephemeralcontainers</c>.</summary>
 internal sealed record KindSelectorModel(string? Group, string? Version, string Kind, string? SubResource, string Text);

@@ -20,6 +20,9 @@ internal static class PolicyParser
     private static readonly string[] s_ruleFields = ["name", "context", "reportProperties", "match", "exclude", "imageExtractors", "preconditions", "celPreconditions", "mutate", "validate", "generate", "verifyImages", "skipBackgroundRequests"];
     private static readonly string[] s_matchFields = ["any", "all", "resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_filterFields = ["resources", "subjects", "roles", "clusterRoles"];
+    private static readonly string[] s_subjectFields = ["kind", "name", "namespace", "apiGroup"];
+    private static readonly string[] s_selectorFields = ["matchLabels", "matchExpressions"];
+    private static readonly string[] s_requirementFields = ["key", "operator", "values"];
     private static readonly string[] s_resourceFields = ["kinds", "name", "names", "namespaces", "annotations", "selector", "namespaceSelector", "operations"];
     private static readonly string[] s_verifyImageFields = ["failureAction", "type", "image", "imageReferences", "skipImageReferences", "key", "roots", "subject", "issuer", "additionalExtensions", "attestors", "attestations", "annotations", "repository", "cosignOCI11", "mutateDigest", "verifyDigest", "validate", "required", "imageRegistryCredentials", "useCache"];
     private static readonly string[] s_attestorSetFields = ["count", "entries"];
@@ -251,7 +254,14 @@ internal static class PolicyParser
             match.Resources = ParseResources(resources);
         }
 
-        NotSupportedUserInfo(reader);
+        // The older form puts user info beside 'resources' in the block itself: one filter of both.
+        if (match.Resources is null && reader.KeyLocationOrNull("subjects") is { } location)
+        {
+            reader.File.Report(DiagnosticDescriptors.InvalidName, location, $"{match.Path}.subjects", "place", "write subjects inside an 'any' or 'all' filter, beside its 'resources'");
+            reader.Take("subjects");
+        }
+
+        ParseUserInfo(reader, match.Resources ?? new FilterSyntax { Location = reader.Location });
         reader.RejectUnknown(s_matchFields);
         return match;
     }
@@ -272,25 +282,79 @@ internal static class PolicyParser
             }
 
             var filter = new MappingReader(reader.File, mapping, path, "ResourceFilter");
-            if (filter.TakeMapping("resources", "ResourceDescription") is { } resources)
-            {
-                target.Add(ParseResources(resources));
-            }
-            else
-            {
-                target.Add(new FilterSyntax { Location = filter.Location });
-            }
-
-            NotSupportedUserInfo(filter);
+            var parsed = filter.TakeMapping("resources", "ResourceDescription") is { } resources
+                ? ParseResources(resources)
+                : new FilterSyntax { Location = filter.Location };
+            ParseUserInfo(filter, parsed);
+            target.Add(parsed);
             filter.RejectUnknown(s_filterFields);
         }
     }
 
-    private static void NotSupportedUserInfo(MappingReader reader)
+    /// <summary><c>subjects</c> are compiled; <c>roles</c>/<c>clusterRoles</c> need RBAC lookups and are not.</summary>
+    private static void ParseUserInfo(MappingReader reader, FilterSyntax target)
     {
-        reader.NotSupported("subjects", "matching on the requesting user is not built yet");
-        reader.NotSupported("roles", "matching on the requesting user is not built yet");
-        reader.NotSupported("clusterRoles", "matching on the requesting user is not built yet");
+        foreach (var (node, path) in reader.TakeSequence("subjects") ?? [])
+        {
+            if (node is not YamlMappingNode mapping)
+            {
+                reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- kind: User' with name");
+                continue;
+            }
+
+            var subject = new MappingReader(reader.File, mapping, path, "Subject");
+            target.Subjects.Add(new SubjectSyntax
+            {
+                Location = subject.Location,
+                Path = path,
+                Kind = subject.TakeString("kind"),
+                Name = subject.TakeString("name"),
+                Namespace = subject.TakeString("namespace"),
+            });
+            subject.TakeString("apiGroup");
+            subject.RejectUnknown(s_subjectFields);
+        }
+
+        reader.NotSupported("roles", "roles are read from RBAC bindings, which is not built yet; match the users or groups with subjects");
+        reader.NotSupported("clusterRoles", "cluster roles are read from RBAC bindings, which is not built yet; match the users or groups with subjects");
+    }
+
+    private static LabelSelectorSyntax? ParseSelector(MappingReader reader, string field)
+    {
+        if (reader.TakeMapping(field, "LabelSelector") is not { } selector)
+        {
+            return null;
+        }
+
+        var result = new LabelSelectorSyntax
+        {
+            Location = selector.Location,
+            Path = selector.Path,
+            MatchLabels = selector.TakeStringMap("matchLabels") ?? [],
+        };
+
+        foreach (var (node, path) in selector.TakeSequence("matchExpressions") ?? [])
+        {
+            if (node is not YamlMappingNode mapping)
+            {
+                reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- key: app' with operator and values");
+                continue;
+            }
+
+            var requirement = new MappingReader(reader.File, mapping, path, "LabelSelectorRequirement");
+            result.Expressions.Add(new LabelRequirementSyntax
+            {
+                Location = requirement.Location,
+                Path = path,
+                Key = requirement.TakeString("key"),
+                Operator = requirement.TakeString("operator"),
+                Values = requirement.TakeStringList("values") ?? [],
+            });
+            requirement.RejectUnknown(s_requirementFields);
+        }
+
+        selector.RejectUnknown(s_selectorFields);
+        return result;
     }
 
     private static FilterSyntax ParseResources(MappingReader reader)
@@ -309,9 +373,9 @@ internal static class PolicyParser
             filter.Names.Add(name);
         }
 
-        reader.NotSupported("annotations", "annotation selectors are not built yet");
-        reader.NotSupported("selector", "label selectors are not built yet");
-        reader.NotSupported("namespaceSelector", "namespace label selectors are not built yet");
+        filter.Annotations = reader.TakeStringMap("annotations");
+        filter.Selector = ParseSelector(reader, "selector");
+        filter.NamespaceSelector = ParseSelector(reader, "namespaceSelector");
         reader.RejectUnknown(s_resourceFields);
         return filter;
     }

@@ -111,6 +111,55 @@ internal sealed class FilterSyntax
     public List<Located<string>> Namespaces { get; set; } = [];
 
     public List<Located<string>> Operations { get; set; } = [];
+
+    /// <summary><c>resources.annotations</c>: wildcard key to wildcard value, all must be on the resource.</summary>
+    public Dictionary<string, Located<string>>? Annotations { get; set; }
+
+    public LabelSelectorSyntax? Selector { get; set; }
+
+    public LabelSelectorSyntax? NamespaceSelector { get; set; }
+
+    /// <summary>The filter's <c>subjects</c> (user info beside <c>resources</c>).</summary>
+    public List<SubjectSyntax> Subjects { get; } = [];
+}
+
+/// <summary>A Kubernetes <c>LabelSelector</c>: <c>matchLabels</c> and <c>matchExpressions</c>.</summary>
+internal sealed class LabelSelectorSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public required string Path { get; init; }
+
+    public Dictionary<string, Located<string>> MatchLabels { get; set; } = [];
+
+    public List<LabelRequirementSyntax> Expressions { get; } = [];
+}
+
+internal sealed class LabelRequirementSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public required string Path { get; init; }
+
+    public Located<string>? Key { get; set; }
+
+    public Located<string>? Operator { get; set; }
+
+    public List<Located<string>> Values { get; set; } = [];
+}
+
+/// <summary>An RBAC subject: <c>User</c>, <c>Group</c> or <c>ServiceAccount</c> (with its namespace).</summary>
+internal sealed class SubjectSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public required string Path { get; init; }
+
+    public Located<string>? Kind { get; set; }
+
+    public Located<string>? Name { get; set; }
+
+    public Located<string>? Namespace { get; set; }
 }
 
 internal sealed class VerifyImageSyntax

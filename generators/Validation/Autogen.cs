@@ -83,8 +83,13 @@ internal static class Autogen
     }
 
     private static bool Supported(RuleModel rule) =>
-        Filters(rule.Match).All(f => f.Names.IsEmpty && !f.Kinds.IsEmpty && f.Kinds.All(IsPod))
-        && (rule.Exclude is null || Filters(rule.Exclude).All(f => f.Names.IsEmpty && f.Kinds.All(IsPod)));
+        Filters(rule.Match).All(f => Portable(f) && !f.Kinds.IsEmpty && f.Kinds.All(IsPod))
+        && (rule.Exclude is null || Filters(rule.Exclude).All(f => Portable(f) && f.Kinds.All(IsPod)));
+
+    // Kyverno does not generate controller rules from filters naming the Pod itself: its name, labels or annotations
+    // say nothing about the controller's.
+    private static bool Portable(ResourceFilterModel filter) =>
+        filter.Names.IsEmpty && filter.Selector is null && filter.Annotations.IsEmpty;
 
     private static IEnumerable<ResourceFilterModel> Filters(MatchModel block) => block.Any.Concat(block.All);
 

@@ -18,6 +18,8 @@ namespace PolicyCompiler.Generators.Validation;
 internal static class PolicyValidator
 {
     private static readonly string[] s_operations = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
+    private static readonly string[] s_selectorOperators = ["In", "NotIn", "Exists", "DoesNotExist"];
+    private static readonly string[] s_subjectKinds = ["User", "Group", "ServiceAccount"];
     private static readonly string[] s_hashes = ["sha224", "sha256", "sha384", "sha512"];
     private static readonly Regex s_version = new("^v[0-9]+((alpha|beta)[0-9]+)?$", RegexOptions.CultureInvariant);
 
@@ -404,13 +406,150 @@ internal static class PolicyValidator
             }
         }
 
+        var annotations = new List<KeyValueModel>();
+        foreach (var pair in filter.Annotations ?? [])
+        {
+            if (pair.Key.Length == 0 || pair.Key.Contains("{{") || pair.Value.Value.Contains("{{"))
+            {
+                file.Report(DiagnosticDescriptors.InvalidPattern, pair.Value.Location, $"{pair.Key}: {pair.Value.Value}", "annotation keys must not be empty, and variables are not allowed in match filters");
+                ok = false;
+            }
+            else
+            {
+                annotations.Add(new KeyValueModel(pair.Key, pair.Value.Value));
+            }
+        }
+
+        var labelSelector = ValidateSelector(filter.Selector, file, ref ok);
+        var namespaceSelector = ValidateSelector(filter.NamespaceSelector, file, ref ok);
+        var subjects = new List<SubjectModel>();
+        foreach (var subject in filter.Subjects)
+        {
+            if (ValidateSubject(subject, file) is { } model)
+            {
+                subjects.Add(model);
+            }
+            else
+            {
+                ok = false;
+            }
+        }
+
         return ok
             ? new ResourceFilterModel(
                 kinds.ToEquatableArray(),
                 filter.Names.Select(n => n.Value).ToEquatableArray(),
                 filter.Namespaces.Select(n => n.Value).ToEquatableArray(),
                 operations.ToEquatableArray())
+            {
+                Annotations = annotations.ToEquatableArray(),
+                Selector = labelSelector,
+                NamespaceSelector = namespaceSelector,
+                Subjects = subjects.ToEquatableArray(),
+            }
             : null;
+    }
+
+    private static LabelSelectorModel? ValidateSelector(LabelSelectorSyntax? selector, YamlFile file, ref bool ok)
+    {
+        if (selector is null)
+        {
+            return null;
+        }
+
+        var labels = new List<KeyValueModel>();
+        foreach (var pair in selector.MatchLabels)
+        {
+            if (pair.Key.Length == 0)
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, pair.Value.Location, $"{selector.Path}.matchLabels", "label key", "it is empty");
+                ok = false;
+            }
+            else if (pair.Value.Value.Length > 0 && !CheckPattern(pair.Value, file))
+            {
+                ok = false;
+            }
+            else
+            {
+                labels.Add(new KeyValueModel(pair.Key, pair.Value.Value));
+            }
+        }
+
+        var expressions = new List<LabelRequirementModel>();
+        foreach (var requirement in selector.Expressions)
+        {
+            if (requirement.Key is not { Value.Length: > 0 } key)
+            {
+                file.Report(DiagnosticDescriptors.MissingField, requirement.Location, $"'{requirement.Path}'", "key", "key: app.kubernetes.io/name");
+                ok = false;
+                continue;
+            }
+
+            if (requirement.Operator is not { } op || Array.IndexOf(s_selectorOperators, op.Value) < 0)
+            {
+                if (requirement.Operator is { } wrong)
+                {
+                    file.Report(DiagnosticDescriptors.InvalidEnumValue, wrong.Location, wrong.Value, "operator", string.Join(", ", s_selectorOperators));
+                }
+                else
+                {
+                    file.Report(DiagnosticDescriptors.MissingField, requirement.Location, $"'{requirement.Path}'", "operator", "operator: In");
+                }
+
+                ok = false;
+                continue;
+            }
+
+            // The API server's own rule for LabelSelectorRequirement: In/NotIn need values, Exists/DoesNotExist take none.
+            var needsValues = op.Value is "In" or "NotIn";
+            if (needsValues != (requirement.Values.Count > 0))
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, op.Location, $"{requirement.Path}.values", "list here", needsValues ? $"operator {op.Value} needs at least one value" : $"operator {op.Value} takes no values");
+                ok = false;
+                continue;
+            }
+
+            expressions.Add(new LabelRequirementModel(key.Value, op.Value, requirement.Values.Select(v => v.Value).ToEquatableArray()));
+        }
+
+        return new LabelSelectorModel(labels.ToEquatableArray(), expressions.ToEquatableArray());
+    }
+
+    private static SubjectModel? ValidateSubject(SubjectSyntax subject, YamlFile file)
+    {
+        if (subject.Kind is not { } kind || Array.IndexOf(s_subjectKinds, kind.Value) < 0)
+        {
+            if (subject.Kind is { } wrong)
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, wrong.Location, wrong.Value, "kind", string.Join(", ", s_subjectKinds));
+            }
+            else
+            {
+                file.Report(DiagnosticDescriptors.MissingField, subject.Location, $"'{subject.Path}'", "kind", "kind: User");
+            }
+
+            return null;
+        }
+
+        if (subject.Name is not { Value.Length: > 0 } name)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, subject.Location, $"'{subject.Path}'", "name", kind.Value == "Group" ? "name: system:masters" : "name: alice@example.com");
+            return null;
+        }
+
+        if (kind.Value == "ServiceAccount" && subject.Namespace is not { Value.Length: > 0 })
+        {
+            file.Report(DiagnosticDescriptors.MissingField, subject.Location, $"'{subject.Path}'", "namespace", "namespace: kube-system");
+            return null;
+        }
+
+        if (kind.Value != "ServiceAccount" && subject.Namespace is { } stray)
+        {
+            file.Report(DiagnosticDescriptors.InvalidName, stray.Location, $"{subject.Path}.namespace", "field here", "only a ServiceAccount subject has a namespace");
+            return null;
+        }
+
+        return new SubjectModel(kind.Value, name.Value, subject.Namespace?.Value);
     }
 
     /// <summary>Kyverno's kind selector forms: Kind, version/Kind, group/version/Kind, with an optional /subresource or .subresource.</summary>

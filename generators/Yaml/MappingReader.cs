@@ -63,6 +63,8 @@ internal sealed class MappingReader
 
     public Common.LocationInfo KeyLocation(string field) => _file.Locate(_fields[field].Key);
 
+    public Common.LocationInfo? KeyLocationOrNull(string field) => _fields.TryGetValue(field, out var entry) ? _file.Locate(entry.Key) : null;
+
     public string FieldPath(string field) => Path.Length == 0 ? field : Path + "." + field;
 
     /// <summary>Marks the field as read and returns its value node, or null when absent or explicitly null.</summary>

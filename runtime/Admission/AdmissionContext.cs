@@ -41,6 +41,51 @@ public sealed class AdmissionContext
     /// <summary>The object under review (the old object for DELETE); <c>default</c> when the request carries none.</summary>
     public JsonElement Resource { get; }
 
+    /// <summary>The resource's <c>metadata.labels</c> (the old object's for DELETE).</summary>
+    public LabelSet Labels => _labels ??= LabelSet.FromJson(ReadMetadata(Resource, "labels"));
+
+    /// <summary>The resource's <c>metadata.annotations</c>.</summary>
+    public LabelSet Annotations => _annotations ??= LabelSet.FromJson(ReadMetadata(Resource, "annotations"));
+
+    /// <summary>
+    /// The labels of the request's namespace, for <c>namespaceSelector</c>: set by the engine before matching rules that read
+    /// them; a Namespace under review is its own namespace; cluster-scoped resources have none.
+    /// </summary>
+    public LabelSet NamespaceLabels
+    {
+        get => _namespaceLabels ?? (Kind == "Namespace" && Group.Length == 0 ? Labels : LabelSet.Empty);
+        set => _namespaceLabels = value;
+    }
+
+    public string UserName => Request.UserInfo?.Username ?? string.Empty;
+
+    /// <summary>Kyverno's ServiceAccount subject: <paramref name="pattern"/> is <c>namespace:name</c> (wildcards allowed) against the username after <c>system:serviceaccount:</c>.</summary>
+    public bool ServiceAccountMatches(string pattern)
+    {
+        const string Prefix = "system:serviceaccount:";
+        var user = UserName;
+        return user.Length > Prefix.Length && user.StartsWith(Prefix, StringComparison.Ordinal) && Wildcard.Match(pattern, user[Prefix.Length..]);
+    }
+
+    /// <summary>Kyverno's User and Group subjects both compare the name with the username and with every group.</summary>
+    public bool UserOrGroupMatches(string pattern)
+    {
+        if (Wildcard.Match(pattern, UserName))
+        {
+            return true;
+        }
+
+        foreach (var group in Request.UserInfo?.Groups ?? [])
+        {
+            if (group is not null && Wildcard.Match(pattern, group))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>
     /// The <c>request</c> and <c>images</c> documents conditions read, built once per review by the first condition
     /// that needs them (a race builds equal copies; either may win).
@@ -71,6 +116,18 @@ public sealed class AdmissionContext
 
         return subResource is null ? SubResource.Length == 0 : Wildcard.Match(subResource, SubResource);
     }
+
+    private LabelSet? _labels;
+    private LabelSet? _annotations;
+    private LabelSet? _namespaceLabels;
+
+    private static JsonElement ReadMetadata(JsonElement resource, string property) =>
+        resource.ValueKind == JsonValueKind.Object
+        && resource.TryGetProperty("metadata", out var metadata)
+        && metadata.ValueKind == JsonValueKind.Object
+        && metadata.TryGetProperty(property, out var value)
+            ? value
+            : default;
 
     private static string? ReadMetadataString(JsonElement resource, string property) =>
         resource.ValueKind == JsonValueKind.Object

@@ -11,7 +11,11 @@ namespace PolicyCompiler.Runtime.Engine;
 /// Decides admission reviews against the compiled policy set. The mutating pass verifies images and pins their
 /// digests; the validating pass enforces <c>verifyDigest</c> and <c>required</c>.
 /// </summary>
-public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, ImageVerifier verifier, Telemetry.WebhookMetrics? metrics = null)
+public sealed class AdmissionEngine(
+    ImmutableArray<PolicyDefinition> policies,
+    ImageVerifier verifier,
+    Telemetry.WebhookMetrics? metrics = null,
+    INamespaceLabelSource? namespaces = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -37,6 +41,8 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
         }
 
         var applicable = new List<(PolicyDefinition Policy, RuleDefinition Rule)>();
+        var podImages = new Lazy<IReadOnlyList<ExtractedImage>>(() => ImageExtractor.Extract(context));
+        string? namespaceLookup = null;
         var checks = new List<Check>();
         foreach (var policy in policies)
         {
@@ -47,7 +53,28 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
 
             foreach (var rule in policy.Rules)
             {
-                if (rule.VerifyImages.IsDefaultOrEmpty || !rule.Matches(context))
+                if (rule.VerifyImages.IsDefaultOrEmpty)
+                {
+                    continue;
+                }
+
+                if (rule.ReadsNamespaceLabels)
+                {
+                    namespaceLookup ??= await LoadNamespaceLabelsAsync(context, cancellationToken).ConfigureAwait(false);
+                    if (namespaceLookup.Length > 0)
+                    {
+                        // Whether the rule applies is unknown. When it would verify one of the request's images, that is
+                        // an error, which failurePolicy turns into a denial or a warning; otherwise the rule is moot.
+                        if (CoversAnImage(context, rule, podImages))
+                        {
+                            checks.Add(new Check(policy, rule, null, NamespaceSelectorPlaceholder, null, Task.FromResult(ImageVerificationResult.Error(namespaceLookup))));
+                        }
+
+                        continue;
+                    }
+                }
+
+                if (!rule.Matches(context))
                 {
                     continue;
                 }
@@ -79,7 +106,6 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
         deadline.CancelAfter(timeout - TimeSpan.FromMilliseconds(Math.Min(500, timeout.TotalMilliseconds / 10)));
 
         var digests = new Dictionary<string, Task<string>>(StringComparer.Ordinal);
-        var podImages = new Lazy<IReadOnlyList<ExtractedImage>>(() => ImageExtractor.Extract(context));
         foreach (var (policy, rule) in applicable)
         {
             var images = rule.ImageExtractors.IsEmpty ? podImages.Value : ImageExtractor.Extract(context, rule.ImageExtractors);
@@ -129,6 +155,55 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
     }
 
     private static readonly ExtractedImage PreconditionsPlaceholder = new(string.Empty, "preconditions", string.Empty, string.Empty);
+
+    private static readonly ExtractedImage NamespaceSelectorPlaceholder = new(string.Empty, "namespaceSelector", string.Empty, string.Empty);
+
+    /// <summary>How long a review waits for its namespace's labels; the source caches them, so this is paid on a miss only.</summary>
+    public static readonly TimeSpan NamespaceLookupTimeout = TimeSpan.FromSeconds(3);
+
+    private static bool CoversAnImage(AdmissionContext context, RuleDefinition rule, Lazy<IReadOnlyList<ExtractedImage>> podImages)
+    {
+        foreach (var extracted in rule.ImageExtractors.IsEmpty ? podImages.Value : ImageExtractor.Extract(context, rule.ImageExtractors))
+        {
+            if (extracted.Error is null && ImageReference.TryParse(extracted.Text, out var image, out _) && rule.VerifyImages.Any(entry => entry.Matches(image)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Empty when <see cref="AdmissionContext.NamespaceLabels"/> is ready; otherwise why it could not be read.</summary>
+    private async Task<string> LoadNamespaceLabelsAsync(AdmissionContext context, CancellationToken cancellationToken)
+    {
+        // Cluster-scoped resources have no namespace, and a Namespace under review carries its own labels.
+        if (context.Namespace.Length == 0 || (context.Kind == "Namespace" && context.Group.Length == 0))
+        {
+            return string.Empty;
+        }
+
+        if (namespaces is null)
+        {
+            return $"the labels of namespace {context.Namespace} are unknown: no Kubernetes API is configured for namespaceSelector";
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(NamespaceLookupTimeout);
+        try
+        {
+            context.NamespaceLabels = await namespaces.GetLabelsAsync(context.Namespace, timeout.Token).ConfigureAwait(false);
+            return string.Empty;
+        }
+        catch (OperationCanceledException)
+        {
+            return $"failed to read the labels of namespace {context.Namespace}: no answer within {NamespaceLookupTimeout.TotalSeconds}s";
+        }
+        catch (NamespaceLabelException e)
+        {
+            return $"failed to read the labels of namespace {context.Namespace}: {e.Message}";
+        }
+    }
 
     /// <summary>
     /// Null when the rule applies; empty when its preconditions do not hold (the rule is skipped); otherwise why they

@@ -70,9 +70,13 @@ public sealed class RuleDefinition(
     WebhookRule? webhook = null,
     ImmutableArray<Images.ImageExtractorDefinition> imageExtractors = default,
     ImmutableArray<ConditionBlockDefinition> preconditions = default,
-    RuleAutogen autogen = RuleAutogen.None)
+    RuleAutogen autogen = RuleAutogen.None,
+    bool readsNamespaceLabels = false)
 {
     public string Name { get; } = name;
+
+    /// <summary>The match or exclude block has a <c>namespaceSelector</c>: the namespace's labels must be known before <see cref="Matches"/>.</summary>
+    public bool ReadsNamespaceLabels { get; } = readsNamespaceLabels;
 
     /// <summary>The compiled <c>preconditions</c>: the rule applies only when they hold.</summary>
     public ImmutableArray<ConditionBlockDefinition> Preconditions { get; } = preconditions.IsDefault ? [] : preconditions;
