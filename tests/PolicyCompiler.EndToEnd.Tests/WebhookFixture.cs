@@ -69,6 +69,9 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>Images carrying (or not) the real cosign v3 attestation bundle as an OCI 1.1 referrer.</summary>
     public CosignV3BundleImages Bundles { get; private set; } = null!;
 
+    /// <summary>e2e/nsel-app:v1, unsigned, under the namespace-selector policy.</summary>
+    public PushedImage NamespaceSelectorImage { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         try
@@ -85,6 +88,8 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, CosignV3BundleImages.WrongIdentityPolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.WrongIdentityPolicyName, CosignV3BundleImages.WrongIdentityPattern, "someone-else@soyland.com"));
             PolicyTemplate.Write(policies, CosignV3BundleImages.ConditionsPolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.ConditionsPolicyName, CosignV3BundleImages.ConditionsPattern, CosignV3BundleImages.Identity, CosignV3BundleImages.Conditions));
             PolicyTemplate.Write(policies, CosignV3BundleImages.StrictConditionsPolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.StrictConditionsPolicyName, CosignV3BundleImages.StrictConditionsPattern, CosignV3BundleImages.Identity, CosignV3BundleImages.StrictConditions));
+
+            PolicyTemplate.Write(policies, NamespaceSelectorAdmissionTests.PolicyName, NamespaceSelectorAdmissionTests.Policy(Signer.PublicKeyPem));
 
             // The publish (minutes) needs only the key; the registry work overlaps with it.
             // The trailing separator matters: the host globs $(PolicyDirectory)**/*.yaml.
@@ -104,6 +109,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 await Signer.SignAsync(Registry, UnloggedImage);
                 Keyless = await KeylessImages.PushAsync(Registry, images, Sigstore, OtherSigstore);
                 Bundles = await CosignV3BundleImages.PushAsync(Registry, images);
+                NamespaceSelectorImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/nsel-app", "v1");
             }
             catch (Exception e)
             {
@@ -122,7 +128,7 @@ public sealed class WebhookFixture : IAsyncLifetime
 
             registryFailure?.Throw();
 
-            _host = await WebhookHost.StartAsync(Published, Certificate, Work.Path, [Registry.Host]);
+            _host = await WebhookHost.StartAsync(Published, Certificate, Work.Path, [Registry.Host], NamespaceSelectorAdmissionTests.HostArguments);
             Admission = new AdmissionClient(Host.Client);
         }
         catch

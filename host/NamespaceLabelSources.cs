@@ -1,0 +1,41 @@
+using PolicyCompiler.Generated;
+using PolicyCompiler.Runtime.Admission;
+using PolicyCompiler.Runtime.Engine;
+using PolicyCompiler.Runtime.Kubernetes;
+
+namespace PolicyCompiler.Host;
+
+/// <summary>Chooses where <c>namespaceSelector</c> reads namespace labels from.</summary>
+internal static class NamespaceLabelSources
+{
+    /// <summary>
+    /// <c>Kubernetes:NamespaceLabels:&lt;namespace&gt;:&lt;key&gt;</c> when given (outside a cluster); otherwise the API server
+    /// (in-cluster, or <c>Kubernetes:ApiServer</c>); none when no compiled rule has a namespace selector.
+    /// </summary>
+    public static INamespaceLabelSource? FromConfiguration(IConfiguration configuration, TimeProvider time)
+    {
+        if (!PolicyCatalog.All.Any(p => p.Rules.Any(r => r.ReadsNamespaceLabels)))
+        {
+            return null;
+        }
+
+        var fixedLabels = configuration.GetSection("Kubernetes:NamespaceLabels").GetChildren().ToList();
+        if (fixedLabels.Count > 0)
+        {
+            return new StaticNamespaceLabels(fixedLabels.ToDictionary(
+                ns => ns.Key,
+                ns => new LabelSet(ns.GetChildren().Select(label => KeyValuePair.Create(label.Key, label.Value ?? string.Empty))),
+                StringComparer.Ordinal));
+        }
+
+        var ttl = configuration.GetValue("Kubernetes:NamespaceLabelTimeToLive", TimeSpan.FromSeconds(30));
+        if (configuration["Kubernetes:ApiServer"] is { Length: > 0 } server)
+        {
+            return new KubernetesNamespaceLabels(new Uri(server), NullIfEmpty(configuration["Kubernetes:TokenFile"]), NullIfEmpty(configuration["Kubernetes:CaFile"]), ttl, time);
+        }
+
+        return KubernetesNamespaceLabels.InCluster(ttl, time);
+
+        static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+    }
+}
