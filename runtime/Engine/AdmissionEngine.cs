@@ -29,6 +29,27 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
     private async Task<AdmissionResponse> DecideAsync(AdmissionRequest request, bool mutate, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        try
+        {
+            return await DecideCoreAsync(request, mutate, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A string of the object that is not valid Unicode (a lone surrogate escape such as \uD800: valid JSON
+            // syntax, which the API server never produces) only fails when it is read, here with
+            // InvalidOperationException. The request cannot be judged, so it is refused with an answer; escaping as an
+            // exception would make the host answer 500, which failurePolicy: Ignore turns into an admission.
+            return new AdmissionResponse
+            {
+                Uid = request.Uid ?? string.Empty,
+                Allowed = false,
+                Status = new AdmissionStatus { Code = 400, Reason = "BadRequest", Message = "the admission request could not be read: " + e.Message },
+            };
+        }
+    }
+
+    private async Task<AdmissionResponse> DecideCoreAsync(AdmissionRequest request, bool mutate, CancellationToken cancellationToken)
+    {
         var uid = request.Uid ?? string.Empty;
         var context = new AdmissionContext(request);
         if (context.Operation is "DELETE" or "CONNECT")
