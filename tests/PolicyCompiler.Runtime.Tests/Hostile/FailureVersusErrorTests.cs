@@ -122,6 +122,28 @@ public sealed class FailureVersusErrorTests
         Assert.Contains("not supported", message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The backstop behind the parser fixes: whatever a check throws while reading registry content (here a signer
+    /// policy standing in for a parser bug not found yet) is a failure, not an error that Ignore admits.
+    /// </summary>
+    [Fact]
+    public async Task AnyExceptionWhileCheckingSignaturesIsAFailureEvenUnderIgnore()
+    {
+        using var h = new HostileHarness(FailurePolicy.Ignore, signer: new ThrowingSigner());
+        var digest = h.Registry.PushImage(Repository, "v1");
+        h.Registry.PushSignature(Repository, digest, h.Signer);
+
+        var message = Denied(await h.MutateAsync(Image(":v1")));
+
+        Assert.Contains("could not be checked (FormatException", message, StringComparison.Ordinal);
+    }
+
+    private sealed class ThrowingSigner : SignerPolicy
+    {
+        public override SignerIdentity? Resolve(CosignSignature signature, out string? error) =>
+            throw new FormatException("a parser gave up on hostile content");
+    }
+
     /// <summary>GHSA-vjxv-45g9-9296 / CVE-2022-35929, end to end: only an SBOM attestation exists; provenance is required.</summary>
     [Fact]
     public async Task AttestationOfAnotherPredicateTypeIsDenied_GHSA_vjxv_45g9_9296()
