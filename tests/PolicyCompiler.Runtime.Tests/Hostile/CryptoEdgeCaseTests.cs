@@ -285,6 +285,100 @@ public sealed class CryptoEdgeCaseTests : IDisposable
         Assert.False(check.Verified);
     }
 
+    // ---- Rekor bundles that are genuine but about something else ---------------------------------------------------
+
+    public enum RekorLie
+    {
+        None,
+        AnotherSignature,
+        AnotherPayload,
+        AnotherKey,
+        BodySwappedAfterTheSet,
+    }
+
+    /// <summary>
+    /// A signature with a Rekor bundle signed by the trusted (test) log, whose hashedrekord entry names another
+    /// signature (cosign GHSA-8gw7-4j42-w388 / CVE-2022-36056), another payload or another key (cosign
+    /// GHSA-whqx-f9j3-ch6m / CVE-2026-22703), or whose body was replaced after the log signed it.
+    /// </summary>
+    [Theory]
+    [InlineData(RekorLie.None, null)]
+    [InlineData(RekorLie.AnotherSignature, "another signature")]
+    [InlineData(RekorLie.AnotherPayload, "another payload")]
+    [InlineData(RekorLie.AnotherKey, "another key")]
+    [InlineData(RekorLie.BodySwappedAfterTheSet, "SignedEntryTimestamp does not verify")]
+    public void RekorBundleMustLogThisSignatureOfThisPayloadByThisKey(RekorLie lie, string? expected)
+    {
+        using var log = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var signature = _key.SignData(_data, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        var otherPayload = Encoding.UTF8.GetBytes("another payload");
+        var honest = HashedRekord(_data, signature, _key);
+        var body = lie switch
+        {
+            RekorLie.AnotherSignature => HashedRekord(_data, _key.SignData(otherPayload, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence), _key),
+            RekorLie.AnotherPayload => HashedRekord(otherPayload, signature, _key),
+            RekorLie.AnotherKey => HashedRekord(_data, signature, other),
+            _ => honest,
+        };
+        var bundle = SignedBundle(log, body);
+        if (lie == RekorLie.BodySwappedAfterTheSet)
+        {
+            var node = JsonNode.Parse(bundle)!;
+            node["Payload"]!["body"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(HashedRekord(otherPayload, signature, _key)));
+            bundle = node.ToJsonString();
+        }
+
+        var layer = new CosignSignature(_data, new Dictionary<string, string>
+        {
+            [CosignSignature.SignatureAnnotation] = Convert.ToBase64String(signature),
+            [CosignSignature.BundleAnnotation] = bundle,
+        });
+        var requirements = new SignatureRequirements { Tlog = TransparencyLogPolicy.WithKey("https://rekor.test", VerificationKey.FromSubjectPublicKeyInfo(log.ExportSubjectPublicKeyInfo(), HashAlgorithmName.SHA256)) };
+
+        var check = CosignVerifier.Verify([layer], Digest, new StaticKeySigner(PublicKey), requirements, TimeProvider.System);
+
+        if (expected is null)
+        {
+            Assert.True(check.Verified, check.Reason);
+        }
+        else
+        {
+            Assert.False(check.Verified);
+            Assert.Contains(expected, check.Reason, StringComparison.Ordinal);
+        }
+    }
+
+    private static string HashedRekord(byte[] payload, byte[] signature, ECDsa signer) => new JsonObject
+    {
+        ["apiVersion"] = "0.0.1",
+        ["kind"] = "hashedrekord",
+        ["spec"] = new JsonObject
+        {
+            ["data"] = new JsonObject { ["hash"] = new JsonObject { ["algorithm"] = "sha256", ["value"] = Convert.ToHexStringLower(SHA256.HashData(payload)) } },
+            ["signature"] = new JsonObject
+            {
+                ["content"] = Convert.ToBase64String(signature),
+                ["publicKey"] = new JsonObject { ["content"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(signer.ExportSubjectPublicKeyInfoPem())) },
+            },
+        },
+    }.ToJsonString();
+
+    /// <summary>A Rekor bundle whose SignedEntryTimestamp the <paramref name="log"/> key made over the canonical payload.</summary>
+    private static string SignedBundle(ECDsa log, string body)
+    {
+        var payload = new JsonObject
+        {
+            ["body"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(body)),
+            ["integratedTime"] = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds(),
+            ["logIndex"] = 7,
+            ["logID"] = Convert.ToHexStringLower(SHA256.HashData(log.ExportSubjectPublicKeyInfo())),
+        };
+        Assert.True(RekorBundle.TryParse(new JsonObject { ["SignedEntryTimestamp"] = "AA==", ["Payload"] = payload.DeepClone() }.ToJsonString(), out var unsigned, out _));
+        var set = log.SignData(unsigned.CanonicalPayload(), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        return new JsonObject { ["SignedEntryTimestamp"] = Convert.ToBase64String(set), ["Payload"] = payload }.ToJsonString();
+    }
+
     // ---- DSSE and in-toto --------------------------------------------------------------------------------------------
 
     private CosignSignature Envelope(byte[] statement, string declaredType, string signedType)
