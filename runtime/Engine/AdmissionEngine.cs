@@ -100,6 +100,11 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
         deadline.CancelAfter(timeout - TimeSpan.FromMilliseconds(Math.Min(500, timeout.TotalMilliseconds / 10)));
 
         var digests = new Dictionary<string, Task<string>>(StringComparer.Ordinal);
+
+        // One verification per entry and image in a review: a Pod may name the same image in thousands of containers,
+        // and without the verification cache (useCache: false, or the cache disabled) each would fetch and check the
+        // signatures again, enough to push the review past its deadline. Each container still gets its own check.
+        var verifications = new Dictionary<(PolicyDefinition, RuleDefinition, ImageVerificationDefinition, string), Task<ImageVerificationResult>>();
         var podImages = new Lazy<IReadOnlyList<ExtractedImage>>(() => ImageExtractor.Extract(context));
         foreach (var (policy, rule) in applicable)
         {
@@ -125,9 +130,16 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
                         continue;
                     }
 
-                    checks.Add(new Check(policy, rule, entry, extracted, image, mutate
-                        ? VerifyForMutationAsync(context, policy, rule, entry, image, digests, deadline.Token)
-                        : VerifyForValidationAsync(context, policy, rule, entry, image, digests, deadline.Token)));
+                    var key = (policy, rule, entry, image.FullyQualified);
+                    if (!verifications.TryGetValue(key, out var verification))
+                    {
+                        verification = mutate
+                            ? VerifyForMutationAsync(context, policy, rule, entry, image, digests, deadline.Token)
+                            : VerifyForValidationAsync(context, policy, rule, entry, image, digests, deadline.Token);
+                        verifications[key] = verification;
+                    }
+
+                    checks.Add(new Check(policy, rule, entry, extracted, image, verification));
                 }
             }
         }
