@@ -33,6 +33,27 @@ public sealed class AdmissionEngine(
     private async Task<AdmissionResponse> DecideAsync(AdmissionRequest request, bool mutate, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        try
+        {
+            return await DecideCoreAsync(request, mutate, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A string of the object that is not valid Unicode (a lone surrogate escape such as \uD800: valid JSON
+            // syntax, which the API server never produces) only fails when it is read, here with
+            // InvalidOperationException. The request cannot be judged, so it is refused with an answer; escaping as an
+            // exception would make the host answer 500, which failurePolicy: Ignore turns into an admission.
+            return new AdmissionResponse
+            {
+                Uid = request.Uid ?? string.Empty,
+                Allowed = false,
+                Status = new AdmissionStatus { Code = 400, Reason = "BadRequest", Message = "the admission request could not be read: " + e.Message },
+            };
+        }
+    }
+
+    private async Task<AdmissionResponse> DecideCoreAsync(AdmissionRequest request, bool mutate, CancellationToken cancellationToken)
+    {
         var uid = request.Uid ?? string.Empty;
         var context = new AdmissionContext(request);
         if (context.Operation is "DELETE" or "CONNECT")
@@ -106,6 +127,11 @@ public sealed class AdmissionEngine(
         deadline.CancelAfter(timeout - TimeSpan.FromMilliseconds(Math.Min(500, timeout.TotalMilliseconds / 10)));
 
         var digests = new Dictionary<string, Task<string>>(StringComparer.Ordinal);
+
+        // One verification per entry and image in a review: a Pod may name the same image in thousands of containers,
+        // and without the verification cache (useCache: false, or the cache disabled) each would fetch and check the
+        // signatures again, enough to push the review past its deadline. Each container still gets its own check.
+        var verifications = new Dictionary<(PolicyDefinition, RuleDefinition, ImageVerificationDefinition, string), Task<ImageVerificationResult>>();
         foreach (var (policy, rule) in applicable)
         {
             var images = rule.ImageExtractors.IsEmpty ? podImages.Value : ImageExtractor.Extract(context, rule.ImageExtractors);
@@ -130,9 +156,16 @@ public sealed class AdmissionEngine(
                         continue;
                     }
 
-                    checks.Add(new Check(policy, rule, entry, extracted, image, mutate
-                        ? VerifyForMutationAsync(context, policy, rule, entry, image, digests, deadline.Token)
-                        : VerifyForValidationAsync(context, policy, rule, entry, image, digests, deadline.Token)));
+                    var key = (policy, rule, entry, image.FullyQualified);
+                    if (!verifications.TryGetValue(key, out var verification))
+                    {
+                        verification = mutate
+                            ? VerifyForMutationAsync(context, policy, rule, entry, image, digests, deadline.Token)
+                            : VerifyForValidationAsync(context, policy, rule, entry, image, digests, deadline.Token);
+                        verifications[key] = verification;
+                    }
+
+                    checks.Add(new Check(policy, rule, entry, extracted, image, verification));
                 }
             }
         }

@@ -121,6 +121,14 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         {
             return ImageVerificationResult.Fail($"image verification failed for {image.FullyQualified}: {e.Message}", digest);
         }
+        catch (Exception e) when (e is not RegistryException and not OperationCanceledException)
+        {
+            // Anything else that escapes the checks was raised while reading what the registry served (signatures,
+            // certificates, envelopes, bundles): content that someone who can push to the repository controls. As an
+            // exception it would become an Error verdict, which failurePolicy: Ignore admits; a verification that could
+            // not be completed has failed. Only registry outages and the deadline remain errors.
+            return ImageVerificationResult.Fail($"image verification failed for {image.FullyQualified}: the signatures could not be checked ({e.GetType().Name}: {e.Message})", digest);
+        }
     }
 
     /// <summary>

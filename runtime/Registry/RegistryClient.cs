@@ -468,9 +468,11 @@ public sealed class RegistryClient : IDisposable
         {
             parsed = JsonSerializer.Deserialize(body, RegistryJsonContext.Default.TokenResponse);
         }
-        catch (JsonException e)
+        catch (JsonException)
         {
-            throw new RegistryException(RegistryFailure.InvalidResponse, $"token endpoint of {registry} answered malformed JSON", inner: e);
+            // The JsonException is not kept as the inner exception: its message quotes the offending text, which in a
+            // token response may be the token itself, and exceptions end up in logs.
+            throw new RegistryException(RegistryFailure.InvalidResponse, $"token endpoint of {registry} answered malformed JSON");
         }
 
         // The token spec: "token", with "access_token" as the OAuth 2.0 compatible alias.
@@ -647,7 +649,12 @@ public sealed class RegistryClient : IDisposable
         var transient = status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout
             || (status >= HttpStatusCode.InternalServerError && status is not HttpStatusCode.NotImplemented and not HttpStatusCode.HttpVersionNotSupported);
         var authority = response.RequestMessage?.RequestUri?.Authority;
-        throw new RegistryException(failure, $"registry {authority} answered {(int)status} {response.ReasonPhrase} for {what}", status)
+
+        // The standard phrase for the status, never the one the server sent: a registry or proxy can put anything in
+        // its reason phrase, including the Authorization header it received, and this message reaches the denial
+        // that the Pod's author reads.
+        using var standard = new HttpResponseMessage(status);
+        throw new RegistryException(failure, $"registry {authority} answered {(int)status} {standard.ReasonPhrase} for {what}", status)
         {
             Retryable = retryable && transient,
             RetryAfter = RetryAfter(response),

@@ -54,7 +54,10 @@ public sealed class DsseEnvelope
             error = null;
             return true;
         }
-        catch (Exception e) when (e is JsonException or FormatException)
+        // JsonDocument checks the syntax but not the text inside strings: invalid UTF-8 or a lone surrogate escape
+        // (\uD800) only fails when the string is read, with InvalidOperationException. This content comes from the
+        // registry, so that is a malformed document like any other, not an exception that escapes verification.
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
         {
             error = "the DSSE envelope is malformed: " + e.Message;
             return false;
@@ -163,7 +166,8 @@ public sealed class InTotoStatement
             error = null;
             return true;
         }
-        catch (JsonException e)
+        // As for the envelope: strings that are not valid Unicode only fail when read.
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             error = "the in-toto statement is not valid JSON: " + e.Message;
             return false;

@@ -63,7 +63,10 @@ public sealed class RekorBundle
             error = null;
             return true;
         }
-        catch (Exception e) when (e is JsonException or FormatException)
+        // JsonDocument checks the syntax but not the text inside strings: invalid UTF-8 or a lone surrogate escape
+        // (\uD800) only fails when the string is read, with InvalidOperationException. This content comes from the
+        // registry, so that is a malformed document like any other, not an exception that escapes verification.
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
         {
             error = "the Rekor bundle is malformed: " + e.Message;
             return false;

@@ -56,8 +56,27 @@ public abstract class SignerPolicy
         }
     }
 
-    protected static SignerIdentity FromCertificate(X509Certificate2 certificate, List<X509Certificate2> chain, HashAlgorithmName hash) =>
-        new(VerificationKey.FromSubjectPublicKeyInfo(certificate.PublicKey.ExportSubjectPublicKeyInfo(), hash), certificate.RawData, certificate, chain);
+    /// <summary>
+    /// The signer of a certificate, or null with the reason when its key cannot verify anything (a curve or key type we
+    /// do not support). The certificate usually comes from the signature's own annotations, that is from whoever pushed
+    /// the signature: an unusable key is a failed signature, never an exception (an exception would be a verification
+    /// error, which <c>failurePolicy: Ignore</c> admits).
+    /// </summary>
+    protected static SignerIdentity? FromCertificate(X509Certificate2 certificate, List<X509Certificate2> chain, HashAlgorithmName hash, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        try
+        {
+            var key = VerificationKey.FromSubjectPublicKeyInfo(certificate.PublicKey.ExportSubjectPublicKeyInfo(), hash);
+            error = null;
+            return new(key, certificate.RawData, certificate, chain);
+        }
+        catch (CryptographicException e)
+        {
+            error = "the signing certificate's key is not supported: " + e.Message;
+            return null;
+        }
+    }
 
     /// <summary>
     /// Builds a chain from <paramref name="leaf"/> to one of <paramref name="roots"/>, evaluated at the leaf's
@@ -147,8 +166,7 @@ public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyLi
                 return null;
             }
 
-            error = null;
-            return FromCertificate(certificate, presentedChain, hash);
+            return FromCertificate(certificate, presentedChain, hash, out error);
         }
 
         if (presented is null)
@@ -157,8 +175,7 @@ public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyLi
             return null;
         }
 
-        error = null;
-        return FromCertificate(presented, presentedChain, hash);
+        return FromCertificate(presented, presentedChain, hash, out error);
     }
 
     public override string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt)
@@ -241,8 +258,7 @@ public sealed class KeylessSigner(KeylessIdentity identity, IReadOnlyList<X509Ce
             return null;
         }
 
-        error = null;
-        return FromCertificate(presented, presentedChain, HashAlgorithmName.SHA256);
+        return FromCertificate(presented, presentedChain, HashAlgorithmName.SHA256, out error);
     }
 
     public override string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt) => CheckCertificate(signer, signedAt, SigstoreTrust.Root);

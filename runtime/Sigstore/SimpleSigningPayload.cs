@@ -98,7 +98,10 @@ public sealed class SimpleSigningPayload
             error = null;
             return true;
         }
-        catch (JsonException e)
+        // JsonDocument checks the syntax but not the text inside strings: invalid UTF-8 or a lone surrogate escape
+        // (\uD800) only fails when the string is read, with InvalidOperationException. This content comes from the
+        // registry, so that is a malformed document like any other, not an exception that escapes verification.
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             error = "payload is not valid JSON: " + e.Message;
             return false;

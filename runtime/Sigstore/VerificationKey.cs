@@ -72,19 +72,32 @@ public sealed class VerificationKey
         }
 
         KeyAlgorithm algorithm;
+        using var ec = ECDsa.Create();
+        bool isEc;
         try
         {
-            using var ec = ECDsa.Create();
             ec.ImportSubjectPublicKeyInfo(spki, out _);
-            algorithm = ec.KeySize switch
-            {
-                256 => KeyAlgorithm.EcdsaP256,
-                384 => KeyAlgorithm.EcdsaP384,
-                521 => KeyAlgorithm.EcdsaP521,
-                _ => throw new CryptographicException($"unsupported elliptic curve of {ec.KeySize} bits"),
-            };
+            isEc = true;
         }
         catch (CryptographicException)
+        {
+            isEc = false;
+        }
+
+        if (isEc)
+        {
+            // The curve is named by its OID, not guessed from the key size: secp256k1 and brainpoolP256r1 are 256-bit
+            // curves too, and cosign (Go's crypto/x509) refuses them. Only the NIST curves are accepted.
+            var curve = ec.ExportParameters(includePrivateParameters: false).Curve;
+            algorithm = (curve.IsNamed ? curve.Oid.Value : null) switch
+            {
+                "1.2.840.10045.3.1.7" => KeyAlgorithm.EcdsaP256,
+                "1.3.132.0.34" => KeyAlgorithm.EcdsaP384,
+                "1.3.132.0.35" => KeyAlgorithm.EcdsaP521,
+                _ => throw new CryptographicException($"unsupported elliptic curve {curve.Oid?.FriendlyName ?? curve.Oid?.Value ?? "(explicit parameters)"} of {ec.KeySize} bits: only P-256, P-384 and P-521 are accepted"),
+            };
+        }
+        else
         {
             using var rsa = RSA.Create();
             rsa.ImportSubjectPublicKeyInfo(spki, out _);
