@@ -42,13 +42,14 @@ public sealed class CheckReport(IReadOnlyList<ResourceReport> resources, IReadOn
 
     /// <summary>
     /// One row per (resource, policy, rule, image), columns aligned, then the summary. Objects no rule applies to
-    /// are left out of the table (a repository holds many ConfigMaps) and counted in the summary.
+    /// are left out of the table (a repository holds many ConfigMaps and Pods of other registries) and counted in the
+    /// summary; the JSON report lists them.
     /// </summary>
     public void WriteTable(TextWriter output)
     {
         ArgumentNullException.ThrowIfNull(output);
         var rows = new List<string[]> { new[] { "RESOURCE", "POLICY", "RULE", "IMAGE", "RESULT", "MESSAGE" } };
-        foreach (var resource in Resources)
+        foreach (var resource in Resources.Where(r => r.Result != RuleOutcomeStatus.Skip))
         {
             foreach (var row in resource.Rows)
             {

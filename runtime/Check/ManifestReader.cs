@@ -10,8 +10,8 @@ namespace PolicyCompiler.Runtime.Check;
 /// </summary>
 public sealed record ManifestDocument(string Source, int Document, int Line, JsonElement? Object, string? Error)
 {
-    /// <summary>Where the document is, for messages: <c>file (document 2, line 14)</c>.</summary>
-    public string Location => $"{Source} (document {Document}, line {Line})";
+    /// <summary>Where the document is, for messages: <c>file (document 2, line 14)</c>; just the file for a file-wide error (document 0).</summary>
+    public string Location => Document == 0 ? Source : $"{Source} (document {Document}, line {Line})";
 }
 
 /// <summary>
