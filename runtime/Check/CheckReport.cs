@@ -41,9 +41,9 @@ public sealed class CheckReport(IReadOnlyList<ResourceReport> resources, IReadOn
     };
 
     /// <summary>
-    /// One row per (resource, policy, rule, image), columns aligned, then the summary. Objects no rule applies to
-    /// are left out of the table (a repository holds many ConfigMaps and Pods of other registries) and counted in the
-    /// summary; the JSON report lists them.
+    /// One row per (resource, policy, rule, image) that was judged, columns aligned, then the summary. Skipped rules
+    /// and objects no rule applies to are left out (every Pod matches every Pod policy, most of them for images they
+    /// do not name; a repository holds many ConfigMaps) and counted in the summary; the JSON report lists them.
     /// </summary>
     public void WriteTable(TextWriter output)
     {
@@ -51,7 +51,7 @@ public sealed class CheckReport(IReadOnlyList<ResourceReport> resources, IReadOn
         var rows = new List<string[]> { new[] { "RESOURCE", "POLICY", "RULE", "IMAGE", "RESULT", "MESSAGE" } };
         foreach (var resource in Resources.Where(r => r.Result != RuleOutcomeStatus.Skip))
         {
-            foreach (var row in resource.Rows)
+            foreach (var row in resource.Rows.Where(r => r.Status != RuleOutcomeStatus.Skip))
             {
                 rows.Add([resource.Resource, row.Policy, row.Rule, row.Image ?? "-", Name(row.Status), OneLine(row.Message)]);
             }

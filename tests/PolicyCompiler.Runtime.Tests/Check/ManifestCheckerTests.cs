@@ -110,6 +110,8 @@ public sealed class ManifestCheckerTests
             await checker.CheckAsync(Pod(Known), CancellationToken.None),
             await checker.CheckAsync(Pod(Missing, "prod"), CancellationToken.None),
             await checker.CheckAsync(Assert.Single(ManifestReader.Read("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n")), CancellationToken.None),
+            // A skip row (the rule names no image of this Pod) is reported in JSON, not in the table.
+            await checker.CheckAsync(Pod("docker.io/library/nginx:1", "other"), CancellationToken.None),
         };
         var report = new CheckReport(reports, []);
         var table = new StringWriter { NewLine = "\n" };
@@ -118,12 +120,13 @@ public sealed class ManifestCheckerTests
 
         var lines = table.ToString().TrimEnd('\n').Split('\n');
         Assert.Equal(4, lines.Length);
+        Assert.DoesNotContain(lines, l => l.Contains("nginx", StringComparison.Ordinal));
         Assert.Matches(@"^RESOURCE\s+POLICY\s+RULE\s+IMAGE\s+RESULT\s+MESSAGE$", lines[0]);
         Assert.Matches(@"^Pod/default/web\s+pin\s+pin-digest\s+registry\.test/team/app:v1\s+pass\s+", lines[1]);
         Assert.Matches(@"^Pod/prod/web\s+pin\s+pin-digest\s+registry\.test/team/gone:v1\s+fail\s+.*gone", lines[2]);
         // Columns line up: RESULT starts at the same offset on every row.
         Assert.Equal(lines[0].IndexOf("RESULT", StringComparison.Ordinal), lines[1].IndexOf(" pass ", StringComparison.Ordinal) + 1);
-        Assert.Equal("3 resources: 1 passed, 1 failed, 0 warned, 1 skipped (no rule applies)", lines[3]);
+        Assert.Equal("4 resources: 1 passed, 1 failed, 0 warned, 2 skipped (no rule applies)", lines[3]);
         Assert.Equal(CheckReport.ExitDenied, report.ExitCode);
     }
 
