@@ -102,13 +102,16 @@ public static class CheckCommand
             return UsageError(error, "no manifests given: name files, folders or '-' for standard input");
         }
 
-        VerificationServices verification;
+        // As in the webhook, bad settings (an unreadable CA bundle, an invalid retry count) stop the run before any input is read.
+        var metrics = new WebhookMetrics();
+        ImageVerifier verifier;
         try
         {
             var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
-            verification = VerificationServices.FromConfiguration(configuration);
+            verifier = VerificationServices.FromConfiguration(configuration)
+                .CreateImageVerifier(TimeProvider.System, metrics, problem => error.WriteLine("warning: " + problem), message => error.WriteLine(message));
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)
         {
             return UsageError(error, "invalid configuration: " + e.Message);
         }
@@ -119,8 +122,6 @@ public static class CheckCommand
             documents.AddRange(await ReadAsync(path, input).ConfigureAwait(false));
         }
 
-        var metrics = new WebhookMetrics();
-        var verifier = verification.CreateImageVerifier(TimeProvider.System, metrics, problem => error.WriteLine("warning: " + problem), message => error.WriteLine(message));
         var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics));
         var resources = new List<ResourceReport>();
         var errors = new List<ManifestDocument>();
