@@ -280,6 +280,7 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
                         }
                     }
 
+                    Report(RuleOutcomeStatus.Pass, result.Message);
                     break;
                 case VerificationStatus.Fail when check.Policy.FailureAction == FailureAction.Audit:
                     warnings.Add($"policy {check.Policy.Name}.{check.Rule.Name}: {result.Message}");
@@ -298,11 +299,6 @@ public sealed class AdmissionEngine(ImmutableArray<PolicyDefinition> policies, I
                     denials.Add((check.Policy, check.Rule, message));
                     Report(RuleOutcomeStatus.Fail, message);
                     break;
-            }
-
-            if (result.Status == VerificationStatus.Pass)
-            {
-                Report(RuleOutcomeStatus.Pass, result.Message);
             }
 
             void Report(RuleOutcomeStatus status, string message) =>
