@@ -1,4 +1,3 @@
-using PolicyCompiler.Generated;
 using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Engine;
 using PolicyCompiler.Runtime.Kubernetes;
@@ -12,9 +11,9 @@ internal static class NamespaceLabelSources
     /// <c>Kubernetes:NamespaceLabels:&lt;namespace&gt;:&lt;key&gt;</c> when given (outside a cluster); otherwise the API server
     /// (in-cluster, or <c>Kubernetes:ApiServer</c>); none when no compiled rule has a namespace selector.
     /// </summary>
-    public static INamespaceLabelSource? FromConfiguration(IConfiguration configuration, TimeProvider time)
+    public static INamespaceLabelSource? FromConfiguration(IConfiguration configuration, TimeProvider time, IEnumerable<PolicyDefinition> policies)
     {
-        if (!PolicyCatalog.All.Any(p => p.Rules.Any(r => r.ReadsNamespaceLabels)))
+        if (!policies.Any(p => p.Rules.Any(r => r.ReadsNamespaceLabels)))
         {
             return null;
         }

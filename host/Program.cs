@@ -11,6 +11,11 @@ if (args.Length > 0 && args[0] == "manifests")
     return ManifestCommand.Run(args[1..], PolicyCatalog.All, Console.Out, Console.Error);
 }
 
+if (args.Length > 0 && args[0] == "check")
+{
+    return await CheckCommand.RunAsync(args[1..], PolicyCatalog.All, Console.In, Console.OpenStandardOutput(), Console.Error);
+}
+
 // The content root is the binary's folder, not the working directory, and configuration files are not watched: the
 // default watches the working directory recursively (measured at about 400 ms of start-up from /tmp), and nothing here
 // needs appsettings.json reloaded (certificates and credentials have their own change checks).
@@ -23,19 +28,9 @@ var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
 builder.Logging.ClearProviders();
 builder.Logging.AddJsonConsole(o => o.IncludeScopes = false);
 
-var registryOptions = new RegistryOptions();
-builder.Configuration.GetSection("Registry").Bind(registryOptions);
-registryOptions.Validate();
-var cacheOptions = new VerificationCacheOptions();
-builder.Configuration.GetSection("Cache").Bind(cacheOptions);
+var verification = VerificationServices.FromConfiguration(builder.Configuration);
 var tlsOptions = new TlsOptions();
 builder.Configuration.GetSection("Tls").Bind(tlsOptions);
-
-// Private Sigstore deployments and air-gapped clusters bring their own Fulcio roots and Rekor/CT keys.
-if (builder.Configuration["Sigstore:TrustedRootFile"] is { Length: > 0 } trustedRootFile)
-{
-    SigstoreTrust.Root = TrustedRoot.Parse(File.ReadAllBytes(trustedRootFile));
-}
 
 var certificates = new ServerCertificateProvider(tlsOptions, TimeProvider.System);
 builder.WebHost.UseKestrelHttpsConfiguration();
@@ -61,19 +56,11 @@ builder.Services.AddSingleton(metrics);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(sp =>
 {
-    // Registry credentials from mounted dockerconfigjson Secrets, re-read when the kubelet rotates them; problems are
-    // logged by file path, never with content.
+    // Problems are logged by file path, never with content.
     var registryLog = sp.GetRequiredService<ILoggerFactory>().CreateLogger("PolicyCompiler.Registry");
-    var credentials = RegistryCredentialStore.FromOptions(registryOptions, sp.GetRequiredService<TimeProvider>(), problem => registryLog.LogWarning("{Problem}", problem));
-    if (credentials.Keys.Count > 0)
-    {
-        registryLog.LogInformation("Registry credentials for {Registries} from {Files}", string.Join(", ", credentials.Keys), string.Join(", ", registryOptions.CredentialFiles));
-    }
-
-    return new RegistryClient(registryOptions, handler: null, credentials, metrics, sp.GetRequiredService<TimeProvider>());
+    return verification.CreateImageVerifier(sp.GetRequiredService<TimeProvider>(), metrics, problem => registryLog.LogWarning("{Problem}", problem), message => registryLog.LogInformation("{Message}", message));
 });
-builder.Services.AddSingleton(sp => new ImageVerifier(sp.GetRequiredService<RegistryClient>(), new VerificationCache(cacheOptions, sp.GetRequiredService<TimeProvider>(), metrics), sp.GetRequiredService<TimeProvider>()));
-builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, NamespaceLabelSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>())));
+builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, NamespaceLabelSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All)));
 
 var app = builder.Build();
 

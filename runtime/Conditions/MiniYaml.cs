@@ -13,6 +13,22 @@ internal static class MiniYaml
 {
     public static JmesValue Parse(string text)
     {
+        try
+        {
+            return ParseDocument(text);
+        }
+        catch (FormatException e)
+        {
+            throw new JmesPathException(JmesErrorKind.FunctionError, $"JMESPath function 'parse_yaml': yaml: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The first document of <paramref name="text"/>; <see cref="FormatException"/> (with a 1-based line number of
+    /// <paramref name="text"/>) when it is not valid YAML of the supported subset.
+    /// </summary>
+    public static JmesValue ParseDocument(string text)
+    {
         var lines = new List<(int Indent, string Content, int Number)>();
         var raw = text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
         var started = false;
@@ -51,27 +67,20 @@ internal static class MiniYaml
         }
 
         var reader = new Reader(lines, text.EndsWith('\n'));
-        try
+        reader.SkipBlank();
+        if (reader.AtEnd)
         {
-            reader.SkipBlank();
-            if (reader.AtEnd)
-            {
-                return JmesValue.Null;
-            }
-
-            var value = reader.ParseNode(-1);
-            reader.SkipBlank();
-            if (!reader.AtEnd)
-            {
-                throw new FormatException($"unexpected content at line {reader.LineNumber + 1}");
-            }
-
-            return value;
+            return JmesValue.Null;
         }
-        catch (FormatException e)
+
+        var value = reader.ParseNode(-1);
+        reader.SkipBlank();
+        if (!reader.AtEnd)
         {
-            throw new JmesPathException(JmesErrorKind.FunctionError, $"JMESPath function 'parse_yaml': yaml: {e.Message}", e);
+            throw new FormatException($"unexpected content at line {reader.LineNumber + 1}");
         }
+
+        return value;
     }
 
     private sealed class Reader(List<(int Indent, string Content, int Number)> lines, bool endsWithNewline)

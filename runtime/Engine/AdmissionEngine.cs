@@ -25,17 +25,29 @@ public sealed class AdmissionEngine(
     public ImmutableArray<PolicyDefinition> Policies => policies;
 
     public Task<AdmissionResponse> MutateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
-        DecideAsync(request, mutate: true, cancellationToken);
+        DecideAsync(request, mutate: true, outcomes: null, cancellationToken);
 
     public Task<AdmissionResponse> ValidateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
-        DecideAsync(request, mutate: false, cancellationToken);
+        DecideAsync(request, mutate: false, outcomes: null, cancellationToken);
 
-    private async Task<AdmissionResponse> DecideAsync(AdmissionRequest request, bool mutate, CancellationToken cancellationToken)
+    /// <summary>
+    /// The same decision as <see cref="MutateAsync"/> or <see cref="ValidateAsync"/>, with the verdict of every
+    /// (policy, rule, image) behind it, for reports outside the admission path (<c>policy-compiler check</c>).
+    /// </summary>
+    public async Task<AdmissionDecision> DecideWithOutcomesAsync(AdmissionRequest request, bool mutate, CancellationToken cancellationToken)
+    {
+        var outcomes = new List<RuleOutcome>();
+        var response = await DecideAsync(request, mutate, outcomes, cancellationToken).ConfigureAwait(false);
+        return new AdmissionDecision(response, outcomes);
+    }
+
+    // The webhook passes no outcome list: the admission path does not pay for a report nobody reads.
+    private async Task<AdmissionResponse> DecideAsync(AdmissionRequest request, bool mutate, List<RuleOutcome>? outcomes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         try
         {
-            return await DecideCoreAsync(request, mutate, cancellationToken).ConfigureAwait(false);
+            return await DecideCoreAsync(request, mutate, outcomes, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidOperationException e)
         {
@@ -52,7 +64,7 @@ public sealed class AdmissionEngine(
         }
     }
 
-    private async Task<AdmissionResponse> DecideCoreAsync(AdmissionRequest request, bool mutate, CancellationToken cancellationToken)
+    private async Task<AdmissionResponse> DecideCoreAsync(AdmissionRequest request, bool mutate, List<RuleOutcome>? outcomes, CancellationToken cancellationToken)
     {
         var uid = request.Uid ?? string.Empty;
         var context = new AdmissionContext(request);
@@ -110,6 +122,7 @@ public sealed class AdmissionEngine(
                         break;
                     default:
                         // Preconditions not met: the rule does not apply, as in Kyverno (a skipped rule).
+                        outcomes?.Add(new RuleOutcome(PolicyLabel(policy), rule.Name, null, null, RuleOutcomeStatus.Skip, "preconditions not met"));
                         break;
                 }
             }
@@ -134,6 +147,7 @@ public sealed class AdmissionEngine(
         var verifications = new Dictionary<(PolicyDefinition, RuleDefinition, ImageVerificationDefinition, string), Task<ImageVerificationResult>>();
         foreach (var (policy, rule) in applicable)
         {
+            var checksBefore = checks.Count;
             var images = rule.ImageExtractors.IsEmpty ? podImages.Value : ImageExtractor.Extract(context, rule.ImageExtractors);
             foreach (var extracted in images)
             {
@@ -168,6 +182,11 @@ public sealed class AdmissionEngine(
                     checks.Add(new Check(policy, rule, entry, extracted, image, verification));
                 }
             }
+
+            if (checks.Count == checksBefore)
+            {
+                outcomes?.Add(new RuleOutcome(PolicyLabel(policy), rule.Name, null, null, RuleOutcomeStatus.Skip, "no image matches the rule's imageReferences"));
+            }
         }
 
         if (checks.Count == 0)
@@ -184,8 +203,10 @@ public sealed class AdmissionEngine(
             // Each check's own failure is read below.
         }
 
-        return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+        return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested, outcomes);
     }
+
+    private static string PolicyLabel(PolicyDefinition policy) => policy.Namespace is null ? policy.Name : policy.Namespace + "/" + policy.Name;
 
     private static readonly ExtractedImage PreconditionsPlaceholder = new(string.Empty, "preconditions", string.Empty, string.Empty);
 
@@ -330,7 +351,7 @@ public sealed class AdmissionEngine(
         }
     }
 
-    private AdmissionResponse BuildResponse(string uid, AdmissionContext context, List<Check> checks, bool mutate, bool timedOut)
+    private AdmissionResponse BuildResponse(string uid, AdmissionContext context, List<Check> checks, bool mutate, bool timedOut, List<RuleOutcome>? outcomes)
     {
         var denials = new List<(PolicyDefinition Policy, RuleDefinition Rule, string Message)>();
         var warnings = new List<string>();
@@ -367,20 +388,35 @@ public sealed class AdmissionEngine(
                         }
                     }
 
+                    Report(RuleOutcomeStatus.Pass, result.Message);
                     break;
                 case VerificationStatus.Fail when check.Policy.FailureAction == FailureAction.Audit:
                     warnings.Add($"policy {check.Policy.Name}.{check.Rule.Name}: {result.Message}");
+                    Report(RuleOutcomeStatus.Warn, result.Message);
                     break;
                 case VerificationStatus.Fail:
                     denials.Add((check.Policy, check.Rule, result.Message));
+                    Report(RuleOutcomeStatus.Fail, result.Message);
                     break;
                 case VerificationStatus.Error when check.Policy.FailurePolicy == FailurePolicy.Ignore:
                     warnings.Add($"policy {check.Policy.Name}.{check.Rule.Name}: {result.Message} (ignored: failurePolicy is Ignore)");
+                    Report(RuleOutcomeStatus.Warn, result.Message + " (ignored: failurePolicy is Ignore)");
                     break;
                 default:
-                    denials.Add((check.Policy, check.Rule, timedOut && !result.Message.Contains("deadline", StringComparison.Ordinal) ? result.Message + " (deadline exceeded)" : result.Message));
+                    var message = timedOut && !result.Message.Contains("deadline", StringComparison.Ordinal) ? result.Message + " (deadline exceeded)" : result.Message;
+                    denials.Add((check.Policy, check.Rule, message));
+                    Report(RuleOutcomeStatus.Fail, message);
                     break;
             }
+
+            void Report(RuleOutcomeStatus status, string message) =>
+                outcomes?.Add(new RuleOutcome(
+                    PolicyLabel(check.Policy),
+                    check.Rule.Name,
+                    ReferenceEquals(check.Extracted, PreconditionsPlaceholder) ? null : check.Extracted.Text,
+                    ReferenceEquals(check.Extracted, PreconditionsPlaceholder) ? null : check.Extracted.Pointer,
+                    status,
+                    message));
         }
 
         if (denials.Count > 0)

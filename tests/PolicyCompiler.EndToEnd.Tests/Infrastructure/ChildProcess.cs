@@ -44,7 +44,8 @@ public sealed class ChildProcess : IDisposable
         }
     }
 
-    public static ChildProcess Start(string fileName, IEnumerable<string> arguments, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)
+    /// <param name="standardInput">Written to the child's standard input before it is closed; none when null.</param>
+    public static ChildProcess Start(string fileName, IEnumerable<string> arguments, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null, string? standardInput = null)
     {
         ArgumentNullException.ThrowIfNull(fileName);
         ArgumentNullException.ThrowIfNull(arguments);
@@ -87,9 +88,15 @@ public sealed class ChildProcess : IDisposable
             throw new InvalidOperationException($"could not start {child.DisplayName}");
         }
 
-        process.StandardInput.Close();
+        // Reading starts first so that a child answering while it reads its input cannot fill a pipe and stall.
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        if (standardInput is not null)
+        {
+            process.StandardInput.Write(standardInput);
+        }
+
+        process.StandardInput.Close();
         return child;
     }
 

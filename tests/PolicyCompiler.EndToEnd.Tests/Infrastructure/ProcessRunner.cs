@@ -28,10 +28,11 @@ public static class ProcessRunner
         TimeSpan timeout,
         string? workingDirectory = null,
         IReadOnlyDictionary<string, string?>? environment = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        string? standardInput = null)
     {
         var stopwatch = Stopwatch.StartNew();
-        using var child = ChildProcess.Start(fileName, arguments, workingDirectory, environment);
+        using var child = ChildProcess.Start(fileName, arguments, workingDirectory, environment, standardInput);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         int exitCode;

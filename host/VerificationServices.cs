@@ -1,0 +1,65 @@
+using PolicyCompiler.Runtime.Engine;
+using PolicyCompiler.Runtime.Registry;
+using PolicyCompiler.Runtime.Sigstore;
+using PolicyCompiler.Runtime.Telemetry;
+
+namespace PolicyCompiler.Host;
+
+/// <summary>
+/// The verification stack (registry client, credentials, cache, Sigstore trust) built from configuration, shared by
+/// the webhook and <c>check</c> so both judge with the same registries, credentials and trust roots.
+/// </summary>
+public sealed class VerificationServices
+{
+    private VerificationServices(RegistryOptions registry, VerificationCacheOptions cache)
+    {
+        Registry = registry;
+        Cache = cache;
+    }
+
+    public RegistryOptions Registry { get; }
+
+    public VerificationCacheOptions Cache { get; }
+
+    /// <summary>
+    /// Binds <c>Registry</c> and <c>Cache</c> and installs <c>Sigstore:TrustedRootFile</c>; throws on invalid registry
+    /// options or an unreadable trusted root, before anything is verified.
+    /// </summary>
+    public static VerificationServices FromConfiguration(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var registry = new RegistryOptions();
+        configuration.GetSection("Registry").Bind(registry);
+        registry.Validate();
+        var cache = new VerificationCacheOptions();
+        configuration.GetSection("Cache").Bind(cache);
+
+        // Private Sigstore deployments and air-gapped clusters bring their own Fulcio roots and Rekor/CT keys.
+        if (configuration["Sigstore:TrustedRootFile"] is { Length: > 0 } trustedRootFile)
+        {
+            SigstoreTrust.Root = TrustedRoot.Parse(File.ReadAllBytes(trustedRootFile));
+        }
+
+        return new VerificationServices(registry, cache);
+    }
+
+    /// <param name="warn">Credential file problems, by path, never with content.</param>
+    /// <param name="inform">Which registries have credentials and from where.</param>
+    public ImageVerifier CreateImageVerifier(TimeProvider time, WebhookMetrics metrics, Action<string> warn, Action<string> inform)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(metrics);
+        ArgumentNullException.ThrowIfNull(warn);
+        ArgumentNullException.ThrowIfNull(inform);
+
+        // Registry credentials from mounted dockerconfigjson Secrets, re-read when the kubelet rotates them.
+        var credentials = RegistryCredentialStore.FromOptions(Registry, time, warn);
+        if (credentials.Keys.Count > 0)
+        {
+            inform($"Registry credentials for {string.Join(", ", credentials.Keys)} from {string.Join(", ", Registry.CredentialFiles)}");
+        }
+
+        var client = new RegistryClient(Registry, handler: null, credentials, metrics, time);
+        return new ImageVerifier(client, new VerificationCache(Cache, time, metrics), time);
+    }
+}
