@@ -14,8 +14,8 @@
 #                      TLS verification is off only for loopback registries, or with --insecure
 #   --insecure         push over plain HTTP / without TLS verification to any registry
 #
-# Reproducible: with the same binary and SOURCE_DATE_EPOCH (default: the commit time of HEAD, else 0)
-# the layer, config and manifest digests are the same on every run.
+# Reproducible: with the same binary, commit (the config names it) and SOURCE_DATE_EPOCH (default: the
+# commit time of HEAD, else 0) the layer, config and manifest digests are the same on every run.
 # Needs: bash, coreutils, GNU tar, gzip, ldd, ldconfig (and dotnet to publish, skopeo to push).
 set -euo pipefail
 
