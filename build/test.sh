@@ -11,6 +11,8 @@ command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 { command -v clang >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; } || missing+=(clang)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
+# build/image.sh copies the system CA bundle into the image (ContainerImageTests build one).
+[ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 
 if ((${#missing[@]} > 0)); then
   echo "Installing test prerequisites: ${missing[*]}"
