@@ -30,6 +30,7 @@ public sealed class NamespaceSelectorAdmissionTests(WebhookFixture fixture)
         spec:
           validationFailureAction: Enforce
           failurePolicy: Fail
+          webhookTimeoutSeconds: 30
           rules:
             - name: signed-in-production
               match:
