@@ -56,6 +56,11 @@ internal static class PolicyEmitter
                     // Attestation conditions are strict, as in Kyverno: an unresolvable variable fails the check.
                     ConditionEmitter.WriteMethods(body, AttestationPrefix(r, v, a), rule.VerifyImages[v].Attestations[a].Conditions, Conditions.KyvernoVariableMode.Strict);
                 }
+
+                if (rule.VerifyImages[v].Validation is { } validation)
+                {
+                    ConditionEmitter.WriteMethods(body, DenyField(r, v), validation.Deny, Conditions.KyvernoVariableMode.Strict);
+                }
             }
         }
 
@@ -238,6 +243,18 @@ internal static class PolicyEmitter
         for (var r = 0; r < policy.Rules.Count; r++)
         {
             var rule = policy.Rules[r];
+            for (var v = 0; v < rule.VerifyImages.Count; v++)
+            {
+                if (rule.VerifyImages[v].Validation is { } validation)
+                {
+                    w.WriteLine($"/// <summary>Rule <c>{Xml(rule.Name)}</c>, verifyImages[{rule.VerifyImages[v].Index.ToString(CultureInfo.InvariantCulture)}].validate.deny.conditions.</summary>");
+                    w.WriteLine($"private static readonly ImmutableArray<ConditionBlockDefinition> {DenyField(r, v)} =");
+                    ConditionEmitter.WriteDefinitions(w, DenyField(r, v), validation.Deny);
+                    w.WriteLine(";");
+                    w.WriteLine();
+                }
+            }
+
             if (!rule.Preconditions.IsEmpty)
             {
                 w.WriteLine($"/// <summary>The preconditions of rule <c>{Xml(rule.Name)}</c>.</summary>");
@@ -311,6 +328,12 @@ internal static class PolicyEmitter
             optional.Add($"format: SignatureFormat.{entry.Format}");
         }
 
+        if (entry.Validation is { } validation)
+        {
+            var readsRequest = ConditionEmitter.ReadsRequest(validation.Deny) ? ", readsRequest: true" : string.Empty;
+            optional.Add($"validation: new ValidationDefinition({CSharp.Literal(validation.Message)}, {DenyField(ruleIndex, entryIndex)}{readsRequest})");
+        }
+
         var hasAttestations = !entry.Attestations.IsEmpty;
 
         w.WriteLine($"repository: {CSharp.Literal(entry.Repository)}" + (optional.Count == 0 && !hasAttestations ? ")," : ","));
@@ -340,20 +363,26 @@ internal static class PolicyEmitter
                 }
 
                 w.Indentation--;
+                var name = attestation.Name is null ? null : $"name: {CSharp.Literal(attestation.Name)}";
                 if (attestation.Conditions.IsEmpty)
                 {
-                    w.WriteLine("]),");
+                    w.WriteLine(name is null ? "])," : "],");
                 }
                 else
                 {
                     w.WriteLine("],");
                     w.WriteLine("conditions:");
                     ConditionEmitter.WriteDefinitions(w, AttestationPrefix(ruleIndex, entryIndex, a), attestation.Conditions);
-                    w.WriteLine(ConditionEmitter.ReadsRequest(attestation.Conditions) ? "," : "),");
+                    w.WriteLine(ConditionEmitter.ReadsRequest(attestation.Conditions) || name is not null ? "," : "),");
                     if (ConditionEmitter.ReadsRequest(attestation.Conditions))
                     {
-                        w.WriteLine("conditionsReadRequest: true),");
+                        w.WriteLine(name is null ? "conditionsReadRequest: true)," : "conditionsReadRequest: true,");
                     }
+                }
+
+                if (name is not null)
+                {
+                    w.WriteLine(name + "),");
                 }
 
                 w.Indentation--;
@@ -650,6 +679,9 @@ internal static class PolicyEmitter
 
     private static string ExtractorJmesPathMethod(int ruleIndex, int extractorIndex) =>
         "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Extractor" + extractorIndex.ToString(CultureInfo.InvariantCulture) + "JmesPath";
+
+    private static string DenyField(int ruleIndex, int entryIndex) =>
+        "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Image" + entryIndex.ToString(CultureInfo.InvariantCulture) + "Deny";
 
     private static string PreconditionsField(int ruleIndex) => "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Preconditions";
 

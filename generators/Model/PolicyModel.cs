@@ -88,6 +88,8 @@ internal sealed record ImageVerificationModel(
 {
     public EquatableArray<AttestationModel> Attestations { get; init; } = EquatableArray<AttestationModel>.Empty;
 
+    public ValidationModel? Validation { get; init; }
+
     /// <summary><c>type</c>: <c>Cosign</c> (tags) or <c>SigstoreBundle</c> (OCI 1.1 referrers).</summary>
     public string Format { get; init; } = "Cosign";
 }
@@ -96,7 +98,13 @@ internal sealed record ImageVerificationModel(
 internal sealed record AttestationModel(string Path, string Type, EquatableArray<AttestorSetModel> Attestors)
 {
     public EquatableArray<ConditionBlockModel> Conditions { get; init; } = EquatableArray<ConditionBlockModel>.Empty;
+
+    /// <summary><c>name</c>: the variable under which <c>validate.deny</c> reads the predicate.</summary>
+    public string? Name { get; init; }
 }
+
+/// <summary><c>validate</c>: the image is denied when <see cref="Deny"/> holds.</summary>
+internal sealed record ValidationModel(string? Message, EquatableArray<ConditionBlockModel> Deny);
 
 /// <summary>An element of a conditions list: <see cref="Any"/> (null when not written) and <see cref="All"/>.</summary>
 internal sealed record ConditionBlockModel(EquatableArray<ConditionModel>? Any, EquatableArray<ConditionModel> All);

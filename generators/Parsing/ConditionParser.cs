@@ -117,16 +117,20 @@ internal static class ConditionParser
     /// The <c>preconditions</c> of a rule: one any/all mapping, or (Kyverno's older form) a plain list of conditions
     /// that must all hold. Null when anything is wrong.
     /// </summary>
-    public static EquatableArray<ConditionBlockModel>? ParsePreconditions(YamlFile file, YamlNode node, string path)
+    public static EquatableArray<ConditionBlockModel>? ParsePreconditions(YamlFile file, YamlNode node, string path) =>
+        ParseAnyAll(file, node, path, KyvernoVariableMode.Precondition);
+
+    /// <summary>One any/all mapping or the older plain list (which must all hold), as preconditions and deny conditions are written.</summary>
+    public static EquatableArray<ConditionBlockModel>? ParseAnyAll(YamlFile file, YamlNode node, string path, KyvernoVariableMode mode)
     {
         switch (node)
         {
             case YamlMappingNode mapping:
-                return ParseBlock(new MappingReader(file, mapping, path, "AnyAllConditions"), KyvernoVariableMode.Precondition) is { } block
+                return ParseBlock(new MappingReader(file, mapping, path, "AnyAllConditions"), mode) is { } block
                     ? new[] { block }.ToEquatableArray()
                     : null;
             case YamlSequenceNode sequence:
-                return ParseConditionList(file, sequence, path, KyvernoVariableMode.Precondition) is { } all
+                return ParseConditionList(file, sequence, path, mode) is { } all
                     ? new[] { new ConditionBlockModel(null, all) }.ToEquatableArray()
                     : null;
             default:

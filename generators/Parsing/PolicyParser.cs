@@ -20,6 +20,8 @@ internal static class PolicyParser
     private static readonly string[] s_ruleFields = ["name", "context", "reportProperties", "match", "exclude", "imageExtractors", "preconditions", "celPreconditions", "mutate", "validate", "generate", "verifyImages", "skipBackgroundRequests"];
     private static readonly string[] s_matchFields = ["any", "all", "resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_filterFields = ["resources", "subjects", "roles", "clusterRoles"];
+    private static readonly string[] s_validationFields = ["message", "deny"];
+    private static readonly string[] s_denyFields = ["conditions"];
     private static readonly string[] s_subjectFields = ["kind", "name", "namespace", "apiGroup"];
     private static readonly string[] s_selectorFields = ["matchLabels", "matchExpressions"];
     private static readonly string[] s_requirementFields = ["key", "operator", "values"];
@@ -442,10 +444,51 @@ internal static class PolicyParser
             }
         }
         reader.NotSupported("cosignOCI11", "OCI 1.1 referrers are not built yet");
-        reader.NotSupported("validate", "verifyImages.validate needs the condition compiler");
+        var validateKey = reader.KeyLocationOrNull("validate");
+        if (reader.TakeMapping("validate", "Validation") is { } validate)
+        {
+            entry.Validate = ParseValidation(validate, validateKey!);
+        }
+
         reader.NotSupported("imageRegistryCredentials", "registry credentials are not built yet");
         reader.RejectUnknown(s_verifyImageFields);
         return entry;
+    }
+
+    private static ValidationSyntax ParseValidation(MappingReader reader, Common.LocationInfo keyLocation)
+    {
+        var validation = new ValidationSyntax { Location = keyLocation, Message = reader.TakeString("message") };
+        if (validation.Message is { } message && message.Value.Contains("{{"))
+        {
+            reader.File.Report(DiagnosticDescriptors.NotSupportedYet, message.Location, reader.FieldPath("message"), "variables in validate.message are not substituted; write the values into the deny conditions' messages");
+            validation.Invalid = true;
+        }
+
+        if (reader.TakeMapping("deny", "Deny") is { } deny)
+        {
+            if (deny.TakeRaw("conditions") is { } conditions && !MappingReader.IsNull(conditions))
+            {
+                // Deny conditions are substituted strictly, as Kyverno's validate rules do: a variable that does not
+                // resolve is an error that fails the check.
+                validation.Deny = ConditionParser.ParseAnyAll(deny.File, conditions, deny.FieldPath("conditions"), Conditions.KyvernoVariableMode.Strict);
+                validation.Invalid |= validation.Deny is null;
+            }
+            else
+            {
+                deny.File.Report(DiagnosticDescriptors.MissingField, deny.Location, $"'{deny.Path}'", "conditions", "conditions: { any: [ { key: \"{{ length(sboms) }}\", operator: LessThan, value: 1 } ] }");
+                validation.Invalid = true;
+            }
+
+            deny.RejectUnknown(s_denyFields);
+        }
+        else
+        {
+            reader.File.Report(DiagnosticDescriptors.MissingField, reader.Location, $"'{reader.Path}'", "deny", "deny: { conditions: { any: [ ... ] } }");
+            validation.Invalid = true;
+        }
+
+        reader.RejectUnknown(s_validationFields);
+        return validation;
     }
 
     private static AttestationSyntax ParseAttestation(MappingReader reader, int index)

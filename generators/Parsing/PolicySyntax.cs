@@ -164,6 +164,8 @@ internal sealed class SubjectSyntax
 
 internal sealed class VerifyImageSyntax
 {
+    public ValidationSyntax? Validate { get; set; }
+
     public required LocationInfo Location { get; init; }
 
     public required int Index { get; init; }
@@ -210,6 +212,19 @@ internal sealed class VerifyImageSyntax
 }
 
 /// <summary>One entry of <c>attestations</c>: statements of a predicate type, their attestors and conditions.</summary>
+/// <summary><c>verifyImages[].validate</c>: a message and the compiled <c>deny.conditions</c>.</summary>
+internal sealed class ValidationSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<string>? Message { get; set; }
+
+    public EquatableArray<ConditionBlockModel>? Deny { get; set; }
+
+    /// <summary>Something in the block was reported: the entry must not compile.</summary>
+    public bool Invalid { get; set; }
+}
+
 internal sealed class AttestationSyntax
 {
     public required LocationInfo Location { get; init; }

@@ -712,6 +712,21 @@ internal static class PolicyValidator
             }
         }
 
+        ValidationModel? validation = null;
+        if (entry.Validate is { } validate)
+        {
+            // Kyverno evaluates validate.deny after verifying the entry's attestations, and not at all without them: a
+            // deny block on an entry without attestations would silently do nothing.
+            if (entry.Attestations.Count == 0)
+            {
+                file.Report(DiagnosticDescriptors.ConflictingSettings, validate.Location, "validate", "an entry without attestations", "Kyverno evaluates validate.deny only after the entry's attestations are verified, so it would never run; add the attestations it reads (with a name) or remove validate");
+                ok = false;
+            }
+
+            ok &= !validate.Invalid;
+            validation = new ValidationModel(validate.Message?.Value, validate.Deny ?? EquatableArray<ConditionBlockModel>.Empty);
+        }
+
         return ok
             ? new ImageVerificationModel(
                 entry.Index,
@@ -722,7 +737,7 @@ internal static class PolicyValidator
                 entry.VerifyDigest?.Value ?? true,
                 entry.Required?.Value ?? true,
                 entry.UseCache?.Value ?? true,
-                entry.Repository?.Value) { Attestations = attestations.ToEquatableArray(), Format = entry.Type?.Value ?? "Cosign" }
+                entry.Repository?.Value) { Attestations = attestations.ToEquatableArray(), Format = entry.Type?.Value ?? "Cosign", Validation = validation }
             : null;
     }
 
@@ -778,7 +793,7 @@ internal static class PolicyValidator
 
         ok &= !attestation.ConditionsInvalid;
         return ok && type is not null
-            ? new AttestationModel(path, type.Value, sets.ToEquatableArray()) { Conditions = attestation.Conditions ?? EquatableArray<ConditionBlockModel>.Empty }
+            ? new AttestationModel(path, type.Value, sets.ToEquatableArray()) { Conditions = attestation.Conditions ?? EquatableArray<ConditionBlockModel>.Empty, Name = attestation.Name?.Value is { Length: > 0 } name ? name : null }
             : null;
     }
 

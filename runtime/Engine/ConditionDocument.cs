@@ -44,6 +44,31 @@ internal static class ConditionDocument
         return JmesValue.FromObject(root);
     }
 
+    /// <summary>
+    /// The root for <c>validate.deny</c>: the admission documents (when there is a request) and each named attestation's
+    /// predicate under its name, as Kyverno adds them to the rule's context.
+    /// </summary>
+    public static JmesValue ForValidation(IReadOnlyList<(string Name, JsonElement Predicate)> named, AdmissionContext? request, RuleAutogen autogen = RuleAutogen.None)
+    {
+        var root = new JmesObject(named.Count + 2);
+        if (request is not null)
+        {
+            var admission = AdmissionData(request, autogen);
+            for (var i = 0; i < admission.Count; i++)
+            {
+                var member = admission.GetAt(i);
+                root.Set(member.Name, member.Value);
+            }
+        }
+
+        foreach (var (name, predicate) in named)
+        {
+            root.Set(name, JmesValue.FromJson(predicate));
+        }
+
+        return JmesValue.FromObject(root);
+    }
+
     /// <summary>Built once per review and variant, by the first condition that needs it (a race builds equal copies).</summary>
     private static JmesObject AdmissionData(AdmissionContext context, RuleAutogen autogen) =>
         context.ConditionData[(int)autogen] ??= BuildAdmissionData(context, autogen);

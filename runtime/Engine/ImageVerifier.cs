@@ -1,3 +1,4 @@
+using System.Text.Json;
 using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Conditions;
 using PolicyCompiler.Runtime.Images;
@@ -100,9 +101,15 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 return ImageVerificationResult.Fail($"image verification failed for {image.FullyQualified}: {string.Join("; ", failures)}", digest);
             }
 
+            var named = new List<(string Name, JsonElement Predicate)>();
             foreach (var attestation in entry.Attestations)
             {
-                var (failure, conditionFailure) = await CheckAttestationAsync(attestation, attestor => CheckStatementsAsync(attestor, attestation.PredicateType), request, _jmes, autogen).ConfigureAwait(false);
+                var (failure, conditionFailure, predicate) = await CheckAttestationAsync(attestation, attestor => CheckStatementsAsync(attestor, attestation.PredicateType), request, _jmes, autogen).ConfigureAwait(false);
+                if (attestation.Name is { } name && predicate is { } first)
+                {
+                    named.Add((name, first));
+                }
+
                 if (conditionFailure is not null)
                 {
                     return ImageVerificationResult.Fail($"attestation checks failed for {image.FullyQualified} and predicate {attestation.PredicateType}: {conditionFailure}", digest);
@@ -112,6 +119,11 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 {
                     return ImageVerificationResult.Fail($"image attestations verification failed for {image.FullyQualified}: {failure}", digest);
                 }
+            }
+
+            if (entry.Validation?.Check(named, request, _jmes, autogen) is { } denied)
+            {
+                return ImageVerificationResult.Fail(denied, digest);
             }
 
             var verified = entry.Attestations.IsEmpty ? "image signatures" : entry.Attestors.IsEmpty ? "image attestations" : "image signatures and attestations";
@@ -135,13 +147,14 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
     /// Every attestor set of the attestation must vouch for statements of its type (count as for signatures), and
     /// every vouched statement must satisfy the conditions: Kyverno fails the rule on the first that does not.
     /// </summary>
-    internal static async Task<(string? Failure, string? ConditionFailure)> CheckAttestationAsync(
+    internal static async Task<(string? Failure, string? ConditionFailure, JsonElement? Predicate)> CheckAttestationAsync(
         AttestationDefinition attestation,
         Func<SignatureAttestorDefinition, Task<AttestationCheck>> vouch,
         AdmissionContext? request,
         JmesContext jmes,
         RuleAutogen autogen = RuleAutogen.None)
     {
+        JsonElement? first = null;
         foreach (var set in attestation.Attestors)
         {
             var verified = 0;
@@ -167,10 +180,13 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                     {
                         if (attestation.CheckConditions(statement.Predicate, request, jmes, autogen) is { } conditionFailure)
                         {
-                            return (null, conditionFailure);
+                            return (null, conditionFailure, null);
                         }
                     }
                 }
+
+                // Kyverno names the predicate of the first statement it fetched; here, of the first verified one.
+                first ??= check.Statements.Where(s => s.Predicate.ValueKind == JsonValueKind.Object).Select(s => (JsonElement?)s.Predicate).FirstOrDefault();
 
                 verified++;
                 if (verified >= set.RequiredCount)
@@ -181,11 +197,11 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
             if (verified < set.RequiredCount)
             {
-                return (failures.Count > 0 ? string.Join("; ", failures) : $"{attestation.Path}{set.Path}: {verified} of the {set.RequiredCount} required attestors verified", null);
+                return (failures.Count > 0 ? string.Join("; ", failures) : $"{attestation.Path}{set.Path}: {verified} of the {set.RequiredCount} required attestors verified", null, null);
             }
         }
 
-        return (null, null);
+        return (null, null, first);
     }
 
     /// <summary>The failures of a set that is not satisfied; empty when <c>count</c> of its entries verified.</summary>

@@ -141,8 +141,12 @@ public sealed class ImageVerificationDefinition(
     Func<string, bool>? skipImageReferences = null,
     bool useCache = true,
     ImmutableArray<AttestationDefinition> attestations = default,
-    SignatureFormat format = SignatureFormat.Cosign)
+    SignatureFormat format = SignatureFormat.Cosign,
+    ValidationDefinition? validation = null)
 {
+    /// <summary><c>validate</c>: checked after the attestations; the image is denied when its deny conditions hold.</summary>
+    public ValidationDefinition? Validation { get; } = validation;
+
     /// <summary>How the signatures are stored: cosign's tags, or Sigstore bundles attached as OCI 1.1 referrers.</summary>
     public SignatureFormat Format { get; } = format;
 
@@ -173,7 +177,7 @@ public sealed class ImageVerificationDefinition(
     public bool UseCache { get; } = useCache;
 
     /// <summary>Whether a verdict may be reused: the policy allows caching and no condition reads the request.</summary>
-    public bool VerdictIsReusable => UseCache && !Attestations.Any(a => a.ConditionsReadRequest);
+    public bool VerdictIsReusable => UseCache && !Attestations.Any(a => a.ConditionsReadRequest) && Validation is not { ReadsRequest: true };
 
     /// <summary>A repository that holds the signatures instead of the image's own repository.</summary>
     public string? Repository { get; } = repository;
@@ -209,8 +213,12 @@ public sealed class AttestationDefinition(
     string predicateType,
     ImmutableArray<AttestorSetDefinition> attestors,
     ImmutableArray<ConditionBlockDefinition> conditions = default,
-    bool conditionsReadRequest = false)
+    bool conditionsReadRequest = false,
+    string? name = null)
 {
+    /// <summary><c>name</c>: <c>validate.deny</c> reads the first verified statement's predicate under this variable, as Kyverno adds it to its context.</summary>
+    public string? Name { get; } = name;
+
     /// <summary>Kyverno's path of the entry (<c>.attestations[0]</c>).</summary>
     public string Path { get; } = path;
 
@@ -288,4 +296,38 @@ public sealed class PublicKeyAttestorDefinition(string path, Sigstore.Verificati
 public sealed class NestedAttestorDefinition(string path, AttestorSetDefinition set) : AttestorDefinition(path)
 {
     public AttestorSetDefinition Set { get; } = set;
+}
+
+/// <summary>
+/// <c>verifyImages[].validate</c>: after the attestations verified, the image is denied when the compiled deny conditions
+/// hold. They read the named attestations' predicates beside <c>request</c> and <c>images</c>.
+/// </summary>
+public sealed class ValidationDefinition(string? message, ImmutableArray<ConditionBlockDefinition> deny, bool readsRequest = false)
+{
+    public string? Message { get; } = message;
+
+    public ImmutableArray<ConditionBlockDefinition> Deny { get; } = deny;
+
+    /// <summary>Whether a deny condition may read the admission request: such verdicts are never reused.</summary>
+    public bool ReadsRequest { get; } = readsRequest;
+
+    /// <summary>Null when the image passes; otherwise the denial, worded as Kyverno words it.</summary>
+    public string? Check(IReadOnlyList<(string Name, System.Text.Json.JsonElement Predicate)> named, AdmissionContext? request, JmesContext context, RuleAutogen autogen = RuleAutogen.None)
+    {
+        ArgumentNullException.ThrowIfNull(named);
+        try
+        {
+            // The deny conditions holding (no failure) is what denies.
+            if (ConditionEvaluator.Evaluate(Deny, ConditionDocument.ForValidation(named, request, autogen), context) is not null)
+            {
+                return null;
+            }
+        }
+        catch (JmesPathException e)
+        {
+            return "validation in verifyImages failed: failed to check deny conditions: " + e.Message;
+        }
+
+        return "validation in verifyImages failed: " + (string.IsNullOrEmpty(Message) ? "validation error: imageVerify  failed" : Message);
+    }
 }

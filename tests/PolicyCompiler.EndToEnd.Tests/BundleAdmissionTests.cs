@@ -73,4 +73,18 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         Assert.Contains($"{CosignV3BundleImages.StrictConditionsPolicyName}:", result.Message, StringComparison.Ordinal);
         Assert.Contains("the attested data names foo=bar, not baz", result.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ValidateDenyReadsTheNamedRealPredicateAndTheRequest()
+    {
+        var image = fixture.Bundles.AttestedForDeny;
+
+        var denied = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-deny-app", image.TagReference));
+        var exempt = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-deny-exempt", image.TagReference));
+
+        Assert.True(denied.Allowed == false, "expected denied\n" + denied.Describe());
+        Assert.Contains($"{CosignV3BundleImages.DenyPolicyName}:\n  check-bundle: validation in verifyImages failed: {CosignV3BundleImages.DenyMessage}", denied.Message, StringComparison.Ordinal);
+        Assert.True(exempt.Allowed == true, "expected allowed\n" + exempt.Describe() + "\n" + fixture.Describe());
+        Assert.Contains(exempt.PatchOperations, o => o is { Op: "replace", Path: "/spec/containers/0/image" } && o.StringValue == image.TagReference + "@" + CosignV3BundleImages.SubjectDigest);
+    }
 }

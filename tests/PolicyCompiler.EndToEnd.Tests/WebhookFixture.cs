@@ -87,6 +87,7 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, CosignV3BundleImages.PolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.PolicyName, CosignV3BundleImages.Pattern, CosignV3BundleImages.Identity));
             PolicyTemplate.Write(policies, CosignV3BundleImages.WrongIdentityPolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.WrongIdentityPolicyName, CosignV3BundleImages.WrongIdentityPattern, "someone-else@soyland.com"));
             PolicyTemplate.Write(policies, CosignV3BundleImages.ConditionsPolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.ConditionsPolicyName, CosignV3BundleImages.ConditionsPattern, CosignV3BundleImages.Identity, CosignV3BundleImages.Conditions));
+            PolicyTemplate.Write(policies, CosignV3BundleImages.DenyPolicyName, CosignV3BundleImages.DenyPolicy());
             PolicyTemplate.Write(policies, CosignV3BundleImages.StrictConditionsPolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.StrictConditionsPolicyName, CosignV3BundleImages.StrictConditionsPattern, CosignV3BundleImages.Identity, CosignV3BundleImages.StrictConditions));
 
             PolicyTemplate.Write(policies, NamespaceSelectorAdmissionTests.PolicyName, NamespaceSelectorAdmissionTests.Policy(Signer.PublicKeyPem));

@@ -14,8 +14,55 @@ public sealed record CosignV3BundleImages(
     PushedImage AttestedForOtherPolicy,
     PushedImage WithoutBundle,
     PushedImage AttestedForConditions,
-    PushedImage AttestedForStrictConditions)
+    PushedImage AttestedForStrictConditions,
+    PushedImage AttestedForDeny)
 {
+    public const string DenyPolicyName = "e2e-cosign-v3-bundle-deny";
+    public const string DenyPattern = "127.0.0.1:*/e2e/bundle-deny*";
+    public const string DenyMessage = "images attested with foo=bar run only in exempt Pods";
+
+    /// <summary>
+    /// <c>validate.deny</c> over the named attestation (<c>cosign</c>, the real predicate) and the request: the image is
+    /// denied unless the Pod is labelled app=bundle-deny-exempt.
+    /// </summary>
+    public static string DenyPolicy() => $$"""
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: {{DenyPolicyName}}
+        spec:
+          validationFailureAction: Enforce
+          webhookTimeoutSeconds: 30
+          rules:
+            - name: check-bundle
+              match:
+                any:
+                - resources:
+                    kinds: [Pod]
+              verifyImages:
+              - imageReferences: ["{{DenyPattern}}"]
+                type: SigstoreBundle
+                attestations:
+                - type: {{PredicateType}}
+                  name: cosign
+                  attestors:
+                  - entries:
+                    - keyless:
+                        subject: "{{Identity}}"
+                        issuer: "{{Issuer}}"
+                validate:
+                  message: "{{DenyMessage}}"
+                  deny:
+                    conditions:
+                      all:
+                      - key: "{{ parse_json(cosign.Data).foo }}"
+                        operator: Equals
+                        value: bar
+                      - key: "{{ request.object.metadata.labels.app }}"
+                        operator: NotEquals
+                        value: bundle-deny-exempt
+        """;
+
     public const string PolicyName = "e2e-cosign-v3-bundle";
     public const string WrongIdentityPolicyName = "e2e-cosign-v3-bundle-wrong-identity";
     public const string ConditionsPolicyName = "e2e-cosign-v3-bundle-conditions";
@@ -104,7 +151,9 @@ public sealed record CosignV3BundleImages(
         await AttachBundleAsync(registry, conditions.Repository, cancellationToken).ConfigureAwait(false);
         var strict = await PushSubjectAsync(registry, "e2e/bundle-strict", cancellationToken).ConfigureAwait(false);
         await AttachBundleAsync(registry, strict.Repository, cancellationToken).ConfigureAwait(false);
-        return new CosignV3BundleImages(attested, other, without, conditions, strict);
+        var deny = await PushSubjectAsync(registry, "e2e/bundle-deny", cancellationToken).ConfigureAwait(false);
+        await AttachBundleAsync(registry, deny.Repository, cancellationToken).ConfigureAwait(false);
+        return new CosignV3BundleImages(attested, other, without, conditions, strict, deny);
     }
 
     private static async Task<PushedImage> PushSubjectAsync(RegistryProcess registry, string repository, CancellationToken cancellationToken)

@@ -248,7 +248,7 @@ public sealed class AttestationTests : IDisposable
         var attestation = new AttestationDefinition(".attestations[0]", CodeReview, [set], [new ConditionBlockDefinition(any: null, all: [isMain])]);
         IReadOnlyList<CosignSignature> layers = [Layer(Statement(), _signer), Layer(Statement(branch: "dev"), _signer)];
 
-        var (failure, conditionFailure) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), request: null, JmesContext.Default);
+        var (failure, conditionFailure, _) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), request: null, JmesContext.Default);
 
         Assert.Null(failure);
         Assert.Equal("conditions[0].all[0] ({{ repo.branch }} Equals main) is false", conditionFailure);
@@ -262,7 +262,7 @@ public sealed class AttestationTests : IDisposable
         var attestation = new AttestationDefinition(".attestations[0]", CodeReview, [set]);
         IReadOnlyList<CosignSignature> layers = [Layer(Statement(), _signer)];
 
-        var (failure, conditionFailure) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), request: null, JmesContext.Default);
+        var (failure, conditionFailure, _) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), request: null, JmesContext.Default);
 
         Assert.Null(conditionFailure);
         Assert.Equal(".attestations[0].attestors[0].entries[0].keys: invalid signature", failure);
