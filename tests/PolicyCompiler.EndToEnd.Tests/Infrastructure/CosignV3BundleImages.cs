@@ -25,43 +25,19 @@ public sealed record CosignV3BundleImages(
     /// <c>validate.deny</c> over the named attestation (<c>cosign</c>, the real predicate) and the request: the image is
     /// denied unless the Pod is labelled app=bundle-deny-exempt.
     /// </summary>
-    public static string DenyPolicy() => $$"""
-        apiVersion: kyverno.io/v1
-        kind: ClusterPolicy
-        metadata:
-          name: {{DenyPolicyName}}
-        spec:
-          validationFailureAction: Enforce
-          webhookTimeoutSeconds: 30
-          rules:
-            - name: check-bundle
-              match:
-                any:
-                - resources:
-                    kinds: [Pod]
-              verifyImages:
-              - imageReferences: ["{{DenyPattern}}"]
-                type: SigstoreBundle
-                attestations:
-                - type: {{PredicateType}}
-                  name: cosign
-                  attestors:
-                  - entries:
-                    - keyless:
-                        subject: "{{Identity}}"
-                        issuer: "{{Issuer}}"
-                validate:
-                  message: "{{DenyMessage}}"
-                  deny:
-                    conditions:
-                      all:
-                      - key: "{{ parse_json(cosign.Data).foo }}"
-                        operator: Equals
-                        value: bar
-                      - key: "{{ request.object.metadata.labels.app }}"
-                        operator: NotEquals
-                        value: bundle-deny-exempt
-        """;
+    public static string DenyPolicy() => Policy(DenyPolicyName, DenyPattern, Identity, "name: cosign", $$$"""
+        validate:
+          message: "{{{DenyMessage}}}"
+          deny:
+            conditions:
+              all:
+              - key: "{{ parse_json(cosign.Data).foo }}"
+                operator: Equals
+                value: bar
+              - key: "{{ request.object.metadata.labels.app }}"
+                operator: NotEquals
+                value: bundle-deny-exempt
+        """);
 
     public const string PolicyName = "e2e-cosign-v3-bundle";
     public const string WrongIdentityPolicyName = "e2e-cosign-v3-bundle-wrong-identity";
@@ -109,7 +85,9 @@ public sealed record CosignV3BundleImages(
     private const string EmptyMediaType = "application/vnd.oci.empty.v1+json";
 
     /// <summary>The policy: Sigstore bundles, one attestation of the bundle's predicate type by its keyless signer.</summary>
-    public static string Policy(string name, string pattern, string identity, string? conditions = null) => $$"""
+    /// <param name="conditions">Fields added to the attestation (its conditions, its name).</param>
+    /// <param name="entryFields">Fields added to the verifyImages entry (validate).</param>
+    public static string Policy(string name, string pattern, string identity, string? conditions = null, string? entryFields = null) => $$"""
         apiVersion: kyverno.io/v1
         kind: ClusterPolicy
         metadata:
@@ -134,6 +112,7 @@ public sealed record CosignV3BundleImages(
                         subject: "{{identity}}"
                         issuer: "{{Issuer}}"
                   {{Indent(conditions, 10)}}
+                {{Indent(entryFields, 8)}}
         """;
 
     private static string Indent(string? text, int spaces) =>
