@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using PolicyCompiler.Generators.Diagnostics;
 using PolicyCompiler.Generators.Yaml;
 using YamlDotNet.Core;
@@ -144,20 +145,9 @@ internal static class PolicyParser
             spec.RulesLocation = reader.KeyLocation("rules");
         }
 
-        if (reader.TakeSequence("rules") is { } rules)
+        if (reader.TakeMappingList("rules", "Rule", "a rule with name, match and verifyImages") is { } rules)
         {
-            spec.Rules = [];
-            foreach (var (node, path) in rules)
-            {
-                if (node is YamlMappingNode mapping)
-                {
-                    spec.Rules.Add(ParseRule(new MappingReader(reader.File, mapping, path, "Rule")));
-                }
-                else
-                {
-                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "a rule with name, match and verifyImages");
-                }
-            }
+            spec.Rules = [.. rules.Select(rule => ParseRule(rule.Item))];
         }
 
         reader.RejectUnknown(s_specFields);
@@ -183,22 +173,9 @@ internal static class PolicyParser
             rule.Exclude = ParseMatch(exclude);
         }
 
-        if (reader.TakeSequence("verifyImages") is { } verifyImages)
+        foreach (var (item, index) in reader.TakeMappingList("verifyImages", "ImageVerification", "an entry with imageReferences and attestors") ?? [])
         {
-            var index = 0;
-            foreach (var (node, path) in verifyImages)
-            {
-                if (node is YamlMappingNode mapping)
-                {
-                    rule.VerifyImages.Add(ParseVerifyImage(new MappingReader(reader.File, mapping, path, "ImageVerification"), index));
-                }
-                else
-                {
-                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "an entry with imageReferences and attestors");
-                }
-
-                index++;
-            }
+            rule.VerifyImages.Add(ParseVerifyImage(item, index));
         }
 
         reader.NotSupported("context", "context variables need the condition compiler");
@@ -214,15 +191,8 @@ internal static class PolicyParser
             foreach (var kind in extractors.FieldNames)
             {
                 var kindLocation = extractors.KeyLocation(kind);
-                foreach (var (node, path) in extractors.TakeSequence(kind) ?? [])
+                foreach (var (extractor, _) in extractors.TakeMappingList(kind, "ImageExtractorConfig", "an entry with path and value") ?? [])
                 {
-                    if (node is not YamlMappingNode mapping)
-                    {
-                        reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "an entry with path and value");
-                        continue;
-                    }
-
-                    var extractor = new MappingReader(reader.File, mapping, path, "ImageExtractorConfig");
                     rule.ImageExtractors.Add(new ImageExtractorSyntax
                     {
                         Location = extractor.Location,
@@ -270,20 +240,8 @@ internal static class PolicyParser
 
     private static void ParseFilters(MappingReader reader, string field, List<FilterSyntax> target)
     {
-        if (reader.TakeSequence(field) is not { } items)
+        foreach (var (filter, _) in reader.TakeMappingList(field, "ResourceFilter", "'- resources:' with kinds") ?? [])
         {
-            return;
-        }
-
-        foreach (var (node, path) in items)
-        {
-            if (node is not YamlMappingNode mapping)
-            {
-                reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- resources:' with kinds");
-                continue;
-            }
-
-            var filter = new MappingReader(reader.File, mapping, path, "ResourceFilter");
             var parsed = filter.TakeMapping("resources", "ResourceDescription") is { } resources
                 ? ParseResources(resources)
                 : new FilterSyntax { Location = filter.Location };
@@ -296,19 +254,12 @@ internal static class PolicyParser
     /// <summary><c>subjects</c> are compiled; <c>roles</c>/<c>clusterRoles</c> need RBAC lookups and are not.</summary>
     private static void ParseUserInfo(MappingReader reader, FilterSyntax target)
     {
-        foreach (var (node, path) in reader.TakeSequence("subjects") ?? [])
+        foreach (var (subject, _) in reader.TakeMappingList("subjects", "Subject", "'- kind: User' with name") ?? [])
         {
-            if (node is not YamlMappingNode mapping)
-            {
-                reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- kind: User' with name");
-                continue;
-            }
-
-            var subject = new MappingReader(reader.File, mapping, path, "Subject");
             target.Subjects.Add(new SubjectSyntax
             {
                 Location = subject.Location,
-                Path = path,
+                Path = subject.Path,
                 Kind = subject.TakeString("kind"),
                 Name = subject.TakeString("name"),
                 Namespace = subject.TakeString("namespace"),
@@ -335,19 +286,12 @@ internal static class PolicyParser
             MatchLabels = selector.TakeStringMap("matchLabels") ?? [],
         };
 
-        foreach (var (node, path) in selector.TakeSequence("matchExpressions") ?? [])
+        foreach (var (requirement, _) in selector.TakeMappingList("matchExpressions", "LabelSelectorRequirement", "'- key: app' with operator and values") ?? [])
         {
-            if (node is not YamlMappingNode mapping)
-            {
-                reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- key: app' with operator and values");
-                continue;
-            }
-
-            var requirement = new MappingReader(reader.File, mapping, path, "LabelSelectorRequirement");
             result.Expressions.Add(new LabelRequirementSyntax
             {
                 Location = requirement.Location,
-                Path = path,
+                Path = requirement.Path,
                 Key = requirement.TakeString("key"),
                 Operator = requirement.TakeString("operator"),
                 Values = requirement.TakeStringList("values") ?? [],
@@ -410,39 +354,17 @@ internal static class PolicyParser
             entry.ImageReferences = reader.TakeStringList("imageReferences") ?? [];
         }
 
-        if (reader.TakeSequence("attestors") is { } attestors)
+        foreach (var (item, _) in reader.TakeMappingList("attestors", "AttestorSet", "'- entries:' with keys") ?? [])
         {
-            foreach (var (node, path) in attestors)
-            {
-                if (node is YamlMappingNode mapping)
-                {
-                    entry.Attestors.Add(ParseAttestorSet(new MappingReader(reader.File, mapping, path, "AttestorSet")));
-                }
-                else
-                {
-                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- entries:' with keys");
-                }
-            }
+            entry.Attestors.Add(ParseAttestorSet(item));
         }
 
         reader.NotSupported("failureAction", "use the policy's validationFailureAction");
-        if (reader.TakeSequence("attestations") is { } attestations)
+        foreach (var (item, attestationIndex) in reader.TakeMappingList("attestations", "Attestation", "an entry with type and attestors") ?? [])
         {
-            var attestationIndex = 0;
-            foreach (var (node, path) in attestations)
-            {
-                if (node is YamlMappingNode mapping)
-                {
-                    entry.Attestations.Add(ParseAttestation(new MappingReader(reader.File, mapping, path, "Attestation"), attestationIndex));
-                }
-                else
-                {
-                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "an entry with type and attestors");
-                }
-
-                attestationIndex++;
-            }
+            entry.Attestations.Add(ParseAttestation(item, attestationIndex));
         }
+
         reader.NotSupported("cosignOCI11", "OCI 1.1 referrers are not built yet");
         var validateKey = reader.KeyLocationOrNull("validate");
         if (reader.TakeMapping("validate", "Validation") is { } validate)
@@ -502,19 +424,9 @@ internal static class PolicyParser
             PredicateType = reader.TakeString("predicateType"),
         };
 
-        if (reader.TakeSequence("attestors") is { } attestors)
+        foreach (var (item, _) in reader.TakeMappingList("attestors", "AttestorSet", "'- entries:' with keys") ?? [])
         {
-            foreach (var (node, path) in attestors)
-            {
-                if (node is YamlMappingNode mapping)
-                {
-                    attestation.Attestors.Add(ParseAttestorSet(new MappingReader(reader.File, mapping, path, "AttestorSet")));
-                }
-                else
-                {
-                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- entries:' with keys");
-                }
-            }
+            attestation.Attestors.Add(ParseAttestorSet(item));
         }
 
         if (reader.TakeRaw("conditions") is { } conditions && !MappingReader.IsNull(conditions))
@@ -536,19 +448,9 @@ internal static class PolicyParser
             set.EntriesLocation = reader.KeyLocation("entries");
         }
 
-        if (reader.TakeSequence("entries") is { } entries)
+        foreach (var (item, _) in reader.TakeMappingList("entries", "Attestor", "'- keys:' with publicKeys") ?? [])
         {
-            foreach (var (node, path) in entries)
-            {
-                if (node is YamlMappingNode mapping)
-                {
-                    set.Entries.Add(ParseAttestor(new MappingReader(reader.File, mapping, path, "Attestor")));
-                }
-                else
-                {
-                    reader.File.Report(DiagnosticDescriptors.WrongType, reader.File.Locate(node), path, "a mapping", MappingReader.Describe(node), "'- keys:' with publicKeys");
-                }
-            }
+            set.Entries.Add(ParseAttestor(item));
         }
 
         reader.RejectUnknown(s_attestorSetFields);

@@ -191,6 +191,35 @@ internal sealed class MappingReader
         return null;
     }
 
+    /// <summary>
+    /// A list of mappings, each as a reader of <paramref name="typeName"/> with its position in the list; items of other
+    /// types are reported (with <paramref name="example"/> of what to write) and skipped. Null when the field is absent.
+    /// </summary>
+    public List<(MappingReader Item, int Index)>? TakeMappingList(string field, string typeName, string example)
+    {
+        var items = TakeSequence(field);
+        if (items is null)
+        {
+            return null;
+        }
+
+        var result = new List<(MappingReader, int)>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var (node, path) = items[i];
+            if (node is YamlMappingNode mapping)
+            {
+                result.Add((new MappingReader(_file, mapping, path, typeName), i));
+            }
+            else
+            {
+                _file.Report(DiagnosticDescriptors.WrongType, _file.Locate(node), path, "a mapping", Describe(node), example);
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>A list of strings; items of other types are reported and skipped.</summary>
     public List<Located<string>>? TakeStringList(string field)
     {
