@@ -112,7 +112,7 @@ public static class CheckCommand
         {
             var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
             verifier = VerificationServices.FromConfiguration(configuration)
-                .CreateImageVerifier(TimeProvider.System, metrics, problem => error.WriteLine("warning: " + problem), message => error.WriteLine(message));
+                .CreateImageVerifier(TimeProvider.System, metrics, problem => error.WriteLine("warning: " + problem), message => error.WriteLine(message), NamespaceLabelSources.SecretKeysFromConfiguration(configuration, TimeProvider.System));
             namespaces = NamespaceLabelSources.FromConfiguration(configuration, TimeProvider.System, policies);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)

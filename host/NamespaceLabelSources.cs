@@ -28,12 +28,24 @@ internal static class NamespaceLabelSources
         }
 
         var ttl = configuration.GetValue("Kubernetes:NamespaceLabelTimeToLive", TimeSpan.FromSeconds(30));
+        return KubernetesApiFromConfiguration(configuration) is { } api ? new KubernetesNamespaceLabels(api, ttl, time) : null;
+    }
+
+    /// <summary>Secrets holding <c>cosign.pub</c> keys, read through the same API as namespace labels; none outside a cluster.</summary>
+    public static ISecretKeySource? SecretKeysFromConfiguration(IConfiguration configuration, TimeProvider time) =>
+        KubernetesApiFromConfiguration(configuration) is { } api
+            ? new KubernetesSecretKeys(api, configuration.GetValue("Kubernetes:SecretKeyTimeToLive", TimeSpan.FromSeconds(30)), time)
+            : null;
+
+    /// <summary><c>Kubernetes:ApiServer</c> (with <c>TokenFile</c>, <c>CaFile</c>) when configured, else the in-cluster service account, else none.</summary>
+    public static KubernetesApi? KubernetesApiFromConfiguration(IConfiguration configuration)
+    {
         if (configuration["Kubernetes:ApiServer"] is { Length: > 0 } server)
         {
-            return new KubernetesNamespaceLabels(new Uri(server), NullIfEmpty(configuration["Kubernetes:TokenFile"]), NullIfEmpty(configuration["Kubernetes:CaFile"]), ttl, time);
+            return new KubernetesApi(new Uri(server), NullIfEmpty(configuration["Kubernetes:TokenFile"]), NullIfEmpty(configuration["Kubernetes:CaFile"]));
         }
 
-        return KubernetesNamespaceLabels.InCluster(ttl, time);
+        return KubernetesApi.InCluster();
 
         static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
     }

@@ -58,7 +58,8 @@ builder.Services.AddSingleton(sp =>
 {
     // Problems are logged by file path, never with content.
     var registryLog = sp.GetRequiredService<ILoggerFactory>().CreateLogger("PolicyCompiler.Registry");
-    return verification.CreateImageVerifier(sp.GetRequiredService<TimeProvider>(), metrics, problem => registryLog.LogWarning("{Problem}", problem), message => registryLog.LogInformation("{Message}", message));
+    var time = sp.GetRequiredService<TimeProvider>();
+    return verification.CreateImageVerifier(time, metrics, problem => registryLog.LogWarning("{Problem}", problem), message => registryLog.LogInformation("{Message}", message), NamespaceLabelSources.SecretKeysFromConfiguration(builder.Configuration, time));
 });
 builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, NamespaceLabelSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All)));
 

@@ -45,7 +45,8 @@ public sealed class VerificationServices
 
     /// <param name="warn">Credential file problems, by path, never with content.</param>
     /// <param name="inform">Which registries have credentials and from where.</param>
-    public ImageVerifier CreateImageVerifier(TimeProvider time, WebhookMetrics metrics, Action<string> warn, Action<string> inform)
+    /// <param name="secretKeys">Where <c>keys.secret</c> keys are read (the Kubernetes API), if anywhere.</param>
+    public ImageVerifier CreateImageVerifier(TimeProvider time, WebhookMetrics metrics, Action<string> warn, Action<string> inform, ISecretKeySource? secretKeys = null)
     {
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(metrics);
@@ -60,6 +61,6 @@ public sealed class VerificationServices
         }
 
         var client = new RegistryClient(Registry, handler: null, credentials, metrics, time);
-        return new ImageVerifier(client, new VerificationCache(Cache, time, metrics), time);
+        return new ImageVerifier(client, new VerificationCache(Cache, time, metrics), time, secretKeys);
     }
 }

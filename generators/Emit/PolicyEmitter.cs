@@ -420,7 +420,12 @@ internal static class PolicyEmitter
         var path = CSharp.Literal(attestor.Path);
         var requirements = fields.Requirements(attestor.Requirements);
         var repository = attestor.Repository is null ? string.Empty : $", repository: {CSharp.Literal(attestor.Repository)}";
-        if (attestor.Key is { } key)
+        if (attestor.SecretKey is { } secret)
+        {
+            var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
+            w.WriteLine($"new SecretKeyAttestorDefinition({path}, {CSharp.Literal(secret.Namespace)}, {CSharp.Literal(secret.Name)}, HashAlgorithmName.{secret.Hash.ToUpperInvariant()}{requirementsArgument}{repository}),");
+        }
+        else if (attestor.Key is { } key)
         {
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             w.WriteLine($"new PublicKeyAttestorDefinition({path}, {fields.Key(key)}{requirementsArgument}{repository}),");

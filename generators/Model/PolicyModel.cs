@@ -134,7 +134,14 @@ internal sealed record AttestorModel(
     KeylessModel? Keyless,
     AttestorSetModel? Nested,
     RequirementsModel Requirements,
-    string? Repository);
+    string? Repository)
+{
+    /// <summary>A key read from a Secret at verification time, instead of <see cref="Key"/>.</summary>
+    public SecretKeyModel? SecretKey { get; init; }
+}
+
+/// <summary><c>keys.secret</c> or <c>publicKeys: k8s://namespace/name</c>, with the signature's hash.</summary>
+internal sealed record SecretKeyModel(string Namespace, string Name, string Hash);
 
 /// <summary>Annotations the payload must carry, and the transparency log rule.</summary>
 internal sealed record RequirementsModel(EquatableArray<KeyValueModel> Annotations, TransparencyLogModel Tlog);

@@ -21,6 +21,7 @@ internal static class PolicyParser
     private static readonly string[] s_ruleFields = ["name", "context", "reportProperties", "match", "exclude", "imageExtractors", "preconditions", "celPreconditions", "mutate", "validate", "generate", "verifyImages", "skipBackgroundRequests"];
     private static readonly string[] s_matchFields = ["any", "all", "resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_filterFields = ["resources", "subjects", "roles", "clusterRoles"];
+    private static readonly string[] s_secretFields = ["name", "namespace"];
     private static readonly string[] s_validationFields = ["message", "deny"];
     private static readonly string[] s_denyFields = ["conditions"];
     private static readonly string[] s_subjectFields = ["kind", "name", "namespace", "apiGroup"];
@@ -473,12 +474,19 @@ internal static class PolicyParser
                 Location = keys.Location,
                 PublicKeys = keys.TakeString("publicKeys"),
                 SignatureAlgorithm = keys.TakeString("signatureAlgorithm"),
-                IsOtherKeySource = keys.Has("kms") || keys.Has("secret"),
+                IsOtherKeySource = keys.Has("kms"),
                 Rekor = ParseRekor(keys),
                 CtLog = ParseCtLog(keys),
             };
             keys.NotSupported("kms", "KMS keys are not built yet");
-            keys.NotSupported("secret", "keys from Secrets are not built yet");
+            if (keys.TakeMapping("secret", "SecretReference") is { } secret)
+            {
+                attestor.Keys.SecretLocation = secret.Location;
+                attestor.Keys.SecretName = secret.TakeString("name");
+                attestor.Keys.SecretNamespace = secret.TakeString("namespace");
+                secret.RejectUnknown(s_secretFields);
+            }
+
             keys.RejectUnknown(s_keysFields);
         }
 

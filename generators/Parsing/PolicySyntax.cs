@@ -287,8 +287,15 @@ internal sealed class KeysSyntax
 
     public Located<string>? SignatureAlgorithm { get; set; }
 
-    /// <summary>The key comes from KMS or a Secret, already reported as not supported (PC0099).</summary>
+    /// <summary>The key comes from KMS, already reported as not supported (PC0099).</summary>
     public bool IsOtherKeySource { get; set; }
+
+    /// <summary><c>secret</c>: the Secret holding <c>cosign.pub</c>.</summary>
+    public Located<string>? SecretName { get; set; }
+
+    public Located<string>? SecretNamespace { get; set; }
+
+    public LocationInfo? SecretLocation { get; set; }
 
     public RekorSyntax? Rekor { get; set; }
 

@@ -115,6 +115,21 @@ internal static class AttestorValidator
 
         if (attestor.Keys is { } keys)
         {
+            var secret = SecretReference(keys, file, ref ok);
+            if (!ok)
+            {
+                return null;
+            }
+
+            if (secret is not null)
+            {
+                var secretTlog = ValidateRekor(keys.Rekor, file);
+                var hash = ValidateHash(keys.SignatureAlgorithm, file, ref ok);
+                return ok && secretTlog is not null
+                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, secretTlog), attestor.Repository?.Value) { SecretKey = secret with { Hash = hash } }]
+                    : null;
+            }
+
             if (keys.PublicKeys is not { } publicKeys)
             {
                 if (!keys.IsOtherKeySource)
@@ -350,23 +365,70 @@ internal static class AttestorValidator
     }
 
     /// <summary>Every PEM block of a <c>publicKeys</c> value becomes its own entry, as Kyverno expands them.</summary>
+    /// <summary>
+    /// The Secret a key is read from: <c>secret: {name, namespace}</c>, or cosign's <c>k8s://namespace/name</c> written in
+    /// <c>publicKeys</c>. Null when the key is static (or the reference is wrong, reported and <paramref name="ok"/> false).
+    /// </summary>
+    private static SecretKeyModel? SecretReference(KeysSyntax keys, YamlFile file, ref bool ok)
+    {
+        const string Scheme = "k8s://";
+        if (keys.SecretLocation is { } location)
+        {
+            if (keys.PublicKeys is not null)
+            {
+                file.Report(DiagnosticDescriptors.AttestorKind, location, "both publicKeys and secret");
+                ok = false;
+                return null;
+            }
+
+            if (keys.SecretName is not { Value.Length: > 0 } name || keys.SecretNamespace is not { Value.Length: > 0 } ns)
+            {
+                file.Report(DiagnosticDescriptors.MissingField, location, "keys.secret", keys.SecretName is null or { Value.Length: 0 } ? "name" : "namespace", "secret: { name: cosign-public-key, namespace: kyverno }");
+                ok = false;
+                return null;
+            }
+
+            return new SecretKeyModel(ns.Value, name.Value, "sha256");
+        }
+
+        if (keys.PublicKeys is { } publicKeys && publicKeys.Value.Trim() is var text && text.StartsWith(Scheme, StringComparison.Ordinal))
+        {
+            var parts = text.Substring(Scheme.Length).Split('/');
+            if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, publicKeys.Location, text, "Secret reference", "write k8s://<namespace>/<name> of a Secret holding cosign.pub");
+                ok = false;
+                return null;
+            }
+
+            return new SecretKeyModel(parts[0], parts[1], "sha256");
+        }
+
+        return null;
+    }
+
+    private static string ValidateHash(Located<string>? signatureAlgorithm, YamlFile file, ref bool ok)
+    {
+        if (signatureAlgorithm is not { } algorithm)
+        {
+            return "sha256";
+        }
+
+        if (Array.IndexOf(s_hashes, algorithm.Value) < 0)
+        {
+            file.Report(DiagnosticDescriptors.InvalidEnumValue, algorithm.Location, algorithm.Value, "signatureAlgorithm", string.Join(", ", s_hashes));
+            ok = false;
+            return "sha256";
+        }
+
+        return algorithm.Value;
+    }
+
     public static List<PublicKeyModel>? ValidateKeys(Located<string> publicKeys, Located<string>? signatureAlgorithm, string setPath, int firstIndex, YamlFile file, out int blockCount)
     {
         blockCount = 0;
-        var hash = "sha256";
         var ok = true;
-        if (signatureAlgorithm is { } algorithm)
-        {
-            if (Array.IndexOf(s_hashes, algorithm.Value) < 0)
-            {
-                file.Report(DiagnosticDescriptors.InvalidEnumValue, algorithm.Location, algorithm.Value, "signatureAlgorithm", string.Join(", ", s_hashes));
-                ok = false;
-            }
-            else
-            {
-                hash = algorithm.Value;
-            }
-        }
+        var hash = ValidateHash(signatureAlgorithm, file, ref ok);
 
         var blocks = PublicKeyReader.SplitPem(publicKeys.Value, out var splitError);
         blockCount = blocks.Count;

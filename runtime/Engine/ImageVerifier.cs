@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text.Json;
 using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Conditions;
@@ -12,7 +13,7 @@ namespace PolicyCompiler.Runtime.Engine;
 /// Verifies one image against one <c>verifyImages</c> entry: resolve the tag to a digest once, fetch the signatures
 /// for that digest, and count the attestors that accept them.
 /// </summary>
-public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache, TimeProvider? time = null)
+public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache, TimeProvider? time = null, ISecretKeySource? secretKeys = null)
 {
     private readonly CosignSignatureStore _signatures = new(registry);
     private readonly BundleReferrers _bundles = new(registry);
@@ -91,7 +92,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         try
         {
             var failures = new List<string>();
-            foreach (var set in entry.Attestors)
+            foreach (var set in await ResolveSecretKeysAsync(entry.Attestors, cancellationToken).ConfigureAwait(false))
             {
                 failures.AddRange(await CheckSetAsync(set, CheckSignatureAsync).ConfigureAwait(false));
             }
@@ -102,8 +103,9 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             }
 
             var named = new List<(string Name, JsonElement Predicate)>();
-            foreach (var attestation in entry.Attestations)
+            foreach (var declared in entry.Attestations)
             {
+                var attestation = await ResolveSecretKeysAsync(declared, cancellationToken).ConfigureAwait(false);
                 var (failure, conditionFailure, predicate) = await CheckAttestationAsync(attestation, attestor => CheckStatementsAsync(attestor, attestation.PredicateType), request, _jmes, autogen).ConfigureAwait(false);
                 if (attestation.Name is { } name && predicate is { } first)
                 {
@@ -133,6 +135,11 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         {
             return ImageVerificationResult.Fail($"image verification failed for {image.FullyQualified}: {e.Message}", digest);
         }
+        catch (SecretKeyException e) when (e.IsTransient)
+        {
+            // The API server could not be asked for a key: like a registry outage, an error that failurePolicy decides.
+            return ImageVerificationResult.Error($"failed to verify image {image.FullyQualified}: {e.Message}");
+        }
         catch (Exception e) when (e is not RegistryException and not OperationCanceledException)
         {
             // Anything else that escapes the checks was raised while reading what the registry served (signatures,
@@ -161,6 +168,12 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             var failures = new List<string>();
             foreach (var attestor in set.Entries)
             {
+                if (attestor is UnavailableAttestorDefinition unavailable)
+                {
+                    failures.Add($"{attestation.Path}{attestor.Path}: {unavailable.Reason}");
+                    continue;
+                }
+
                 if (attestor is not SignatureAttestorDefinition signer)
                 {
                     failures.Add($"{attestation.Path}{attestor.Path}: nested attestor sets are not supported for attestations");
@@ -204,6 +217,70 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         return (null, null, first);
     }
 
+    private async Task<AttestationDefinition> ResolveSecretKeysAsync(AttestationDefinition attestation, CancellationToken cancellationToken)
+    {
+        var sets = await ResolveSecretKeysAsync(attestation.Attestors, cancellationToken).ConfigureAwait(false);
+        return sets == attestation.Attestors
+            ? attestation
+            : new AttestationDefinition(attestation.Path, attestation.PredicateType, sets, attestation.Conditions, attestation.ConditionsReadRequest, attestation.Name);
+    }
+
+    /// <summary>
+    /// The sets with every Secret key read and turned into a static key, or into an attestor that cannot verify when the
+    /// Secret holds no usable key. Unchanged (the same array) when no attestor names a Secret.
+    /// </summary>
+    private async Task<ImmutableArray<AttestorSetDefinition>> ResolveSecretKeysAsync(ImmutableArray<AttestorSetDefinition> sets, CancellationToken cancellationToken)
+    {
+        if (sets.IsDefaultOrEmpty || !sets.Any(NamesSecret))
+        {
+            return sets;
+        }
+
+        var resolved = ImmutableArray.CreateBuilder<AttestorSetDefinition>(sets.Length);
+        foreach (var set in sets)
+        {
+            var entries = ImmutableArray.CreateBuilder<AttestorDefinition>(set.Entries.Length);
+            foreach (var attestor in set.Entries)
+            {
+                entries.Add(attestor switch
+                {
+                    SecretKeyAttestorDefinition secret => await ResolveAsync(secret, cancellationToken).ConfigureAwait(false),
+                    NestedAttestorDefinition nested => new NestedAttestorDefinition(nested.Path, (await ResolveSecretKeysAsync([nested.Set], cancellationToken).ConfigureAwait(false))[0]),
+                    _ => attestor,
+                });
+            }
+
+            resolved.Add(new AttestorSetDefinition(set.Path, set.Count, entries.MoveToImmutable()));
+        }
+
+        return resolved.MoveToImmutable();
+
+        static bool NamesSecret(AttestorSetDefinition set) =>
+            set.Entries.Any(e => e is SecretKeyAttestorDefinition || (e is NestedAttestorDefinition nested && NamesSecret(nested.Set)));
+    }
+
+    private async Task<AttestorDefinition> ResolveAsync(SecretKeyAttestorDefinition secret, CancellationToken cancellationToken)
+    {
+        if (secretKeys is null)
+        {
+            return new UnavailableAttestorDefinition(secret.Path, $"the key in secret {secret.Namespace}/{secret.Name} cannot be read: no Kubernetes API is configured");
+        }
+
+        try
+        {
+            var pem = await secretKeys.GetPublicKeyPemAsync(secret.Namespace, secret.Name, cancellationToken).ConfigureAwait(false);
+            return new PublicKeyAttestorDefinition(secret.Path, VerificationKey.FromPem(pem, secret.Hash), secret.Requirements, secret.Repository);
+        }
+        catch (SecretKeyException e) when (!e.IsTransient)
+        {
+            return new UnavailableAttestorDefinition(secret.Path, e.Message);
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException or FormatException or NotSupportedException)
+        {
+            return new UnavailableAttestorDefinition(secret.Path, $"secret {secret.Namespace}/{secret.Name} holds no usable public key ({e.Message})");
+        }
+    }
+
     /// <summary>The failures of a set that is not satisfied; empty when <c>count</c> of its entries verified.</summary>
     internal static async Task<List<string>> CheckSetAsync(AttestorSetDefinition set, Func<SignatureAttestorDefinition, Task<SignatureCheck>> check)
     {
@@ -215,6 +292,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             {
                 SignatureAttestorDefinition signer => Reasons(await check(signer).ConfigureAwait(false), attestor.Path),
                 NestedAttestorDefinition nested => await CheckSetAsync(nested.Set, check).ConfigureAwait(false),
+                UnavailableAttestorDefinition unavailable => [$"{unavailable.Path}: {unavailable.Reason}"],
                 _ => [$"{attestor.Path}: attestor type {attestor.GetType().Name} is not supported"],
             };
 

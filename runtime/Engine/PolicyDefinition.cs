@@ -292,6 +292,30 @@ public sealed class PublicKeyAttestorDefinition(string path, Sigstore.Verificati
     public Sigstore.VerificationKey Key { get; } = key;
 }
 
+/// <summary>
+/// A public key kept in a Secret (<c>keys.secret</c>, or <c>publicKeys: k8s://namespace/name</c>): read at verification
+/// time, then checked as a static key.
+/// </summary>
+public sealed class SecretKeyAttestorDefinition(string path, string @namespace, string name, System.Security.Cryptography.HashAlgorithmName hash, Sigstore.SignatureRequirements? requirements = null, string? repository = null)
+    : AttestorDefinition(path)
+{
+    public string Namespace { get; } = @namespace;
+
+    public string Name { get; } = name;
+
+    public System.Security.Cryptography.HashAlgorithmName Hash { get; } = hash;
+
+    public Sigstore.SignatureRequirements Requirements { get; } = requirements ?? Sigstore.SignatureRequirements.None;
+
+    public string? Repository { get; } = repository;
+}
+
+/// <summary>An attestor whose key could not be obtained (a Secret without a usable key): it counts as not verified.</summary>
+public sealed class UnavailableAttestorDefinition(string path, string reason) : AttestorDefinition(path)
+{
+    public string Reason { get; } = reason;
+}
+
 /// <summary>A nested attestor set (<c>entries[].attestor</c>): the entry counts when the nested set is satisfied.</summary>
 public sealed class NestedAttestorDefinition(string path, AttestorSetDefinition set) : AttestorDefinition(path)
 {

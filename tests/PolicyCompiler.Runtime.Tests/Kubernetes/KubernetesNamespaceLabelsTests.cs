@@ -20,13 +20,13 @@ public sealed class KubernetesNamespaceLabelsTests : IDisposable
 
     public KubernetesNamespaceLabelsTests() => File.WriteAllText(_tokenFile, "token-one\n");
 
-    private KubernetesNamespaceLabels Reader() => new(_api.Address, _tokenFile, caFile: null, TimeSpan.FromSeconds(30), _time);
+    private KubernetesNamespaceLabels Reader() => new(new KubernetesApi(_api.Address, _tokenFile, caFile: null), TimeSpan.FromSeconds(30), _time);
 
     [Fact]
     public async Task Reads_the_labels_with_the_service_account_token()
     {
         _api.Namespaces["prod-a"] = """{"kind":"Namespace","metadata":{"name":"prod-a","labels":{"environment":"production","kubernetes.io/metadata.name":"prod-a"}}}""";
-        using var reader = Reader();
+        var reader = Reader();
 
         var labels = await reader.GetLabelsAsync("prod-a", CancellationToken.None);
 
@@ -41,7 +41,7 @@ public sealed class KubernetesNamespaceLabelsTests : IDisposable
     public async Task Labels_are_kept_for_their_time_to_live_and_read_again_with_the_rotated_token()
     {
         _api.Namespaces["prod-a"] = """{"metadata":{"labels":{"environment":"production"}}}""";
-        using var reader = Reader();
+        var reader = Reader();
 
         await reader.GetLabelsAsync("prod-a", CancellationToken.None);
         _time.Advance(TimeSpan.FromSeconds(29));
@@ -63,7 +63,7 @@ public sealed class KubernetesNamespaceLabelsTests : IDisposable
     {
         _api.Namespaces["prod-a"] = """{"metadata":{"labels":{"environment":"production"}}}""";
         _api.Delay = TimeSpan.FromMilliseconds(300);
-        using var reader = Reader();
+        var reader = Reader();
 
         var all = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => reader.GetLabelsAsync("prod-a", CancellationToken.None).AsTask()));
 
@@ -74,7 +74,7 @@ public sealed class KubernetesNamespaceLabelsTests : IDisposable
     [Fact]
     public async Task Missing_namespace_is_an_error_that_is_not_kept()
     {
-        using var reader = Reader();
+        var reader = Reader();
 
         var first = await Assert.ThrowsAsync<NamespaceLabelException>(() => reader.GetLabelsAsync("ghost", CancellationToken.None).AsTask());
         _api.Namespaces["ghost"] = """{"metadata":{"labels":{"environment":"production"}}}""";
@@ -86,14 +86,14 @@ public sealed class KubernetesNamespaceLabelsTests : IDisposable
     }
 
     [Theory]
-    [InlineData(500, "{}", "the API server answered 500 to the namespace read")]
-    [InlineData(403, """{"kind":"Status","message":"forbidden: token-one"}""", "the API server answered 403 to the namespace read")]
+    [InlineData(500, "{}", "the API server answered 500 to the read of namespace prod-a")]
+    [InlineData(403, """{"kind":"Status","message":"forbidden: token-one"}""", "the API server answered 403 to the read of namespace prod-a")]
     [InlineData(200, "{\"metadata\":", "the API server's answer is not JSON")]
     public async Task Bad_answers_are_clear_errors_that_never_repeat_the_token(int status, string body, string message)
     {
         _api.Status = (HttpStatusCode)status;
         _api.Namespaces["prod-a"] = body;
-        using var reader = Reader();
+        var reader = Reader();
 
         var error = await Assert.ThrowsAsync<NamespaceLabelException>(() => reader.GetLabelsAsync("prod-a", CancellationToken.None).AsTask());
 
@@ -105,7 +105,7 @@ public sealed class KubernetesNamespaceLabelsTests : IDisposable
     public async Task Oversized_answer_is_refused()
     {
         _api.Namespaces["prod-a"] = """{"metadata":{"labels":{"big":" """ + new string('x', 2 << 20) + "\"}}}";
-        using var reader = Reader();
+        var reader = Reader();
 
         var error = await Assert.ThrowsAsync<NamespaceLabelException>(() => reader.GetLabelsAsync("prod-a", CancellationToken.None).AsTask());
 
@@ -116,7 +116,7 @@ public sealed class KubernetesNamespaceLabelsTests : IDisposable
     public async Task Unreachable_api_server_is_an_error()
     {
         var port = FakeKubernetesApi.FreePort();
-        using var reader = new KubernetesNamespaceLabels(new Uri($"http://127.0.0.1:{port}"), null, null, TimeSpan.FromSeconds(30), _time);
+        var reader = new KubernetesNamespaceLabels(new KubernetesApi(new Uri($"http://127.0.0.1:{port}"), null, null), TimeSpan.FromSeconds(30), _time);
 
         var error = await Assert.ThrowsAsync<NamespaceLabelException>(() => reader.GetLabelsAsync("prod-a", CancellationToken.None).AsTask());
 
