@@ -37,6 +37,12 @@ internal static class NamespaceLabelSources
             ? new KubernetesSecretKeys(api, configuration.GetValue("Kubernetes:SecretKeyTimeToLive", TimeSpan.FromSeconds(30)), time)
             : null;
 
+    /// <summary>The registry credentials of Pods' <c>imagePullSecrets</c>, read through the same API; none outside a cluster.</summary>
+    public static IPullSecretSource? PullSecretsFromConfiguration(IConfiguration configuration, TimeProvider time) =>
+        KubernetesApiFromConfiguration(configuration) is { } api
+            ? new KubernetesPullSecrets(api, configuration.GetValue("Kubernetes:PullSecretTimeToLive", TimeSpan.FromSeconds(30)), time)
+            : null;
+
     /// <summary><c>Kubernetes:ApiServer</c> (with <c>TokenFile</c>, <c>CaFile</c>) when configured, else the in-cluster service account, else none.</summary>
     public static KubernetesApi? KubernetesApiFromConfiguration(IConfiguration configuration)
     {

@@ -15,7 +15,8 @@ public sealed class AdmissionEngine(
     ImmutableArray<PolicyDefinition> policies,
     ImageVerifier verifier,
     Telemetry.WebhookMetrics? metrics = null,
-    INamespaceLabelSource? namespaces = null)
+    INamespaceLabelSource? namespaces = null,
+    IPullSecretSource? pullSecrets = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -139,6 +140,12 @@ public sealed class AdmissionEngine(
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout - TimeSpan.FromMilliseconds(Math.Min(500, timeout.TotalMilliseconds / 10)));
 
+        // The Pod's pull secrets are its credentials for private registries, from here to the end of the review.
+        if (pullSecrets is not null && PullSecretNames.Of(context) is { Count: > 0 } secretNames)
+        {
+            RegistryCredentialScope.Enter(await ReadPullSecretsAsync(context.Namespace, secretNames, deadline.Token).ConfigureAwait(false));
+        }
+
         var digests = new Dictionary<string, Task<string>>(StringComparer.Ordinal);
 
         // One verification per entry and image in a review: a Pod may name the same image in thousands of containers,
@@ -209,6 +216,28 @@ public sealed class AdmissionEngine(
     private static string PolicyLabel(PolicyDefinition policy) => policy.Namespace is null ? policy.Name : policy.Namespace + "/" + policy.Name;
 
     private static readonly ExtractedImage PreconditionsPlaceholder = new(string.Empty, "preconditions", string.Empty, string.Empty);
+
+    /// <summary>
+    /// The entries of the named Secrets that can be read. As for the kubelet, a missing pull secret is not an error of its
+    /// own: a registry that needed it answers 401, which fails the verification.
+    /// </summary>
+    private async Task<RegistryCredentialScope.Scope> ReadPullSecretsAsync(string @namespace, IReadOnlyList<string> names, CancellationToken cancellationToken)
+    {
+        var entries = new List<DockerConfigEntry>();
+        foreach (var name in names)
+        {
+            try
+            {
+                entries.AddRange(await pullSecrets!.GetAsync(@namespace, name, cancellationToken).ConfigureAwait(false));
+            }
+            catch (SecretKeyException)
+            {
+                metrics?.PullSecretFailures.Inc();
+            }
+        }
+
+        return new RegistryCredentialScope.Scope(string.Join(',', names.Select(n => @namespace + "/" + n)), entries);
+    }
 
     private static readonly ExtractedImage NamespaceSelectorPlaceholder = new(string.Empty, "namespaceSelector", string.Empty, string.Empty);
 

@@ -56,7 +56,8 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             return ImageVerificationResult.Pass($"no attestors to verify for {image.FullyQualified}", digest);
         }
 
-        var key = string.Join('\n', policy.Namespace ?? string.Empty, policy.Name, rule.Name, entry.Path, image.Name, digest);
+        // Verdicts reached with a review's pull secrets are kept apart from those reached without them.
+        var key = string.Join('\n', policy.Namespace ?? string.Empty, policy.Name, rule.Name, entry.Path, image.Name, digest, RegistryCredentialScope.Current?.Id ?? string.Empty);
         return await cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, rule.Autogen, cancellationToken)).ConfigureAwait(false);
     }
 

@@ -298,9 +298,12 @@ public sealed class RegistryClient : IDisposable
     /// </summary>
     private async Task<HttpResponseMessage> SendAuthenticatedAsync(string registry, string repository, Uri uri, string? accept, CancellationToken cancellationToken)
     {
-        var credential = _credentials.Find(registry, repository);
+        // A review's own pull secrets come first, as the kubelet would use them for this Pod.
+        var credential = RegistryCredentialScope.Find(registry, repository) ?? _credentials.Find(registry, repository);
         var scope = $"repository:{repository}:pull";
-        var tokenKey = registry + "|" + repository + "|" + scope;
+
+        // Tokens are kept per credential: one obtained with a Pod's pull secret must not serve a review without it.
+        var tokenKey = registry + "|" + repository + "|" + scope + "|" + (credential?.Id ?? "anonymous");
 
         AuthenticationHeaderValue? authorization = null;
         var usedCachedToken = false;

@@ -17,6 +17,9 @@ public sealed class RegistryCredential
 
     public string? UserName { get; }
 
+    /// <summary>Tells credentials apart in cache keys without exposing them.</summary>
+    internal string Id { get; } = Guid.NewGuid().ToString("N");
+
     public string? Password { get; }
 
     /// <summary>Docker's <c>identitytoken</c>: exchanged for access tokens with <c>grant_type=refresh_token</c>.</summary>

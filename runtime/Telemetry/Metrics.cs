@@ -181,6 +181,7 @@ public sealed class WebhookMetrics
         RegistryRequests = Registry.Counter("policycompiler_registry_requests_total", "Requests to OCI registries, by registry and outcome.", "registry", "outcome");
         RegistryDuration = Registry.Histogram("policycompiler_registry_request_duration_seconds", "Time of requests to OCI registries, by registry.", s_latencyBuckets, "registry");
         MalformedRequests = Registry.Counter("policycompiler_malformed_requests_total", "Requests refused as not being admission reviews, by endpoint.", "endpoint");
+        PullSecretFailures = Registry.Counter("policycompiler_pull_secret_failures_total", "imagePullSecrets of reviewed Pods that could not be read.");
     }
 
     public MetricsRegistry Registry { get; } = new();
@@ -198,4 +199,6 @@ public sealed class WebhookMetrics
     public Histogram RegistryDuration { get; }
 
     public Counter MalformedRequests { get; }
+
+    public Counter PullSecretFailures { get; }
 }

@@ -12,10 +12,10 @@ namespace PolicyCompiler.Runtime.Tests.Registry;
 /// </summary>
 public sealed class RegistryAuthenticationTests
 {
-    private const string User = "robot";
-    private const string Password = "s3cret-Passw0rd";
+    internal const string User = "robot";
+    internal const string Password = "s3cret-Passw0rd";
     private const string IdentityToken = "refresh-0123456789abcdef";
-    private const string Realm = "https://auth.registry.test/token";
+    internal const string Realm = "https://auth.registry.test/token";
     private const string BearerChallenge = """realm="https://auth.registry.test/token",service="registry.test",scope="repository:team/app:pull" """;
 
     private static RegistryCredential PasswordCredential => new(User, Password);
@@ -323,12 +323,12 @@ public sealed class RegistryAuthenticationTests
     }
 
     /// <summary>A registry with htpasswd auth: Basic challenge, and content for the right password only.</summary>
-    private static FakeRegistryHandler BasicRegistry() => new FakeRegistryHandler()
+    internal static FakeRegistryHandler BasicRegistry() => new FakeRegistryHandler()
         .On(r => r.Authorization is { Scheme: "Basic" } a && a.Parameter == Basic(User, Password), r => IsBlob(r) ? FakeRegistryHandler.Ok(Blob) : FakeRegistryHandler.Ok(Manifest, "application/vnd.oci.image.manifest.v1+json"))
         .On(_ => true, _ => FakeRegistryHandler.Challenge("Basic", """realm="basic-realm" """));
 
     /// <summary>A registry with token auth: Bearer challenge, a realm that numbers its tokens, content for any token.</summary>
-    private static FakeRegistryHandler TokenRegistry(int? expiresIn = 300, bool accessTokenField = false) => new FakeRegistryHandler()
+    internal static FakeRegistryHandler TokenRegistry(int? expiresIn = 300, bool accessTokenField = false) => new FakeRegistryHandler()
         .On(r => r.Uri.AbsoluteUri.StartsWith(Realm, StringComparison.Ordinal), (_, hit) => FakeRegistryHandler.Json(
             "{" + (accessTokenField ? "\"access_token\"" : "\"token\"") + $":\"token-{hit}\"" + (expiresIn is { } e ? $",\"expires_in\":{e}" : string.Empty) + "}"))
         .On(r => r.Authorization?.Scheme == "Bearer", r => IsBlob(r) ? FakeRegistryHandler.Ok(Blob) : FakeRegistryHandler.Ok(Manifest, "application/vnd.oci.image.manifest.v1+json"))
