@@ -108,12 +108,16 @@ public static class CheckCommand
         var metrics = new WebhookMetrics();
         ImageVerifier verifier;
         INamespaceLabelSource? namespaces;
+        IPullSecretSource? pullSecrets;
+        string? webhookNamespace;
         try
         {
             var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
             verifier = VerificationServices.FromConfiguration(configuration)
                 .CreateImageVerifier(TimeProvider.System, metrics, problem => error.WriteLine("warning: " + problem), message => error.WriteLine(message), NamespaceLabelSources.SecretKeysFromConfiguration(configuration, TimeProvider.System));
             namespaces = NamespaceLabelSources.FromConfiguration(configuration, TimeProvider.System, policies);
+            pullSecrets = NamespaceLabelSources.PullSecretsFromConfiguration(configuration, TimeProvider.System);
+            webhookNamespace = NamespaceLabelSources.WebhookNamespace(configuration);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)
         {
@@ -126,7 +130,7 @@ public static class CheckCommand
             documents.AddRange(await ReadAsync(path, input).ConfigureAwait(false));
         }
 
-        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces));
+        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace));
         var resources = new List<ResourceReport>();
         var errors = new List<ManifestDocument>();
         foreach (var document in documents)

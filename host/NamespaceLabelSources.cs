@@ -43,6 +43,10 @@ internal static class NamespaceLabelSources
             ? new KubernetesPullSecrets(api, configuration.GetValue("Kubernetes:PullSecretTimeToLive", TimeSpan.FromSeconds(30)), time)
             : null;
 
+    /// <summary>The webhook's own namespace, where <c>imageRegistryCredentials.secrets</c> live: <c>Kubernetes:Namespace</c>, else the service account's.</summary>
+    public static string? WebhookNamespace(IConfiguration configuration) =>
+        configuration["Kubernetes:Namespace"] is { Length: > 0 } configured ? configured : KubernetesApi.InClusterNamespace();
+
     /// <summary><c>Kubernetes:ApiServer</c> (with <c>TokenFile</c>, <c>CaFile</c>) when configured, else the in-cluster service account, else none.</summary>
     public static KubernetesApi? KubernetesApiFromConfiguration(IConfiguration configuration)
     {

@@ -61,7 +61,7 @@ builder.Services.AddSingleton(sp =>
     var time = sp.GetRequiredService<TimeProvider>();
     return verification.CreateImageVerifier(time, metrics, problem => registryLog.LogWarning("{Problem}", problem), message => registryLog.LogInformation("{Message}", message), NamespaceLabelSources.SecretKeysFromConfiguration(builder.Configuration, time));
 });
-builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, NamespaceLabelSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), NamespaceLabelSources.PullSecretsFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>())));
+builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, NamespaceLabelSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), NamespaceLabelSources.PullSecretsFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>()), NamespaceLabelSources.WebhookNamespace(builder.Configuration)));
 
 var app = builder.Build();
 

@@ -328,6 +328,12 @@ internal static class PolicyEmitter
             optional.Add($"format: SignatureFormat.{entry.Format}");
         }
 
+        if (entry.RegistryCredentials is { } credentials)
+        {
+            var secrets = "[" + string.Join(", ", credentials.Secrets.Select(CSharp.Literal)) + "]";
+            optional.Add($"registryCredentials: new RegistryCredentialsDefinition({CSharp.Literal(credentials.AllowInsecure)}, {secrets})");
+        }
+
         if (entry.Validation is { } validation)
         {
             var readsRequest = ConditionEmitter.ReadsRequest(validation.Deny) ? ", readsRequest: true" : string.Empty;

@@ -90,6 +90,9 @@ internal sealed record ImageVerificationModel(
 
     public ValidationModel? Validation { get; init; }
 
+    /// <summary><c>imageRegistryCredentials</c>: plain HTTP allowed, and dockerconfigjson Secrets of the webhook's namespace.</summary>
+    public RegistryCredentialsModel? RegistryCredentials { get; init; }
+
     /// <summary><c>type</c>: <c>Cosign</c> (tags) or <c>SigstoreBundle</c> (OCI 1.1 referrers).</summary>
     public string Format { get; init; } = "Cosign";
 }
@@ -102,6 +105,8 @@ internal sealed record AttestationModel(string Path, string Type, EquatableArray
     /// <summary><c>name</c>: the variable under which <c>validate.deny</c> reads the predicate.</summary>
     public string? Name { get; init; }
 }
+
+internal sealed record RegistryCredentialsModel(bool AllowInsecure, EquatableArray<string> Secrets);
 
 /// <summary><c>validate</c>: the image is denied when <see cref="Deny"/> holds.</summary>
 internal sealed record ValidationModel(string? Message, EquatableArray<ConditionBlockModel> Deny);

@@ -21,6 +21,7 @@ internal static class PolicyParser
     private static readonly string[] s_ruleFields = ["name", "context", "reportProperties", "match", "exclude", "imageExtractors", "preconditions", "celPreconditions", "mutate", "validate", "generate", "verifyImages", "skipBackgroundRequests"];
     private static readonly string[] s_matchFields = ["any", "all", "resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_filterFields = ["resources", "subjects", "roles", "clusterRoles"];
+    private static readonly string[] s_registryCredentialFields = ["allowInsecureRegistry", "providers", "secrets"];
     private static readonly string[] s_secretFields = ["name", "namespace"];
     private static readonly string[] s_validationFields = ["message", "deny"];
     private static readonly string[] s_denyFields = ["conditions"];
@@ -373,7 +374,14 @@ internal static class PolicyParser
             entry.Validate = ParseValidation(validate, validateKey!);
         }
 
-        reader.NotSupported("imageRegistryCredentials", "registry credentials are not built yet");
+        if (reader.TakeMapping("imageRegistryCredentials", "ImageRegistryCredentials") is { } credentials)
+        {
+            entry.RegistryCredentialsLocation = credentials.Location;
+            entry.AllowInsecureRegistry = credentials.TakeBool("allowInsecureRegistry");
+            entry.RegistrySecrets = credentials.TakeStringList("secrets");
+            credentials.NotSupported("providers", "cloud credential helpers (amazon, azure, google, github) are not built; name dockerconfigjson Secrets in secrets");
+            credentials.RejectUnknown(s_registryCredentialFields);
+        }
         reader.RejectUnknown(s_verifyImageFields);
         return entry;
     }

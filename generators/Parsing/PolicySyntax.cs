@@ -164,6 +164,13 @@ internal sealed class SubjectSyntax
 
 internal sealed class VerifyImageSyntax
 {
+    /// <summary><c>imageRegistryCredentials</c>: <c>allowInsecureRegistry</c> and the Secret names (null when absent).</summary>
+    public Located<bool>? AllowInsecureRegistry { get; set; }
+
+    public List<Located<string>>? RegistrySecrets { get; set; }
+
+    public LocationInfo? RegistryCredentialsLocation { get; set; }
+
     public ValidationSyntax? Validate { get; set; }
 
     public required LocationInfo Location { get; init; }

@@ -727,6 +727,21 @@ internal static class PolicyValidator
             validation = new ValidationModel(validate.Message?.Value, validate.Deny ?? EquatableArray<ConditionBlockModel>.Empty);
         }
 
+        RegistryCredentialsModel? registryCredentials = null;
+        if (entry.RegistryCredentialsLocation is not null)
+        {
+            foreach (var secret in entry.RegistrySecrets ?? [])
+            {
+                if (secret.Value.Length == 0 || secret.Value.Any(c => !(char.IsLower(c) || char.IsDigit(c) || c is '-' or '.')))
+                {
+                    file.Report(DiagnosticDescriptors.InvalidName, secret.Location, secret.Value, "Secret name", "Secret names are lower-case letters, digits, '-' and '.'");
+                    ok = false;
+                }
+            }
+
+            registryCredentials = new RegistryCredentialsModel(entry.AllowInsecureRegistry?.Value ?? false, (entry.RegistrySecrets ?? []).Select(s => s.Value).ToEquatableArray());
+        }
+
         return ok
             ? new ImageVerificationModel(
                 entry.Index,
@@ -737,7 +752,7 @@ internal static class PolicyValidator
                 entry.VerifyDigest?.Value ?? true,
                 entry.Required?.Value ?? true,
                 entry.UseCache?.Value ?? true,
-                entry.Repository?.Value) { Attestations = attestations.ToEquatableArray(), Format = entry.Type?.Value ?? "Cosign", Validation = validation }
+                entry.Repository?.Value) { Attestations = attestations.ToEquatableArray(), Format = entry.Type?.Value ?? "Cosign", Validation = validation, RegistryCredentials = registryCredentials }
             : null;
     }
 

@@ -16,7 +16,8 @@ public sealed class AdmissionEngine(
     ImageVerifier verifier,
     Telemetry.WebhookMetrics? metrics = null,
     INamespaceLabelSource? namespaces = null,
-    IPullSecretSource? pullSecrets = null)
+    IPullSecretSource? pullSecrets = null,
+    string? webhookNamespace = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -217,6 +218,17 @@ public sealed class AdmissionEngine(
 
     private static readonly ExtractedImage PreconditionsPlaceholder = new(string.Empty, "preconditions", string.Empty, string.Empty);
 
+    private async Task<RegistryCredentialScope.Scope> EntryScopeAsync(RegistryCredentialsDefinition credentials, RegistryCredentialScope.Scope? review, CancellationToken cancellationToken)
+    {
+        var own = credentials.Secrets.IsEmpty || pullSecrets is null
+            ? new RegistryCredentialScope.Scope(string.Empty, [])
+            : await ReadPullSecretsAsync(webhookNamespace ?? "default", credentials.Secrets, cancellationToken).ConfigureAwait(false);
+        return new RegistryCredentialScope.Scope(
+            $"{own.Id};{review?.Id};{(credentials.AllowInsecure ? "insecure" : "tls")}",
+            [.. own.Entries, .. review?.Entries ?? []],
+            credentials.AllowInsecure);
+    }
+
     /// <summary>
     /// The entries of the named Secrets that can be read. As for the kubelet, a missing pull secret is not an error of its
     /// own: a registry that needed it answers 401, which fails the verification.
@@ -320,6 +332,13 @@ public sealed class AdmissionEngine(
     {
         try
         {
+            if (entry.RegistryCredentials is { } credentials)
+            {
+                // This check's own scope (an async method's changes do not reach its caller): the entry's Secrets first,
+                // then the Pod's pull secrets.
+                RegistryCredentialScope.Enter(await EntryScopeAsync(credentials, RegistryCredentialScope.Current, cancellationToken).ConfigureAwait(false));
+            }
+
             var digest = await ResolveOnceAsync(image, digests, cancellationToken).ConfigureAwait(false);
             return await verifier.VerifyAsync(policy, rule, entry, image, digest, cancellationToken, context).ConfigureAwait(false);
         }

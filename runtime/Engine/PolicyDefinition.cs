@@ -142,8 +142,12 @@ public sealed class ImageVerificationDefinition(
     bool useCache = true,
     ImmutableArray<AttestationDefinition> attestations = default,
     SignatureFormat format = SignatureFormat.Cosign,
-    ValidationDefinition? validation = null)
+    ValidationDefinition? validation = null,
+    RegistryCredentialsDefinition? registryCredentials = null)
 {
+    /// <summary><c>imageRegistryCredentials</c>: how this entry's images are fetched.</summary>
+    public RegistryCredentialsDefinition? RegistryCredentials { get; } = registryCredentials;
+
     /// <summary><c>validate</c>: checked after the attestations; the image is denied when its deny conditions hold.</summary>
     public ValidationDefinition? Validation { get; } = validation;
 
@@ -354,4 +358,16 @@ public sealed class ValidationDefinition(string? message, ImmutableArray<Conditi
 
         return "validation in verifyImages failed: " + (string.IsNullOrEmpty(Message) ? "validation error: imageVerify  failed" : Message);
     }
+}
+
+/// <summary>
+/// <c>imageRegistryCredentials</c> of an entry: <see cref="AllowInsecure"/> lets its registries be reached over plain HTTP;
+/// <see cref="Secrets"/> are <c>kubernetes.io/dockerconfigjson</c> Secrets in the webhook's own namespace, as Kyverno reads
+/// them from its namespace, used before the Pod's pull secrets and the host's files.
+/// </summary>
+public sealed class RegistryCredentialsDefinition(bool allowInsecure, ImmutableArray<string> secrets)
+{
+    public bool AllowInsecure { get; } = allowInsecure;
+
+    public ImmutableArray<string> Secrets { get; } = secrets.IsDefault ? [] : secrets;
 }

@@ -60,6 +60,13 @@ public sealed class KubernetesApi : IDisposable
         return new KubernetesApi(new Uri("https://" + authority), Path.Combine(ServiceAccountDirectory, "token"), Path.Combine(ServiceAccountDirectory, "ca.crt"));
     }
 
+    /// <summary>The namespace this Pod runs in (its service account's), or null outside a cluster.</summary>
+    public static string? InClusterNamespace()
+    {
+        var file = Path.Combine(ServiceAccountDirectory, "namespace");
+        return File.Exists(file) ? File.ReadAllText(file).Trim() : null;
+    }
+
     /// <summary>GETs <paramref name="path"/> (escaped by the caller) and parses the object; throws <see cref="KubernetesApiException"/>.</summary>
     public async Task<JsonDocument> GetAsync(string path, string what)
     {

@@ -231,7 +231,7 @@ public sealed class RegistryClient : IDisposable
     private Uri BuildUri(string registry, string path)
     {
         var endpoint = registry == Images.ImageReference.DockerHubRegistry ? "registry-1.docker.io" : registry;
-        var scheme = _options.IsInsecure(registry) ? "http" : "https";
+        var scheme = IsInsecure(registry) ? "http" : "https";
         return new Uri($"{scheme}://{endpoint}{path}", UriKind.Absolute);
     }
 
@@ -289,6 +289,12 @@ public sealed class RegistryClient : IDisposable
         var jittered = (exponential / 2) + (exponential / 2 * Random.Shared.NextDouble());
         return retryAfter is { } asked && asked > jittered ? asked : jittered;
     }
+
+    /// <summary>
+    /// Plain HTTP for a registry configured as insecure, or for any registry of an entry with
+    /// <c>imageRegistryCredentials.allowInsecureRegistry</c> (credentials still never go over HTTP to another host).
+    /// </summary>
+    private bool IsInsecure(string registry) => _options.IsInsecure(registry) || RegistryCredentialScope.Current is { AllowInsecure: true };
 
     // ---- authentication ------------------------------------------------------------------------------------------
 
@@ -433,7 +439,7 @@ public sealed class RegistryClient : IDisposable
         string? withheld = null;
         if (realmUri.Scheme == Uri.UriSchemeHttp)
         {
-            if (!_options.IsInsecure(registry))
+            if (!IsInsecure(registry))
             {
                 throw new RegistryException(RegistryFailure.Unauthorized, $"registry {registry} names a token realm that is not HTTPS: {realmUri.GetLeftPart(UriPartial.Path)}");
             }

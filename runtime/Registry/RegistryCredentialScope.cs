@@ -10,7 +10,7 @@ public static class RegistryCredentialScope
     private static readonly AsyncLocal<Scope?> s_current = new();
 
     /// <summary>The review's credentials; <see cref="Scope.Id"/> names their source (for cache keys), never their content.</summary>
-    public sealed record Scope(string Id, IReadOnlyList<DockerConfigEntry> Entries);
+    public sealed record Scope(string Id, IReadOnlyList<DockerConfigEntry> Entries, bool AllowInsecure = false);
 
     public static Scope? Current => s_current.Value;
 

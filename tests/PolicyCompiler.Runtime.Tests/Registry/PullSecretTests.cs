@@ -162,3 +162,56 @@ internal sealed class FakePullSecrets : Dictionary<string, string>, IPullSecretS
             ? ValueTask.FromResult(Runtime.Registry.DockerConfig.Parse(Encoding.UTF8.GetBytes(json)))
             : throw new SecretKeyException($"secret {@namespace}/{name} does not exist", isTransient: false);
 }
+
+/// <summary><c>imageRegistryCredentials</c> of an entry: its own Secrets (in the webhook's namespace) and plain HTTP.</summary>
+public sealed class EntryRegistryCredentialsTests
+{
+    private static readonly string Expected = Basic("entry-robot", "pw");
+
+    private static (Hostile.HostileHarness Harness, PolicyDefinition Policy) Setup(RegistryCredentialsDefinition credentials)
+    {
+        var harness = new Hostile.HostileHarness();
+        var digest = harness.Registry.PushImage(Hostile.HostileHarness.Repository, "v1");
+        harness.Registry.PushSignature(Hostile.HostileHarness.Repository, digest, harness.Signer);
+        var original = harness.Policy.Rules[0].VerifyImages[0];
+        var entry = new ImageVerificationDefinition(original.Path, original.ImageReferences, original.Attestors, original.MutateDigest, original.VerifyDigest, original.Required, original.Repository, registryCredentials: credentials);
+        var policy = new PolicyDefinition("entry-credentials", null, FailureAction.Enforce, FailurePolicy.Fail, 10, "p.yaml", [new RuleDefinition("check-signature", _ => true, [entry])]);
+        return (harness, policy);
+    }
+
+    [Fact]
+    public async Task Entry_secret_from_the_webhook_namespace_opens_the_registry()
+    {
+        var (harness, policy) = Setup(new RegistryCredentialsDefinition(false, ["entry-regcred"]));
+        using var _ = harness;
+        harness.Registry.Lie(r => r.Authorization is { Scheme: "Basic" } a && a.Parameter == Expected
+            ? null
+            : new System.Net.Http.HttpResponseMessage(System.Net.HttpStatusCode.Unauthorized) { Headers = { WwwAuthenticate = { new("Basic", "realm=\"private\"") } } });
+        var secrets = new FakePullSecrets { ["policy-compiler/entry-regcred"] = "{\"auths\":{\"" + Hostile.HostileRegistry.Host + "\":{\"auth\":\"" + Expected + "\"}}}" };
+        var withSecret = new AdmissionEngine([policy], harness.Verifier, pullSecrets: secrets, webhookNamespace: "policy-compiler");
+        var otherNamespace = new AdmissionEngine([policy], harness.Verifier, pullSecrets: secrets, webhookNamespace: "elsewhere");
+
+        var admitted = await withSecret.MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v1")), CancellationToken.None);
+        var denied = await otherNamespace.MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v1")), CancellationToken.None);
+
+        Assert.True(admitted.Allowed, admitted.Status?.Message);
+        Assert.False(denied.Allowed);
+    }
+
+    [Fact]
+    public async Task Allow_insecure_registry_reaches_the_registry_over_plain_http_for_that_entry_only()
+    {
+        var (harness, policy) = Setup(new RegistryCredentialsDefinition(true, []));
+        using var _ = harness;
+
+        var response = await new AdmissionEngine([policy], harness.Verifier).MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v1")), CancellationToken.None);
+        var insecure = harness.Registry.Requests.Select(r => r.Uri.Scheme).Distinct().ToList();
+        harness.Registry.Requests.Clear();
+        await harness.Engine.MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v2")), CancellationToken.None);
+        var secure = harness.Registry.Requests.Select(r => r.Uri.Scheme).Distinct().ToList();
+
+        Assert.True(response.Allowed, response.Status?.Message);
+        Assert.Equal(["http"], insecure);
+        Assert.Equal(["https"], secure);
+    }
+}
