@@ -136,6 +136,7 @@ public sealed class AdmissionEngine(
         // and without the verification cache (useCache: false, or the cache disabled) each would fetch and check the
         // signatures again, enough to push the review past its deadline. Each container still gets its own check.
         var verifications = new Dictionary<(PolicyDefinition, RuleDefinition, ImageVerificationDefinition, string), Task<ImageVerificationResult>>();
+        var parsed = new Dictionary<string, (ImageReference? Image, string? Error)>(StringComparer.Ordinal);
         foreach (var (policy, rule) in applicable)
         {
             var checksBefore = checks.Count;
@@ -148,9 +149,16 @@ public sealed class AdmissionEngine(
                     continue;
                 }
 
-                if (!ImageReference.TryParse(extracted.Text, out var image, out var parseError))
+                // Every rule sees the same images: each text is parsed once per review, not once per rule.
+                if (!parsed.TryGetValue(extracted.Text, out var parse))
                 {
-                    checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail($"invalid image reference {extracted.Text}: {parseError}"))));
+                    parse = ImageReference.TryParse(extracted.Text, out var parsedImage, out var error) ? (parsedImage, null) : (null, error);
+                    parsed[extracted.Text] = parse;
+                }
+
+                if (parse.Image is not { } image)
+                {
+                    checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail($"invalid image reference {extracted.Text}: {parse.Error}"))));
                     continue;
                 }
 
