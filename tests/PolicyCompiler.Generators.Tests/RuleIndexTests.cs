@@ -192,6 +192,25 @@ public sealed class RuleIndexTests
     }
 
     [Fact]
+    public async Task A_rule_with_a_namespace_selector_still_reports_unknown_labels_for_other_kinds()
+    {
+        // Before the index, such a rule reported the unreadable labels before its match block (and so its kinds) was
+        // evaluated; the index keeps it on every kind's list so that this answer does not change.
+        const string Selector = "            namespaceSelector:\n              matchLabels:\n                env: prod";
+        var policies = Load(("selector.yaml", Cluster("selector", "[Deployment]", extra: Selector)));
+        Assert.True(policies.SelectMany(p => p.Rules).First().ReadsNamespaceLabels);
+
+        var pod = Request("Pod", "", "team-a", Tagged);
+        var expected = await Engine(WithoutKinds(policies)).DecideWithOutcomesAsync(pod, mutate: false, CancellationToken.None);
+        var actual = await Engine(policies).DecideWithOutcomesAsync(pod, mutate: false, CancellationToken.None);
+
+        Assert.False(actual.Response.Allowed);
+        Assert.Contains("labels of namespace team-a are unknown", actual.Response.Status!.Message, StringComparison.Ordinal);
+        Assert.Equal(expected.Response.Status!.Message, actual.Response.Status.Message);
+        Assert.Equal(expected.Outcomes, actual.Outcomes);
+    }
+
+    [Fact]
     public void Generator_emits_the_kinds_of_literal_match_blocks_only()
     {
         var rules = s_compiled.Value.SelectMany(p => p.Rules).ToDictionary(r => r.Name, r => r.Kinds.ToArray());
