@@ -175,6 +175,11 @@ internal static class PolicyEmitter
 
             var hasPreconditions = !rule.Preconditions.IsEmpty;
             var readsNamespaceLabels = ReadsNamespaceLabels(rule.Match, rule.Exclude);
+            if (WebhookResources.KindsArgument(rule.Match) is { Length: > 0 } kinds)
+            {
+                w.WriteLine(kinds + ",");
+            }
+
             w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}" + (rule.ImageExtractors.IsEmpty && !hasPreconditions && !readsNamespaceLabels ? ")," : ","));
             if (!rule.ImageExtractors.IsEmpty)
             {
@@ -210,7 +215,8 @@ internal static class PolicyEmitter
                 var preconditions = hasPreconditions ? $"preconditions: {PreconditionsField(r)}, " : string.Empty;
                 var autogen = variant.Name.StartsWith("autogen-cronjob-", System.StringComparison.Ordinal) ? "CronJob" : "PodControllers";
                 var namespaceLabels = ReadsNamespaceLabels(variant.Match, variant.Exclude) ? "readsNamespaceLabels: true, " : string.Empty;
-                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {preconditions}{namespaceLabels}autogen: RuleAutogen.{autogen}),");
+                var variantKinds = WebhookResources.KindsArgument(variant.Match) is { Length: > 0 } k ? k + ", " : string.Empty;
+                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {variantKinds}{preconditions}{namespaceLabels}autogen: RuleAutogen.{autogen}),");
             }
         }
 

@@ -48,6 +48,24 @@ internal static class WebhookResources
         return $"new WebhookRule([{string.Join(", ", operations.Select(CSharp.Literal))}], [{string.Join(", ", resources)}])";
     }
 
+    /// <summary>
+    /// <c>kinds: [...]</c> naming every kind a request can have when the match block holds, so the runtime can skip the
+    /// rule for other kinds without calling it; empty (the argument left out) when a kind pattern has wildcards or a
+    /// filter names no kinds, as the rule may then match any kind.
+    /// </summary>
+    public static string KindsArgument(MatchModel match)
+    {
+        // The union over all filters: an 'any' filter that holds names the kind, and so does every 'all' filter.
+        var filters = match.Any.Concat(match.All).ToList();
+        if (filters.Count == 0 || filters.Any(f => f.Kinds.IsEmpty || f.Kinds.Any(k => k.Kind.IndexOf('*') >= 0 || k.Kind.IndexOf('?') >= 0)))
+        {
+            return string.Empty;
+        }
+
+        var kinds = filters.SelectMany(f => f.Kinds).Select(k => k.Kind).Distinct().OrderBy(k => k, System.StringComparer.Ordinal);
+        return $"kinds: [{string.Join(", ", kinds.Select(CSharp.Literal))}]";
+    }
+
     private static string Resource(KindSelectorModel kind)
     {
         string group;

@@ -26,6 +26,10 @@ public sealed class AdmissionEngine(
 
     public ImmutableArray<PolicyDefinition> Policies => policies;
 
+    // Built once: a review visits only the rules that could match its kind and namespace, so its cost follows the
+    // policies that apply to it rather than every compiled policy (issue 8).
+    private readonly RuleIndex _rules = new(policies);
+
     public Task<AdmissionResponse> MutateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
         DecideAsync(request, mutate: true, outcomes: null, cancellationToken);
 
@@ -79,54 +83,41 @@ public sealed class AdmissionEngine(
         var podImages = new Lazy<IReadOnlyList<ExtractedImage>>(() => ImageExtractor.Extract(context));
         string? namespaceLookup = null;
         var checks = new List<Check>();
-        foreach (var policy in policies)
+        foreach (var (policy, rule) in _rules.Candidates(context.Kind, request.Namespace))
         {
-            if (!policy.AppliesToNamespace(request.Namespace))
+            if (rule.ReadsNamespaceLabels)
+            {
+                namespaceLookup ??= await LoadNamespaceLabelsAsync(context, cancellationToken).ConfigureAwait(false);
+                if (namespaceLookup.Length > 0)
+                {
+                    // Whether the rule applies is unknown. When it would verify one of the request's images, that is
+                    // an error, which failurePolicy turns into a denial or a warning; otherwise the rule is moot.
+                    if (CoversAnImage(context, rule, podImages))
+                    {
+                        checks.Add(new Check(policy, rule, null, NamespaceSelectorPlaceholder, null, Task.FromResult(ImageVerificationResult.Error(namespaceLookup))));
+                    }
+
+                    continue;
+                }
+            }
+
+            if (!rule.Matches(context))
             {
                 continue;
             }
 
-            foreach (var rule in policy.Rules)
+            switch (CheckPreconditions(context, rule))
             {
-                if (rule.VerifyImages.IsDefaultOrEmpty)
-                {
-                    continue;
-                }
-
-                if (rule.ReadsNamespaceLabels)
-                {
-                    namespaceLookup ??= await LoadNamespaceLabelsAsync(context, cancellationToken).ConfigureAwait(false);
-                    if (namespaceLookup.Length > 0)
-                    {
-                        // Whether the rule applies is unknown. When it would verify one of the request's images, that is
-                        // an error, which failurePolicy turns into a denial or a warning; otherwise the rule is moot.
-                        if (CoversAnImage(context, rule, podImages))
-                        {
-                            checks.Add(new Check(policy, rule, null, NamespaceSelectorPlaceholder, null, Task.FromResult(ImageVerificationResult.Error(namespaceLookup))));
-                        }
-
-                        continue;
-                    }
-                }
-
-                if (!rule.Matches(context))
-                {
-                    continue;
-                }
-
-                switch (CheckPreconditions(context, rule))
-                {
-                    case null:
-                        applicable.Add((policy, rule));
-                        break;
-                    case { } error when error.Length > 0:
-                        checks.Add(new Check(policy, rule, null, PreconditionsPlaceholder, null, Task.FromResult(ImageVerificationResult.Fail(error))));
-                        break;
-                    default:
-                        // Preconditions not met: the rule does not apply, as in Kyverno (a skipped rule).
-                        outcomes?.Add(new RuleOutcome(PolicyLabel(policy), rule.Name, null, null, RuleOutcomeStatus.Skip, "preconditions not met"));
-                        break;
-                }
+                case null:
+                    applicable.Add((policy, rule));
+                    break;
+                case { } error when error.Length > 0:
+                    checks.Add(new Check(policy, rule, null, PreconditionsPlaceholder, null, Task.FromResult(ImageVerificationResult.Fail(error))));
+                    break;
+                default:
+                    // Preconditions not met: the rule does not apply, as in Kyverno (a skipped rule).
+                    outcomes?.Add(new RuleOutcome(PolicyLabel(policy), rule.Name, null, null, RuleOutcomeStatus.Skip, "preconditions not met"));
+                    break;
             }
         }
 
@@ -153,6 +144,7 @@ public sealed class AdmissionEngine(
         // and without the verification cache (useCache: false, or the cache disabled) each would fetch and check the
         // signatures again, enough to push the review past its deadline. Each container still gets its own check.
         var verifications = new Dictionary<(PolicyDefinition, RuleDefinition, ImageVerificationDefinition, string), Task<ImageVerificationResult>>();
+        var parsed = new Dictionary<string, (ImageReference? Image, string? Error)>(StringComparer.Ordinal);
         foreach (var (policy, rule) in applicable)
         {
             var checksBefore = checks.Count;
@@ -165,9 +157,16 @@ public sealed class AdmissionEngine(
                     continue;
                 }
 
-                if (!ImageReference.TryParse(extracted.Text, out var image, out var parseError))
+                // Every rule sees the same images: each text is parsed once per review, not once per rule.
+                if (!parsed.TryGetValue(extracted.Text, out var parse))
                 {
-                    checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail($"invalid image reference {extracted.Text}: {parseError}"))));
+                    parse = ImageReference.TryParse(extracted.Text, out var parsedImage, out var error) ? (parsedImage, null) : (null, error);
+                    parsed[extracted.Text] = parse;
+                }
+
+                if (parse.Image is not { } image)
+                {
+                    checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail($"invalid image reference {extracted.Text}: {parse.Error}"))));
                     continue;
                 }
 
@@ -541,6 +540,81 @@ public sealed class AdmissionEngine(
         JsonSerializer.SerializeToElement(value, AdmissionJsonContext.Default.String);
 
     private static AdmissionResponse Allow(string uid) => new() { Uid = uid, Allowed = true };
+
+    /// <summary>
+    /// The rules with images to verify, grouped by the kinds they name and by the namespace of their policy. Rules are
+    /// visited in the order of the policy set, so decisions, messages and outcome reports read as without the index.
+    /// </summary>
+    private sealed class RuleIndex
+    {
+        private static readonly Entry[] s_none = [];
+
+        private readonly Dictionary<string, Bucket> _byKind = new(StringComparer.Ordinal);
+
+        // Rules that may match any kind; for a kind no rule names, they are all there is.
+        private readonly Bucket _anyKind;
+
+        public RuleIndex(ImmutableArray<PolicyDefinition> policies)
+        {
+            var entries = new List<(Entry Entry, string? Namespace, ImmutableArray<string> Kinds)>();
+            foreach (var policy in policies)
+            {
+                foreach (var rule in policy.Rules)
+                {
+                    // Nothing to verify: such a rule never affects a decision.
+                    if (rule.VerifyImages.IsDefaultOrEmpty)
+                    {
+                        continue;
+                    }
+
+                    // Rules with a namespaceSelector are indexed by kind too: one that cannot match the review's kind
+                    // must not fail it because the namespace's labels cannot be read.
+                    entries.Add((new Entry(entries.Count, policy, rule), policy.Namespace, rule.Kinds));
+                }
+            }
+
+            _anyKind = new Bucket(entries.Where(e => e.Kinds.IsEmpty));
+            foreach (var kind in entries.SelectMany(e => e.Kinds).Distinct(StringComparer.Ordinal))
+            {
+                _byKind[kind] = new Bucket(entries.Where(e => e.Kinds.IsEmpty || e.Kinds.Contains(kind, StringComparer.Ordinal)));
+            }
+        }
+
+        /// <summary>The rules a request of this kind in this namespace could match, in policy-set order.</summary>
+        public IEnumerable<(PolicyDefinition Policy, RuleDefinition Rule)> Candidates(string kind, string? requestNamespace)
+        {
+            var bucket = _byKind.TryGetValue(kind, out var named) ? named : _anyKind;
+
+            // PolicyDefinition.AppliesToNamespace: a namespaced policy sees requests of its own namespace only.
+            var local = requestNamespace is not null && bucket.ByNamespace.TryGetValue(requestNamespace, out var own) ? own : s_none;
+            var cluster = bucket.ClusterWide;
+            int c = 0, l = 0;
+            while (c < cluster.Length || l < local.Length)
+            {
+                var next = l == local.Length || (c < cluster.Length && cluster[c].Order < local[l].Order) ? cluster[c++] : local[l++];
+                yield return (next.Policy, next.Rule);
+            }
+        }
+
+        private sealed record Entry(int Order, PolicyDefinition Policy, RuleDefinition Rule);
+
+        private sealed class Bucket
+        {
+            public Bucket(IEnumerable<(Entry Entry, string? Namespace, ImmutableArray<string> Kinds)> entries)
+            {
+                var list = entries.ToList();
+                ClusterWide = [.. list.Where(e => e.Namespace is null).Select(e => e.Entry)];
+                ByNamespace = list
+                    .Where(e => e.Namespace is not null)
+                    .GroupBy(e => e.Namespace!, StringComparer.Ordinal)
+                    .ToDictionary(g => g.Key, g => g.Select(e => e.Entry).ToArray(), StringComparer.Ordinal);
+            }
+
+            public Entry[] ClusterWide { get; }
+
+            public Dictionary<string, Entry[]> ByNamespace { get; }
+        }
+    }
 
     private sealed record Check(
         PolicyDefinition Policy,

@@ -71,9 +71,17 @@ public sealed class RuleDefinition(
     ImmutableArray<Images.ImageExtractorDefinition> imageExtractors = default,
     ImmutableArray<ConditionBlockDefinition> preconditions = default,
     RuleAutogen autogen = RuleAutogen.None,
-    bool readsNamespaceLabels = false)
+    bool readsNamespaceLabels = false,
+    ImmutableArray<string> kinds = default)
 {
     public string Name { get; } = name;
+
+    /// <summary>
+    /// The kinds a request must have for <see cref="Matches"/> to hold, which the generator reads from the match block;
+    /// empty when any kind may match (a wildcard kind, or a definition built without them). The engine uses it to skip
+    /// rules of other kinds without calling them. A pattern with wildcards makes the list meaningless, so it counts as empty.
+    /// </summary>
+    public ImmutableArray<string> Kinds { get; } = kinds.IsDefault || kinds.Any(k => k is null || Wildcard.HasWildcards(k)) ? [] : kinds;
 
     /// <summary>The match or exclude block has a <c>namespaceSelector</c>: the namespace's labels must be known before <see cref="Matches"/>.</summary>
     public bool ReadsNamespaceLabels { get; } = readsNamespaceLabels;

@@ -59,10 +59,20 @@ public sealed class ImageReference : IEquatable<ImageReference>
     {
         get
         {
-            var tag = EffectiveTag;
-            return Name + (tag is null ? string.Empty : ":" + tag) + (Digest is null ? string.Empty : "@" + Digest);
+            // Asked for by every rule that looks at the image; the reference is immutable, so it is built once.
+            if (_fullyQualified is null)
+            {
+                var tag = EffectiveTag;
+                _fullyQualified = Name + (tag is null ? string.Empty : ":" + tag) + (Digest is null ? string.Empty : "@" + Digest);
+            }
+
+            return _fullyQualified;
         }
     }
+
+    private string? _fullyQualified;
+
+    private string[]? _patternCandidates;
 
     /// <summary>
     /// The image as Kyverno prints it in messages and in the <c>kyverno.io/verify-images</c> annotation:
@@ -89,23 +99,23 @@ public sealed class ImageReference : IEquatable<ImageReference>
     /// The strings an <c>imageReferences</c> pattern is matched against. Kyverno prints Docker Hub's
     /// official images without <c>library/</c> (<c>docker.io/nginx:latest</c>); patterns written either way match.
     /// </summary>
-    public IEnumerable<string> PatternCandidates
-    {
-        get
-        {
-            yield return FullyQualified;
-            if (Digest is not null && Tag is not null)
-            {
-                yield return Name + "@" + Digest;
-            }
+    public IEnumerable<string> PatternCandidates => _patternCandidates ??= [.. BuildPatternCandidates()];
 
-            // Only official images (library/<one component>) have the short form; library/a/b is another repository.
-            if (Registry == DockerHubRegistry && Repository.StartsWith("library/", StringComparison.Ordinal) && Repository.IndexOf('/', "library/".Length) < 0)
-            {
-                var familiar = Registry + "/" + Repository["library/".Length..];
-                var tag = EffectiveTag;
-                yield return familiar + (tag is null ? string.Empty : ":" + tag) + (Digest is null ? string.Empty : "@" + Digest);
-            }
+    // Each rule's imageReferences are matched against these; built once per reference, not once per rule.
+    private IEnumerable<string> BuildPatternCandidates()
+    {
+        yield return FullyQualified;
+        if (Digest is not null && Tag is not null)
+        {
+            yield return Name + "@" + Digest;
+        }
+
+        // Only official images (library/<one component>) have the short form; library/a/b is another repository.
+        if (Registry == DockerHubRegistry && Repository.StartsWith("library/", StringComparison.Ordinal) && Repository.IndexOf('/', "library/".Length) < 0)
+        {
+            var familiar = Registry + "/" + Repository["library/".Length..];
+            var tag = EffectiveTag;
+            yield return familiar + (tag is null ? string.Empty : ":" + tag) + (Digest is null ? string.Empty : "@" + Digest);
         }
     }
 

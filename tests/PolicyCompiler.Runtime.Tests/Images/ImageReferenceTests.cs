@@ -307,6 +307,18 @@ public sealed class ImageReferenceTests
     }
 
     [Fact]
+    public void PatternCandidatesAndTheFullyQualifiedFormAreBuiltOncePerReference()
+    {
+        // Every rule of a review matches its imageReferences against the same parsed reference.
+        var reference = ImageReference.Parse("nginx:1.25@" + Sha256);
+
+        Assert.Same(reference.FullyQualified, reference.FullyQualified);
+        Assert.Same(reference.PatternCandidates, reference.PatternCandidates);
+        Assert.Equal(3, reference.PatternCandidates.Count());
+        Assert.Equal("docker.io/library/nginx:1.25@" + Sha256, reference.WithDigest(Sha256).FullyQualified);
+    }
+
+    [Fact]
     public void PatternCandidatesForTagAndDigestIncludeTheDigestOnlyForm()
     {
         var candidates = ImageReference.Parse("nginx:1.25@" + Sha256).PatternCandidates.ToList();
