@@ -121,7 +121,7 @@ public class AdmissionBenchmarks
         {
             var digest = "sha256:" + new string((char)('a' + i), 64);
             var image = ImageReference.Parse($"registry.example/team/app{i}:v1@{digest}");
-            cache.GetOrVerifyAsync(string.Join('\n', string.Empty, "check-image", "check-image", "verifyImages[0]", image.Name, digest), true, () => Task.FromResult(ImageVerificationResult.Pass("warm", digest))).GetAwaiter().GetResult();
+            cache.GetOrVerifyAsync(ImageVerifier.CacheKey(policy, rule, rule.VerifyImages[0], image, digest), true, () => Task.FromResult(ImageVerificationResult.Pass("warm", digest))).GetAwaiter().GetResult();
         }
 
         if (!Mutate().Allowed || !Validate().Allowed)

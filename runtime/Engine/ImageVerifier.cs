@@ -56,9 +56,21 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             return ImageVerificationResult.Pass($"no attestors to verify for {image.FullyQualified}", digest);
         }
 
-        // Verdicts reached with a review's pull secrets are kept apart from those reached without them.
-        var key = string.Join('\n', policy.Namespace ?? string.Empty, policy.Name, rule.Name, entry.Path, image.Name, digest, RegistryCredentialScope.Current?.Id ?? string.Empty);
+        var key = CacheKey(policy, rule, entry, image, digest);
         return await cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, rule.Autogen, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The verification cache's key for a verdict: policy, rule, entry, image and digest, and the credential scope in
+    /// effect, so that verdicts reached with a review's pull secrets are kept apart from those reached without them.
+    /// </summary>
+    public static string CacheKey(PolicyDefinition policy, RuleDefinition rule, ImageVerificationDefinition entry, ImageReference image, string digest)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(image);
+        return string.Join('\n', policy.Namespace ?? string.Empty, policy.Name, rule.Name, entry.Path, image.Name, digest, RegistryCredentialScope.Current?.Id ?? string.Empty);
     }
 
     private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, CancellationToken cancellationToken)
