@@ -32,12 +32,20 @@ var published = await publish;
 Console.WriteLine($"published in {published.PublishTime.TotalSeconds:F0} s; binary {new FileInfo(published.Executable).Length / 1024.0 / 1024.0:F1} MiB");
 
 var rows = new List<string>();
-foreach (var (label, references, extra) in new (string, Func<PushedImage, string>, string[])[]
+// The last mix stops the registry first (issue 9): every review must still be answered, quickly, and none admitted
+// (the policy's failurePolicy is Fail).
+foreach (var (label, references, extra, registryDown) in new (string, Func<PushedImage, string>, string[], bool)[]
 {
-    ("warm cache, digest references", i => i.DigestReference, []),
-    ("no cache, tag references (cold verification)", i => i.TagReference, ["--Cache:Enabled=false"]),
+    ("warm cache, digest references", i => i.DigestReference, [], false),
+    ("no cache, tag references (cold verification)", i => i.TagReference, ["--Cache:Enabled=false"], false),
+    ("registry down, tag references, failurePolicy Fail", i => i.TagReference, ["--Cache:Enabled=false"], true),
 })
 {
+    if (registryDown)
+    {
+        registry.Dispose();
+    }
+
     var started = Stopwatch.StartNew();
     using var host = await WebhookHost.StartAsync(published, certificate, work.Path, [registry.Host], extra);
     var ready = started.Elapsed;
@@ -45,9 +53,9 @@ foreach (var (label, references, extra) in new (string, Func<PushedImage, string
     var review = AdmissionClient.Review(new TestPod("load", "pod", [.. images.Select(references)]).ToJson());
     var client = new AdmissionClient(host.Client);
     var first = await client.ReviewAsync("/mutate", review);
-    if (first.Allowed != true)
+    if (first.Allowed != !registryDown)
     {
-        throw new InvalidOperationException("the load review is not admitted: " + first.Describe());
+        throw new InvalidOperationException($"the load review must be {(registryDown ? "denied" : "admitted")}: " + first.Describe());
     }
 
     var body = work.Combine("review.json");
@@ -63,10 +71,15 @@ foreach (var (label, references, extra) in new (string, Func<PushedImage, string
     foreach (var connections in concurrencies)
     {
         var before = await ServerBuckets(host.Client);
+        var admittedBefore = await Admitted(host.Client);
         var result = await ProcessRunner.RunAsync("wrk", ["-t", Math.Min(connections, 2).ToString(CultureInfo.InvariantCulture), "-c", connections.ToString(CultureInfo.InvariantCulture), "-d", seconds + "s", "--latency", "-s", script, host.BaseUri + "mutate"], TimeSpan.FromSeconds(seconds + 60));
         var output = result.Output;
         string Pick(string pattern) => Regex.Match(output, pattern, RegexOptions.Multiline) is { Success: true } m ? m.Groups[1].Value : "?";
         var errors = Regex.Matches(output, @"(Non-2xx or 3xx responses|Socket errors): ([^\n]+)").Select(m => m.Value).ToList();
+        if (registryDown && await Admitted(host.Client) - admittedBefore is var admitted and > 0)
+        {
+            errors.Add($"ADMITTED {admitted} reviews");
+        }
         var server = ServerPercentile(before, await ServerBuckets(host.Client), 0.99);
         rows.Add(string.Join(" | ", label, connections.ToString(CultureInfo.InvariantCulture), Pick(@"Requests/sec:\s+([\d.]+)"), Pick(@"^\S*\|?\s*50%\s+(\S+)"), Pick(@"^\S*\|?\s*90%\s+(\S+)"), Pick(@"^\S*\|?\s*99%\s+(\S+)"), server, errors.Count == 0 ? "0" : string.Join("; ", errors), Memory(host.ProcessId, "VmHWM"), $"{ready.TotalMilliseconds:F0} ms", idle));
     }
@@ -79,6 +92,14 @@ Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 foreach (var row in rows)
 {
     Console.WriteLine("| " + row + " |");
+}
+
+// Reviews of the mutate endpoint the webhook answered with allowed=true so far.
+static async Task<long> Admitted(HttpClient client)
+{
+    var text = await client.GetStringAsync(new Uri("metrics", UriKind.Relative));
+    return Regex.Matches(text, @"^policycompiler_admission_requests_total\{[^}]*mutate[^}]*allowed=""true""[^}]*\} (\d+)$", RegexOptions.Multiline)
+        .Sum(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
 }
 
 // The webhook's own latency histogram (/metrics), so that the server's share is told apart from wrk's on the same cores:
