@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test: publishes the webhook with a policy for freshly signed images in a real docker-registry, then drives
-# it with wrk at 1, 8 and 64 connections (warm cache with digest references; no cache with tag references) and
-# prints reviews/s, latency percentiles, errors, peak and idle memory and start-up time. Not part of the tests.
+# it with wrk at 1, 8 and 64 connections (warm cache with digest references; no cache with tag references; the registry
+# stopped, where every review must be denied) and prints reviews/s, latency percentiles (wrk's and the server's own),
+# errors, admissions while the registry is down, peak and idle memory and start-up time. Not part of the tests.
 # Usage: build/loadtest.sh [seconds per run, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
