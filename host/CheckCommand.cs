@@ -114,10 +114,10 @@ public static class CheckCommand
         {
             var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
             verifier = VerificationServices.FromConfiguration(configuration)
-                .CreateImageVerifier(TimeProvider.System, metrics, problem => error.WriteLine("warning: " + problem), message => error.WriteLine(message), NamespaceLabelSources.SecretKeysFromConfiguration(configuration, TimeProvider.System));
-            namespaces = NamespaceLabelSources.FromConfiguration(configuration, TimeProvider.System, policies);
-            pullSecrets = NamespaceLabelSources.PullSecretsFromConfiguration(configuration, TimeProvider.System);
-            webhookNamespace = NamespaceLabelSources.WebhookNamespace(configuration);
+                .CreateImageVerifier(TimeProvider.System, metrics, problem => error.WriteLine("warning: " + problem), message => error.WriteLine(message), KubernetesSources.SecretKeysFromConfiguration(configuration, TimeProvider.System));
+            namespaces = KubernetesSources.FromConfiguration(configuration, TimeProvider.System, policies);
+            pullSecrets = KubernetesSources.PullSecretsFromConfiguration(configuration, TimeProvider.System);
+            webhookNamespace = KubernetesSources.WebhookNamespace(configuration);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)
         {

@@ -59,9 +59,9 @@ builder.Services.AddSingleton(sp =>
     // Problems are logged by file path, never with content.
     var registryLog = sp.GetRequiredService<ILoggerFactory>().CreateLogger("PolicyCompiler.Registry");
     var time = sp.GetRequiredService<TimeProvider>();
-    return verification.CreateImageVerifier(time, metrics, problem => registryLog.LogWarning("{Problem}", problem), message => registryLog.LogInformation("{Message}", message), NamespaceLabelSources.SecretKeysFromConfiguration(builder.Configuration, time));
+    return verification.CreateImageVerifier(time, metrics, problem => registryLog.LogWarning("{Problem}", problem), message => registryLog.LogInformation("{Message}", message), KubernetesSources.SecretKeysFromConfiguration(builder.Configuration, time));
 });
-builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, NamespaceLabelSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), NamespaceLabelSources.PullSecretsFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>()), NamespaceLabelSources.WebhookNamespace(builder.Configuration)));
+builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, KubernetesSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), KubernetesSources.PullSecretsFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>()), KubernetesSources.WebhookNamespace(builder.Configuration)));
 
 var app = builder.Build();
 

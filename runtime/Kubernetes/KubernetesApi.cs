@@ -67,6 +67,23 @@ public sealed class KubernetesApi : IDisposable
         return File.Exists(file) ? File.ReadAllText(file).Trim() : null;
     }
 
+    /// <summary>
+    /// The <c>data</c> of Secret <paramref name="key"/> (<c>namespace/name</c>), with the Secret's name for messages.
+    /// A Secret without data reads as empty; a missing one throws with <see cref="KubernetesApiException.NotFound"/>.
+    /// </summary>
+    public async Task<(JsonElement Data, string What)> GetSecretDataAsync(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var slash = key.IndexOf('/', StringComparison.Ordinal);
+        var (ns, name) = (key[..slash], key[(slash + 1)..]);
+        var what = $"secret {ns}/{name}";
+        using var document = await GetAsync($"/api/v1/namespaces/{Uri.EscapeDataString(ns)}/secrets/{Uri.EscapeDataString(name)}", what).ConfigureAwait(false);
+        var data = document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("data", out var found) && found.ValueKind == JsonValueKind.Object
+            ? found.Clone()
+            : default;
+        return (data, what);
+    }
+
     /// <summary>GETs <paramref name="path"/> (escaped by the caller) and parses the object; throws <see cref="KubernetesApiException"/>.</summary>
     public async Task<JsonDocument> GetAsync(string path, string what)
     {

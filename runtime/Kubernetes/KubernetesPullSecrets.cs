@@ -34,11 +34,7 @@ public sealed class KubernetesPullSecrets : IPullSecretSource
 
     private static async Task<IReadOnlyList<DockerConfigEntry>> ReadAsync(KubernetesApi api, string key)
     {
-        var slash = key.IndexOf('/', StringComparison.Ordinal);
-        var (ns, name) = (key[..slash], key[(slash + 1)..]);
-        var what = $"secret {ns}/{name}";
-        using var document = await api.GetAsync($"/api/v1/namespaces/{Uri.EscapeDataString(ns)}/secrets/{Uri.EscapeDataString(name)}", what).ConfigureAwait(false);
-        var data = document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("data", out var found) && found.ValueKind == JsonValueKind.Object ? found : default;
+        var (data, what) = await api.GetSecretDataAsync(key).ConfigureAwait(false);
         try
         {
             if (data.ValueKind == JsonValueKind.Object && data.TryGetProperty(".dockerconfigjson", out var config) && config.ValueKind == JsonValueKind.String)

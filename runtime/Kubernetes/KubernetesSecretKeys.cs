@@ -33,14 +33,8 @@ public sealed class KubernetesSecretKeys : ISecretKeySource
 
     private static async Task<string> ReadAsync(KubernetesApi api, string key)
     {
-        var (ns, name) = (key[..key.IndexOf('/', StringComparison.Ordinal)], key[(key.IndexOf('/', StringComparison.Ordinal) + 1)..]);
-        var what = $"secret {ns}/{name}";
-        using var document = await api.GetAsync($"/api/v1/namespaces/{Uri.EscapeDataString(ns)}/secrets/{Uri.EscapeDataString(name)}", what).ConfigureAwait(false);
-        if (document.RootElement.ValueKind != JsonValueKind.Object
-            || !document.RootElement.TryGetProperty("data", out var data)
-            || data.ValueKind != JsonValueKind.Object
-            || !data.TryGetProperty(KeyField, out var value)
-            || value.ValueKind != JsonValueKind.String)
+        var (data, what) = await api.GetSecretDataAsync(key).ConfigureAwait(false);
+        if (data.ValueKind != JsonValueKind.Object || !data.TryGetProperty(KeyField, out var value) || value.ValueKind != JsonValueKind.String)
         {
             // Not transient: asking again gives the same answer until someone fixes the Secret.
             throw new KubernetesApiException($"{what} has no {KeyField}", notFound: true);

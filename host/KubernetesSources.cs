@@ -4,8 +4,8 @@ using PolicyCompiler.Runtime.Kubernetes;
 
 namespace PolicyCompiler.Host;
 
-/// <summary>Chooses where <c>namespaceSelector</c> reads namespace labels from.</summary>
-internal static class NamespaceLabelSources
+/// <summary>What the host reads from Kubernetes, chosen from configuration: namespace labels, key Secrets, pull secrets, its own namespace.</summary>
+internal static class KubernetesSources
 {
     /// <summary>
     /// <c>Kubernetes:NamespaceLabels:&lt;namespace&gt;:&lt;key&gt;</c> when given (outside a cluster); otherwise the API server
