@@ -130,11 +130,5 @@ public sealed class AdmissionContext
             : default;
 
     private static string? ReadMetadataString(JsonElement resource, string property) =>
-        resource.ValueKind == JsonValueKind.Object
-        && resource.TryGetProperty("metadata", out var metadata)
-        && metadata.ValueKind == JsonValueKind.Object
-        && metadata.TryGetProperty(property, out var value)
-        && value.ValueKind == JsonValueKind.String
-            ? value.GetString()
-            : null;
+        ReadMetadata(resource, property) is { ValueKind: JsonValueKind.String } value ? value.GetString() : null;
 }

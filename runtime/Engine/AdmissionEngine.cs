@@ -81,6 +81,20 @@ public sealed class AdmissionEngine(
 
         var applicable = new List<(PolicyDefinition Policy, RuleDefinition Rule)>();
         var podImages = new Lazy<IReadOnlyList<ExtractedImage>>(() => ImageExtractor.Extract(context));
+
+        // Every rule sees the same images: each text is parsed once per review, not once per rule.
+        var parsed = new Dictionary<string, (ImageReference? Image, string? Error)>(StringComparer.Ordinal);
+        (ImageReference? Image, string? Error) Parse(string text)
+        {
+            if (!parsed.TryGetValue(text, out var parse))
+            {
+                parse = ImageReference.TryParse(text, out var image, out var error) ? (image, null) : (null, error);
+                parsed[text] = parse;
+            }
+
+            return parse;
+        }
+
         string? namespaceLookup = null;
         var checks = new List<Check>();
         foreach (var (policy, rule) in _rules.Candidates(context.Kind, request.Namespace))
@@ -92,7 +106,7 @@ public sealed class AdmissionEngine(
                 {
                     // Whether the rule applies is unknown. When it would verify one of the request's images, that is
                     // an error, which failurePolicy turns into a denial or a warning; otherwise the rule is moot.
-                    if (CoversAnImage(context, rule, podImages))
+                    if (CoversAnImage(context, rule, podImages, Parse))
                     {
                         checks.Add(new Check(policy, rule, null, NamespaceSelectorPlaceholder, null, Task.FromResult(ImageVerificationResult.Error(namespaceLookup))));
                     }
@@ -144,7 +158,6 @@ public sealed class AdmissionEngine(
         // and without the verification cache (useCache: false, or the cache disabled) each would fetch and check the
         // signatures again, enough to push the review past its deadline. Each container still gets its own check.
         var verifications = new Dictionary<(PolicyDefinition, RuleDefinition, ImageVerificationDefinition, string), Task<ImageVerificationResult>>();
-        var parsed = new Dictionary<string, (ImageReference? Image, string? Error)>(StringComparer.Ordinal);
         foreach (var (policy, rule) in applicable)
         {
             var checksBefore = checks.Count;
@@ -157,13 +170,7 @@ public sealed class AdmissionEngine(
                     continue;
                 }
 
-                // Every rule sees the same images: each text is parsed once per review, not once per rule.
-                if (!parsed.TryGetValue(extracted.Text, out var parse))
-                {
-                    parse = ImageReference.TryParse(extracted.Text, out var parsedImage, out var error) ? (parsedImage, null) : (null, error);
-                    parsed[extracted.Text] = parse;
-                }
-
+                var parse = Parse(extracted.Text);
                 if (parse.Image is not { } image)
                 {
                     checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail($"invalid image reference {extracted.Text}: {parse.Error}"))));
@@ -255,11 +262,11 @@ public sealed class AdmissionEngine(
     /// <summary>How long a review waits for its namespace's labels; the source caches them, so this is paid on a miss only.</summary>
     public static readonly TimeSpan NamespaceLookupTimeout = TimeSpan.FromSeconds(3);
 
-    private static bool CoversAnImage(AdmissionContext context, RuleDefinition rule, Lazy<IReadOnlyList<ExtractedImage>> podImages)
+    private static bool CoversAnImage(AdmissionContext context, RuleDefinition rule, Lazy<IReadOnlyList<ExtractedImage>> podImages, Func<string, (ImageReference? Image, string? Error)> parse)
     {
         foreach (var extracted in rule.ImageExtractors.IsEmpty ? podImages.Value : ImageExtractor.Extract(context, rule.ImageExtractors))
         {
-            if (extracted.Error is null && ImageReference.TryParse(extracted.Text, out var image, out _) && rule.VerifyImages.Any(entry => entry.Matches(image)))
+            if (extracted.Error is null && parse(extracted.Text).Image is { } image && rule.VerifyImages.Any(entry => entry.Matches(image)))
             {
                 return true;
             }

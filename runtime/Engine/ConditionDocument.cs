@@ -28,14 +28,7 @@ internal static class ConditionDocument
             return JmesValue.FromJson(predicate);
         }
 
-        var admission = AdmissionData(request, autogen);
-        var root = new JmesObject(admission.Count + 8);
-        for (var i = 0; i < admission.Count; i++)
-        {
-            var member = admission.GetAt(i);
-            root.Set(member.Name, member.Value);
-        }
-
+        var root = WithAdmissionData(request, autogen, extra: 8);
         foreach (var property in predicate.EnumerateObject())
         {
             root.Set(property.Name, JmesValue.FromJson(property.Value));
@@ -50,23 +43,27 @@ internal static class ConditionDocument
     /// </summary>
     public static JmesValue ForValidation(IReadOnlyList<(string Name, JsonElement Predicate)> named, AdmissionContext? request, RuleAutogen autogen = RuleAutogen.None)
     {
-        var root = new JmesObject(named.Count + 2);
-        if (request is not null)
-        {
-            var admission = AdmissionData(request, autogen);
-            for (var i = 0; i < admission.Count; i++)
-            {
-                var member = admission.GetAt(i);
-                root.Set(member.Name, member.Value);
-            }
-        }
-
+        var root = request is null ? new JmesObject(named.Count) : WithAdmissionData(request, autogen, extra: named.Count);
         foreach (var (name, predicate) in named)
         {
             root.Set(name, JmesValue.FromJson(predicate));
         }
 
         return JmesValue.FromObject(root);
+    }
+
+    /// <summary>A new root holding the review's <c>request</c> and <c>images</c>, with room for <paramref name="extra"/> more members.</summary>
+    private static JmesObject WithAdmissionData(AdmissionContext request, RuleAutogen autogen, int extra)
+    {
+        var admission = AdmissionData(request, autogen);
+        var root = new JmesObject(admission.Count + extra);
+        for (var i = 0; i < admission.Count; i++)
+        {
+            var member = admission.GetAt(i);
+            root.Set(member.Name, member.Value);
+        }
+
+        return root;
     }
 
     /// <summary>Built once per review and variant, by the first condition that needs it (a race builds equal copies).</summary>
