@@ -91,10 +91,9 @@ internal static class PolicyEmitter
         ("System.Collections.Immutable", ["ImmutableArray<"]),
         ("System.Security.Cryptography", ["HashAlgorithmName."]),
         ("System.Security.Cryptography.X509Certificates", ["X509Certificate"]),
-        ("System.Text.RegularExpressions", ["new Regex("]),
         ("PolicyCompiler.Runtime", ["Wildcard."]),
         ("PolicyCompiler.Runtime.Admission", ["AdmissionContext "]),
-        ("PolicyCompiler.Runtime.Conditions", ["JmesValue ", "JmesContext "]),
+        ("PolicyCompiler.Runtime.Conditions", ["JmesValue ", "JmesContext ", "GoRegex."]),
         ("PolicyCompiler.Runtime.Engine", ["PolicyDefinition "]),
         ("PolicyCompiler.Runtime.Images", ["ImageExtractorDefinition("]),
         ("PolicyCompiler.Runtime.Sigstore", ["VerificationKey ", "Signer(", "SignatureRequirements", "TransparencyLog"]),
@@ -474,7 +473,8 @@ internal static class PolicyEmitter
         }
     }
 
-    private static string Regex(string? pattern) => pattern is null ? "null" : $"new Regex({CSharp.Literal(pattern)}, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking)";
+    // subjectRegExp and issuerRegExp are Go regexes (cosign compiles them); GoRegex gives them Go's meaning.
+    private static string Regex(string? pattern) => pattern is null ? "null" : $"GoRegex.Create({CSharp.Literal(pattern)})";
 
     private static string Extensions(EquatableArray<KeyValueModel> extensions) =>
         extensions.IsEmpty

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
@@ -549,44 +548,17 @@ public static partial class KyvernoFunctions
         return output.Length == 0 ? "." : output.ToString();
     }
 
-    private static readonly ConcurrentDictionary<string, Regex> Regexes = new(StringComparer.Ordinal);
-
-    /// <summary>
-    /// A cached regex for a Go RE2 pattern. RE2 never backtracks, so the non-backtracking engine is used: linear time,
-    /// no catastrophic patterns at admission. Patterns it cannot run fall back to a backtracking engine with a deadline.
-    /// </summary>
+    /// <summary>A cached regex for a Go RE2 pattern, with Go's meaning (<see cref="GoRegex"/>).</summary>
     internal static Regex Regex(string function, string pattern)
     {
-        if (Regexes.TryGetValue(pattern, out var cached))
-        {
-            return cached;
-        }
-
-        var dotnet = pattern.Replace("(?P<", "(?<", StringComparison.Ordinal);
-        Regex regex;
         try
         {
-            try
-            {
-                regex = new Regex(dotnet, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
-            }
-            catch (NotSupportedException)
-            {
-                regex = new Regex(dotnet, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-            }
+            return GoRegex.Create(pattern);
         }
         catch (ArgumentException e)
         {
             throw Error(function, $"error parsing regexp: {e.Message}");
         }
-
-        if (Regexes.Count > 512)
-        {
-            Regexes.Clear();
-        }
-
-        Regexes[pattern] = regex;
-        return regex;
     }
 
     /// <summary>Go's <c>ReplaceAll</c>: an empty match right after a previous match is not replaced.</summary>
