@@ -15,6 +15,7 @@ public sealed class ImageReference : IEquatable<ImageReference>
 {
     public const string DockerHubRegistry = "docker.io";
     private const string DockerHubEndpoint = "registry-1.docker.io";
+    private const string IndexDockerIo = "index.docker.io";
     private const int MaxNameLength = 255;
     private const int MaxTagLength = 128;
 
@@ -117,6 +118,19 @@ public sealed class ImageReference : IEquatable<ImageReference>
             var tag = EffectiveTag;
             yield return familiar + (tag is null ? string.Empty : ":" + tag) + (Digest is null ? string.Empty : "@" + Digest);
         }
+
+        // Kyverno reads the registry as the Pod writes it: index.docker.io/org/app stays index.docker.io, and a pattern
+        // written that way (kyverno/policies has some) must still cover the image, or it would be admitted unverified.
+        if (Registry == DockerHubRegistry && Original.StartsWith(IndexDockerIo + "/", StringComparison.Ordinal))
+        {
+            var suffix = FullyQualified[Name.Length..];
+            yield return IndexDockerIo + "/" + Repository + suffix;
+            var written = Original[(IndexDockerIo.Length + 1)..];
+            if (Repository.StartsWith("library/", StringComparison.Ordinal) && !written.StartsWith("library/", StringComparison.Ordinal))
+            {
+                yield return IndexDockerIo + "/" + Repository["library/".Length..] + suffix;
+            }
+        }
     }
 
     public ImageReference WithDigest(string digest)
@@ -203,7 +217,7 @@ public sealed class ImageReference : IEquatable<ImageReference>
                 return false;
             }
 
-            registry = domain.Equals("index.docker.io", StringComparison.Ordinal) ? DockerHubRegistry : domain.ToString();
+            registry = domain.Equals(IndexDockerIo, StringComparison.Ordinal) ? DockerHubRegistry : domain.ToString();
             path = rest[(firstSlash + 1)..];
         }
 

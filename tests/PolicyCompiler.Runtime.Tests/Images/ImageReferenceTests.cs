@@ -306,6 +306,17 @@ public sealed class ImageReferenceTests
         Assert.Equal(["docker.io/library/nginx:latest", "docker.io/nginx:latest"], candidates);
     }
 
+    [Theory]
+    [InlineData("index.docker.io/arunvel1988/signedimage:latest", "docker.io/arunvel1988/signedimage:latest", "index.docker.io/arunvel1988/signedimage:latest")]
+    [InlineData("index.docker.io/nginx:1.25", "docker.io/library/nginx:1.25", "docker.io/nginx:1.25", "index.docker.io/library/nginx:1.25", "index.docker.io/nginx:1.25")]
+    [InlineData("index.docker.io/library/nginx", "docker.io/library/nginx:latest", "docker.io/nginx:latest", "index.docker.io/library/nginx:latest")]
+    public void PatternCandidatesKeepTheIndexDockerIoSpellingKyvernoMatches(string input, params string[] expected)
+    {
+        // Kyverno does not normalise index.docker.io: a pattern written with it matches the image written with it.
+        Assert.Equal(expected, ImageReference.Parse(input).PatternCandidates);
+        Assert.Equal("docker.io", ImageReference.Parse(input).Registry);
+    }
+
     [Fact]
     public void PatternCandidatesAndTheFullyQualifiedFormAreBuiltOncePerReference()
     {
