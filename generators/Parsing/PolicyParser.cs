@@ -487,6 +487,19 @@ internal static class PolicyParser
                 CtLog = ParseCtLog(keys),
             };
             keys.NotSupported("kms", "KMS keys are not built yet");
+            if (attestor.Keys.PublicKeys is { } publicKeys && publicKeys.Value.Contains("{{"))
+            {
+                // Kyverno substitutes the key from the rule's context (a ConfigMap, an API call) at admission. Without
+                // context entries there is nothing to substitute, and reading the text as PEM would only say it is not a key.
+                keys.File.Report(
+                    DiagnosticDescriptors.NotSupportedYet,
+                    publicKeys.Location,
+                    keys.FieldPath("publicKeys"),
+                    "a key taken from a variable needs rule context entries; paste the PEM key, or keep it in a Secret with keys.secret");
+                attestor.Keys.PublicKeys = null;
+                attestor.Keys.IsOtherKeySource = true;
+            }
+
             if (keys.TakeMapping("secret", "SecretReference") is { } secret)
             {
                 attestor.Keys.SecretLocation = secret.Location;

@@ -294,7 +294,7 @@ internal sealed class KeysSyntax
 
     public Located<string>? SignatureAlgorithm { get; set; }
 
-    /// <summary>The key comes from KMS, already reported as not supported (PC0099).</summary>
+    /// <summary>The key comes from KMS or from a variable, already reported as not supported (PC0099).</summary>
     public bool IsOtherKeySource { get; set; }
 
     /// <summary><c>secret</c>: the Secret holding <c>cosign.pub</c>.</summary>
