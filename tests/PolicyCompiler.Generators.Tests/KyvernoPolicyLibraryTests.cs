@@ -501,3 +501,37 @@ public sealed class KyvernoPolicyLibraryTests
         Assert.StartsWith("failed to evaluate the conditions: ", failure, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Keyless identities written as regexes compile to Go-semantics patterns (cosign compiles them with Go).</summary>
+public sealed class KeylessRegexEmitTests
+{
+    [Fact]
+    public void Subject_and_issuer_regexes_compile_through_go_regex()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: keyless-regex
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/org/*"]
+                    attestors:
+                    - entries:
+                      - keyless:
+                          subjectRegExp: "^https://github\\.com/org/.*@refs/tags/v[0-9]+$"
+                          issuerRegExp: "^https://token\\.actions\\.githubusercontent\\.com$"
+            """).AssertClean();
+
+        var source = Assert.Single(run.PolicySources).Value;
+        Assert.Contains("new KeylessIdentity(null, GoRegex.Create(\"^https://github\\\\.com/org/.*@refs/tags/v[0-9]+$\"), null, GoRegex.Create(", source, StringComparison.Ordinal);
+        Assert.Contains("using PolicyCompiler.Runtime.Conditions;", source, StringComparison.Ordinal);
+        Assert.DoesNotContain("using System.Text.RegularExpressions;", source, StringComparison.Ordinal);
+    }
+}
