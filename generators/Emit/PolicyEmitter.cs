@@ -333,6 +333,11 @@ internal static class PolicyEmitter
             optional.Add($"format: SignatureFormat.{entry.Format}");
         }
 
+        if (entry.CosignOci11)
+        {
+            optional.Add("cosignOci11: true");
+        }
+
         if (entry.RegistryCredentials is { } credentials)
         {
             var secrets = "[" + string.Join(", ", credentials.Secrets.Select(CSharp.Literal)) + "]";

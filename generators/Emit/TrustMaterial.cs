@@ -39,6 +39,11 @@ internal sealed class TrustMaterial(SourceWriter writer)
             {
                 Declare(certificate);
             }
+
+            foreach (var certificate in attestor.Requirements.TsaChain)
+            {
+                Declare(certificate);
+            }
         }
 
         foreach (var attestor in AllAttestors(policy))
@@ -62,7 +67,7 @@ internal sealed class TrustMaterial(SourceWriter writer)
     private static IEnumerable<AttestorModel> Flatten(AttestorSetModel set) =>
         set.Entries.SelectMany(e => e.Nested is { } nested ? Flatten(nested).Prepend(e) : [e]);
 
-    private static bool IsNone(RequirementsModel requirements) => requirements.Tlog.Ignore && requirements.Annotations.IsEmpty;
+    private static bool IsNone(RequirementsModel requirements) => requirements.Tlog.Ignore && requirements.Annotations.IsEmpty && requirements.TsaChain.IsEmpty;
 
     private void Declare(PublicKeyModel key)
     {
@@ -121,6 +126,11 @@ internal sealed class TrustMaterial(SourceWriter writer)
             { Key: not null } => "a Rekor bundle from the log with this key is required",
             _ => "a Rekor bundle from a log of the trusted root is required",
         };
+        if (!requirements.TsaChain.IsEmpty)
+        {
+            description += "; RFC 3161 timestamps are verified against the policy's TSA chain";
+        }
+
         if (!requirements.Annotations.IsEmpty)
         {
             description = "the annotations " + string.Join(", ", requirements.Annotations.Select(a => $"{a.Key}={a.Value}")) + " are required; " + description;
@@ -130,6 +140,11 @@ internal sealed class TrustMaterial(SourceWriter writer)
         writer.WriteLine($"private static readonly SignatureRequirements {name} = new()");
         writer.OpenBrace();
         writer.WriteLine($"Tlog = {tlog},");
+        if (!requirements.TsaChain.IsEmpty)
+        {
+            writer.WriteLine($"TimestampAuthorities = [CertificateAuthority.ForTimestampChain([{string.Join(", ", requirements.TsaChain.Select(Certificate))}])],");
+        }
+
         if (!requirements.Annotations.IsEmpty)
         {
             writer.WriteLine("Annotations = new Dictionary<string, string>(StringComparer.Ordinal)");

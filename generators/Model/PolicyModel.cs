@@ -95,6 +95,9 @@ internal sealed record ImageVerificationModel(
 
     /// <summary><c>type</c>: <c>Cosign</c> (tags) or <c>SigstoreBundle</c> (OCI 1.1 referrers).</summary>
     public string Format { get; init; } = "Cosign";
+
+    /// <summary><c>cosignOCI11</c>: cosign signatures are looked up among the OCI 1.1 referrers before the tag.</summary>
+    public bool CosignOci11 { get; init; }
 }
 
 /// <summary>An attestation check: statements of <see cref="Type"/> vouched for by the attestor sets.</summary>
@@ -148,8 +151,12 @@ internal sealed record AttestorModel(
 /// <summary><c>keys.secret</c> or <c>publicKeys: k8s://namespace/name</c>, with the signature's hash.</summary>
 internal sealed record SecretKeyModel(string Namespace, string Name, string Hash);
 
-/// <summary>Annotations the payload must carry, and the transparency log rule.</summary>
-internal sealed record RequirementsModel(EquatableArray<KeyValueModel> Annotations, TransparencyLogModel Tlog);
+/// <summary>Annotations the payload must carry, the transparency log rule, and the timestamp authority (<c>ctlog.tsaCertChain</c>).</summary>
+internal sealed record RequirementsModel(EquatableArray<KeyValueModel> Annotations, TransparencyLogModel Tlog)
+{
+    /// <summary>The TSA chain RFC 3161 timestamps must verify against; empty for the trusted root's authorities.</summary>
+    public EquatableArray<CertificateModel> TsaChain { get; init; } = EquatableArray<CertificateModel>.Empty;
+}
 
 /// <summary><c>rekor</c>: ignored, the trusted root's logs (public-good Rekor by default), or a log known by its key.</summary>
 internal sealed record TransparencyLogModel(bool Ignore, string? Url, PublicKeyModel? Key);

@@ -367,7 +367,7 @@ internal static class PolicyParser
             entry.Attestations.Add(ParseAttestation(item, attestationIndex));
         }
 
-        reader.NotSupported("cosignOCI11", "OCI 1.1 referrers are not built yet");
+        entry.CosignOci11 = reader.TakeBool("cosignOCI11");
         var validateKey = reader.KeyLocationOrNull("validate");
         if (reader.TakeMapping("validate", "Validation") is { } validate)
         {
@@ -594,8 +594,8 @@ internal static class PolicyParser
             Location = ctlog.Location,
             IgnoreSct = ctlog.TakeBool("ignoreSCT"),
             PubKey = ctlog.TakeString("pubkey"),
+            TsaCertChain = ctlog.TakeString("tsaCertChain"),
         };
-        ctlog.NotSupported("tsaCertChain", "RFC 3161 timestamps are not verified yet");
         ctlog.RejectUnknown(s_ctlogFields);
         return syntax;
     }

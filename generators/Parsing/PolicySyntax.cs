@@ -203,6 +203,9 @@ internal sealed class VerifyImageSyntax
 
     public Located<bool>? UseCache { get; set; }
 
+    /// <summary><c>cosignOCI11</c>: look for cosign signatures among the image's OCI 1.1 referrers first.</summary>
+    public Located<bool>? CosignOci11 { get; set; }
+
     /// <summary>Deprecated rule-level <c>annotations</c>: required on every attestor's signatures.</summary>
     public Dictionary<string, Located<string>>? Annotations { get; set; }
 
@@ -364,4 +367,7 @@ internal sealed class CtLogSyntax
     public Located<bool>? IgnoreSct { get; set; }
 
     public Located<string>? PubKey { get; set; }
+
+    /// <summary>PEM chain of the RFC 3161 timestamp authority whose tokens the signatures may carry.</summary>
+    public Located<string>? TsaCertChain { get; set; }
 }

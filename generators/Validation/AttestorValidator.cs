@@ -121,12 +121,13 @@ internal static class AttestorValidator
                 return null;
             }
 
+            var keysTsa = ValidateTsaChain(keys.CtLog, file, ref ok);
             if (secret is not null)
             {
                 var secretTlog = ValidateRekor(keys.Rekor, file);
                 var hash = ValidateHash(keys.SignatureAlgorithm, file, ref ok);
                 return ok && secretTlog is not null
-                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, secretTlog), attestor.Repository?.Value) { SecretKey = secret with { Hash = hash } }]
+                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, secretTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { SecretKey = secret with { Hash = hash } }]
                     : null;
             }
 
@@ -141,7 +142,7 @@ internal static class AttestorValidator
             }
 
             var tlog = ValidateRekor(keys.Rekor, file);
-            var requirements = tlog is null ? null : new RequirementsModel(annotations, tlog);
+            var requirements = tlog is null ? null : new RequirementsModel(annotations, tlog) { TsaChain = keysTsa };
             var expanded = ValidateKeys(publicKeys, keys.SignatureAlgorithm, setPath, index, file, out width);
             if (!ok || expanded is null || requirements is null)
             {
@@ -160,18 +161,43 @@ internal static class AttestorValidator
                 ok = false;
             }
 
+            var certificatesTsa = ValidateTsaChain(certificates.CtLog, file, ref ok);
             var model = ValidateCertificates(certificates, file);
             return ok && tlog is not null && model is not null
-                ? [new AttestorModel(entryPath + ".certificates", null, model, null, null, new RequirementsModel(annotations, tlog), attestor.Repository?.Value)]
+                ? [new AttestorModel(entryPath + ".certificates", null, model, null, null, new RequirementsModel(annotations, tlog) { TsaChain = certificatesTsa }, attestor.Repository?.Value)]
                 : null;
         }
 
         var keyless = attestor.Keyless!;
         var keylessTlog = ValidateRekor(keyless.Rekor, file);
         var keylessModel = ValidateKeyless(keyless, file);
+        var keylessTsa = ValidateTsaChain(keyless.CtLog, file, ref ok);
         return ok && keylessTlog is not null && keylessModel is not null
-            ? [new AttestorModel(entryPath + ".keyless", null, null, keylessModel, null, new RequirementsModel(annotations, keylessTlog), attestor.Repository?.Value)]
+            ? [new AttestorModel(entryPath + ".keyless", null, null, keylessModel, null, new RequirementsModel(annotations, keylessTlog) { TsaChain = keylessTsa }, attestor.Repository?.Value)]
             : null;
+    }
+
+    /// <summary>
+    /// <c>ctlog.tsaCertChain</c>: the timestamp authority's root, any intermediates, and optionally its leaf (otherwise
+    /// the leaf embedded in each timestamp must chain to them). Empty when absent: the trusted root's authorities apply.
+    /// </summary>
+    private static EquatableArray<CertificateModel> ValidateTsaChain(CtLogSyntax? ctlog, YamlFile file, ref bool ok)
+    {
+        if (ctlog?.TsaCertChain is not { } chainText)
+        {
+            return EquatableArray<CertificateModel>.Empty;
+        }
+
+        var parsed = CertificateReader.ReadAll(chainText.Value, out var error);
+        var chainError = parsed is null ? error : CertificateReader.CheckChain(parsed, null);
+        if (parsed is null || chainError is not null)
+        {
+            file.Report(DiagnosticDescriptors.InvalidCertificate, chainText.Location, "ctlog.tsaCertChain", chainError!);
+            ok = false;
+            return EquatableArray<CertificateModel>.Empty;
+        }
+
+        return parsed.Select(ToModel).ToEquatableArray();
     }
 
     /// <summary>Kyverno's default, without a <c>rekor</c> block, is the public Rekor with the log required.</summary>

@@ -632,6 +632,14 @@ internal static class PolicyValidator
             ok = false;
         }
 
+        // cosignOCI11 steers where cosign-format signatures are looked up; bundles are always referrers, so on a
+        // SigstoreBundle entry the setting would silently do nothing.
+        if (entry.CosignOci11 is { Value: true } oci11 && entry.Type?.Value == "SigstoreBundle")
+        {
+            file.Report(DiagnosticDescriptors.ConflictingSettings, oci11.Location, "cosignOCI11", "type: SigstoreBundle", "Sigstore bundles are always read from the OCI 1.1 referrers; cosignOCI11 applies to cosign signatures (type: Cosign)");
+            ok = false;
+        }
+
         // Kyverno's conversion of the deprecated single-image form: 'image' replaces imageReferences, and 'key' or
         // 'issuer' (with subject, roots, additionalExtensions) become the one attestor, carrying 'annotations'.
         var converted = entry.Image is not null || entry.Key is not null || entry.Issuer is not null;
@@ -752,7 +760,7 @@ internal static class PolicyValidator
                 entry.VerifyDigest?.Value ?? true,
                 entry.Required?.Value ?? true,
                 entry.UseCache?.Value ?? true,
-                entry.Repository?.Value) { Attestations = attestations.ToEquatableArray(), Format = entry.Type?.Value ?? "Cosign", Validation = validation, RegistryCredentials = registryCredentials }
+                entry.Repository?.Value) { Attestations = attestations.ToEquatableArray(), Format = entry.Type?.Value ?? "Cosign", CosignOci11 = entry.CosignOci11?.Value ?? false, Validation = validation, RegistryCredentials = registryCredentials }
             : null;
     }
 

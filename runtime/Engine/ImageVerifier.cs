@@ -94,9 +94,36 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         Task<IReadOnlyList<ReferrerBundle>> BundlesAsync(string? repository) =>
             Once(bundles, repository, (host, repo) => _bundles.GetBundlesAsync(host, repo, digest, cancellationToken));
 
-        async Task<SignatureCheck> CheckSignatureAsync(SignatureAttestorDefinition attestor) => entry.Format == SignatureFormat.SigstoreBundle
-            ? BundleReferrers.VerifySignature(await BundlesAsync(attestor.Repository).ConfigureAwait(false), digest, attestor.Signer, attestor.Requirements, _time)
-            : CosignVerifier.Verify(await Once(signatures, attestor.Repository, (host, repo) => _signatures.GetSignaturesAsync(host, repo, digest, cancellationToken)).ConfigureAwait(false), digest, attestor.Signer, attestor.Requirements, _time);
+        // OCI 1.1 referrers live in the image's own repository (a subject must be in the referrer's repository).
+        Task<IReadOnlyList<CosignSignature>>? referred = null;
+        Task<IReadOnlyList<CosignSignature>> ReferrerSignaturesAsync() =>
+            referred ??= _signatures.GetReferrerSignaturesAsync(image.Registry, image.Repository, digest, cancellationToken);
+
+        async Task<SignatureCheck> CheckSignatureAsync(SignatureAttestorDefinition attestor)
+        {
+            if (entry.Format == SignatureFormat.SigstoreBundle)
+            {
+                return BundleReferrers.VerifySignature(await BundlesAsync(attestor.Repository).ConfigureAwait(false), digest, attestor.Signer, attestor.Requirements, _time);
+            }
+
+            // cosignOCI11: the referrers first, then the tag, as cosign verify --experimental-oci11 falls back.
+            SignatureCheck? fromReferrers = null;
+            if (entry.CosignOci11)
+            {
+                fromReferrers = CosignVerifier.Verify(await ReferrerSignaturesAsync().ConfigureAwait(false), digest, attestor.Signer, attestor.Requirements, _time);
+                if (fromReferrers.Value.Verified)
+                {
+                    return fromReferrers.Value;
+                }
+            }
+
+            var fromTag = CosignVerifier.Verify(await Once(signatures, attestor.Repository, (host, repo) => _signatures.GetSignaturesAsync(host, repo, digest, cancellationToken)).ConfigureAwait(false), digest, attestor.Signer, attestor.Requirements, _time);
+
+            // When the tag holds nothing, why the referrers did not verify is the telling reason.
+            return fromReferrers is { Reason: not CosignKeyVerifier.SignatureNotFound } referrerFailure && fromTag.Reason == CosignKeyVerifier.SignatureNotFound
+                ? referrerFailure
+                : fromTag;
+        }
 
         async Task<AttestationCheck> CheckStatementsAsync(SignatureAttestorDefinition attestor, string predicateType) => entry.Format == SignatureFormat.SigstoreBundle
             ? BundleReferrers.VerifyAttestations(await BundlesAsync(attestor.Repository).ConfigureAwait(false), digest, predicateType, attestor.Signer, attestor.Requirements, _time)

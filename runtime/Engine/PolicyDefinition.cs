@@ -151,8 +151,15 @@ public sealed class ImageVerificationDefinition(
     ImmutableArray<AttestationDefinition> attestations = default,
     SignatureFormat format = SignatureFormat.Cosign,
     ValidationDefinition? validation = null,
-    RegistryCredentialsDefinition? registryCredentials = null)
+    RegistryCredentialsDefinition? registryCredentials = null,
+    bool cosignOci11 = false)
 {
+    /// <summary>
+    /// <c>cosignOCI11</c>: cosign signatures are first looked for among the image's OCI 1.1 referrers (cosign's
+    /// <c>--registry-referrers-mode=oci-1-1</c>), then at the <c>.sig</c> tag, as <c>cosign verify --experimental-oci11</c> does.
+    /// </summary>
+    public bool CosignOci11 { get; } = cosignOci11;
+
     /// <summary><c>imageRegistryCredentials</c>: how this entry's images are fetched.</summary>
     public RegistryCredentialsDefinition? RegistryCredentials { get; } = registryCredentials;
 

@@ -92,7 +92,13 @@ public static class CosignAttestationVerifier
             return $"invalid attestation: the statement's subject does not name {digest}";
         }
 
-        var signedAt = time.GetUtcNow();
+        // cosign timestamps an attestation's envelope, the layer's bytes, as it has no detached signature.
+        if (CosignTimestamp.Verify(layer, layer.Payload, requirements, out var stampedAt) is { } timestampError)
+        {
+            return timestampError;
+        }
+
+        DateTimeOffset? loggedAt = null;
         if (!requirements.Tlog.IgnoreTlog)
         {
             if (!layer.Annotations.TryGetValue(CosignSignature.BundleAnnotation, out var bundleJson) || string.IsNullOrWhiteSpace(bundleJson))
@@ -111,10 +117,10 @@ public static class CosignAttestationVerifier
                 return "transparency log: " + logged.Reason;
             }
 
-            signedAt = logged.IntegratedTime;
+            loggedAt = logged.IntegratedTime;
         }
 
-        if (signer.CheckCertificate(identity, signedAt) is { } certificateError)
+        if (SignedTimes.CheckCertificate(signer, identity, stampedAt, loggedAt, time) is { } certificateError)
         {
             return "certificate: " + certificateError;
         }

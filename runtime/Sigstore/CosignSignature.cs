@@ -10,6 +10,7 @@ public sealed class CosignSignature(byte[] payload, IReadOnlyDictionary<string, 
     public const string CertificateAnnotation = "dev.sigstore.cosign/certificate";
     public const string ChainAnnotation = "dev.sigstore.cosign/chain";
     public const string BundleAnnotation = "dev.sigstore.cosign/bundle";
+    public const string TimestampAnnotation = "dev.sigstore.cosign/rfc3161timestamp";
 
     public byte[] Payload { get; } = payload;
 

@@ -21,6 +21,41 @@ public sealed class CosignSignatureStore(RegistryClient registry)
     public Task<IReadOnlyList<CosignSignature>> GetSignaturesAsync(string registryHost, string repository, string digest, CancellationToken cancellationToken) =>
         GetLayersAsync(registryHost, repository, SignatureTag(digest), SimpleSigningPayload.MediaType, registry.Options.MaxSignatureLayerBytes, cancellationToken);
 
+    /// <summary>The <c>artifactType</c> of cosign's OCI 1.1 signature referrers (its manifest's config media type).</summary>
+    public const string SignatureArtifactType = "application/vnd.dev.cosign.artifact.sig.v1+json";
+
+    /// <summary>
+    /// Every simple-signing layer of the signature manifests attached to <paramref name="digest"/> as OCI 1.1
+    /// referrers (cosign's <c>--registry-referrers-mode=oci-1-1</c>): the same manifest as at the <c>.sig</c> tag, with
+    /// the artifact type as its config media type and the image as its <c>subject</c>. Empty when there are none.
+    /// </summary>
+    public async Task<IReadOnlyList<CosignSignature>> GetReferrerSignaturesAsync(string registryHost, string repository, string digest, CancellationToken cancellationToken)
+    {
+        var referrers = (await registry.GetReferrersAsync(registryHost, repository, digest, cancellationToken).ConfigureAwait(false))
+            .Where(r => r.ArtifactType == SignatureArtifactType && r.Digest is not null)
+            .ToList();
+        if (referrers.Count > registry.Options.MaxSignatureLayers)
+        {
+            throw new RegistryException(RegistryFailure.InvalidResponse, $"{repository}@{digest} has {referrers.Count} cosign signature referrers, more than the limit of {registry.Options.MaxSignatureLayers}");
+        }
+
+        var signatures = new List<CosignSignature>();
+        foreach (var referrer in referrers)
+        {
+            var parsed = await ReadManifestAsync(registryHost, repository, referrer.Digest!, cancellationToken).ConfigureAwait(false);
+
+            // The listing may be stale or forged; only a manifest that itself names the image refers to it.
+            if (parsed is null || parsed.Subject?.Digest != digest || (parsed.ArtifactType ?? parsed.Config?.MediaType) != SignatureArtifactType)
+            {
+                continue;
+            }
+
+            signatures.AddRange(await ReadLayersAsync(registryHost, repository, referrer.Digest!, parsed, SimpleSigningPayload.MediaType, registry.Options.MaxSignatureLayerBytes, registry.Options.MaxSignatureLayers - signatures.Count, cancellationToken).ConfigureAwait(false));
+        }
+
+        return signatures;
+    }
+
     /// <summary>
     /// Every DSSE envelope layer of the attestation manifest for <paramref name="digest"/> (the layer's bytes are the
     /// envelope); empty when the image has none.
@@ -30,14 +65,21 @@ public sealed class CosignSignatureStore(RegistryClient registry)
 
     private async Task<IReadOnlyList<CosignSignature>> GetLayersAsync(string registryHost, string repository, string tag, string mediaType, long maxLayerBytes, CancellationToken cancellationToken)
     {
+        var parsed = await ReadManifestAsync(registryHost, repository, tag, cancellationToken).ConfigureAwait(false);
+        return parsed is null ? [] : await ReadLayersAsync(registryHost, repository, tag, parsed, mediaType, maxLayerBytes, registry.Options.MaxSignatureLayers, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The attachment manifest at <paramref name="reference"/>, or null when the registry has none.</summary>
+    private async Task<OciManifest?> ReadManifestAsync(string registryHost, string repository, string reference, CancellationToken cancellationToken)
+    {
         ManifestResponse manifest;
         try
         {
-            manifest = await registry.GetManifestAsync(registryHost, repository, tag, cancellationToken).ConfigureAwait(false);
+            manifest = await registry.GetManifestAsync(registryHost, repository, reference, cancellationToken).ConfigureAwait(false);
         }
         catch (RegistryException e) when (e.Failure == RegistryFailure.NotFound)
         {
-            return [];
+            return null;
         }
 
         OciManifest? parsed;
@@ -47,18 +89,23 @@ public sealed class CosignSignatureStore(RegistryClient registry)
         }
         catch (JsonException e)
         {
-            throw new RegistryException(RegistryFailure.InvalidResponse, $"attachment manifest {repository}:{tag} is not valid JSON", inner: e);
+            throw new RegistryException(RegistryFailure.InvalidResponse, $"attachment manifest {repository}:{reference} is not valid JSON", inner: e);
         }
 
-        if (parsed?.Layers is not { } layers)
+        return parsed ?? throw new RegistryException(RegistryFailure.InvalidResponse, $"attachment manifest {repository}:{reference} is not valid JSON");
+    }
+
+    private async Task<IReadOnlyList<CosignSignature>> ReadLayersAsync(string registryHost, string repository, string reference, OciManifest parsed, string mediaType, long maxLayerBytes, int maxLayers, CancellationToken cancellationToken)
+    {
+        if (parsed.Layers is not { } layers)
         {
-            throw new RegistryException(RegistryFailure.InvalidResponse, $"attachment manifest {repository}:{tag} has no layers");
+            throw new RegistryException(RegistryFailure.InvalidResponse, $"attachment manifest {repository}:{reference} has no layers");
         }
 
         var candidates = layers.Where(l => l.MediaType == mediaType).ToList();
-        if (candidates.Count > registry.Options.MaxSignatureLayers)
+        if (candidates.Count > maxLayers)
         {
-            throw new RegistryException(RegistryFailure.InvalidResponse, $"attachment manifest {repository}:{tag} has {candidates.Count} layers of {mediaType}, more than the limit of {registry.Options.MaxSignatureLayers}");
+            throw new RegistryException(RegistryFailure.InvalidResponse, $"attachment manifest {repository}:{reference} has {candidates.Count} layers of {mediaType}, more than the limit of {registry.Options.MaxSignatureLayers}");
         }
 
         var signatures = new List<CosignSignature>(candidates.Count);
@@ -66,13 +113,13 @@ public sealed class CosignSignatureStore(RegistryClient registry)
         {
             if (layer.Digest is null || layer.Size < 0 || layer.Size > maxLayerBytes)
             {
-                throw new RegistryException(RegistryFailure.InvalidResponse, $"layer {layer.Digest} of {repository}:{tag} is missing a digest or exceeds {maxLayerBytes} bytes");
+                throw new RegistryException(RegistryFailure.InvalidResponse, $"layer {layer.Digest} of {repository}:{reference} is missing a digest or exceeds {maxLayerBytes} bytes");
             }
 
             var payload = await registry.GetBlobAsync(registryHost, repository, layer.Digest, layer.Size, cancellationToken).ConfigureAwait(false);
             if (payload.LongLength != layer.Size)
             {
-                throw new RegistryException(RegistryFailure.InvalidResponse, $"layer {layer.Digest} of {repository}:{tag} is {payload.LongLength} bytes, its descriptor says {layer.Size}");
+                throw new RegistryException(RegistryFailure.InvalidResponse, $"layer {layer.Digest} of {repository}:{reference} is {payload.LongLength} bytes, its descriptor says {layer.Size}");
             }
 
             signatures.Add(new CosignSignature(payload, layer.Annotations ?? new Dictionary<string, string>()));

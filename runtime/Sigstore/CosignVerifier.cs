@@ -9,6 +9,12 @@ public sealed class SignatureRequirements
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
 
     public TransparencyLogPolicy Tlog { get; init; } = TransparencyLogPolicy.Ignore;
+
+    /// <summary>
+    /// The timestamp authorities whose RFC 3161 tokens a signature may carry (<c>ctlog.tsaCertChain</c>); null for the
+    /// trusted root's authorities.
+    /// </summary>
+    public IReadOnlyList<CertificateAuthority>? TimestampAuthorities { get; init; }
 }
 
 /// <summary>
@@ -82,7 +88,13 @@ public static class CosignVerifier
                 continue;
             }
 
-            var signedAt = time.GetUtcNow();
+            if (CosignTimestamp.Verify(signature, bytes, requirements, out var stampedAt) is { } timestampError)
+            {
+                laterFailure = timestampError;
+                continue;
+            }
+
+            DateTimeOffset? loggedAt = null;
             if (!requirements.Tlog.IgnoreTlog)
             {
                 if (!signature.Annotations.TryGetValue(CosignSignature.BundleAnnotation, out var bundleJson) || string.IsNullOrWhiteSpace(bundleJson))
@@ -104,10 +116,10 @@ public static class CosignVerifier
                     continue;
                 }
 
-                signedAt = logged.IntegratedTime;
+                loggedAt = logged.IntegratedTime;
             }
 
-            if (signer.CheckCertificate(identity, signedAt) is { } certificateError)
+            if (SignedTimes.CheckCertificate(signer, identity, stampedAt, loggedAt, time) is { } certificateError)
             {
                 laterFailure = "certificate: " + certificateError;
                 continue;
@@ -138,5 +150,28 @@ public static class CosignVerifier
         }
 
         return null;
+    }
+}
+
+/// <summary>When a signature was made, as far as it can be proven, for judging the signer's certificate.</summary>
+internal static class SignedTimes
+{
+    /// <summary>
+    /// As cosign does: the certificate must have been valid at every proven time (the timestamp authority's and the
+    /// transparency log's); with neither, it must be valid now.
+    /// </summary>
+    public static string? CheckCertificate(SignerPolicy signer, SignerIdentity identity, DateTimeOffset? stampedAt, DateTimeOffset? loggedAt, TimeProvider time)
+    {
+        if (stampedAt is null && loggedAt is null)
+        {
+            return signer.CheckCertificate(identity, time.GetUtcNow());
+        }
+
+        if (stampedAt is { } stamped && signer.CheckCertificate(identity, stamped) is { } atTimestamp)
+        {
+            return atTimestamp + " (at the RFC 3161 timestamp)";
+        }
+
+        return loggedAt is { } logged ? signer.CheckCertificate(identity, logged) : null;
     }
 }

@@ -35,6 +35,28 @@ public sealed class CertificateAuthority(string uri, IReadOnlyList<X509Certifica
     public DateTimeOffset? ValidFrom { get; } = validFrom;
 
     public DateTimeOffset? ValidUntil { get; } = validUntil;
+
+    /// <summary>
+    /// Whether a timestamp's signer may be a certificate the token itself carries, provided it chains to
+    /// <see cref="Chain"/>. A Sigstore trusted root names each TSA's leaf; a <c>tsaCertChain</c> may stop at the CA.
+    /// </summary>
+    public bool SignerMayBeEmbedded { get; private init; }
+
+    /// <summary>
+    /// A timestamp authority given as a PEM chain (<c>ctlog.tsaCertChain</c>, cosign's
+    /// <c>--timestamp-certificate-chain</c>): its root, any intermediates, and optionally the leaf, in any order.
+    /// </summary>
+    public static CertificateAuthority ForTimestampChain(IReadOnlyList<X509Certificate2> chain)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+
+        // Leaf-most first, as the trusted root orders chains: certificates that are not CAs, then the rest as given.
+        var ordered = chain.Where(c => !IsCertificateAuthority(c)).Concat(chain.Where(IsCertificateAuthority)).ToList();
+        return new CertificateAuthority("tsaCertChain", ordered, null, null) { SignerMayBeEmbedded = true };
+    }
+
+    private static bool IsCertificateAuthority(X509Certificate2 certificate) =>
+        certificate.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is { CertificateAuthority: true };
 }
 
 /// <summary>

@@ -69,6 +69,9 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>Images carrying (or not) the real cosign v3 attestation bundle as an OCI 1.1 referrer.</summary>
     public CosignV3BundleImages Bundles { get; private set; } = null!;
 
+    /// <summary>Images for cosignOCI11 (signature among the referrers) and tsaCertChain (RFC 3161 timestamps).</summary>
+    public TimestampAndReferrerImages Attached { get; } = TimestampAndReferrerImages.Create();
+
     /// <summary>e2e/nsel-app:v1, unsigned, under the namespace-selector policy.</summary>
     public PushedImage NamespaceSelectorImage { get; private set; } = null!;
 
@@ -91,6 +94,10 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, CosignV3BundleImages.StrictConditionsPolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.StrictConditionsPolicyName, CosignV3BundleImages.StrictConditionsPattern, CosignV3BundleImages.Identity, CosignV3BundleImages.StrictConditions));
 
             PolicyTemplate.Write(policies, NamespaceSelectorAdmissionTests.PolicyName, NamespaceSelectorAdmissionTests.Policy(Signer.PublicKeyPem));
+            foreach (var (name, yaml) in Attached.Policies(Signer.PublicKeyPem))
+            {
+                PolicyTemplate.Write(policies, name, yaml);
+            }
 
             // The publish (minutes) needs only the key; the registry work overlaps with it.
             // The trailing separator matters: the host globs $(PolicyDirectory)**/*.yaml.
@@ -111,6 +118,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 Keyless = await KeylessImages.PushAsync(Registry, images, Sigstore, OtherSigstore);
                 Bundles = await CosignV3BundleImages.PushAsync(Registry, images);
                 NamespaceSelectorImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/nsel-app", "v1");
+                await Attached.PushAsync(Registry, images, Signer);
             }
             catch (Exception e)
             {
@@ -151,6 +159,7 @@ public sealed class WebhookFixture : IAsyncLifetime
         OtherSigner.Dispose();
         Sigstore.Dispose();
         OtherSigstore.Dispose();
+        Attached.Dispose();
         Certificate.Dispose();
         Work.Dispose();
         return Task.CompletedTask;

@@ -65,6 +65,10 @@ public sealed class Rfc3161Timestamp
     private readonly byte[]? _contentTypeValue;
     private readonly byte[]? _messageDigest;
     private readonly (HashAlgorithmName Algorithm, byte[] Hash)? _signingCertificateHash;
+    private IReadOnlyList<byte[]> _embeddedCertificates = [];
+
+    /// <summary>Certificates a token may carry beyond its signer's chain are not read: a few suffice for any real TSA.</summary>
+    private const int MaxEmbeddedCertificates = 8;
 
     /// <summary>The TSTInfo <c>genTime</c>: when the TSA saw the imprint.</summary>
     public DateTimeOffset GenerationTime { get; }
@@ -123,9 +127,21 @@ public sealed class Rfc3161Timestamp
             }
 
             var tstInfo = encapsulated.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true)).ReadOctetString();
+            // certificates: never trusted by themselves. Kept so that a TSA configured by its CA chain alone
+            // (ctlog.tsaCertChain) can name the leaf the token carries, which must then chain to that CA.
+            var embedded = new List<byte[]>();
             if (signedData.HasData && signedData.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 0)))
             {
-                signedData.ReadEncodedValue(); // certificates: never trusted, the trusted root names the TSA
+                var certificates = signedData.ReadSetOf(true, new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true));
+                while (certificates.HasData)
+                {
+                    var isCertificate = certificates.PeekTag().HasSameClassAndValue(Asn1Tag.Sequence);
+                    var encoded = certificates.ReadEncodedValue();
+                    if (isCertificate && embedded.Count < MaxEmbeddedCertificates)
+                    {
+                        embedded.Add(encoded.ToArray());
+                    }
+                }
             }
 
             if (signedData.HasData && signedData.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 1)))
@@ -208,7 +224,10 @@ public sealed class Rfc3161Timestamp
 
             timestamp = new Rfc3161Timestamp(
                 generationTime, imprintAlgorithm, imprintHash, tstInfo, digestAlgorithm, signatureAlgorithm, attributesEncoded, signature,
-                issuer, serial, keyIdentifier, contentType, messageDigest, signingCertificate);
+                issuer, serial, keyIdentifier, contentType, messageDigest, signingCertificate)
+            {
+                _embeddedCertificates = embedded,
+            };
             error = null;
             return true;
         }
@@ -223,7 +242,51 @@ public sealed class Rfc3161Timestamp
     public bool IsSignedByOneOf(IReadOnlyList<CertificateAuthority> authorities)
     {
         ArgumentNullException.ThrowIfNull(authorities);
-        return authorities.Any(a => a.Chain.Count > 0 && Names(a.Chain[0]));
+        return authorities.Any(a => Signer(a) is not null);
+    }
+
+    /// <summary>
+    /// The certificate that signed this token on behalf of <paramref name="authority"/>: the authority's leaf, or, for a
+    /// chain that may stop at the CA, one of its certificates or a non-self-issued certificate the token carries that
+    /// the signer identifier names. Null when the authority did not sign it.
+    /// </summary>
+    private X509Certificate2? Signer(CertificateAuthority authority)
+    {
+        if (authority.Chain.Count > 0 && Names(authority.Chain[0]))
+        {
+            return authority.Chain[0];
+        }
+
+        if (!authority.SignerMayBeEmbedded)
+        {
+            return null;
+        }
+
+        if (authority.Chain.FirstOrDefault(Names) is { } configured)
+        {
+            return configured;
+        }
+
+        foreach (var der in _embeddedCertificates)
+        {
+            X509Certificate2 certificate;
+            try
+            {
+                certificate = X509CertificateLoader.LoadCertificate(der);
+            }
+            catch (CryptographicException)
+            {
+                continue;
+            }
+
+            // A self-issued certificate from the token would be its own root: only the configured chain holds roots.
+            if (!IsSelfSigned(certificate) && Names(certificate))
+            {
+                return certificate;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -259,13 +322,13 @@ public sealed class Rfc3161Timestamp
         var named = false;
         foreach (var authority in authorities)
         {
-            if (authority.Chain.Count == 0 || !Names(authority.Chain[0]))
+            if (Signer(authority) is not { } signer)
             {
                 continue;
             }
 
             named = true;
-            last = VerifyWith(authority);
+            last = VerifyWith(authority, signer);
             if (last is null)
             {
                 return null;
@@ -275,9 +338,8 @@ public sealed class Rfc3161Timestamp
         return named ? last : "the timestamp was not signed by a trusted timestamp authority";
     }
 
-    private string? VerifyWith(CertificateAuthority authority)
+    private string? VerifyWith(CertificateAuthority authority, X509Certificate2 leaf)
     {
-        var leaf = authority.Chain[0];
         if ((authority.ValidFrom is { } from && GenerationTime < from) || (authority.ValidUntil is { } until && GenerationTime > until))
         {
             return $"the timestamp's time {GenerationTime:O} is outside the timestamp authority's validity in the trusted root";
@@ -306,7 +368,7 @@ public sealed class Rfc3161Timestamp
         chain.ChainPolicy.VerificationTime = GenerationTime.UtcDateTime;
         chain.ChainPolicy.VerificationTimeIgnored = false;
         chain.ChainPolicy.CustomTrustStore.AddRange(roots.ToArray());
-        chain.ChainPolicy.ExtraStore.AddRange(authority.Chain.Skip(1).ToArray());
+        chain.ChainPolicy.ExtraStore.AddRange(authority.Chain.Where(c => !ReferenceEquals(c, leaf) && !roots.Contains(c)).ToArray());
         chain.ChainPolicy.ApplicationPolicy.Add(new Oid(TimeStampingEku));
         if (!chain.Build(leaf))
         {

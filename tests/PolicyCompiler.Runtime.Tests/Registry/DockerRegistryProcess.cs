@@ -163,6 +163,38 @@ internal sealed class DockerRegistryProcess : IDisposable
         await PutManifestAsync(signatureRepository, imageDigest.Replace(':', '-') + ".sig", OciManifest, Encoding.UTF8.GetBytes(manifest.ToJsonString()));
     }
 
+    /// <summary>
+    /// Attaches <paramref name="manifest"/> (whose <c>subject</c> is <paramref name="subjectDigest"/>) as an OCI 1.1
+    /// referrer: pushed by digest, then listed in the referrers tag schema's index (<c>sha256-&lt;hex&gt;</c>), as
+    /// clients such as go-containerregistry do for a registry without the referrers API (distribution 2.x).
+    /// </summary>
+    public async Task<string> PushReferrerAsync(string repository, string subjectDigest, JsonObject manifest)
+    {
+        var bytes = Encoding.UTF8.GetBytes(manifest.ToJsonString());
+        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
+        await PutManifestAsync(repository, digest, OciManifest, bytes);
+
+        var tag = subjectDigest.Replace(':', '-');
+        JsonArray listed;
+        using (var existing = await Http.GetAsync(new Uri($"v2/{repository}/manifests/{tag}", UriKind.Relative)))
+        {
+            listed = existing.IsSuccessStatusCode
+                ? (JsonNode.Parse(await existing.Content.ReadAsStringAsync())!["manifests"]!.AsArray().DeepClone().AsArray())
+                : [];
+        }
+
+        var descriptor = new JsonObject { ["mediaType"] = OciManifest, ["digest"] = digest, ["size"] = bytes.Length };
+        if ((manifest["artifactType"] ?? manifest["config"]?["mediaType"]) is { } artifactType)
+        {
+            descriptor["artifactType"] = artifactType.DeepClone();
+        }
+
+        listed.Add(descriptor);
+        var index = new JsonObject { ["schemaVersion"] = 2, ["mediaType"] = OciIndex, ["manifests"] = listed };
+        await PutManifestAsync(repository, tag, OciIndex, Encoding.UTF8.GetBytes(index.ToJsonString()));
+        return digest;
+    }
+
     public async Task<(string Digest, int Size)> PushBlobAsync(string repository, byte[] content)
     {
         var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(content));
