@@ -89,7 +89,7 @@ internal static class PolicyEmitter
         ("System", ["StringComparison.", "StringComparer.", "Convert.", "JmesValue "]),
         ("System.Collections.Generic", ["new Dictionary<"]),
         ("System.Collections.Immutable", ["ImmutableArray<"]),
-        ("System.Security.Cryptography", ["HashAlgorithmName."]),
+        ("System.Security.Cryptography", ["HashAlgorithmName"]),
         ("System.Security.Cryptography.X509Certificates", ["X509Certificate"]),
         ("PolicyCompiler.Runtime", ["Wildcard."]),
         ("PolicyCompiler.Runtime.Admission", ["AdmissionContext "]),
@@ -439,7 +439,7 @@ internal static class PolicyEmitter
         if (attestor.SecretKey is { } secret)
         {
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
-            w.WriteLine($"new SecretKeyAttestorDefinition({path}, {CSharp.Literal(secret.Namespace)}, {CSharp.Literal(secret.Name)}, HashAlgorithmName.{secret.Hash.ToUpperInvariant()}{requirementsArgument}{repository}),");
+            w.WriteLine($"new SecretKeyAttestorDefinition({path}, {CSharp.Literal(secret.Namespace)}, {CSharp.Literal(secret.Name)}, {HashName(secret.Hash)}{requirementsArgument}{repository}),");
         }
         else if (attestor.Key is { } key)
         {
@@ -450,7 +450,7 @@ internal static class PolicyEmitter
         {
             var certificate = certificates.Certificate is null ? "null" : fields.Certificate(certificates.Certificate);
             var chain = "[" + string.Join(", ", certificates.Chain.Select(fields.Certificate)) + "]";
-            w.WriteLine($"new SignatureAttestorDefinition({path}, new CertificateSigner({certificate}, {chain}, HashAlgorithmName.{certificates.Hash.ToUpperInvariant()}), {requirements}{repository}),");
+            w.WriteLine($"new SignatureAttestorDefinition({path}, new CertificateSigner({certificate}, {chain}, {HashName(certificates.Hash)}), {requirements}{repository}),");
         }
         else if (attestor.Keyless is { } keyless)
         {
@@ -715,12 +715,17 @@ internal static class PolicyEmitter
     private static string SkipImagesMethod(int ruleIndex, int entryIndex) =>
         $"SkipImageReferencesRule{ruleIndex.ToString(CultureInfo.InvariantCulture)}Entry{entryIndex.ToString(CultureInfo.InvariantCulture)}";
 
+    /// <summary>The C# for a <c>signatureAlgorithm</c>: .NET names no SHA-224, so that one is constructed by name.</summary>
+    internal static string HashName(string hash) =>
+        hash == "sha224" ? "new HashAlgorithmName(\"SHA224\")" : "HashAlgorithmName." + hash.ToUpperInvariant();
+
     internal static string DescribeAlgorithm(string algorithm) => algorithm switch
     {
         "EcdsaP256" => "ECDSA P-256",
         "EcdsaP384" => "ECDSA P-384",
         "EcdsaP521" => "ECDSA P-521",
         "Rsa" => "RSA",
+        "Ed25519" => "Ed25519",
         _ => algorithm,
     };
 

@@ -83,7 +83,7 @@ internal sealed class TrustMaterial(SourceWriter writer)
         writer.Indentation++;
         writer.WriteLine($"KeyAlgorithm.{key.Algorithm},");
         writer.WriteLine($"{CSharp.Literal(key.SubjectPublicKeyInfoBase64)},");
-        writer.WriteLine($"HashAlgorithmName.{key.Hash.ToUpperInvariant()});");
+        writer.WriteLine($"{PolicyEmitter.HashName(key.Hash)});");
         writer.Indentation--;
         writer.WriteLine();
     }

@@ -179,7 +179,14 @@ internal static class PublicKeyReader
                 return "Rsa";
 
             case Ed25519Oid:
-                throw new DerException("Ed25519 keys are not supported yet");
+                // RFC 8410: no parameters, and the key is the 32-byte encoded point.
+                algorithmIdentifier.EnsureEnd("in the Ed25519 algorithm identifier (RFC 8410 allows no parameters)");
+                if (keyBits.Length != 32)
+                {
+                    throw new DerException($"the Ed25519 key is {keyBits.Length.ToString(CultureInfo.InvariantCulture)} bytes; an Ed25519 public key is 32");
+                }
+
+                return "Ed25519";
 
             default:
                 throw new DerException($"the key algorithm {oid} is not supported");
