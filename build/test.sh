@@ -13,6 +13,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
 # build/image.sh copies the system CA bundle into the image (ContainerImageTests build one).
 [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+# ManifestTests validate the printed manifests with build/manifest-validation (node, packages from npm).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if ((${#missing[@]} > 0)); then
   echo "Installing test prerequisites: ${missing[*]}"
@@ -20,6 +23,11 @@ if ((${#missing[@]} > 0)); then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d build/manifest-validation/node_modules ]; then
+  echo "Installing the manifest validator's packages (npm ci in build/manifest-validation)"
+  npm ci --prefix build/manifest-validation --no-audit --no-fund >/dev/null
 fi
 
 dotnet test PolicyCompiler.sln -c Release "$@"

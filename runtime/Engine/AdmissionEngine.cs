@@ -21,6 +21,14 @@ public sealed class AdmissionEngine(
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
+    /// <summary>
+    /// Kyverno 1.19's per-policy form of <see cref="VerifyImagesAnnotation"/>, written beside it:
+    /// <c>{"version":1,"policies":{"&lt;namespace&gt;/&lt;policy&gt;":{"&lt;rule&gt;":{"&lt;image&gt;":"pass"}}}}</c>, the namespace
+    /// empty for a ClusterPolicy. It tells which policy and rule verified each image, where the older form only says that
+    /// some rule did.
+    /// </summary>
+    public const string ScopedVerifyImagesAnnotation = "kyverno.io/verify-images-scoped";
+
     /// <summary>Kyverno's default when a policy does not set <c>webhookTimeoutSeconds</c>.</summary>
     public const int DefaultTimeoutSeconds = 10;
 
@@ -412,6 +420,7 @@ public sealed class AdmissionEngine(
         var patches = new List<JsonPatchOperation>();
         var patchedPointers = new HashSet<string>(StringComparer.Ordinal);
         var verdicts = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var scopedVerdicts = new List<ScopedVerdict>();
 
         foreach (var check in checks)
         {
@@ -433,7 +442,9 @@ public sealed class AdmissionEngine(
                     {
                         if (entry.VerifiesSignatures)
                         {
-                            verdicts[image.WithDigest(digest).Canonical] = "pass";
+                            var verified = image.WithDigest(digest).Canonical;
+                            verdicts[verified] = "pass";
+                            scopedVerdicts.Add(new ScopedVerdict(check.Policy.Namespace, check.Policy.Name, check.Rule.Name, verified, "pass"));
                         }
 
                         if (entry.MutateDigest && image.Digest is null && !check.Extracted.Transformed && patchedPointers.Add(check.Extracted.Pointer))
@@ -453,7 +464,8 @@ public sealed class AdmissionEngine(
                     Report(RuleOutcomeStatus.Fail, result.Message);
                     break;
                 case VerificationStatus.Error when check.Policy.FailurePolicy == FailurePolicy.Ignore:
-                    warnings.Add($"policy {check.Policy.Name}.{check.Rule.Name}: {result.Message} (ignored: failurePolicy is Ignore)");
+                    // Kyverno's warning for an error under failurePolicy: Ignore is the rule's message alone, as for Audit.
+                    warnings.Add($"policy {check.Policy.Name}.{check.Rule.Name}: {result.Message}");
                     Report(RuleOutcomeStatus.Warn, result.Message + " (ignored: failurePolicy is Ignore)");
                     break;
                 default:
@@ -486,7 +498,7 @@ public sealed class AdmissionEngine(
 
         if (mutate && verdicts.Count > 0)
         {
-            AddVerdictAnnotation(context, verdicts, patches);
+            AddVerdictAnnotation(context, verdicts, scopedVerdicts, patches);
         }
 
         var response = Allow(uid);
@@ -500,7 +512,7 @@ public sealed class AdmissionEngine(
         return response;
     }
 
-    private static void AddVerdictAnnotation(AdmissionContext context, SortedDictionary<string, string> verdicts, List<JsonPatchOperation> patches)
+    private static void AddVerdictAnnotation(AdmissionContext context, SortedDictionary<string, string> verdicts, List<ScopedVerdict> scopedVerdicts, List<JsonPatchOperation> patches)
     {
         var merged = new SortedDictionary<string, string>(verdicts, StringComparer.Ordinal);
         var hasAnnotations = false;
@@ -520,6 +532,64 @@ public sealed class AdmissionEngine(
 
         var value = JsonSerializer.Serialize(new Dictionary<string, string>(merged, StringComparer.Ordinal), AdmissionJsonContext.Default.DictionaryStringString);
         patches.Add(new JsonPatchOperation { Op = "add", Path = "/metadata/annotations/" + EscapePointer(VerifyImagesAnnotation), Value = JsonString(value) });
+        patches.Add(new JsonPatchOperation { Op = "add", Path = "/metadata/annotations/" + EscapePointer(ScopedVerifyImagesAnnotation), Value = JsonString(ScopedVerdictAnnotation(scopedVerdicts)) });
+    }
+
+    /// <summary>
+    /// The value of <see cref="ScopedVerifyImagesAnnotation"/>: policies keyed <c>namespace/name</c> (<c>/name</c> for a
+    /// ClusterPolicy), then rules, then images, each level in ordinal order as Go's encoder sorts map keys, so the same
+    /// verdicts always give the same bytes.
+    /// </summary>
+    public static string ScopedVerdictAnnotation(IEnumerable<ScopedVerdict> verdicts)
+    {
+        ArgumentNullException.ThrowIfNull(verdicts);
+        var policies = new SortedDictionary<string, SortedDictionary<string, SortedDictionary<string, string>>>(StringComparer.Ordinal);
+        foreach (var verdict in verdicts)
+        {
+            var policyKey = (verdict.PolicyNamespace ?? string.Empty) + "/" + verdict.Policy;
+            if (!policies.TryGetValue(policyKey, out var rules))
+            {
+                rules = new SortedDictionary<string, SortedDictionary<string, string>>(StringComparer.Ordinal);
+                policies[policyKey] = rules;
+            }
+
+            if (!rules.TryGetValue(verdict.Rule, out var images))
+            {
+                images = new SortedDictionary<string, string>(StringComparer.Ordinal);
+                rules[verdict.Rule] = images;
+            }
+
+            images[verdict.Image] = verdict.Status;
+        }
+
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("version", 1);
+            writer.WriteStartObject("policies");
+            foreach (var (policy, rules) in policies)
+            {
+                writer.WriteStartObject(policy);
+                foreach (var (rule, images) in rules)
+                {
+                    writer.WriteStartObject(rule);
+                    foreach (var (image, status) in images)
+                    {
+                        writer.WriteString(image, status);
+                    }
+
+                    writer.WriteEndObject();
+                }
+
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     /// <summary>Kyverno's denial envelope, so that runbooks written for Kyverno's messages keep working.</summary>
@@ -622,6 +692,9 @@ public sealed class AdmissionEngine(
             public Dictionary<string, Entry[]> ByNamespace { get; }
         }
     }
+
+    /// <summary>One image's verdict as a policy's rule reached it, for <see cref="ScopedVerdictAnnotation"/>.</summary>
+    public sealed record ScopedVerdict(string? PolicyNamespace, string Policy, string Rule, string Image, string Status);
 
     private sealed record Check(
         PolicyDefinition Policy,

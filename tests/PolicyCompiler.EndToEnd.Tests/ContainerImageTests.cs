@@ -9,8 +9,9 @@ namespace PolicyCompiler.EndToEnd.Tests;
 /// <summary>
 /// The container image of issue 7: <c>build/image.sh</c> applied to the binary the fixture published, pushed to
 /// the test registry with skopeo, pulled back into a fresh layout, its layer unpacked and the webhook run from
-/// those files alone under chroot as the image's user. If a library, the CA bundle or the user were missing, the
-/// start or a review would fail here.
+/// those files alone under chroot as the image's user, with its root read-only as the printed Deployment's
+/// readOnlyRootFilesystem makes it. If a library, the CA bundle or the user were missing, or the webhook wrote a file
+/// anywhere, the start or a review would fail here.
 /// </summary>
 [Collection(WebhookCollection.Name)]
 public sealed class ContainerImageTests(WebhookFixture fixture, ITestOutputHelper output)
@@ -70,9 +71,16 @@ public sealed class ContainerImageTests(WebhookFixture fixture, ITestOutputHelpe
             rootfs,
             pulled.Config["config"]!.AsObject(),
             fixture.Certificate,
-            ["--Tls:CertificateFile=/tls/tls.crt", "--Tls:KeyFile=/tls/tls.key", "--Registry:InsecureRegistries:0=" + fixture.Registry.Host]);
+            ["--Tls:CertificateFile=/tls/tls.crt", "--Tls:KeyFile=/tls/tls.key", "--Registry:InsecureRegistries:0=" + fixture.Registry.Host],
+            readOnlyRoot: true);
         await Task.Delay(TimeSpan.FromSeconds(2));
         var idleKib = webhook.ResidentKib();
+
+        // The printed Deployment sets readOnlyRootFilesystem and mounts nothing writable (no emptyDir for /tmp): the
+        // webhook's root, /tmp included, is read-only here too, and the start and the reviews below must not need more.
+        var root = webhook.RootMount();
+        Assert.True(root.Options.Split(',').Contains("ro"), $"the webhook's / is mounted {root.Options}, not read-only\n{webhook.Describe()}");
+        Assert.DoesNotContain(webhook.MountPoints(), m => m == "/tmp" || m.StartsWith("/tmp/", StringComparison.Ordinal));
 
         // Real, effective, saved and filesystem ids of the running webhook: the image's user, not root, no extra groups.
         Assert.All(webhook.Status("Uid").Split('\t', StringSplitOptions.RemoveEmptyEntries), uid => Assert.Equal("65532", uid));

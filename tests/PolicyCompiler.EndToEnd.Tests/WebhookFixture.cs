@@ -23,6 +23,16 @@ public sealed class WebhookFixture : IAsyncLifetime
 
     public const string TlogImagePattern = "127.0.0.1:*/e2e/logged*";
 
+    /// <summary>The sample policy under <c>validationFailureAction: Audit</c>: a failure is a warning, not a denial.</summary>
+    public const string AuditPolicyName = "e2e-audit-image";
+
+    public const string AuditImagePattern = "127.0.0.1:*/e2e/audit*";
+
+    /// <summary>The sample policy under <c>failurePolicy: Ignore</c>, naming images of a registry nothing listens on.</summary>
+    public const string IgnorePolicyName = "e2e-ignore-unreachable";
+
+    public const string IgnoreImagePattern = "127.0.0.1:*/e2e/unreachable*";
+
     private RegistryProcess? _registry;
     private WebhookHost? _host;
 
@@ -72,6 +82,12 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>Images for cosignOCI11 (signature among the referrers) and tsaCertChain (RFC 3161 timestamps).</summary>
     public TimestampAndReferrerImages Attached { get; } = TimestampAndReferrerImages.Create();
 
+    /// <summary>e2e/audit-unsigned:v1, unsigned, under the Audit policy.</summary>
+    public PushedImage AuditImage { get; private set; } = null!;
+
+    /// <summary>A loopback port nothing listens on (picked free at start): the registry of the Ignore policy's images.</summary>
+    public string UnreachableRegistry { get; } = "127.0.0.1:" + FreeTcpPort.Pick().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>e2e/nsel-app:v1, unsigned, under the namespace-selector policy.</summary>
     public PushedImage NamespaceSelectorImage { get; private set; } = null!;
 
@@ -93,6 +109,8 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, CosignV3BundleImages.DenyPolicyName, CosignV3BundleImages.DenyPolicy());
             PolicyTemplate.Write(policies, CosignV3BundleImages.StrictConditionsPolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.StrictConditionsPolicyName, CosignV3BundleImages.StrictConditionsPattern, CosignV3BundleImages.Identity, CosignV3BundleImages.StrictConditions));
 
+            PolicyTemplate.Write(policies, AuditPolicyName, PolicyTemplate.CheckImage(AuditPolicyName, RuleName, [AuditImagePattern], Signer.PublicKeyPem, ignoreTlog: true, validationFailureAction: "Audit"));
+            PolicyTemplate.Write(policies, IgnorePolicyName, PolicyTemplate.CheckImage(IgnorePolicyName, RuleName, [IgnoreImagePattern], Signer.PublicKeyPem, ignoreTlog: true, failurePolicy: "Ignore"));
             PolicyTemplate.Write(policies, NamespaceSelectorAdmissionTests.PolicyName, NamespaceSelectorAdmissionTests.Policy(Signer.PublicKeyPem));
             foreach (var (name, yaml) in Attached.Policies(Signer.PublicKeyPem))
             {
@@ -117,6 +135,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 await Signer.SignAsync(Registry, UnloggedImage);
                 Keyless = await KeylessImages.PushAsync(Registry, images, Sigstore, OtherSigstore);
                 Bundles = await CosignV3BundleImages.PushAsync(Registry, images);
+                AuditImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/audit-unsigned", "v1");
                 NamespaceSelectorImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/nsel-app", "v1");
                 await Attached.PushAsync(Registry, images, Signer);
             }

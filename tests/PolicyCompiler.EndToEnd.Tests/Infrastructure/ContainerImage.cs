@@ -259,6 +259,18 @@ public sealed class ContainerRun : IDisposable
         throw new InvalidOperationException($"/proc/{ProcessId}/status has no {field}");
     }
 
+    /// <summary>The mount the webhook sees as <c>/</c>, from its own /proc/&lt;pid&gt;/mountinfo (paths there are relative to its root).</summary>
+    public (string MountPoint, string Options) RootMount() => Mounts().Last(m => m.MountPoint == "/");
+
+    /// <summary>Every mount point the webhook sees.</summary>
+    public IEnumerable<string> MountPoints() => Mounts().Select(m => m.MountPoint);
+
+    private List<(string MountPoint, string Options)> Mounts() =>
+        [.. File.ReadAllLines($"/proc/{ProcessId.ToString(CultureInfo.InvariantCulture)}/mountinfo")
+            .Select(line => line.Split(' '))
+            // Fields: id, parent, major:minor, root, mount point, per-mount options, …
+            .Select(fields => (fields[4], fields[5]))];
+
     /// <summary>Resident memory in KiB.</summary>
     public long ResidentKib() => long.Parse(Status("VmRSS").Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture);
 
@@ -279,7 +291,12 @@ public sealed class ContainerRun : IDisposable
     /// <param name="rootfs">The unpacked layer.</param>
     /// <param name="config">The image config (its <c>config</c> object: User, Entrypoint, Env, WorkingDir).</param>
     /// <param name="arguments">Arguments after the entrypoint (as a pod's <c>args</c>); paths are inside the image.</param>
-    public static async Task<ContainerRun> StartAsync(string rootfs, JsonObject config, TestCertificate certificate, IEnumerable<string> arguments)
+    /// <param name="readOnlyRoot">
+    /// Mount the image's files read-only, as a Deployment with <c>readOnlyRootFilesystem: true</c> does: a private mount
+    /// namespace binds the folder onto itself, remounts that bind read-only, then chroots into it. A write anywhere in
+    /// the image then fails with EROFS, so a webhook that needs a writable path fails its start or a review here.
+    /// </param>
+    public static async Task<ContainerRun> StartAsync(string rootfs, JsonObject config, TestCertificate certificate, IEnumerable<string> arguments, bool readOnlyRoot = false)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(certificate);
@@ -299,15 +316,26 @@ public sealed class ContainerRun : IDisposable
         {
             var port = FreeTcpPort.Pick();
             // env -i: the process gets the config's Env, not the test host's variables.
-            List<string> command =
+            List<string> chroot =
             [
-                "-i", .. environment,
                 "/usr/bin/unshare", "--mount", "--propagation", "private", "--root=" + rootfs, "--wd=" + workingDirectory, "--mount-proc=/proc",
                 "--setgid=" + ids[1], "--setuid=" + ids[0],
                 .. entrypoint,
                 "--urls", "https://127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture),
+                .. arguments,
             ];
-            command.AddRange(arguments);
+
+            // The read-only bind is made in a namespace of its own (the outer unshare) so that it disappears with the
+            // process; every step execs the next, so the started pid is still the webhook's.
+            List<string> command = readOnlyRoot
+                ?
+                [
+                    "-i", .. environment,
+                    "/usr/bin/unshare", "--mount", "--propagation", "private",
+                    "/bin/sh", "-c", "/usr/bin/mount --bind \"$0\" \"$0\" && /usr/bin/mount -o remount,bind,ro \"$0\" && exec \"$@\"", rootfs,
+                    .. chroot,
+                ]
+                : ["-i", .. environment, .. chroot];
             var stopwatch = Stopwatch.StartNew();
             var process = ChildProcess.Start("/usr/bin/env", command);
             var client = certificate.CreatePinnedClient(new Uri("https://127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture) + "/"), TimeSpan.FromSeconds(90));

@@ -9,7 +9,7 @@ namespace PolicyCompiler.EndToEnd.Tests.Infrastructure;
 /// </summary>
 public static class PolicyTemplate
 {
-    public static string CheckImage(string policyName, string ruleName, IReadOnlyList<string> imageReferences, string publicKeyPem, int webhookTimeoutSeconds = 30, bool ignoreTlog = false)
+    public static string CheckImage(string policyName, string ruleName, IReadOnlyList<string> imageReferences, string publicKeyPem, int webhookTimeoutSeconds = 30, bool ignoreTlog = false, string validationFailureAction = "Enforce", string failurePolicy = "Fail")
     {
         ArgumentNullException.ThrowIfNull(imageReferences);
         ArgumentNullException.ThrowIfNull(publicKeyPem);
@@ -20,10 +20,10 @@ public static class PolicyTemplate
             metadata:
               name: {policyName}
             spec:
-              validationFailureAction: Enforce
+              validationFailureAction: {validationFailureAction}
               background: false
               webhookTimeoutSeconds: {webhookTimeoutSeconds}
-              failurePolicy: Fail
+              failurePolicy: {failurePolicy}
               rules:
                 - name: {ruleName}
                   match:
