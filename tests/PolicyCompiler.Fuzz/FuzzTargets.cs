@@ -172,7 +172,9 @@ public static class FuzzTargets
         Check(success || diagnostics.Count > 0, "refused without a diagnostic");
         foreach (var d in diagnostics)
         {
-            Check(d.Start >= 0 && d.Length >= 0 && d.Start + d.Length <= text.Length, $"{d.Kind} diagnostic at {d.Start}+{d.Length} outside the text ({text.Length} characters)");
+            // An expression that ends too early is reported on the character after it (one past the text: in a
+            // policy, the closing quote or '}}'), so that the squiggle is never empty; nothing reaches further.
+            Check(d.Start >= 0 && d.Length >= 1 && d.Start + d.Length <= text.Length + 1, $"{d.Kind} diagnostic at {d.Start}+{d.Length} outside the text ({text.Length} characters)");
             Check(!string.IsNullOrEmpty(d.Message), "diagnostic without a message");
         }
     }

@@ -15,7 +15,9 @@ if (args is ["list"])
 
 if (args is ["fuzz", var target] && FuzzTargets.All.ContainsKey(target))
 {
-    SharpFuzz.Fuzzer.Run(stream =>
+    // Out of process: a stack overflow ends a child that SharpFuzz restarts, and AFL records a crash; in process it
+    // would end the fork server and the whole run.
+    SharpFuzz.Fuzzer.OutOfProcess.Run(stream =>
     {
         using var buffer = new MemoryStream();
         stream.CopyTo(buffer);
