@@ -83,17 +83,39 @@ internal sealed class JmesParser
         return Advance();
     }
 
+    /// <summary>
+    /// How deep the tree may nest. The parser, validator and emitter recurse over it, and a compiler thread's stack
+    /// ends after some ten thousand levels: <c>[[[[…</c> or <c>a.a.a.…</c> of that length was a stack overflow that
+    /// took the whole compiler down (found by build/fuzz.sh). Real expressions nest a few levels; the compliance suite's deepest (104 projections) about 210.
+    /// </summary>
+    internal const int MaxDepth = 1000;
+
+    // The depth of the node being built: one per nested Expression call, one per operator applied to a left operand.
+    private int _depth;
+
     private JmesNode Expression(int bindingPower)
     {
+        var outer = _depth;
         var leftToken = Advance();
+        CheckDepth(leftToken);
         var left = Nud(leftToken);
         while (bindingPower < BindingPower(Current.Type))
         {
             var token = Advance();
+            CheckDepth(token);
             left = Led(token, left);
         }
 
+        _depth = outer;
         return left;
+    }
+
+    private void CheckDepth(Token token)
+    {
+        if (++_depth > MaxDepth)
+        {
+            throw Error(token.Start, token.End - token.Start, $"The {_what} nests deeper than {MaxDepth} levels: split it into smaller expressions");
+        }
     }
 
     private static int Span(int start, int end) => System.Math.Max(end - start, 0);

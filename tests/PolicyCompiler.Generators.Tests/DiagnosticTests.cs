@@ -49,6 +49,20 @@ public sealed class DiagnosticTests
         Assert.Empty(run.PolicySources);
     }
 
+    [Theory]
+    // Minimised by build/fuzz.sh (corpus/policy-yaml/found-crash-*): YamlDotNet throws InvalidOperationException and
+    // ArgumentException rather than YamlException for these, which escaped the generator (CS8785, no policy compiled).
+    [InlineData(": {\n0")]
+    [InlineData(":\n :")]
+    public void PC0001_yaml_the_reader_throws_on_is_a_diagnostic_not_a_generator_crash(string yaml)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", yaml);
+
+        var diagnostic = run.Single("PC0001");
+        DiagnosticAssert.MessageContains(diagnostic, "not valid YAML");
+        Assert.Empty(run.PolicySources);
+    }
+
     [Fact]
     public void PC0001_duplicate_key_points_at_the_second_key()
     {
