@@ -21,7 +21,7 @@ public sealed class CosignOci11Tests(DockerRegistryFixture fixture) : IClassFixt
     private const string SimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json";
 
     private readonly ECDsa _signer = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-    private readonly RegistryClient _client = CreateClient(fixture);
+    private readonly RegistryClient _client = fixture.CreateClient();
 
     private DockerRegistryProcess Registry => fixture.Registry;
 
@@ -159,14 +159,7 @@ public sealed class CosignOci11Tests(DockerRegistryFixture fixture) : IClassFixt
         await Registry.PushReferrerAsync(repository, digest, manifest);
     }
 
-    private static RegistryClient CreateClient(DockerRegistryFixture fixture)
-    {
-        var options = new RegistryOptions();
-        options.InsecureRegistries.Add(fixture.Registry.Host);
-        return new RegistryClient(options);
-    }
-
-    private static string Unique() => Guid.NewGuid().ToString("N")[..10];
+    private static string Unique() => DockerRegistryFixture.Unique();
 
     private async Task<ImageVerificationResult> VerifyAsync(ImageReference image, string digest, ImageVerificationDefinition entry)
     {

@@ -21,6 +21,17 @@ public sealed class DockerRegistryFixture : IAsyncLifetime
         _registry?.Dispose();
         return Task.CompletedTask;
     }
+
+    /// <summary>A registry client that may speak plain HTTP to this registry.</summary>
+    internal RegistryClient CreateClient()
+    {
+        var options = new RegistryOptions();
+        options.InsecureRegistries.Add(Registry.Host);
+        return new RegistryClient(options);
+    }
+
+    /// <summary>A repository name part no other test uses.</summary>
+    internal static string Unique() => Guid.NewGuid().ToString("N")[..10];
 }
 
 /// <summary>
@@ -32,7 +43,7 @@ public sealed class RealRegistryVerificationTests(DockerRegistryFixture fixture)
 {
     private readonly ECDsa _signer = ECDsa.Create(ECCurve.NamedCurves.nistP256);
     private readonly ECDsa _stranger = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-    private readonly RegistryClient _client = CreateClient(fixture);
+    private readonly RegistryClient _client = fixture.CreateClient();
 
     private DockerRegistryProcess Registry => fixture.Registry;
 
@@ -129,14 +140,7 @@ public sealed class RealRegistryVerificationTests(DockerRegistryFixture fixture)
         Assert.False(error.IsTransient);
     }
 
-    private static RegistryClient CreateClient(DockerRegistryFixture fixture)
-    {
-        var options = new RegistryOptions();
-        options.InsecureRegistries.Add(fixture.Registry.Host);
-        return new RegistryClient(options);
-    }
-
-    private static string Unique() => Guid.NewGuid().ToString("N")[..10];
+    private static string Unique() => DockerRegistryFixture.Unique();
 
     private ImageVerifier Verifier() =>
         new(_client, new VerificationCache(new VerificationCacheOptions { Enabled = false }, TimeProvider.System), TimeProvider.System);

@@ -84,14 +84,18 @@ public sealed class VerificationKeyTests
     }
 
     [Fact]
-    public void RsaPkcs1SignaturesVerifyAndPssDoNot()
+    public void RsaPkcs1AndPssSignaturesVerifyOverTheirDataAndHashOnly()
     {
         using var signer = RSA.Create(2048);
         var key = VerificationKey.FromPem(signer.ExportSubjectPublicKeyInfoPem());
+        var other = (byte[])s_data.Clone();
+        other[0] ^= 1;
 
         Assert.Equal(KeyAlgorithm.Rsa, key.Algorithm);
         Assert.True(key.Verify(s_data, signer.SignData(s_data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)));
-        Assert.False(key.Verify(s_data, signer.SignData(s_data, HashAlgorithmName.SHA256, RSASignaturePadding.Pss)));
+        Assert.True(key.Verify(s_data, signer.SignData(s_data, HashAlgorithmName.SHA256, RSASignaturePadding.Pss)));
+        Assert.False(key.Verify(other, signer.SignData(s_data, HashAlgorithmName.SHA256, RSASignaturePadding.Pss)));
+        Assert.False(key.Verify(s_data, signer.SignData(s_data, HashAlgorithmName.SHA384, RSASignaturePadding.Pss)));
     }
 
     [Theory]
