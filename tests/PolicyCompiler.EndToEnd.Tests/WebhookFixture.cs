@@ -91,6 +91,10 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, CosignV3BundleImages.StrictConditionsPolicyName, CosignV3BundleImages.Policy(CosignV3BundleImages.StrictConditionsPolicyName, CosignV3BundleImages.StrictConditionsPattern, CosignV3BundleImages.Identity, CosignV3BundleImages.StrictConditions));
 
             PolicyTemplate.Write(policies, NamespaceSelectorAdmissionTests.PolicyName, NamespaceSelectorAdmissionTests.Policy(Signer.PublicKeyPem));
+            foreach (var (name, yaml) in TransportFaultTests.StallPolicies(Signer.PublicKeyPem))
+            {
+                PolicyTemplate.Write(policies, name, yaml);
+            }
 
             // The publish (minutes) needs only the key; the registry work overlaps with it.
             // The trailing separator matters: the host globs $(PolicyDirectory)**/*.yaml.

@@ -9,7 +9,7 @@ namespace PolicyCompiler.EndToEnd.Tests.Infrastructure;
 /// </summary>
 public static class PolicyTemplate
 {
-    public static string CheckImage(string policyName, string ruleName, IReadOnlyList<string> imageReferences, string publicKeyPem, int webhookTimeoutSeconds = 30, bool ignoreTlog = false)
+    public static string CheckImage(string policyName, string ruleName, IReadOnlyList<string> imageReferences, string publicKeyPem, int webhookTimeoutSeconds = 30, bool ignoreTlog = false, string failurePolicy = "Fail")
     {
         ArgumentNullException.ThrowIfNull(imageReferences);
         ArgumentNullException.ThrowIfNull(publicKeyPem);
@@ -23,7 +23,7 @@ public static class PolicyTemplate
               validationFailureAction: Enforce
               background: false
               webhookTimeoutSeconds: {webhookTimeoutSeconds}
-              failurePolicy: Fail
+              failurePolicy: {failurePolicy}
               rules:
                 - name: {ruleName}
                   match:
