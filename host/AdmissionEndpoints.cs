@@ -60,11 +60,13 @@ public static class AdmissionEndpoints
                 await RefuseAsync(context, endpoint, metrics, logger, StatusCodes.Status408RequestTimeout, $"the request body did not arrive within {TransportLimits.BodyReadTimeout.TotalSeconds:F0} s");
                 return;
             }
-            catch (Exception e) when (context.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException)
+            catch (Exception e) when (e is IOException || (e is OperationCanceledException && context.RequestAborted.IsCancellationRequested))
             {
                 // The client went away mid-body (a reset, or the API server's own timeout): nobody is left to answer.
+                // A reset surfaces as an IOException from the body before RequestAborted fires, so the type decides.
                 metrics.MalformedRequests.Inc(endpoint);
-                logger.LogInformation("Admission request abandoned by the client while its body was read");
+                logger.LogInformation("Admission request abandoned by the client while its body was read: {Reason}", e.GetType().Name);
+                context.Abort();
                 return;
             }
         }
@@ -99,7 +101,16 @@ public static class AdmissionEndpoints
 
         var answer = new AdmissionReview { ApiVersion = "admission.k8s.io/v1", Kind = "AdmissionReview", Response = response };
         context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, answer, AdmissionJsonContext.Default.AdmissionReview, context.RequestAborted);
+        try
+        {
+            await JsonSerializer.SerializeAsync(context.Response.Body, answer, AdmissionJsonContext.Default.AdmissionReview, context.RequestAborted);
+        }
+        catch (Exception e) when (e is IOException || (e is OperationCanceledException && context.RequestAborted.IsCancellationRequested))
+        {
+            // Decided, but the client reset or gave up before the answer went out; the verdict is counted all the same.
+            logger.LogInformation("Answer to uid={Uid} not delivered, the client is gone: {Reason}", request.Uid, e.GetType().Name);
+        }
+
         metrics.Requests.Inc(endpoint, response.Allowed ? "true" : "false");
         metrics.RequestDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, endpoint);
     }
