@@ -2,7 +2,10 @@
 # Load test: publishes the webhook with a policy for freshly signed images in a real docker-registry, then drives
 # it with wrk at 1, 8 and 64 connections (warm cache with digest references; no cache with tag references; the registry
 # stopped, where every review must be denied) and prints reviews/s, latency percentiles (wrk's and the server's own),
-# errors, admissions while the registry is down, peak and idle memory and start-up time. Not part of the tests.
+# errors, admissions while the registry is down, peak and idle memory and start-up time. A second table puts the
+# registry behind a fault-injecting proxy (build/loadtest/FaultInjectingProxy.cs) that delays every answer past the
+# policies' 3 s webhookTimeoutSeconds or trickles it byte by byte, under failurePolicy Fail and Ignore, and adds the
+# admitted/denied counts from /metrics and the registry requests the proxy saw per review. Not part of the tests.
 # Usage: build/loadtest.sh [seconds per run, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -37,9 +37,11 @@ builder.WebHost.UseKestrelHttpsConfiguration();
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
     kestrel.AddServerHeader = false;
-    kestrel.Limits.MaxRequestBodySize = AdmissionEndpoints.MaxRequestBytes;
+    TransportLimits.Apply(kestrel);
     kestrel.ConfigureHttpsDefaults(https =>
     {
+        TransportLimits.Apply(https);
+
         // Kestrel requires a certificate source; the prepared context then replaces its per-handshake selection.
         https.ServerCertificateSelector = (_, _) => certificates.Current;
         https.OnAuthenticate = (_, ssl) =>

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using PolicyCompiler.EndToEnd.Tests.Infrastructure;
+using PolicyCompiler.LoadTest;
 
 // Load test of the published webhook (issue 8): a real docker-registry with signed images, the NativeAOT binary with a
 // policy compiled for them, and wrk POSTing AdmissionReviews over HTTPS with keep-alive at fixed concurrencies.
@@ -16,6 +17,11 @@ using var signer = CosignSigner.Generate();
 using var certificate = TestCertificate.CreateForLoopback("policy-compiler-load");
 var policies = work.CreateSubdirectory("policies");
 PolicyTemplate.Write(policies, "load-check-image", PolicyTemplate.CheckImage("load-check-image", "check-signature", ["127.0.0.1:*/load/*"], signer.PublicKeyPem, ignoreTlog: true));
+// The slow-registry mixes (issue 9) have their own policies, one per failurePolicy, with a short webhook timeout that
+// the fault-injecting proxy's delay exceeds.
+const int SlowTimeoutSeconds = 3;
+PolicyTemplate.Write(policies, "load-slow-fail", PolicyTemplate.CheckImage("load-slow-fail", "check-signature", ["127.0.0.1:*/slow-fail/*"], signer.PublicKeyPem, webhookTimeoutSeconds: SlowTimeoutSeconds, ignoreTlog: true, failurePolicy: "Fail"));
+PolicyTemplate.Write(policies, "load-slow-ignore", PolicyTemplate.CheckImage("load-slow-ignore", "check-signature", ["127.0.0.1:*/slow-ignore/*"], signer.PublicKeyPem, webhookTimeoutSeconds: SlowTimeoutSeconds, ignoreTlog: true, failurePolicy: "Ignore"));
 
 Console.WriteLine("publishing the webhook (NativeAOT) with the load policy...");
 var publish = WebhookPublisher.PublishAsync(policies + Path.DirectorySeparatorChar, work.Combine("bin"), work.Combine("artifacts"));
@@ -28,8 +34,74 @@ for (var i = 0; i < 3; i++)
     images.Add(image);
 }
 
+var slowImages = new Dictionary<string, List<PushedImage>>(StringComparer.Ordinal);
+foreach (var repository in new[] { "slow-fail", "slow-ignore" })
+{
+    slowImages[repository] = [];
+    for (var i = 0; i < 3; i++)
+    {
+        var image = await OciImageBuilder.BuildAndPushAsync(registry, work.CreateSubdirectory("images"), $"{repository}/app{i}", "v1");
+        await signer.SignAsync(registry, image);
+        slowImages[repository].Add(image);
+    }
+}
+
 var published = await publish;
 Console.WriteLine($"published in {published.PublishTime.TotalSeconds:F0} s; binary {new FileInfo(published.Executable).Length / 1024.0 / 1024.0:F1} MiB");
+
+// Slow or trickling registry under load (issue 9): the real registry behind a fault-injecting proxy, digest references
+// (so that nothing but the signature checks reach the registry) and the verdict cache on, as deployed. No answer
+// arrives within the policies' 3 s timeout: every review must end at the deadline with the failurePolicy's verdict,
+// and identical verifications running at the same time must share one set of registry requests.
+var slowRows = new List<string>();
+using (var proxy = new FaultInjectingProxy(registry.Host))
+{
+    foreach (var (label, repository, fault, expectAdmitted) in new (string, string, RegistryFault, bool)[]
+    {
+        ($"registry answers after 5 s (> {SlowTimeoutSeconds} s timeout), failurePolicy Fail", "slow-fail", RegistryFault.DelayEachResponse, false),
+        ($"registry answers after 5 s (> {SlowTimeoutSeconds} s timeout), failurePolicy Ignore", "slow-ignore", RegistryFault.DelayEachResponse, true),
+        ("registry trickles 1 byte / 10 ms, failurePolicy Fail", "slow-fail", RegistryFault.TrickleBytes, false),
+    })
+    {
+        proxy.Fault = fault;
+        using var host = await WebhookHost.StartAsync(published, certificate, work.Path, [registry.Host, proxy.Host], []);
+        var review = AdmissionClient.Review(new TestPod("load", "pod", [.. slowImages[repository].Select(i => $"{proxy.Host}/{i.Repository}@{i.Digest}")]).ToJson());
+        var client = new AdmissionClient(host.Client);
+        var first = await client.ReviewAsync("/mutate", review);
+        if (first.Allowed != expectAdmitted || (expectAdmitted && first.Warnings.Count == 0))
+        {
+            throw new InvalidOperationException($"the slow-registry review must be {(expectAdmitted ? "admitted with a warning" : "denied")}: " + first.Describe());
+        }
+
+        var script = await WriteScriptAsync(work, "slow-" + repository, review);
+        foreach (var connections in concurrencies)
+        {
+            var before = await ServerBuckets(host.Client);
+            var (admittedBefore, deniedBefore) = (await Answered(host.Client, "true"), await Answered(host.Client, "false"));
+            var requestsBefore = proxy.Requests;
+            var output = await RunWrkAsync(connections, seconds, script, host);
+            // Reviews still running when wrk stops finish at their deadline; wait for them before reading the counters.
+            await Task.Delay(TimeSpan.FromSeconds(SlowTimeoutSeconds + 1));
+            var admitted = await Answered(host.Client, "true") - admittedBefore;
+            var denied = await Answered(host.Client, "false") - deniedBefore;
+            var requests = proxy.Requests - requestsBefore;
+            var errors = WrkErrors(output);
+            if (admitted > 0 && !expectAdmitted)
+            {
+                errors.Add($"ADMITTED {admitted} reviews");
+            }
+
+            if (denied > 0 && expectAdmitted)
+            {
+                errors.Add($"DENIED {denied} reviews under Ignore");
+            }
+
+            var server = ServerPercentile(before, await ServerBuckets(host.Client), 0.99);
+            var perReview = admitted + denied > 0 ? (requests / (double)(admitted + denied)).ToString("0.00", CultureInfo.InvariantCulture) : "?";
+            slowRows.Add(string.Join(" | ", label, connections.ToString(CultureInfo.InvariantCulture), PickWrk(output, @"Requests/sec:\s+([\d.]+)"), PickWrk(output, @"^\S*\|?\s*50%\s+(\S+)"), PickWrk(output, @"^\S*\|?\s*90%\s+(\S+)"), PickWrk(output, @"^\S*\|?\s*99%\s+(\S+)"), server, errors.Count == 0 ? "0" : string.Join("; ", errors), admitted.ToString(CultureInfo.InvariantCulture), denied.ToString(CultureInfo.InvariantCulture), requests.ToString(CultureInfo.InvariantCulture), perReview, Memory(host.ProcessId, "VmHWM")));
+        }
+    }
+}
 
 var rows = new List<string>();
 // The last mix stops the registry first (issue 9): every review must still be answered, quickly, and none admitted
@@ -92,6 +164,49 @@ Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 foreach (var row in rows)
 {
     Console.WriteLine("| " + row + " |");
+}
+
+Console.WriteLine();
+Console.WriteLine($"slow registry behind a fault-injecting proxy, policies' webhookTimeoutSeconds {SlowTimeoutSeconds}, digest references, verdict cache on; wrk, {seconds} s per run");
+Console.WriteLine("| mix | connections | reviews/s | p50 | p90 | p99 | server p99 | errors | admitted | denied | registry requests | requests per review | peak RSS |");
+Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+foreach (var row in slowRows)
+{
+    Console.WriteLine("| " + row + " |");
+}
+
+static async Task<string> WriteScriptAsync(TempDirectory work, string name, JsonObject review)
+{
+    var body = work.Combine(name + ".json");
+    await File.WriteAllTextAsync(body, review.ToJsonString());
+    var script = work.Combine(name + ".lua");
+    await File.WriteAllTextAsync(script, $$"""
+        wrk.method = "POST"
+        wrk.headers["Content-Type"] = "application/json"
+        local f = io.open("{{body}}", "r")
+        wrk.body = f:read("*all")
+        f:close()
+        """);
+    return script;
+}
+
+// wrk's own timeout (2 s by default) would count every review that waits for the webhook deadline as an error.
+static async Task<string> RunWrkAsync(int connections, int seconds, string script, WebhookHost host)
+{
+    var result = await ProcessRunner.RunAsync("wrk", ["-t", Math.Min(connections, 2).ToString(CultureInfo.InvariantCulture), "-c", connections.ToString(CultureInfo.InvariantCulture), "-d", seconds + "s", "--timeout", "35s", "--latency", "-s", script, host.BaseUri + "mutate"], TimeSpan.FromSeconds(seconds + 60));
+    return result.Output;
+}
+
+static string PickWrk(string output, string pattern) => Regex.Match(output, pattern, RegexOptions.Multiline) is { Success: true } m ? m.Groups[1].Value : "?";
+
+static List<string> WrkErrors(string output) => Regex.Matches(output, @"(Non-2xx or 3xx responses|Socket errors): ([^\n]+)").Select(m => m.Value).ToList();
+
+// Reviews of the mutate endpoint the webhook answered with allowed=<allowed> so far.
+static async Task<long> Answered(HttpClient client, string allowed)
+{
+    var text = await client.GetStringAsync(new Uri("metrics", UriKind.Relative));
+    return Regex.Matches(text, @"^policycompiler_admission_requests_total\{[^}]*mutate[^}]*allowed=""" + allowed + @"""[^}]*\} (\d+)$", RegexOptions.Multiline)
+        .Sum(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
 }
 
 // Reviews of the mutate endpoint the webhook answered with allowed=true so far.

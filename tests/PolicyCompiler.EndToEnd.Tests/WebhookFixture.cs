@@ -117,6 +117,11 @@ public sealed class WebhookFixture : IAsyncLifetime
                 PolicyTemplate.Write(policies, name, yaml);
             }
 
+            foreach (var (name, yaml) in TransportFaultTests.StallPolicies(Signer.PublicKeyPem))
+            {
+                PolicyTemplate.Write(policies, name, yaml);
+            }
+
             // The publish (minutes) needs only the key; the registry work overlaps with it.
             // The trailing separator matters: the host globs $(PolicyDirectory)**/*.yaml.
             var publish = WebhookPublisher.PublishAsync(policies + Path.DirectorySeparatorChar, Work.Combine("bin"), Work.Combine("artifacts"));
