@@ -492,7 +492,7 @@ public sealed class DiagnosticTests
     [Fact]
     public void PC0006_same_bad_key_in_two_entries_is_reported_at_each_block_with_kyvernos_entry_index()
     {
-        // The same Ed25519 block twice: alone in the first entry, after a valid key in the second. Each report points
+        // The same X25519 block (a key-agreement key, never a signer) twice: alone in the first entry, after a valid key in the second. Each report points
         // at its own BEGIN line, and entries are numbered as Kyverno expands them (the second value holds entries 1 and 2).
         var run = GeneratorHarness.Run("policy.yaml", """
             apiVersion: kyverno.io/v1
@@ -513,7 +513,7 @@ public sealed class DiagnosticTests
                       - keys:
                           publicKeys: |-
                             -----BEGIN PUBLIC KEY-----
-                            MCowBQYDK2VwAyEAS7hdQ79vE54UpoD3P7Zo78+gXq0aDHQiTnIsPHByA1c=
+                            MCowBQYDK2VuAyEAS7hdQ79vE54UpoD3P7Zo78+gXq0aDHQiTnIsPHByA1c=
                             -----END PUBLIC KEY-----
                       - keys:
                           publicKeys: |-
@@ -522,15 +522,15 @@ public sealed class DiagnosticTests
                             5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
                             -----END PUBLIC KEY-----
                             -----BEGIN PUBLIC KEY-----
-                            MCowBQYDK2VwAyEAS7hdQ79vE54UpoD3P7Zo78+gXq0aDHQiTnIsPHByA1c=
+                            MCowBQYDK2VuAyEAS7hdQ79vE54UpoD3P7Zo78+gXq0aDHQiTnIsPHByA1c=
                             -----END PUBLIC KEY-----
             """);
 
         Assert.Equal(2, run.GeneratorDiagnostics.Length);
         Assert.All(run.GeneratorDiagnostics, d => Assert.Equal("PC0006", d.Id));
-        DiagnosticAssert.MessageContains(run.GeneratorDiagnostics[0], "#1 at .attestors[0].entries[0] cannot be used: Ed25519 keys are not supported yet");
+        DiagnosticAssert.MessageContains(run.GeneratorDiagnostics[0], "#1 at .attestors[0].entries[0] cannot be used: the key algorithm 1.3.101.110 is not supported");
         DiagnosticAssert.At(run.GeneratorDiagnostics[0], File, 18, 17);
-        DiagnosticAssert.MessageContains(run.GeneratorDiagnostics[1], "#2 at .attestors[0].entries[2] cannot be used: Ed25519 keys are not supported yet");
+        DiagnosticAssert.MessageContains(run.GeneratorDiagnostics[1], "#2 at .attestors[0].entries[2] cannot be used: the key algorithm 1.3.101.110 is not supported");
         DiagnosticAssert.At(run.GeneratorDiagnostics[1], File, 27, 17);
     }
 
