@@ -19,6 +19,16 @@ public static class GoRegex
 {
     private static readonly ConcurrentDictionary<string, Regex> Cache = new(StringComparer.Ordinal);
 
+    // The pattern as the policy wrote it, for messages: users know their Go spelling, not the translation.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Regex, string> Sources = [];
+
+    /// <summary>The Go pattern a regex of <see cref="Create"/> came from; any other regex's own pattern.</summary>
+    public static string SourceOf(Regex regex)
+    {
+        ArgumentNullException.ThrowIfNull(regex);
+        return Sources.TryGetValue(regex, out var source) ? source : regex.ToString();
+    }
+
     /// <summary>A compiled regex for a Go pattern; throws <see cref="ArgumentException"/> for a pattern .NET cannot parse.</summary>
     public static Regex Create(string pattern)
     {
@@ -45,6 +55,7 @@ public static class GoRegex
             Cache.Clear();
         }
 
+        Sources.AddOrUpdate(regex, pattern);
         Cache[pattern] = regex;
         return regex;
     }

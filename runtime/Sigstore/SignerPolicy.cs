@@ -212,7 +212,7 @@ public sealed class KeylessIdentity(string? subject, Regex? subjectRegex, string
 
         if (subjectRegex is not null && !certificate.Subjects.Any(subjectRegex.IsMatch))
         {
-            return $"subject mismatch: expected to match {subjectRegex}, got {string.Join(", ", certificate.Subjects)}";
+            return $"subject mismatch: expected to match {Conditions.GoRegex.SourceOf(subjectRegex)}, got {string.Join(", ", certificate.Subjects)}";
         }
 
         if (issuer is not null && !string.Equals(issuer, certificate.Issuer, StringComparison.Ordinal))
@@ -222,7 +222,7 @@ public sealed class KeylessIdentity(string? subject, Regex? subjectRegex, string
 
         if (issuerRegex is not null && (certificate.Issuer is null || !issuerRegex.IsMatch(certificate.Issuer)))
         {
-            return $"issuer mismatch: expected to match {issuerRegex}, got {certificate.Issuer}";
+            return $"issuer mismatch: expected to match {Conditions.GoRegex.SourceOf(issuerRegex)}, got {certificate.Issuer}";
         }
 
         foreach (var (name, expected) in extensions ?? new Dictionary<string, string>())

@@ -48,6 +48,16 @@ public sealed class GoRegexTests
     }
 
     [Fact]
+    public void Messages_show_the_pattern_as_the_policy_wrote_it()
+    {
+        var regex = GoRegex.Create(@"^v[0-9]+\.[0-9]+$");
+
+        Assert.Equal(@"^v[0-9]+\.[0-9]+\z", regex.ToString());
+        Assert.Equal(@"^v[0-9]+\.[0-9]+$", GoRegex.SourceOf(regex));
+        Assert.Equal("^a$", GoRegex.SourceOf(new System.Text.RegularExpressions.Regex("^a$")));
+    }
+
+    [Fact]
     public void Invalid_pattern_stays_invalid()
     {
         Assert.ThrowsAny<ArgumentException>(() => GoRegex.Create("^(org$"));

@@ -56,10 +56,12 @@ public sealed class ManifestTests(WebhookFixture fixture)
             var configuration = documents.Single(d => Text(d, "kind") == kind);
             var webhooks = ((YamlSequenceNode)configuration["webhooks"]).Children.Cast<YamlMappingNode>().ToList();
 
-            // One webhook per failure policy: the fixture's failurePolicy: Ignore policy gets its own.
-            Assert.Equal(["Fail", "Ignore"], webhooks.Select(w => Text(w, "failurePolicy")).Order(StringComparer.Ordinal));
-            var webhook = webhooks.Single(w => Text(w, "failurePolicy") == "Fail");
-            Assert.Equal("30", Text(webhook, "timeoutSeconds"));
+            // One webhook per failure policy and timeout: the fixture's policies use Fail and Ignore, with 30 s, and the
+            // stalled-registry policies 5 s.
+            Assert.Equal(
+                ["Fail/30", "Fail/5", "Ignore/30", "Ignore/5"],
+                webhooks.Select(w => Text(w, "failurePolicy") + "/" + Text(w, "timeoutSeconds")).Order(StringComparer.Ordinal));
+            var webhook = webhooks.Single(w => Text(w, "failurePolicy") == "Fail" && Text(w, "timeoutSeconds") == "30");
             Assert.Equal(kind.StartsWith("Mutating", StringComparison.Ordinal) ? "/mutate" : "/validate", Text(webhook, "clientConfig", "service", "path"));
             var selector = (YamlMappingNode)((YamlSequenceNode)((YamlMappingNode)webhook["namespaceSelector"])["matchExpressions"])[0];
             Assert.Equal("NotIn", Text(selector, "operator"));
