@@ -431,6 +431,9 @@ internal static class PolicyEmitter
         w.Indentation--;
     }
 
+    private static string CtLogs(CtLogModel ctlog, TrustMaterial fields) =>
+        ctlog.Key is { } key ? $"[TransparencyLog.FromKey(\"ctlog\", {fields.Key(key)})]" : "null";
+
     private static void WriteAttestor(SourceWriter w, AttestorModel attestor, TrustMaterial fields)
     {
         var path = CSharp.Literal(attestor.Path);
@@ -450,7 +453,7 @@ internal static class PolicyEmitter
         {
             var certificate = certificates.Certificate is null ? "null" : fields.Certificate(certificates.Certificate);
             var chain = "[" + string.Join(", ", certificates.Chain.Select(fields.Certificate)) + "]";
-            w.WriteLine($"new SignatureAttestorDefinition({path}, new CertificateSigner({certificate}, {chain}, {HashName(certificates.Hash)}), {requirements}{repository}),");
+            w.WriteLine($"new SignatureAttestorDefinition({path}, new CertificateSigner({certificate}, {chain}, {HashName(certificates.Hash)}, ignoreSct: {CSharp.Literal(certificates.CtLog.IgnoreSct)}, ctLogs: {CtLogs(certificates.CtLog, fields)}), {requirements}{repository}),");
         }
         else if (attestor.Keyless is { } keyless)
         {
@@ -462,7 +465,7 @@ internal static class PolicyEmitter
             w.WriteLine($"new KeylessIdentity({CSharp.Literal(keyless.Subject)}, {Regex(keyless.SubjectRegExp)}, {CSharp.Literal(keyless.Issuer)}, {Regex(keyless.IssuerRegExp)}, {Extensions(keyless.Extensions)}),");
             w.WriteLine($"roots: {(keyless.Roots.IsEmpty ? "null" : "[" + string.Join(", ", keyless.Roots.Select(fields.Certificate)) + "]")},");
             w.WriteLine($"ignoreSct: {CSharp.Literal(keyless.CtLog.IgnoreSct)},");
-            w.WriteLine($"ctLogs: {(keyless.CtLog.Key is { } ctKey ? $"[TransparencyLog.FromKey(\"ctlog\", {fields.Key(ctKey)})]" : "null")}),");
+            w.WriteLine($"ctLogs: {CtLogs(keyless.CtLog, fields)}),");
             w.Indentation--;
             w.WriteLine($"{requirements}{repository}),");
             w.Indentation--;

@@ -164,7 +164,8 @@ internal sealed record TransparencyLogModel(bool Ignore, string? Url, PublicKeyM
 /// <summary><c>ctlog</c>: whether embedded SCTs are checked, and against which log key (the trusted root's when null).</summary>
 internal sealed record CtLogModel(bool IgnoreSct, PublicKeyModel? Key);
 
-internal sealed record CertificatesModel(CertificateModel? Certificate, EquatableArray<CertificateModel> Chain, string Hash);
+/// <summary><paramref name="CtLog"/> is what applies: without a chain cosign uses only the certificate's key, so SCTs are ignored.</summary>
+internal sealed record CertificatesModel(CertificateModel? Certificate, EquatableArray<CertificateModel> Chain, string Hash, CtLogModel CtLog);
 
 internal sealed record KeylessModel(
     string? Subject,
