@@ -60,6 +60,15 @@ internal static class PolicyEmitter
                 if (rule.VerifyImages[v].Validation is { } validation)
                 {
                     ConditionEmitter.WriteMethods(body, DenyField(r, v), validation.Deny, Conditions.KyvernoVariableMode.Strict);
+                    if (validation.MessageTemplate is { } message)
+                    {
+                        // Strict, as Kyverno substitutes the message; the runtime decides what a failure reads as.
+                        var methods = new SourceWriter();
+                        Conditions.KyvernoEmitter.EmitTemplateMethod(methods, DenyField(r, v) + "Message", message, Conditions.KyvernoVariableMode.Strict, "private");
+                        body.WriteLine();
+                        body.WriteLine($"// spec.rules[{r.ToString(CultureInfo.InvariantCulture)}].verifyImages[{v.ToString(CultureInfo.InvariantCulture)}].validate.message");
+                        body.WriteBlock(methods.ToString());
+                    }
                 }
             }
         }
@@ -346,8 +355,9 @@ internal static class PolicyEmitter
 
         if (entry.Validation is { } validation)
         {
-            var readsRequest = ConditionEmitter.ReadsRequest(validation.Deny) ? ", readsRequest: true" : string.Empty;
-            optional.Add($"validation: new ValidationDefinition({CSharp.Literal(validation.Message)}, {DenyField(ruleIndex, entryIndex)}{readsRequest})");
+            var readsRequest = ConditionEmitter.ReadsRequest(validation.Deny) || validation.MessageReadsRequest ? ", readsRequest: true" : string.Empty;
+            var messageTemplate = validation.MessageTemplate is null ? string.Empty : $", messageTemplate: {DenyField(ruleIndex, entryIndex)}Message";
+            optional.Add($"validation: new ValidationDefinition({CSharp.Literal(validation.Message)}, {DenyField(ruleIndex, entryIndex)}{messageTemplate}{readsRequest})");
         }
 
         var hasAttestations = !entry.Attestations.IsEmpty;

@@ -111,8 +111,14 @@ internal sealed record AttestationModel(string Path, string Type, EquatableArray
 
 internal sealed record RegistryCredentialsModel(bool AllowInsecure, EquatableArray<string> Secrets);
 
-/// <summary><c>validate</c>: the image is denied when <see cref="Deny"/> holds.</summary>
-internal sealed record ValidationModel(string? Message, EquatableArray<ConditionBlockModel> Deny);
+/// <summary>
+/// <c>validate</c>: the image is denied when <see cref="Deny"/> holds, with <see cref="Message"/> as written or, when it
+/// has variables, <see cref="MessageTemplate"/> (then <see cref="Message"/> is null).
+/// </summary>
+internal sealed record ValidationModel(string? Message, Conditions.KyvernoTemplate? MessageTemplate, EquatableArray<ConditionBlockModel> Deny)
+{
+    public bool MessageReadsRequest { get; init; }
+}
 
 /// <summary>An element of a conditions list: <see cref="Any"/> (null when not written) and <see cref="All"/>.</summary>
 internal sealed record ConditionBlockModel(EquatableArray<ConditionModel>? Any, EquatableArray<ConditionModel> All);
