@@ -60,6 +60,15 @@ internal static class PolicyEmitter
                 if (rule.VerifyImages[v].Validation is { } validation)
                 {
                     ConditionEmitter.WriteMethods(body, DenyField(r, v), validation.Deny, Conditions.KyvernoVariableMode.Strict);
+                    if (validation.MessageTemplate is { } message)
+                    {
+                        // Strict, as Kyverno substitutes the message; the runtime decides what a failure reads as.
+                        var methods = new SourceWriter();
+                        Conditions.KyvernoEmitter.EmitTemplateMethod(methods, DenyField(r, v) + "Message", message, Conditions.KyvernoVariableMode.Strict, "private");
+                        body.WriteLine();
+                        body.WriteLine($"// spec.rules[{r.ToString(CultureInfo.InvariantCulture)}].verifyImages[{v.ToString(CultureInfo.InvariantCulture)}].validate.message");
+                        body.WriteBlock(methods.ToString());
+                    }
                 }
             }
         }
@@ -346,8 +355,9 @@ internal static class PolicyEmitter
 
         if (entry.Validation is { } validation)
         {
-            var readsRequest = ConditionEmitter.ReadsRequest(validation.Deny) ? ", readsRequest: true" : string.Empty;
-            optional.Add($"validation: new ValidationDefinition({CSharp.Literal(validation.Message)}, {DenyField(ruleIndex, entryIndex)}{readsRequest})");
+            var readsRequest = ConditionEmitter.ReadsRequest(validation.Deny) || validation.MessageReadsRequest ? ", readsRequest: true" : string.Empty;
+            var messageTemplate = validation.MessageTemplate is null ? string.Empty : $", messageTemplate: {DenyField(ruleIndex, entryIndex)}Message";
+            optional.Add($"validation: new ValidationDefinition({CSharp.Literal(validation.Message)}, {DenyField(ruleIndex, entryIndex)}{messageTemplate}{readsRequest})");
         }
 
         var hasAttestations = !entry.Attestations.IsEmpty;
@@ -431,6 +441,9 @@ internal static class PolicyEmitter
         w.Indentation--;
     }
 
+    private static string CtLogs(CtLogModel ctlog, TrustMaterial fields) =>
+        ctlog.Key is { } key ? $"[TransparencyLog.FromKey(\"ctlog\", {fields.Key(key)})]" : "null";
+
     private static void WriteAttestor(SourceWriter w, AttestorModel attestor, TrustMaterial fields)
     {
         var path = CSharp.Literal(attestor.Path);
@@ -450,7 +463,7 @@ internal static class PolicyEmitter
         {
             var certificate = certificates.Certificate is null ? "null" : fields.Certificate(certificates.Certificate);
             var chain = "[" + string.Join(", ", certificates.Chain.Select(fields.Certificate)) + "]";
-            w.WriteLine($"new SignatureAttestorDefinition({path}, new CertificateSigner({certificate}, {chain}, {HashName(certificates.Hash)}), {requirements}{repository}),");
+            w.WriteLine($"new SignatureAttestorDefinition({path}, new CertificateSigner({certificate}, {chain}, {HashName(certificates.Hash)}, ignoreSct: {CSharp.Literal(certificates.CtLog.IgnoreSct)}, ctLogs: {CtLogs(certificates.CtLog, fields)}), {requirements}{repository}),");
         }
         else if (attestor.Keyless is { } keyless)
         {
@@ -462,7 +475,7 @@ internal static class PolicyEmitter
             w.WriteLine($"new KeylessIdentity({CSharp.Literal(keyless.Subject)}, {Regex(keyless.SubjectRegExp)}, {CSharp.Literal(keyless.Issuer)}, {Regex(keyless.IssuerRegExp)}, {Extensions(keyless.Extensions)}),");
             w.WriteLine($"roots: {(keyless.Roots.IsEmpty ? "null" : "[" + string.Join(", ", keyless.Roots.Select(fields.Certificate)) + "]")},");
             w.WriteLine($"ignoreSct: {CSharp.Literal(keyless.CtLog.IgnoreSct)},");
-            w.WriteLine($"ctLogs: {(keyless.CtLog.Key is { } ctKey ? $"[TransparencyLog.FromKey(\"ctlog\", {fields.Key(ctKey)})]" : "null")}),");
+            w.WriteLine($"ctLogs: {CtLogs(keyless.CtLog, fields)}),");
             w.Indentation--;
             w.WriteLine($"{requirements}{repository}),");
             w.Indentation--;

@@ -30,7 +30,7 @@ internal sealed class TrustMaterial(SourceWriter writer)
                 Declare(rekorKey);
             }
 
-            if (attestor.Keyless?.CtLog.Key is { } ctKey)
+            if ((attestor.Keyless?.CtLog ?? attestor.Certificates?.CtLog)?.Key is { } ctKey)
             {
                 Declare(ctKey);
             }

@@ -111,8 +111,14 @@ internal sealed record AttestationModel(string Path, string Type, EquatableArray
 
 internal sealed record RegistryCredentialsModel(bool AllowInsecure, EquatableArray<string> Secrets);
 
-/// <summary><c>validate</c>: the image is denied when <see cref="Deny"/> holds.</summary>
-internal sealed record ValidationModel(string? Message, EquatableArray<ConditionBlockModel> Deny);
+/// <summary>
+/// <c>validate</c>: the image is denied when <see cref="Deny"/> holds, with <see cref="Message"/> as written or, when it
+/// has variables, <see cref="MessageTemplate"/> (then <see cref="Message"/> is null).
+/// </summary>
+internal sealed record ValidationModel(string? Message, Conditions.KyvernoTemplate? MessageTemplate, EquatableArray<ConditionBlockModel> Deny)
+{
+    public bool MessageReadsRequest { get; init; }
+}
 
 /// <summary>An element of a conditions list: <see cref="Any"/> (null when not written) and <see cref="All"/>.</summary>
 internal sealed record ConditionBlockModel(EquatableArray<ConditionModel>? Any, EquatableArray<ConditionModel> All);
@@ -164,7 +170,8 @@ internal sealed record TransparencyLogModel(bool Ignore, string? Url, PublicKeyM
 /// <summary><c>ctlog</c>: whether embedded SCTs are checked, and against which log key (the trusted root's when null).</summary>
 internal sealed record CtLogModel(bool IgnoreSct, PublicKeyModel? Key);
 
-internal sealed record CertificatesModel(CertificateModel? Certificate, EquatableArray<CertificateModel> Chain, string Hash);
+/// <summary><paramref name="CtLog"/> is what applies: without a chain cosign uses only the certificate's key, so SCTs are ignored.</summary>
+internal sealed record CertificatesModel(CertificateModel? Certificate, EquatableArray<CertificateModel> Chain, string Hash, CtLogModel CtLog);
 
 internal sealed record KeylessModel(
     string? Subject,

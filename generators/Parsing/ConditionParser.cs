@@ -302,6 +302,13 @@ internal static class ConditionParser
         return null;
     }
 
+    /// <summary>Parses a message with <c>{{ }}</c> variables written in YAML; null after reporting its mistakes.</summary>
+    public static KyvernoTemplate? ParseTemplate(YamlFile file, Located<string> text, string path) =>
+        ReadTemplate(file, text.Value, text.Location, null, path);
+
+    /// <summary>Whether a template's variables may read the admission request (then its result is never cached).</summary>
+    public static bool ReadsRequest(KyvernoTemplate template) => ReadsRequest(new KyvernoStringValue(template));
+
     /// <summary>Parses a bare JMESPath expression (no <c>{{ }}</c>) written in YAML; null after reporting its mistakes.</summary>
     public static JmesNode? ParseExpression(YamlFile file, Located<string> text, string path)
     {

@@ -401,8 +401,9 @@ internal static class PolicyParser
         var validation = new ValidationSyntax { Location = keyLocation, Message = reader.TakeString("message") };
         if (validation.Message is { } message && message.Value.Contains("{{"))
         {
-            reader.File.Report(DiagnosticDescriptors.NotSupportedYet, message.Location, reader.FieldPath("message"), "variables in validate.message are not substituted; write the values into the deny conditions' messages");
-            validation.Invalid = true;
+            // Substituted when the deny conditions hold, over what they read (Kyverno's SubstituteAll on the message).
+            validation.MessageTemplate = ConditionParser.ParseTemplate(reader.File, message, reader.FieldPath("message"));
+            validation.Invalid |= validation.MessageTemplate is null;
         }
 
         if (reader.TakeMapping("deny", "Deny") is { } deny)

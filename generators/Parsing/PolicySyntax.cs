@@ -229,6 +229,9 @@ internal sealed class ValidationSyntax
 
     public Located<string>? Message { get; set; }
 
+    /// <summary>The message parsed, when it has variables.</summary>
+    public Conditions.KyvernoTemplate? MessageTemplate { get; set; }
+
     public EquatableArray<ConditionBlockModel>? Deny { get; set; }
 
     /// <summary>Something in the block was reported: the entry must not compile.</summary>

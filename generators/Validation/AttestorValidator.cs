@@ -155,12 +155,6 @@ internal static class AttestorValidator
         if (attestor.Certificates is { } certificates)
         {
             var tlog = ValidateRekor(certificates.Rekor, file);
-            if (certificates.CtLog is { } ctlog && ctlog.IgnoreSct?.Value != true)
-            {
-                file.Report(DiagnosticDescriptors.NotSupportedYet, ctlog.Location, "certificates.ctlog", "SCTs are checked for keyless certificates only; set ignoreSCT: true or remove ctlog");
-                ok = false;
-            }
-
             var certificatesTsa = ValidateTsaChain(certificates.CtLog, file, ref ok);
             var model = ValidateCertificates(certificates, file);
             return ok && tlog is not null && model is not null
@@ -291,7 +285,10 @@ internal static class AttestorValidator
             chain = parsed;
         }
 
-        return new CertificatesModel(leaf is null ? null : ToModel(leaf), chain.Select(ToModel).ToEquatableArray(), "sha256");
+        // Kyverno leaves cosign's IgnoreSCT false unless ctlog says otherwise; a chain makes cosign validate the signing
+        // certificate and its SCT, while a bare cert only becomes a key verifier and its extensions are never read.
+        var ctlog = chain.Count == 0 ? new CtLogModel(true, null) : ValidateCtLog(certificates.CtLog, file);
+        return ctlog is null ? null : new CertificatesModel(leaf is null ? null : ToModel(leaf), chain.Select(ToModel).ToEquatableArray(), "sha256", ctlog);
     }
 
     private static KeylessModel? ValidateKeyless(KeylessSyntax keyless, YamlFile file)

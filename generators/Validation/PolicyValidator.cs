@@ -732,7 +732,13 @@ internal static class PolicyValidator
             }
 
             ok &= !validate.Invalid;
-            validation = new ValidationModel(validate.Message?.Value, validate.Deny ?? EquatableArray<ConditionBlockModel>.Empty);
+            validation = new ValidationModel(
+                validate.MessageTemplate is null ? validate.Message?.Value : null,
+                validate.MessageTemplate,
+                validate.Deny ?? EquatableArray<ConditionBlockModel>.Empty)
+            {
+                MessageReadsRequest = validate.MessageTemplate is { } template && ConditionParser.ReadsRequest(template),
+            };
         }
 
         RegistryCredentialsModel? registryCredentials = null;

@@ -345,8 +345,15 @@ public sealed class NestedAttestorDefinition(string path, AttestorSetDefinition 
 /// <c>verifyImages[].validate</c>: after the attestations verified, the image is denied when the compiled deny conditions
 /// hold. They read the named attestations' predicates beside <c>request</c> and <c>images</c>.
 /// </summary>
-public sealed class ValidationDefinition(string? message, ImmutableArray<ConditionBlockDefinition> deny, bool readsRequest = false)
+public sealed class ValidationDefinition(
+    string? message,
+    ImmutableArray<ConditionBlockDefinition> deny,
+    Func<JmesValue, JmesContext, JmesValue>? messageTemplate = null,
+    bool readsRequest = false)
 {
+    /// <summary>Kyverno's words when the substituted message is a number, list, map or null rather than text.</summary>
+    public const string NotAStringMessage = "the produced message didn't resolve to a string, check your policy definition.";
+
     public string? Message { get; } = message;
 
     public ImmutableArray<ConditionBlockDefinition> Deny { get; } = deny;
@@ -358,10 +365,11 @@ public sealed class ValidationDefinition(string? message, ImmutableArray<Conditi
     public string? Check(IReadOnlyList<(string Name, System.Text.Json.JsonElement Predicate)> named, AdmissionContext? request, JmesContext context, RuleAutogen autogen = RuleAutogen.None)
     {
         ArgumentNullException.ThrowIfNull(named);
+        var root = ConditionDocument.ForValidation(named, request, autogen);
         try
         {
             // The deny conditions holding (no failure) is what denies.
-            if (ConditionEvaluator.Evaluate(Deny, ConditionDocument.ForValidation(named, request, autogen), context) is not null)
+            if (ConditionEvaluator.Evaluate(Deny, root, context) is not null)
             {
                 return null;
             }
@@ -371,7 +379,30 @@ public sealed class ValidationDefinition(string? message, ImmutableArray<Conditi
             return "validation in verifyImages failed: failed to check deny conditions: " + e.Message;
         }
 
-        return "validation in verifyImages failed: " + (string.IsNullOrEmpty(Message) ? "validation error: imageVerify  failed" : Message);
+        if (messageTemplate is null)
+        {
+            return "validation in verifyImages failed: " + (string.IsNullOrEmpty(Message) ? "validation error: imageVerify  failed" : Message);
+        }
+
+        return "validation in verifyImages failed: " + SubstitutedMessage(root, context);
+    }
+
+    /// <summary>
+    /// The message with its variables substituted, as Kyverno does once the deny conditions hold. A variable that does not
+    /// resolve makes Kyverno fall back to the conditions' own failure messages, which are empty when the conditions
+    /// hold: the denial then ends after its prefix. It still denies; only the wording is lost.
+    /// </summary>
+    private string SubstitutedMessage(JmesValue root, JmesContext context)
+    {
+        try
+        {
+            var value = messageTemplate!(root, context);
+            return value.Type == JmesType.String ? value.GetString() : NotAStringMessage;
+        }
+        catch (JmesPathException)
+        {
+            return string.Empty;
+        }
     }
 }
 

@@ -145,9 +145,11 @@ public sealed class StaticKeySigner(VerificationKey key) : SignerPolicy
 
 /// <summary>
 /// <c>certificates</c>: with <c>cert</c>, signatures must verify under that certificate's key (and, when they carry
-/// a certificate, it must be that one); with <c>certChain</c>, the signing certificate must chain to it.
+/// a certificate, it must be that one); with <c>certChain</c>, the signing certificate must chain to it and, unless
+/// <paramref name="ignoreSct"/>, carry an embedded SCT from a trusted CT log (<paramref name="ctLogs"/>, or the trusted
+/// root's). Without a chain nothing is checked beyond the key, as cosign does when it is handed a bare certificate.
 /// </summary>
-public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyList<X509Certificate2> chain, HashAlgorithmName hash) : SignerPolicy
+public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyList<X509Certificate2> chain, HashAlgorithmName hash, bool ignoreSct, IReadOnlyList<TransparencyLog>? ctLogs) : SignerPolicy
 {
     public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
     {
@@ -178,9 +180,12 @@ public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyLi
         return FromCertificate(presented, presentedChain, hash, out error);
     }
 
-    public override string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt)
+    public override string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt) => CheckCertificate(signer, signedAt, SigstoreTrust.Root);
+
+    public override string? CheckCertificate(SignerIdentity signer, DateTimeOffset signedAt, TrustedRoot trustedRoot)
     {
         ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(trustedRoot);
         if (chain.Count == 0)
         {
             return null;
@@ -193,9 +198,22 @@ public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyLi
             roots.Add(chain[^1]);
         }
 
-        var intermediates = chain.Except(roots).Concat(signer.PresentedChain.Where(c => !c.SubjectName.RawData.AsSpan().SequenceEqual(c.IssuerName.RawData)));
-        return BuildChain(leaf, roots, intermediates, requireCodeSigning: true)
-            ?? (certificate is null ? CheckValidity(leaf, signedAt) : null);
+        var intermediates = chain.Except(roots).Concat(signer.PresentedChain.Where(c => !c.SubjectName.RawData.AsSpan().SequenceEqual(c.IssuerName.RawData))).ToList();
+        if ((BuildChain(leaf, roots, intermediates, requireCodeSigning: true) ?? (certificate is null ? CheckValidity(leaf, signedAt) : null)) is { } error)
+        {
+            return error;
+        }
+
+        if (ignoreSct)
+        {
+            return null;
+        }
+
+        // The chain built, so the leaf's issuer is among these; its key is part of what the CT log signed.
+        var issuer = intermediates.Concat(roots).FirstOrDefault(c => c.SubjectName.RawData.AsSpan().SequenceEqual(leaf.IssuerName.RawData));
+        return issuer is null
+            ? "the certificate's issuer is not in the chain, so its SCT cannot be checked"
+            : SignedCertificateTimestamps.Verify(leaf, issuer, ctLogs ?? trustedRoot.CertificateTransparencyLogs);
     }
 }
 

@@ -52,7 +52,7 @@ public sealed class ReferenceSampleTests
         var run = GeneratorHarness.Run("03-check-image-certificates.yaml", TestFiles.Read(Folder, "03-check-image-certificates.yaml")).AssertClean();
 
         var source = Assert.Single(run.PolicySources).Value;
-        Assert.Contains("new CertificateSigner(Certificate0, [Certificate1], HashAlgorithmName.SHA256)", source, StringComparison.Ordinal);
+        Assert.Contains("new CertificateSigner(Certificate0, [Certificate1], HashAlgorithmName.SHA256, ignoreSct: false, ctLogs: null)", source, StringComparison.Ordinal);
         Assert.Contains("TransparencyLogPolicy.TrustedRootLogs", source, StringComparison.Ordinal);
     }
 

@@ -199,10 +199,65 @@ public sealed class ValidateDenyTests
     }
 
     [Fact]
-    public void Variables_in_the_message_are_reported_as_not_supported_yet()
+    public void Variables_in_the_message_are_substituted_from_the_predicate_when_the_conditions_hold()
     {
-        var run = GeneratorHarness.Run("policy.yaml", Policy(DenyFewReviewers.Replace("at least two reviewers must approve", "{{ reviews.author }} needs two approvals", StringComparison.Ordinal)));
+        var entry = Entry(Policy(DenyFewReviewers.Replace("at least two reviewers must approve", "{{ reviews.author }} has {{ length(reviews.reviewers[?approved]) }} approval(s), needs 2", StringComparison.Ordinal)));
 
-        DiagnosticAssert.MessageContains(run.Single("PC0099"), "'spec.rules[0].verifyImages[0].validate.message'");
+        var denied = Check(entry, "reviews", """{"author":"alice","reviewers":[{"name":"a","approved":true}]}""");
+        var admitted = Check(entry, "reviews", """{"author":"alice","reviewers":[{"name":"a","approved":true},{"name":"b","approved":true}]}""");
+
+        Assert.Equal("validation in verifyImages failed: alice has 1 approval(s), needs 2", denied);
+        Assert.Null(admitted);
+        Assert.True(entry.VerdictIsReusable);
+    }
+
+    [Fact]
+    public void A_message_variable_that_reads_the_request_and_images_makes_the_verdict_per_request()
+    {
+        var entry = Entry(Policy(DenyFewReviewers.Replace("at least two reviewers must approve", "{{ request.object.metadata.labels.app }}: {{ images.containers.app.registry }}/{{ images.containers.app.path }} lacks reviews", StringComparison.Ordinal)));
+
+        using var document = JsonDocument.Parse("""{"reviewers":[]}""");
+        var result = entry.Validation!.Check([("reviews", document.RootElement.Clone())], PodRequest("shop"), JmesContext.Default);
+
+        Assert.Equal("validation in verifyImages failed: shop: ghcr.io/org/app lacks reviews", result);
+        Assert.False(entry.VerdictIsReusable);
+    }
+
+    [Fact]
+    public void An_unresolvable_message_variable_still_denies_and_loses_the_message_as_in_kyverno()
+    {
+        // Kyverno substitutes the message strictly and, when that fails, answers with the conditions' own failure
+        // messages instead, which are empty once the deny conditions hold.
+        var entry = Entry(Policy(DenyFewReviewers.Replace("at least two reviewers must approve", "{{ reviews.author }} needs two approvals", StringComparison.Ordinal)));
+
+        var result = Check(entry, "reviews", """{"reviewers":[]}""");
+
+        Assert.Equal("validation in verifyImages failed: ", result);
+    }
+
+    [Fact]
+    public void A_message_that_is_one_variable_of_another_type_is_kyvernos_not_a_string_message()
+    {
+        var entry = Entry(Policy(DenyFewReviewers.Replace("at least two reviewers must approve", "{{ reviews.reviewers }}", StringComparison.Ordinal)));
+
+        var list = Check(entry, "reviews", """{"reviewers":[{"name":"a","approved":false}]}""");
+        var text = Check(Entry(Policy(DenyFewReviewers.Replace("at least two reviewers must approve", "{{ reviews.summary }}", StringComparison.Ordinal))), "reviews", """{"summary":"no approvals","reviewers":[]}""");
+
+        Assert.Equal("validation in verifyImages failed: " + ValidationDefinition.NotAStringMessage, list);
+        Assert.Equal("validation in verifyImages failed: no approvals", text);
+    }
+
+    [Fact]
+    public void An_invalid_message_variable_is_a_build_error_at_its_column()
+    {
+        var yaml = Policy(DenyFewReviewers.Replace("\"at least two reviewers must approve\"", "at least two of {{ length(reviews.reviewers }}", StringComparison.Ordinal));
+
+        var diagnostic = GeneratorHarness.Run("policy.yaml", yaml).Single("PC0023");
+
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].validate.message'");
+        var line = yaml.Split('\n').ToList().FindIndex(l => l.Contains("message: at least two of", StringComparison.Ordinal));
+        var column = yaml.Split('\n')[line].IndexOf("{{", StringComparison.Ordinal);
+        Assert.Equal(line, diagnostic.Location.GetLineSpan().StartLinePosition.Line);
+        Assert.True(diagnostic.Location.GetLineSpan().StartLinePosition.Character >= column, diagnostic.ToString());
     }
 }

@@ -110,7 +110,7 @@ public sealed class FailureVersusErrorTests
         var leafRequest = new CertificateRequest("CN=signer", leafKey, HashAlgorithmName.SHA256);
         leafRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(SignerPolicy.CodeSigningEku)], false));
         using var leaf = leafRequest.Create(root.SubjectName, X509SignatureGenerator.CreateForECDsa(rootKey), DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1), [1, 2, 3]);
-        using var h = new HostileHarness(FailurePolicy.Ignore, signer: new CertificateSigner(null, [root], HashAlgorithmName.SHA256));
+        using var h = new HostileHarness(FailurePolicy.Ignore, signer: new CertificateSigner(null, [root], HashAlgorithmName.SHA256, ignoreSct: true, ctLogs: null));
         var digest = h.Registry.PushImage(Repository, "v1");
         var payload = HostileRegistry.Payload(Repository, digest);
         h.Registry.PushSignatureLayers(Repository, digest, [(payload, (IReadOnlyDictionary<string, string>)new Dictionary<string, string>

@@ -141,19 +141,32 @@ public sealed class CosignVerifierTests
     }
 
     [Fact]
-    public void PkiSignatureVerifiesAgainstTheRootsAndIntermediates()
+    public void PkiSignatureVerifiesAgainstTheRootsAndIntermediatesWhenSctsAreIgnored()
     {
         var chain = Pem("pki_root_crts.pem").Concat(Pem("pki_intermediate_crts.pem")).ToList();
 
-        var check = Verify("dir-img-cosign-pki-valid", new CertificateSigner(null, chain, HashAlgorithmName.SHA256), SignatureRequirements.None);
+        var check = Verify("dir-img-cosign-pki-valid", new CertificateSigner(null, chain, HashAlgorithmName.SHA256, ignoreSct: true, ctLogs: null), SignatureRequirements.None);
 
         Assert.True(check.Verified, check.Reason);
     }
 
     [Fact]
+    public void PkiSignatureFailsByDefaultBecauseItsCertificateWasNeverLogged()
+    {
+        // A private CA's leaf without an SCT list. Kyverno leaves cosign's IgnoreSCT false when certificates has no
+        // ctlog block, and cosign refuses it ("certificate does not include required embedded SCT"): so do we.
+        var chain = Pem("pki_root_crts.pem").Concat(Pem("pki_intermediate_crts.pem")).ToList();
+
+        var check = Verify("dir-img-cosign-pki-valid", new CertificateSigner(null, chain, HashAlgorithmName.SHA256, ignoreSct: false, ctLogs: null), SignatureRequirements.None);
+
+        Assert.False(check.Verified);
+        Assert.Contains("the certificate has no embedded SCT", check.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void PkiSignatureFailsAgainstOtherRoots()
     {
-        var check = Verify("dir-img-cosign-pki-valid", new CertificateSigner(null, Pem("fulcio_v1.crt.pem"), HashAlgorithmName.SHA256), SignatureRequirements.None);
+        var check = Verify("dir-img-cosign-pki-valid", new CertificateSigner(null, Pem("fulcio_v1.crt.pem"), HashAlgorithmName.SHA256, ignoreSct: false, ctLogs: null), SignatureRequirements.None);
 
         Assert.False(check.Verified);
         Assert.Contains("does not chain", check.Reason, StringComparison.Ordinal);
@@ -165,8 +178,8 @@ public sealed class CosignVerifierTests
         var pinned = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(CosignFixtures.Root, "pki-cert")));
         var other = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(CosignFixtures.Root, "fulcio-cert")));
 
-        Assert.True(Verify("dir-img-cosign-pki-valid", new CertificateSigner(pinned, [], HashAlgorithmName.SHA256), SignatureRequirements.None).Verified);
-        var check = Verify("dir-img-cosign-pki-valid", new CertificateSigner(other, [], HashAlgorithmName.SHA256), SignatureRequirements.None);
+        Assert.True(Verify("dir-img-cosign-pki-valid", new CertificateSigner(pinned, [], HashAlgorithmName.SHA256, ignoreSct: false, ctLogs: null), SignatureRequirements.None).Verified);
+        var check = Verify("dir-img-cosign-pki-valid", new CertificateSigner(other, [], HashAlgorithmName.SHA256, ignoreSct: false, ctLogs: null), SignatureRequirements.None);
         Assert.False(check.Verified);
         Assert.Contains("another certificate", check.Reason, StringComparison.Ordinal);
     }
