@@ -110,6 +110,7 @@ public static class CheckCommand
         INamespaceLabelSource? namespaces;
         IPullSecretSource? pullSecrets;
         string? webhookNamespace;
+        IReadOnlyList<string> hostPullSecrets;
         try
         {
             var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
@@ -118,6 +119,7 @@ public static class CheckCommand
             namespaces = KubernetesSources.FromConfiguration(configuration, TimeProvider.System, policies);
             pullSecrets = KubernetesSources.PullSecretsFromConfiguration(configuration, TimeProvider.System);
             webhookNamespace = KubernetesSources.WebhookNamespace(configuration);
+            hostPullSecrets = KubernetesSources.HostPullSecrets(configuration, pullSecrets);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)
         {
@@ -130,7 +132,7 @@ public static class CheckCommand
             documents.AddRange(await ReadAsync(path, input).ConfigureAwait(false));
         }
 
-        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace));
+        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets));
         var resources = new List<ResourceReport>();
         var errors = new List<ManifestDocument>();
         foreach (var document in documents)

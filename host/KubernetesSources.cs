@@ -43,6 +43,19 @@ internal static class KubernetesSources
             ? new KubernetesPullSecrets(api, configuration.GetValue("Kubernetes:PullSecretTimeToLive", TimeSpan.FromSeconds(30)), time)
             : null;
 
+    /// <summary>
+    /// <c>Registry:PullSecrets:N</c>: <c>dockerconfigjson</c> Secrets of the webhook's namespace whose credentials every
+    /// review uses after the Pod's own (Kyverno's <c>--imagePullSecrets</c>). They are read through the API, so naming
+    /// them without one is a start-up error rather than credentials silently missing.
+    /// </summary>
+    public static IReadOnlyList<string> HostPullSecrets(IConfiguration configuration, IPullSecretSource? source)
+    {
+        var names = configuration.GetSection("Registry:PullSecrets").GetChildren().Select(c => c.Value).OfType<string>().Where(v => v.Length > 0).ToList();
+        return names.Count > 0 && source is null
+            ? throw new InvalidOperationException("Registry:PullSecrets names Secrets, but there is no Kubernetes API to read them from (set Kubernetes:ApiServer, or run in a cluster); use Registry:CredentialFiles for mounted files")
+            : names;
+    }
+
     /// <summary>The webhook's own namespace, where <c>imageRegistryCredentials.secrets</c> live: <c>Kubernetes:Namespace</c>, else the service account's.</summary>
     public static string? WebhookNamespace(IConfiguration configuration) =>
         configuration["Kubernetes:Namespace"] is { Length: > 0 } configured ? configured : KubernetesApi.InClusterNamespace();

@@ -63,7 +63,9 @@ builder.Services.AddSingleton(sp =>
     var time = sp.GetRequiredService<TimeProvider>();
     return verification.CreateImageVerifier(time, metrics, problem => registryLog.LogWarning("{Problem}", problem), message => registryLog.LogInformation("{Message}", message), KubernetesSources.SecretKeysFromConfiguration(builder.Configuration, time));
 });
-builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, KubernetesSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), KubernetesSources.PullSecretsFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>()), KubernetesSources.WebhookNamespace(builder.Configuration)));
+var pullSecretSource = KubernetesSources.PullSecretsFromConfiguration(builder.Configuration, TimeProvider.System);
+var hostPullSecrets = KubernetesSources.HostPullSecrets(builder.Configuration, pullSecretSource);
+builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, KubernetesSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), pullSecretSource, KubernetesSources.WebhookNamespace(builder.Configuration), hostPullSecrets));
 
 var app = builder.Build();
 

@@ -17,7 +17,8 @@ public sealed class AdmissionEngine(
     Telemetry.WebhookMetrics? metrics = null,
     INamespaceLabelSource? namespaces = null,
     IPullSecretSource? pullSecrets = null,
-    string? webhookNamespace = null)
+    string? webhookNamespace = null,
+    IReadOnlyList<string>? hostPullSecrets = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -154,10 +155,22 @@ public sealed class AdmissionEngine(
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout - TimeSpan.FromMilliseconds(Math.Min(500, timeout.TotalMilliseconds / 10)));
 
-        // The Pod's pull secrets are its credentials for private registries, from here to the end of the review.
-        if (pullSecrets is not null && PullSecretNames.Of(context) is { Count: > 0 } secretNames)
+        // The Pod's pull secrets are its credentials for private registries, from here to the end of the review; then
+        // the host's own pull secrets (Registry:PullSecrets, in the webhook's namespace, as Kyverno's --imagePullSecrets).
+        if (pullSecrets is not null)
         {
-            RegistryCredentialScope.Enter(await ReadPullSecretsAsync(context.Namespace, secretNames, deadline.Token).ConfigureAwait(false));
+            var podScope = PullSecretNames.Of(context) is { Count: > 0 } secretNames
+                ? await ReadPullSecretsAsync(context.Namespace, secretNames, deadline.Token).ConfigureAwait(false)
+                : null;
+            var hostScope = hostPullSecrets is { Count: > 0 }
+                ? await ReadPullSecretsAsync(webhookNamespace ?? "default", hostPullSecrets, deadline.Token).ConfigureAwait(false)
+                : null;
+            if (podScope is not null || hostScope is not null)
+            {
+                RegistryCredentialScope.Enter(new RegistryCredentialScope.Scope(
+                    $"{podScope?.Id};{hostScope?.Id}",
+                    [.. podScope?.Entries ?? [], .. hostScope?.Entries ?? []]));
+            }
         }
 
         var digests = new Dictionary<string, Task<string>>(StringComparer.Ordinal);

@@ -215,3 +215,31 @@ public sealed class EntryRegistryCredentialsTests
         Assert.Equal(["https"], secure);
     }
 }
+
+/// <summary>The host's own pull secrets (<c>Registry:PullSecrets</c>, Kyverno's <c>--imagePullSecrets</c>): read in the webhook's namespace for every review.</summary>
+public sealed class HostPullSecretTests
+{
+    [Fact]
+    public async Task Host_pull_secret_opens_the_registry_for_every_review_after_the_pods_own()
+    {
+        using var harness = new Hostile.HostileHarness();
+        var digest = harness.Registry.PushImage(Hostile.HostileHarness.Repository, "v1");
+        harness.Registry.PushSignature(Hostile.HostileHarness.Repository, digest, harness.Signer);
+        var expected = Basic("host-robot", "pw");
+        harness.Registry.Lie(r => r.Authorization is { Scheme: "Basic" } a && a.Parameter == expected
+            ? null
+            : new System.Net.Http.HttpResponseMessage(System.Net.HttpStatusCode.Unauthorized) { Headers = { WwwAuthenticate = { new("Basic", "realm=\"private\"") } } });
+        var secrets = new FakePullSecrets { ["policy-compiler/host-regcred"] = "{\"auths\":{\"" + Hostile.HostileRegistry.Host + "\":{\"auth\":\"" + expected + "\"}}}" };
+        var withHostSecret = new AdmissionEngine([harness.Policy], harness.Verifier, pullSecrets: secrets, webhookNamespace: "policy-compiler", hostPullSecrets: ["host-regcred"]);
+        var withoutHostSecret = new AdmissionEngine([harness.Policy], harness.Verifier, pullSecrets: secrets, webhookNamespace: "policy-compiler");
+        var secretInAnotherNamespace = new AdmissionEngine([harness.Policy], harness.Verifier, pullSecrets: secrets, webhookNamespace: "elsewhere", hostPullSecrets: ["host-regcred"]);
+
+        var admitted = await withHostSecret.MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v1")), CancellationToken.None);
+        var denied = await withoutHostSecret.MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v1")), CancellationToken.None);
+        var deniedElsewhere = await secretInAnotherNamespace.MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v1")), CancellationToken.None);
+
+        Assert.True(admitted.Allowed, admitted.Status?.Message);
+        Assert.False(denied.Allowed);
+        Assert.False(deniedElsewhere.Allowed);
+    }
+}
