@@ -100,7 +100,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
     private static int CacheKeyLength(PolicyDefinition policy, RuleDefinition rule, ImageVerificationDefinition entry, ImageReference image, string digest, string scope) =>
         (policy.Namespace?.Length ?? 0) + policy.Name.Length + rule.Name.Length + entry.Path.Length + image.Name.Length + (digest?.Length ?? 0) + scope.Length + 6;
 
-    // The parts joined by newlines, which none of them contains.
+    // The parts joined by newlines, the key's form before it was written into a buffer (string.Join).
     private static int WriteCacheKey(Span<char> destination, PolicyDefinition policy, RuleDefinition rule, ImageVerificationDefinition entry, ImageReference image, string digest, string scope)
     {
         var written = 0;
