@@ -8,8 +8,11 @@ using PolicyCompiler.LoadTest;
 
 // Load test of the published webhook (issue 8): a real docker-registry with signed images, the NativeAOT binary with a
 // policy compiled for them, and wrk POSTing AdmissionReviews over HTTPS with keep-alive at fixed concurrencies.
-// Usage: build/loadtest.sh [seconds per run, default 10]
-var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
+// Usage: build/loadtest.sh [seconds per run, default 10] [--pinned]
+// --pinned: only the warm mix, run twice: as usual, then with the webhook on CPU 0 and wrk on CPU 1 (taskset), to tell
+// the server's own latency apart from the queueing behind wrk on the same cores.
+var pinned = args.Contains("--pinned");
+var seconds = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) is { } given ? int.Parse(given, CultureInfo.InvariantCulture) : 10;
 var concurrencies = new[] { 1, 8, 64 };
 
 using var work = new TempDirectory("loadtest");
@@ -54,51 +57,54 @@ Console.WriteLine($"published in {published.PublishTime.TotalSeconds:F0} s; bina
 // arrives within the policies' 3 s timeout: every review must end at the deadline with the failurePolicy's verdict,
 // and identical verifications running at the same time must share one set of registry requests.
 var slowRows = new List<string>();
-using (var proxy = new FaultInjectingProxy(registry.Host))
+if (!pinned)
 {
-    foreach (var (label, repository, fault, expectAdmitted) in new (string, string, RegistryFault, bool)[]
+    using (var proxy = new FaultInjectingProxy(registry.Host))
     {
-        ($"registry answers after 5 s (> {SlowTimeoutSeconds} s timeout), failurePolicy Fail", "slow-fail", RegistryFault.DelayEachResponse, false),
-        ($"registry answers after 5 s (> {SlowTimeoutSeconds} s timeout), failurePolicy Ignore", "slow-ignore", RegistryFault.DelayEachResponse, true),
-        ("registry trickles 1 byte / 10 ms, failurePolicy Fail", "slow-fail", RegistryFault.TrickleBytes, false),
-    })
-    {
-        proxy.Fault = fault;
-        using var host = await WebhookHost.StartAsync(published, certificate, work.Path, [registry.Host, proxy.Host], []);
-        var review = AdmissionClient.Review(new TestPod("load", "pod", [.. slowImages[repository].Select(i => $"{proxy.Host}/{i.Repository}@{i.Digest}")]).ToJson());
-        var client = new AdmissionClient(host.Client);
-        var first = await client.ReviewAsync("/mutate", review);
-        if (first.Allowed != expectAdmitted || (expectAdmitted && first.Warnings.Count == 0))
+        foreach (var (label, repository, fault, expectAdmitted) in new (string, string, RegistryFault, bool)[]
         {
-            throw new InvalidOperationException($"the slow-registry review must be {(expectAdmitted ? "admitted with a warning" : "denied")}: " + first.Describe());
-        }
-
-        var script = await WriteScriptAsync(work, "slow-" + repository, review);
-        foreach (var connections in concurrencies)
+            ($"registry answers after 5 s (> {SlowTimeoutSeconds} s timeout), failurePolicy Fail", "slow-fail", RegistryFault.DelayEachResponse, false),
+            ($"registry answers after 5 s (> {SlowTimeoutSeconds} s timeout), failurePolicy Ignore", "slow-ignore", RegistryFault.DelayEachResponse, true),
+            ("registry trickles 1 byte / 10 ms, failurePolicy Fail", "slow-fail", RegistryFault.TrickleBytes, false),
+        })
         {
-            var before = await ServerBuckets(host.Client);
-            var (admittedBefore, deniedBefore) = (await Answered(host.Client, "true"), await Answered(host.Client, "false"));
-            var requestsBefore = proxy.Requests;
-            var output = await RunWrkAsync(connections, seconds, script, host);
-            // Reviews still running when wrk stops finish at their deadline; wait for them before reading the counters.
-            await Task.Delay(TimeSpan.FromSeconds(SlowTimeoutSeconds + 1));
-            var admitted = await Answered(host.Client, "true") - admittedBefore;
-            var denied = await Answered(host.Client, "false") - deniedBefore;
-            var requests = proxy.Requests - requestsBefore;
-            var errors = WrkErrors(output);
-            if (admitted > 0 && !expectAdmitted)
+            proxy.Fault = fault;
+            using var host = await WebhookHost.StartAsync(published, certificate, work.Path, [registry.Host, proxy.Host], []);
+            var review = AdmissionClient.Review(new TestPod("load", "pod", [.. slowImages[repository].Select(i => $"{proxy.Host}/{i.Repository}@{i.Digest}")]).ToJson());
+            var client = new AdmissionClient(host.Client);
+            var first = await client.ReviewAsync("/mutate", review);
+            if (first.Allowed != expectAdmitted || (expectAdmitted && first.Warnings.Count == 0))
             {
-                errors.Add($"ADMITTED {admitted} reviews");
+                throw new InvalidOperationException($"the slow-registry review must be {(expectAdmitted ? "admitted with a warning" : "denied")}: " + first.Describe());
             }
 
-            if (denied > 0 && expectAdmitted)
+            var script = await WriteScriptAsync(work, "slow-" + repository, review);
+            foreach (var connections in concurrencies)
             {
-                errors.Add($"DENIED {denied} reviews under Ignore");
-            }
+                var before = await ServerBuckets(host.Client);
+                var (admittedBefore, deniedBefore) = (await Answered(host.Client, "true"), await Answered(host.Client, "false"));
+                var requestsBefore = proxy.Requests;
+                var output = await RunWrkAsync(connections, seconds, script, host);
+                // Reviews still running when wrk stops finish at their deadline; wait for them before reading the counters.
+                await Task.Delay(TimeSpan.FromSeconds(SlowTimeoutSeconds + 1));
+                var admitted = await Answered(host.Client, "true") - admittedBefore;
+                var denied = await Answered(host.Client, "false") - deniedBefore;
+                var requests = proxy.Requests - requestsBefore;
+                var errors = WrkErrors(output);
+                if (admitted > 0 && !expectAdmitted)
+                {
+                    errors.Add($"ADMITTED {admitted} reviews");
+                }
 
-            var server = ServerPercentile(before, await ServerBuckets(host.Client), 0.99);
-            var perReview = admitted + denied > 0 ? (requests / (double)(admitted + denied)).ToString("0.00", CultureInfo.InvariantCulture) : "?";
-            slowRows.Add(string.Join(" | ", label, connections.ToString(CultureInfo.InvariantCulture), PickWrk(output, @"Requests/sec:\s+([\d.]+)"), PickWrk(output, @"^\S*\|?\s*50%\s+(\S+)"), PickWrk(output, @"^\S*\|?\s*90%\s+(\S+)"), PickWrk(output, @"^\S*\|?\s*99%\s+(\S+)"), server, errors.Count == 0 ? "0" : string.Join("; ", errors), admitted.ToString(CultureInfo.InvariantCulture), denied.ToString(CultureInfo.InvariantCulture), requests.ToString(CultureInfo.InvariantCulture), perReview, Memory(host.ProcessId, "VmHWM")));
+                if (denied > 0 && expectAdmitted)
+                {
+                    errors.Add($"DENIED {denied} reviews under Ignore");
+                }
+
+                var server = ServerPercentile(before, await ServerBuckets(host.Client), 0.99);
+                var perReview = admitted + denied > 0 ? (requests / (double)(admitted + denied)).ToString("0.00", CultureInfo.InvariantCulture) : "?";
+                slowRows.Add(string.Join(" | ", label, connections.ToString(CultureInfo.InvariantCulture), PickWrk(output, @"Requests/sec:\s+([\d.]+)"), PickWrk(output, @"^\S*\|?\s*50%\s+(\S+)"), PickWrk(output, @"^\S*\|?\s*90%\s+(\S+)"), PickWrk(output, @"^\S*\|?\s*99%\s+(\S+)"), server, errors.Count == 0 ? "0" : string.Join("; ", errors), admitted.ToString(CultureInfo.InvariantCulture), denied.ToString(CultureInfo.InvariantCulture), requests.ToString(CultureInfo.InvariantCulture), perReview, Memory(host.ProcessId, "VmHWM")));
+            }
         }
     }
 }
@@ -106,13 +112,20 @@ using (var proxy = new FaultInjectingProxy(registry.Host))
 var rows = new List<string>();
 // The last mix stops the registry first (issue 9): every review must still be answered, quickly, and none admitted
 // (the policy's failurePolicy is Fail).
-foreach (var (label, references, extra, registryDown) in new (string, Func<PushedImage, string>, string[], bool)[]
+var mixes = new (string, Func<PushedImage, string>, string[], bool)[]
 {
     ("warm cache, digest references", i => i.DigestReference, [], false),
     ("no cache, tag references (cold verification)", i => i.TagReference, ["--Cache:Enabled=false"], false),
     ("registry down, tag references, failurePolicy Fail", i => i.TagReference, ["--Cache:Enabled=false"], true),
-})
+};
+if (pinned)
 {
+    mixes = [mixes[0], ("warm cache, digest references; webhook pinned to CPU 0, wrk to CPU 1", mixes[0].Item2, [], false)];
+}
+
+foreach (var (label, references, extra, registryDown) in mixes)
+{
+    var pin = label.Contains("pinned", StringComparison.Ordinal);
     if (registryDown)
     {
         registry.Dispose();
@@ -121,6 +134,12 @@ foreach (var (label, references, extra, registryDown) in new (string, Func<Pushe
     var started = Stopwatch.StartNew();
     using var host = await WebhookHost.StartAsync(published, certificate, work.Path, [registry.Host], extra);
     var ready = started.Elapsed;
+    if (pin)
+    {
+        // Every thread of the webhook (-a), so that Kestrel's and the thread pool's threads stay on CPU 0.
+        await ProcessRunner.RunAsync("taskset", ["-a", "-cp", "0", host.ProcessId.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10));
+    }
+
     var idle = Memory(host.ProcessId, "VmRSS");
     var review = AdmissionClient.Review(new TestPod("load", "pod", [.. images.Select(references)]).ToJson());
     var client = new AdmissionClient(host.Client);
@@ -144,7 +163,10 @@ foreach (var (label, references, extra, registryDown) in new (string, Func<Pushe
     {
         var before = await ServerBuckets(host.Client);
         var admittedBefore = await Admitted(host.Client);
-        var result = await ProcessRunner.RunAsync("wrk", ["-t", Math.Min(connections, 2).ToString(CultureInfo.InvariantCulture), "-c", connections.ToString(CultureInfo.InvariantCulture), "-d", seconds + "s", "--latency", "-s", script, host.BaseUri + "mutate"], TimeSpan.FromSeconds(seconds + 60));
+        string[] wrk = ["wrk", "-t", Math.Min(connections, 2).ToString(CultureInfo.InvariantCulture), "-c", connections.ToString(CultureInfo.InvariantCulture), "-d", seconds + "s", "--latency", "-s", script, host.BaseUri + "mutate"];
+        var result = pin
+            ? await ProcessRunner.RunAsync("taskset", ["-c", "1", .. wrk], TimeSpan.FromSeconds(seconds + 60))
+            : await ProcessRunner.RunAsync(wrk[0], wrk[1..], TimeSpan.FromSeconds(seconds + 60));
         var output = result.Output;
         string Pick(string pattern) => Regex.Match(output, pattern, RegexOptions.Multiline) is { Success: true } m ? m.Groups[1].Value : "?";
         var errors = Regex.Matches(output, @"(Non-2xx or 3xx responses|Socket errors): ([^\n]+)").Select(m => m.Value).ToList();

@@ -38,7 +38,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         return manifest.Digest;
     }
 
-    public async Task<ImageVerificationResult> VerifyAsync(
+    public Task<ImageVerificationResult> VerifyAsync(
         PolicyDefinition policy,
         RuleDefinition rule,
         ImageVerificationDefinition entry,
@@ -53,12 +53,34 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         ArgumentNullException.ThrowIfNull(image);
         if (entry.Attestors.IsDefaultOrEmpty && entry.Attestations.IsEmpty)
         {
-            return ImageVerificationResult.Pass($"no attestors to verify for {image.FullyQualified}", digest);
+            return Task.FromResult(ImageVerificationResult.Pass($"no attestors to verify for {image.FullyQualified}", digest));
         }
 
-        var key = CacheKey(policy, rule, entry, image, digest);
-        return await cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, rule.Autogen, cancellationToken)).ConfigureAwait(false);
+        // A warm webhook answers most checks from the cache: the key is written into a stack or pooled buffer and
+        // looked up from there, so a hit allocates no key string, closure or task (issue 8). Only a miss makes them.
+        var scope = RegistryCredentialScope.Current?.Id ?? string.Empty;
+        var length = CacheKeyLength(policy, rule, entry, image, digest, scope);
+        char[]? rented = null;
+        var buffer = length <= 256 ? stackalloc char[256] : (rented = System.Buffers.ArrayPool<char>.Shared.Rent(length));
+        try
+        {
+            var key = buffer[..WriteCacheKey(buffer, policy, rule, entry, image, digest, scope)];
+            return cache.TryGetCached(key, entry.VerdictIsReusable, out var cached)
+                ? cached
+                : VerifyOnMissAsync(new string(key), entry, image, digest, request, rule.Autogen, cancellationToken);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<char>.Shared.Return(rented);
+            }
+        }
     }
+
+    // Apart from VerifyAsync so that its closure is allocated on a miss only, not on every call.
+    private Task<ImageVerificationResult> VerifyOnMissAsync(string key, ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, CancellationToken cancellationToken) =>
+        cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, autogen, cancellationToken));
 
     /// <summary>
     /// The verification cache's key for a verdict: policy, rule, entry, image and digest, and the credential scope in
@@ -70,7 +92,36 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(image);
-        return string.Join('\n', policy.Namespace ?? string.Empty, policy.Name, rule.Name, entry.Path, image.Name, digest, RegistryCredentialScope.Current?.Id ?? string.Empty);
+        var scope = RegistryCredentialScope.Current?.Id ?? string.Empty;
+        var key = new char[CacheKeyLength(policy, rule, entry, image, digest, scope)];
+        return new string(key, 0, WriteCacheKey(key, policy, rule, entry, image, digest, scope));
+    }
+
+    private static int CacheKeyLength(PolicyDefinition policy, RuleDefinition rule, ImageVerificationDefinition entry, ImageReference image, string digest, string scope) =>
+        (policy.Namespace?.Length ?? 0) + policy.Name.Length + rule.Name.Length + entry.Path.Length + image.Name.Length + (digest?.Length ?? 0) + scope.Length + 6;
+
+    // The parts joined by newlines, the key's form before it was written into a buffer (string.Join).
+    private static int WriteCacheKey(Span<char> destination, PolicyDefinition policy, RuleDefinition rule, ImageVerificationDefinition entry, ImageReference image, string digest, string scope)
+    {
+        var written = 0;
+        void Append(Span<char> destination, string? part, bool last = false)
+        {
+            part.AsSpan().CopyTo(destination[written..]);
+            written += part?.Length ?? 0;
+            if (!last)
+            {
+                destination[written++] = '\n';
+            }
+        }
+
+        Append(destination, policy.Namespace);
+        Append(destination, policy.Name);
+        Append(destination, rule.Name);
+        Append(destination, entry.Path);
+        Append(destination, image.Name);
+        Append(destination, digest);
+        Append(destination, scope, last: true);
+        return written;
     }
 
     private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, CancellationToken cancellationToken)

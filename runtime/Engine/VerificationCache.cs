@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 
 namespace PolicyCompiler.Runtime.Engine;
 
@@ -29,6 +30,27 @@ public sealed class VerificationCache(VerificationCacheOptions options, TimeProv
 
     public int Count => _entries.Count;
 
+    /// <summary>
+    /// The verdict kept for <paramref name="key"/>, looked up from its characters (a pooled or stack buffer) so that a
+    /// hit, the common case of a warm webhook, allocates neither the key string nor a task. False on a miss or an
+    /// expired entry, which <see cref="GetOrVerifyAsync"/> then handles.
+    /// </summary>
+    public bool TryGetCached(ReadOnlySpan<char> key, bool useCache, [NotNullWhen(true)] out Task<ImageVerificationResult>? verdict)
+    {
+        verdict = null;
+        if (!options.Enabled || !useCache
+            || !_entries.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(key, out var entry)
+            || entry.ExpiresAt <= time.GetUtcNow())
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _hits);
+        metrics?.CacheLookups.Inc("hit");
+        verdict = entry.Completed;
+        return true;
+    }
+
     public Task<ImageVerificationResult> GetOrVerifyAsync(string key, bool useCache, Func<Task<ImageVerificationResult>> verify)
     {
         ArgumentNullException.ThrowIfNull(verify);
@@ -43,7 +65,7 @@ public sealed class VerificationCache(VerificationCacheOptions options, TimeProv
             {
                 Interlocked.Increment(ref _hits);
                 metrics?.CacheLookups.Inc("hit");
-                return Task.FromResult(entry.Result);
+                return entry.Completed;
             }
 
             _entries.TryRemove(KeyValuePair.Create(key, entry));
@@ -118,5 +140,9 @@ public sealed class VerificationCache(VerificationCacheOptions options, TimeProv
         }
     }
 
-    private sealed record Entry(ImageVerificationResult Result, DateTimeOffset ExpiresAt, DateTimeOffset StoredAt);
+    private sealed record Entry(ImageVerificationResult Result, DateTimeOffset ExpiresAt, DateTimeOffset StoredAt)
+    {
+        // One completed task per verdict, handed to every hit, instead of a new one per lookup.
+        public Task<ImageVerificationResult> Completed { get; } = Task.FromResult(Result);
+    }
 }

@@ -50,11 +50,31 @@ public static class ImageExtractor
     private static readonly string[] s_containerFields = ["containers", "initContainers", "ephemeralContainers"];
 
     /// <summary>The JSON pointer of the Pod spec inside a resource of <paramref name="kind"/>, or <see langword="null"/> for kinds without one.</summary>
-    public static string[]? PodSpecPath(string kind) => kind switch
+    public static string[]? PodSpecPath(string kind) => PodSpec(kind)?.Path.ToArray();
+
+    // The Pod spec's place per kind and the pointers of its first containers' images, built once: a review of a Pod
+    // reads them instead of joining the same strings again (issue 8).
+    private sealed class PodSpecLocation(string[] path)
     {
-        "Pod" => ["spec"],
-        "Deployment" or "DaemonSet" or "StatefulSet" or "ReplicaSet" or "ReplicationController" or "Job" => ["spec", "template", "spec"],
-        "CronJob" => ["spec", "jobTemplate", "spec", "template", "spec"],
+        private const int PrecomputedContainers = 16;
+        private readonly string _prefix = "/" + string.Join('/', path);
+        private readonly string[][] _pointers = [.. s_containerFields.Select(field => Enumerable.Range(0, PrecomputedContainers).Select(i => $"/{string.Join('/', path)}/{field}/{i}/image").ToArray())];
+
+        public ReadOnlySpan<string> Path => path;
+
+        public string ImagePointer(int field, int index) =>
+            index < PrecomputedContainers ? _pointers[field][index] : $"{_prefix}/{s_containerFields[field]}/{index}/image";
+    }
+
+    private static readonly PodSpecLocation s_podSpec = new(["spec"]);
+    private static readonly PodSpecLocation s_templateSpec = new(["spec", "template", "spec"]);
+    private static readonly PodSpecLocation s_cronJobSpec = new(["spec", "jobTemplate", "spec", "template", "spec"]);
+
+    private static PodSpecLocation? PodSpec(string kind) => kind switch
+    {
+        "Pod" => s_podSpec,
+        "Deployment" or "DaemonSet" or "StatefulSet" or "ReplicaSet" or "ReplicationController" or "Job" => s_templateSpec,
+        "CronJob" => s_cronJobSpec,
         _ => null,
     };
 
@@ -150,14 +170,14 @@ public static class ImageExtractor
     public static IReadOnlyList<ExtractedImage> Extract(AdmissionContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var path = PodSpecPath(context.Kind);
-        if (path is null || context.Resource.ValueKind != JsonValueKind.Object)
+        var location = PodSpec(context.Kind);
+        if (location is null || context.Resource.ValueKind != JsonValueKind.Object)
         {
             return [];
         }
 
         var spec = context.Resource;
-        foreach (var segment in path)
+        foreach (var segment in location.Path)
         {
             if (spec.ValueKind != JsonValueKind.Object || !spec.TryGetProperty(segment, out spec))
             {
@@ -170,10 +190,10 @@ public static class ImageExtractor
             return [];
         }
 
-        var prefix = "/" + string.Join('/', path);
         var images = new List<ExtractedImage>();
-        foreach (var field in s_containerFields)
+        for (var f = 0; f < s_containerFields.Length; f++)
         {
+            var field = s_containerFields[f];
             if (!spec.TryGetProperty(field, out var containers) || containers.ValueKind != JsonValueKind.Array)
             {
                 continue;
@@ -187,7 +207,7 @@ public static class ImageExtractor
                     && image.ValueKind == JsonValueKind.String)
                 {
                     var name = container.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : string.Empty;
-                    images.Add(new ExtractedImage($"{prefix}/{field}/{index}/image", field, name, image.GetString()!));
+                    images.Add(new ExtractedImage(location.ImagePointer(f, index), field, name, image.GetString()!));
                 }
 
                 index++;

@@ -44,7 +44,10 @@ public sealed class ImageReference : IEquatable<ImageReference>
     public string? Digest { get; }
 
     /// <summary><c>registry/repository</c>.</summary>
-    public string Name => Registry + "/" + Repository;
+    public string Name => _name ??= Registry + "/" + Repository;
+
+    // Read by every cache key, pattern and annotation of the image; the reference is immutable, so it is built once.
+    private string? _name;
 
     /// <summary>The tag that a pull would use: the written one, or <c>latest</c> when neither tag nor digest is given.</summary>
     public string? EffectiveTag => Tag ?? (Digest is null ? "latest" : null);
@@ -64,7 +67,7 @@ public sealed class ImageReference : IEquatable<ImageReference>
             if (_fullyQualified is null)
             {
                 var tag = EffectiveTag;
-                _fullyQualified = Name + (tag is null ? string.Empty : ":" + tag) + (Digest is null ? string.Empty : "@" + Digest);
+                _fullyQualified = string.Concat(Name, tag is null ? string.Empty : ":", tag, Digest is null ? string.Empty : "@", Digest);
             }
 
             return _fullyQualified;
@@ -100,10 +103,15 @@ public sealed class ImageReference : IEquatable<ImageReference>
     /// The strings an <c>imageReferences</c> pattern is matched against. Kyverno prints Docker Hub's
     /// official images without <c>library/</c> (<c>docker.io/nginx:latest</c>); patterns written either way match.
     /// </summary>
-    public IEnumerable<string> PatternCandidates => _patternCandidates ??= [.. BuildPatternCandidates()];
+    public IEnumerable<string> PatternCandidates => _patternCandidates ??= BuildPatternCandidates();
 
-    // Each rule's imageReferences are matched against these; built once per reference, not once per rule.
-    private IEnumerable<string> BuildPatternCandidates()
+    // Each rule's imageReferences are matched against these; built once per reference, not once per rule. Outside
+    // Docker Hub, one or two strings, made without an iterator or list in between.
+    private string[] BuildPatternCandidates() => Registry == DockerHubRegistry
+        ? [.. BuildDockerHubPatternCandidates()]
+        : Digest is not null && Tag is not null ? [FullyQualified, string.Concat(Name, "@", Digest)] : [FullyQualified];
+
+    private IEnumerable<string> BuildDockerHubPatternCandidates()
     {
         yield return FullyQualified;
         if (Digest is not null && Tag is not null)

@@ -361,6 +361,54 @@ public sealed class VerificationCacheTests
         Assert.Equal(6, cache.Hits);
     }
 
+    [Fact]
+    public async Task LookupByCharactersFindsTheStoredVerdictAndCountsAHit()
+    {
+        var cache = CreateCache();
+        var verifier = new GatedVerifier(s_pass);
+        await verifier.CallAsync(cache, "policy/rule/0/" + Digest);
+        Span<char> key = stackalloc char[64 + 14 + 7];
+        ("policy/rule/0/" + Digest).AsSpan().CopyTo(key);
+
+        var found = cache.TryGetCached(key[..("policy/rule/0/" + Digest).Length], useCache: true, out var verdict);
+        var again = cache.TryGetCached(key[..("policy/rule/0/" + Digest).Length], useCache: true, out var verdictAgain);
+        var other = cache.TryGetCached("policy/rule/1/" + Digest, useCache: true, out var none);
+
+        Assert.True(found);
+        Assert.Same(s_pass, await verdict!);
+        Assert.True(again);
+        Assert.Same(verdict, verdictAgain);
+        Assert.False(other);
+        Assert.Null(none);
+        Assert.Equal(2, cache.Hits);
+        Assert.Equal(1, cache.Misses);
+        Assert.Equal(1, verifier.Calls);
+    }
+
+    [Fact]
+    public async Task LookupByCharactersMissesWhenExpiredBypassedOrDisabled()
+    {
+        var cache = CreateCache(timeToLive: TimeSpan.FromMinutes(1));
+        var verifier = new GatedVerifier(s_pass);
+        await verifier.CallAsync(cache, "k");
+        var disabled = new VerificationCache(new VerificationCacheOptions { Enabled = false }, _time);
+        await verifier.CallAsync(disabled, "k");
+
+        var bypassed = cache.TryGetCached("k", useCache: false, out _);
+        var off = disabled.TryGetCached("k", useCache: true, out _);
+        _time.Advance(TimeSpan.FromMinutes(1));
+        var expired = cache.TryGetCached("k", useCache: true, out _);
+
+        Assert.False(bypassed);
+        Assert.False(off);
+        Assert.False(expired);
+        Assert.Equal(0, cache.Hits);
+
+        // The expired entry is then verified again by the ordinary path, as before.
+        await verifier.CallAsync(cache, "k");
+        Assert.Equal(3, verifier.Calls);
+    }
+
     private VerificationCache CreateCache(int maxEntries = 1000, TimeSpan? timeToLive = null) =>
         new(new VerificationCacheOptions { MaxEntries = maxEntries, TimeToLive = timeToLive ?? TimeSpan.FromMinutes(60) }, _time);
 

@@ -35,6 +35,23 @@ public sealed class ImageExtractorTests
     }
 
     [Fact]
+    public void PointersPastThePrecomputedContainersAreStillExact()
+    {
+        // The first containers' pointers are precomputed constants; a Pod with more must get the same form after them.
+        var containers = string.Join(",", Enumerable.Range(0, 20).Select(i => $$"""{ "name": "c{{i}}", "image": "registry.example/app{{i}}:v1" }"""));
+        var context = Review("batch", "v1", "CronJob", $$$"""{ "spec": { "jobTemplate": { "spec": { "template": { "spec": { "containers": [ {{{containers}}} ] } } } } } }""");
+
+        var images = ImageExtractor.Extract(context);
+
+        Assert.Equal(20, images.Count);
+        Assert.All(images.Select((image, i) => (image, i)), pair =>
+        {
+            Assert.Equal($"/spec/jobTemplate/spec/template/spec/containers/{pair.i}/image", pair.image.Pointer);
+            Assert.Equal($"registry.example/app{pair.i}:v1", pair.image.Text);
+        });
+    }
+
+    [Fact]
     public void DeploymentImagesAreInsideThePodTemplate()
     {
         var context = Review("apps", "v1", "Deployment", $$$"""
