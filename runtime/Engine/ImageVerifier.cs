@@ -57,7 +57,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         }
 
         var key = CacheKey(policy, rule, entry, image, digest);
-        return await cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, rule.Autogen, cancellationToken)).ConfigureAwait(false);
+        return await cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, rule.Autogen, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
