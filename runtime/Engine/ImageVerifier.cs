@@ -80,7 +80,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
     // Apart from VerifyAsync so that its closure is allocated on a miss only, not on every call.
     private Task<ImageVerificationResult> VerifyOnMissAsync(string key, ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, CancellationToken cancellationToken) =>
-        cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, autogen, cancellationToken));
+        cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, autogen, cancellationToken), cancellationToken);
 
     /// <summary>
     /// The verification cache's key for a verdict: policy, rule, entry, image and digest, and the credential scope in

@@ -51,7 +51,10 @@ public sealed class VerificationCache(VerificationCacheOptions options, TimeProv
         return true;
     }
 
-    public Task<ImageVerificationResult> GetOrVerifyAsync(string key, bool useCache, Func<Task<ImageVerificationResult>> verify)
+    /// <param name="cancellationToken">The caller's own deadline. A caller that joined another's verification runs its
+    /// own when that one was cancelled (its client went away, its deadline passed) while the caller's own time is not up:
+    /// one client's abort must not become another review's error, which <c>failurePolicy: Ignore</c> would admit.</param>
+    public Task<ImageVerificationResult> GetOrVerifyAsync(string key, bool useCache, Func<Task<ImageVerificationResult>> verify, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(verify);
         if (!options.Enabled || !useCache)
@@ -80,13 +83,25 @@ public sealed class VerificationCache(VerificationCacheOptions options, TimeProv
         {
             Interlocked.Increment(ref _hits);
             metrics?.CacheLookups.Inc("coalesced");
-            return inFlight;
+            return JoinAsync(inFlight, verify, cancellationToken);
         }
 
         Interlocked.Increment(ref _misses);
         metrics?.CacheLookups.Inc("miss");
         _ = RunAsync(key, verify, placeholder);
         return placeholder.Task;
+    }
+
+    private static async Task<ImageVerificationResult> JoinAsync(Task<ImageVerificationResult> inFlight, Func<Task<ImageVerificationResult>> verify, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await inFlight.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return await verify().ConfigureAwait(false);
+        }
     }
 
     private async Task RunAsync(string key, Func<Task<ImageVerificationResult>> verify, TaskCompletionSource<ImageVerificationResult> placeholder)

@@ -190,6 +190,69 @@ public sealed class VerificationCacheTests
         Assert.Equal(1, cache.Count);
     }
 
+    // A review whose client went away cancels its verification; reviews that joined it still get a verdict of their own
+    // rather than its cancellation (which, as an error, failurePolicy: Ignore would admit).
+    [Fact]
+    public async Task AJoinedVerificationCancelledByItsOwnerIsRunAgainForTheOthers()
+    {
+        var cache = CreateCache();
+        using var owner = new CancellationTokenSource();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+
+        async Task<ImageVerificationResult> OwnersVerify()
+        {
+            Interlocked.Increment(ref calls);
+            started.SetResult();
+            await Task.Delay(Timeout.Infinite, owner.Token);
+            return s_pass;
+        }
+
+        Task<ImageVerificationResult> OthersVerify()
+        {
+            Interlocked.Increment(ref calls);
+            return Task.FromResult(s_pass);
+        }
+
+        var first = cache.GetOrVerifyAsync("k", useCache: true, OwnersVerify, owner.Token);
+        await started.Task;
+        using var othersDeadline = new CancellationTokenSource();
+        var second = cache.GetOrVerifyAsync("k", useCache: true, OthersVerify, othersDeadline.Token);
+        Assert.False(second.IsCompleted);
+
+        await owner.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        Assert.Same(s_pass, await second);
+        Assert.Equal(2, calls);
+    }
+
+    [Fact]
+    public async Task AJoinedVerificationIsNotRunAgainWhenTheJoinersOwnTimeIsUp()
+    {
+        var cache = CreateCache();
+        using var shared = new CancellationTokenSource();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+
+        async Task<ImageVerificationResult> Verify()
+        {
+            Interlocked.Increment(ref calls);
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, shared.Token);
+            return s_pass;
+        }
+
+        var first = cache.GetOrVerifyAsync("k", useCache: true, Verify, shared.Token);
+        await started.Task;
+        var second = cache.GetOrVerifyAsync("k", useCache: true, Verify, shared.Token);
+        await shared.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second);
+        Assert.Equal(1, calls);
+    }
+
     // Sixteen threads released together ask for the same key; exactly one verification may run per key.
     [Fact]
     public async Task ConcurrentCallsFromManyThreadsShareOneVerification()
