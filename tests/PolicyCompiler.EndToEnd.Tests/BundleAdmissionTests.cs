@@ -29,9 +29,9 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-other", fixture.Bundles.AttestedForOtherPolicy.TagReference));
 
         Assert.True(result.Allowed == false, "expected denied\n" + result.Describe());
-        Assert.Contains($"{CosignV3BundleImages.WrongIdentityPolicyName}:", result.Message, StringComparison.Ordinal);
-        Assert.Contains(".attestations[0].attestors[0].entries[0].keyless:", result.Message, StringComparison.Ordinal);
-        Assert.Contains("subject mismatch", result.Message, StringComparison.Ordinal);
+        Assert.Contains($"{CosignV3BundleImages.WrongIdentityPolicyName}:", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains(".attestations[0].attestors[0].entries[0].keyless:", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("subject mismatch", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -40,7 +40,7 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-none", fixture.Bundles.WithoutBundle.TagReference));
 
         Assert.True(result.Allowed == false, "expected denied\n" + result.Describe());
-        Assert.Contains("no attestations found", result.Message, StringComparison.Ordinal);
+        Assert.Contains("no attestations found", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -70,8 +70,8 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-strict", image.TagReference));
 
         Assert.True(result.Allowed == false, "expected denied\n" + result.Describe());
-        Assert.Contains($"{CosignV3BundleImages.StrictConditionsPolicyName}:", result.Message, StringComparison.Ordinal);
-        Assert.Contains("the attested data names foo=bar, not baz", result.Message, StringComparison.Ordinal);
+        Assert.Contains($"{CosignV3BundleImages.StrictConditionsPolicyName}:", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("the attested data names foo=bar, not baz", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
