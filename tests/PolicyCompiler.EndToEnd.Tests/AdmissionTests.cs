@@ -70,7 +70,7 @@ public sealed class AdmissionTests(WebhookFixture fixture, ITestOutputHelper out
 
         Assert.True(result.Allowed == false, "expected denied\n" + Context(result));
         Assert.Contains($"resource Deployment/{Namespace}/unsigned-deployment was blocked due to the following policies", result.MessageText, StringComparison.Ordinal);
-        Assert.Contains($"autogen-{WebhookFixture.RuleName}: image verification failed", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains($"autogen-{WebhookFixture.RuleName}: 'image verification failed", result.MessageText, StringComparison.Ordinal);
         Assert.Contains("signature not found", result.MessageText, StringComparison.Ordinal);
     }
 

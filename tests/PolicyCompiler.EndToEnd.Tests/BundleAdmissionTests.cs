@@ -57,7 +57,7 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         Assert.True(refused.Allowed == false, "expected denied\n" + refused.Describe());
         Assert.Contains(
             $"attestation checks failed for {image.TagReference} and predicate {CosignV3BundleImages.PredicateType}: Pods labelled app=bundle-cond-other may not run this image",
-            refused.Message,
+            refused.MessageText,
             StringComparison.Ordinal);
         Assert.True(admittedAgain.Allowed == true, "expected allowed\n" + admittedAgain.Describe());
     }
@@ -83,7 +83,8 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         var exempt = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-deny-exempt", image.TagReference));
 
         Assert.True(denied.Allowed == false, "expected denied\n" + denied.Describe());
-        Assert.Contains($"{CosignV3BundleImages.DenyPolicyName}:\n  check-bundle: validation in verifyImages failed: {CosignV3BundleImages.DenyMessage}", denied.Message, StringComparison.Ordinal);
+        // The reason holds ": ", so Kyverno's YAML encoder single-quotes it.
+        Assert.Contains($"{CosignV3BundleImages.DenyPolicyName}:\n  check-bundle: 'validation in verifyImages failed: {CosignV3BundleImages.DenyMessage}", denied.MessageText, StringComparison.Ordinal);
         Assert.True(exempt.Allowed == true, "expected allowed\n" + exempt.Describe() + "\n" + fixture.Describe());
         Assert.Contains(exempt.PatchOperations, o => o is { Op: "replace", Path: "/spec/containers/0/image" } && o.StringValue == image.TagReference + "@" + CosignV3BundleImages.SubjectDigest);
     }

@@ -73,7 +73,7 @@ public sealed class NamespaceSelectorAdmissionTests(WebhookFixture fixture)
 
         Assert.True(result.Allowed == false, result.Describe());
         Assert.Contains($"{PolicyName}:\n  signed-in-production: ", result.MessageText, StringComparison.Ordinal);
-        Assert.Contains("signed-in-production: image verification failed", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("signed-in-production: 'image verification failed", result.MessageText, StringComparison.Ordinal);
         Assert.Contains("signature not found", result.MessageText, StringComparison.Ordinal);
     }
 
