@@ -432,15 +432,20 @@ public sealed class AdmissionEngine(
 
     private AdmissionResponse BuildResponse(string uid, AdmissionContext context, List<Check> checks, bool mutate, bool timedOut, List<RuleOutcome>? outcomes)
     {
-        var denials = new List<(PolicyDefinition Policy, RuleDefinition Rule, string Message)>();
+        var blocked = false;
+
+        // Every rule that did not pass, Audit and ignored errors included: once a review is blocked, Kyverno's message
+        // lists them all (pkg/webhooks/utils/block.go, GetBlockedMessages), one message per policy and rule.
+        var failures = new List<Failure>();
         var warnings = new List<string>();
         var patches = new List<JsonPatchOperation>();
         var patchedPointers = new HashSet<string>(StringComparer.Ordinal);
         var verdicts = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var scopedVerdicts = new List<ScopedVerdict>();
 
-        foreach (var check in checks)
+        for (var index = 0; index < checks.Count; index++)
         {
+            var check = checks[index];
             var result = check.Result.IsCompletedSuccessfully
                 ? check.Result.Result
                 : ImageVerificationResult.Error($"failed to verify image {check.Extracted.Text}: {check.Result.Exception?.GetBaseException().Message ?? "cancelled"}");
@@ -455,41 +460,56 @@ public sealed class AdmissionEngine(
             switch (result.Status)
             {
                 case VerificationStatus.Pass:
-                    if (mutate && check.Entry is { } entry && check.Image is { } image && result.Digest is { } digest)
-                    {
-                        if (entry.VerifiesSignatures)
-                        {
-                            var verified = image.WithDigest(digest).Canonical;
-                            verdicts[verified] = "pass";
-                            scopedVerdicts.Add(new ScopedVerdict(check.Policy.Namespace, check.Policy.Name, check.Rule.Name, verified, "pass"));
-                        }
-
-                        if (entry.MutateDigest && image.Digest is null && !check.Extracted.Transformed && patchedPointers.Add(check.Extracted.Pointer))
-                        {
-                            patches.Add(new JsonPatchOperation { Op = "replace", Path = check.Extracted.Pointer, Value = JsonString(image.WithDigest(digest).FullyQualified) });
-                        }
-                    }
-
+                    RecordVerdict("pass", result);
                     Report(RuleOutcomeStatus.Pass, result.Message);
                     break;
                 case VerificationStatus.Fail when check.Policy.FailureAction == FailureAction.Audit:
+                    // Kyverno's image verifier pins the digest and records the verdict whatever the verification's outcome
+                    // (pkg/engine/internal/imageverifier.go, Verify: handleMutateDigest, then ivm.Add with "fail"); under
+                    // Audit nothing blocks, so the Pod is admitted with both.
+                    RecordVerdict("fail", result);
                     warnings.Add($"policy {check.Policy.Name}.{check.Rule.Name}: {result.Message}");
+                    failures.Add(new Failure(check, index, result.Message));
                     Report(RuleOutcomeStatus.Warn, result.Message);
                     break;
                 case VerificationStatus.Fail:
-                    denials.Add((check.Policy, check.Rule, result.Message));
+                    blocked = true;
+                    failures.Add(new Failure(check, index, result.Message));
                     Report(RuleOutcomeStatus.Fail, result.Message);
                     break;
                 case VerificationStatus.Error when check.Policy.FailurePolicy == FailurePolicy.Ignore:
                     // Kyverno's warning for an error under failurePolicy: Ignore is the rule's message alone, as for Audit.
                     warnings.Add($"policy {check.Policy.Name}.{check.Rule.Name}: {result.Message}");
+                    failures.Add(new Failure(check, index, result.Message));
                     Report(RuleOutcomeStatus.Warn, result.Message + " (ignored: failurePolicy is Ignore)");
                     break;
                 default:
                     var message = timedOut && !result.Message.Contains("deadline", StringComparison.Ordinal) ? result.Message + " (deadline exceeded)" : result.Message;
-                    denials.Add((check.Policy, check.Rule, message));
+                    blocked = true;
+                    failures.Add(new Failure(check, index, message));
                     Report(RuleOutcomeStatus.Fail, message);
                     break;
+            }
+
+            void RecordVerdict(string status, ImageVerificationResult verdict)
+            {
+                if (!mutate || check.Entry is not { } entry || check.Image is not { } image || verdict.Digest is not { } digest)
+                {
+                    return;
+                }
+
+                // Kyverno records a verdict only for entries with attestors or attestations, keyed by the pinned image.
+                if (entry.VerifiesSignatures)
+                {
+                    var pinned = image.WithDigest(digest).Canonical;
+                    verdicts[pinned] = status;
+                    scopedVerdicts.Add(new ScopedVerdict(check.Policy.Namespace, check.Policy.Name, check.Rule.Name, pinned, status));
+                }
+
+                if (entry.MutateDigest && image.Digest is null && !check.Extracted.Transformed && patchedPointers.Add(check.Extracted.Pointer))
+                {
+                    patches.Add(new JsonPatchOperation { Op = "replace", Path = check.Extracted.Pointer, Value = JsonString(image.WithDigest(digest).FullyQualified) });
+                }
             }
 
             void Report(RuleOutcomeStatus status, string message) =>
@@ -502,14 +522,14 @@ public sealed class AdmissionEngine(
                     message));
         }
 
-        if (denials.Count > 0)
+        if (blocked)
         {
+            // As Kyverno answers a blocked review: the message alone, no warnings and no patch.
             return new AdmissionResponse
             {
                 Uid = uid,
                 Allowed = false,
-                Status = new AdmissionStatus { Code = 403, Reason = "Forbidden", Message = DenialMessage(context, denials) },
-                Warnings = warnings.Count > 0 ? warnings : null,
+                Status = new AdmissionStatus { Code = 403, Reason = "Forbidden", Message = DenialMessage(context, failures) },
             };
         }
 
@@ -533,6 +553,8 @@ public sealed class AdmissionEngine(
     private static readonly JsonElement s_emptyObject = JsonDocument.Parse("{}").RootElement.Clone();
     private static readonly string s_verifyImagesPointer = "/metadata/annotations/" + EscapePointer(VerifyImagesAnnotation);
     private static readonly string s_scopedVerifyImagesPointer = "/metadata/annotations/" + EscapePointer(ScopedVerifyImagesAnnotation);
+
+    private readonly record struct Failure(Check Check, int Order, string Message);
 
     private static void AddVerdictAnnotation(AdmissionContext context, SortedDictionary<string, string> verdicts, List<ScopedVerdict> scopedVerdicts, List<JsonPatchOperation> patches)
     {
@@ -614,23 +636,34 @@ public sealed class AdmissionEngine(
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    /// <summary>Kyverno's denial envelope, so that runbooks written for Kyverno's messages keep working.</summary>
-    private static string DenialMessage(AdmissionContext context, List<(PolicyDefinition Policy, RuleDefinition Rule, string Message)> denials)
+    /// <summary>
+    /// Kyverno's denial message for these failures (<see cref="KyvernoMessages.Blocked"/>). Kyverno keeps one message per
+    /// policy and rule, the last its engine produced: its rule responses come entry by entry, and image by image within an
+    /// entry, so the last is the failure of the latest entry on the latest image.
+    /// </summary>
+    private static string DenialMessage(AdmissionContext context, List<Failure> failures)
     {
-        var builder = new StringBuilder();
-        var kind = context.Kind;
-        var resource = string.IsNullOrEmpty(context.Namespace) ? $"{kind}//{context.Name}" : $"{kind}/{context.Namespace}/{context.Name}";
-        builder.Append("resource ").Append(resource).Append(" was blocked due to the following policies\n");
-        foreach (var byPolicy in denials.GroupBy(d => d.Policy.Name, StringComparer.Ordinal))
+        var byPolicy = new Dictionary<string, Dictionary<string, (int Entry, int Order, string Message)>>(StringComparer.Ordinal);
+        foreach (var failure in failures)
         {
-            builder.Append('\n').Append(byPolicy.Key).Append(":\n");
-            foreach (var byRule in byPolicy.GroupBy(d => d.Rule.Name, StringComparer.Ordinal))
+            if (!byPolicy.TryGetValue(failure.Check.Policy.Name, out var rules))
             {
-                builder.Append("  ").Append(byRule.Key).Append(": ").Append(string.Join("; ", byRule.Select(d => d.Message).Distinct(StringComparer.Ordinal))).Append('\n');
+                rules = new Dictionary<string, (int, int, string)>(StringComparer.Ordinal);
+                byPolicy[failure.Check.Policy.Name] = rules;
+            }
+
+            var entry = failure.Check.Entry is { } e ? failure.Check.Rule.VerifyImages.IndexOf(e) : -1;
+            if (!rules.TryGetValue(failure.Check.Rule.Name, out var kept) || (entry, failure.Order).CompareTo((kept.Entry, kept.Order)) > 0)
+            {
+                rules[failure.Check.Rule.Name] = (entry, failure.Order, failure.Message);
             }
         }
 
-        return builder.ToString().TrimEnd('\n');
+        return KyvernoMessages.Blocked(
+            context.Kind,
+            context.Namespace,
+            context.Name,
+            byPolicy.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, string>)p.Value.ToDictionary(r => r.Key, r => r.Value.Message, StringComparer.Ordinal), StringComparer.Ordinal));
     }
 
     public static string EscapePointer(string segment) => segment.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);

@@ -69,9 +69,9 @@ public sealed class AdmissionTests(WebhookFixture fixture, ITestOutputHelper out
         var result = await fixture.Admission.MutateAsync(deployment, AdmissionClient.Deployments);
 
         Assert.True(result.Allowed == false, "expected denied\n" + Context(result));
-        Assert.Contains($"resource Deployment/{Namespace}/unsigned-deployment was blocked due to the following policies", result.Message, StringComparison.Ordinal);
-        Assert.Contains($"autogen-{WebhookFixture.RuleName}: image verification failed", result.Message, StringComparison.Ordinal);
-        Assert.Contains("signature not found", result.Message, StringComparison.Ordinal);
+        Assert.Contains($"resource Deployment/{Namespace}/unsigned-deployment was blocked due to the following policies", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains($"autogen-{WebhookFixture.RuleName}: 'image verification failed", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("signature not found", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -82,8 +82,8 @@ public sealed class AdmissionTests(WebhookFixture fixture, ITestOutputHelper out
         var result = await fixture.Admission.MutateAsync(cronJob, AdmissionClient.CronJobs);
 
         Assert.True(result.Allowed == false, "expected denied\n" + Context(result));
-        Assert.Contains($"autogen-cronjob-{WebhookFixture.RuleName}:", result.Message, StringComparison.Ordinal);
-        Assert.Contains("invalid signature", result.Message, StringComparison.Ordinal);
+        Assert.Contains($"autogen-cronjob-{WebhookFixture.RuleName}:", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("invalid signature", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -92,8 +92,8 @@ public sealed class AdmissionTests(WebhookFixture fixture, ITestOutputHelper out
         var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "unlogged", fixture.UnloggedImage.TagReference));
 
         Assert.True(result.Allowed == false, "expected denied\n" + Context(result));
-        Assert.Contains($"{WebhookFixture.TlogPolicyName}:", result.Message, StringComparison.Ordinal);
-        Assert.Contains(".attestors[0].entries[0].keys: no transparency log entry", result.Message, StringComparison.Ordinal);
+        Assert.Contains($"{WebhookFixture.TlogPolicyName}:", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains(".attestors[0].entries[0].keys: no transparency log entry", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -163,7 +163,7 @@ public sealed class AdmissionTests(WebhookFixture fixture, ITestOutputHelper out
         var result = await fixture.Admission.MutateAsync(pod);
 
         AssertDenied(result, pod, fixture.UnsignedImage, "signature not found");
-        Assert.DoesNotContain(fixture.SignedImage.TagReference + ":", result.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(fixture.SignedImage.TagReference + ":", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -183,8 +183,8 @@ public sealed class AdmissionTests(WebhookFixture fixture, ITestOutputHelper out
 
         AssertReviewAnswered(result);
         Assert.True(result.Allowed == false, "a signature of another digest admitted the image\n" + Context(result));
-        Assert.Contains("image verification failed for " + image.TagReference, result.Message, StringComparison.Ordinal);
-        Assert.Contains("invalid signature", result.Message, StringComparison.Ordinal);
+        Assert.Contains("image verification failed for " + image.TagReference, result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("invalid signature", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -196,9 +196,9 @@ public sealed class AdmissionTests(WebhookFixture fixture, ITestOutputHelper out
 
         AssertReviewAnswered(result);
         Assert.True(result.Allowed == false, "expected denied\n" + Context(result));
-        Assert.Contains("missing digest for", result.Message, StringComparison.Ordinal);
-        Assert.Contains(fixture.SignedImage.TagReference, result.Message, StringComparison.Ordinal);
-        Assert.Contains($"resource Pod/{Namespace}/{pod.Name} was blocked due to the following policies", result.Message, StringComparison.Ordinal);
+        Assert.Contains("missing digest for", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains(fixture.SignedImage.TagReference, result.MessageText, StringComparison.Ordinal);
+        Assert.Contains($"resource Pod/{Namespace}/{pod.Name} was blocked due to the following policies", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -270,7 +270,7 @@ public sealed class AdmissionTests(WebhookFixture fixture, ITestOutputHelper out
         var context = Context(result);
         Assert.True(result.Allowed == false, "expected denied\n" + context);
         Assert.True(result.PatchBase64 is null, "a denial carries no patch\n" + context);
-        var message = result.Message ?? string.Empty;
+        var message = result.MessageText ?? string.Empty;
         Assert.True(message.Contains($"resource Pod/{pod.Namespace}/{pod.Name} was blocked due to the following policies", StringComparison.Ordinal), "Kyverno's envelope is missing\n" + context);
         Assert.True(message.Contains("\n" + WebhookFixture.PolicyName + ":", StringComparison.Ordinal), "the policy name is missing\n" + context);
         Assert.True(message.Contains("  " + WebhookFixture.RuleName + ":", StringComparison.Ordinal), "the rule name is missing\n" + context);

@@ -29,9 +29,9 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-other", fixture.Bundles.AttestedForOtherPolicy.TagReference));
 
         Assert.True(result.Allowed == false, "expected denied\n" + result.Describe());
-        Assert.Contains($"{CosignV3BundleImages.WrongIdentityPolicyName}:", result.Message, StringComparison.Ordinal);
-        Assert.Contains(".attestations[0].attestors[0].entries[0].keyless:", result.Message, StringComparison.Ordinal);
-        Assert.Contains("subject mismatch", result.Message, StringComparison.Ordinal);
+        Assert.Contains($"{CosignV3BundleImages.WrongIdentityPolicyName}:", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains(".attestations[0].attestors[0].entries[0].keyless:", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("subject mismatch", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -40,7 +40,7 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-none", fixture.Bundles.WithoutBundle.TagReference));
 
         Assert.True(result.Allowed == false, "expected denied\n" + result.Describe());
-        Assert.Contains("no attestations found", result.Message, StringComparison.Ordinal);
+        Assert.Contains("no attestations found", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         Assert.True(refused.Allowed == false, "expected denied\n" + refused.Describe());
         Assert.Contains(
             $"attestation checks failed for {image.TagReference} and predicate {CosignV3BundleImages.PredicateType}: Pods labelled app=bundle-cond-other may not run this image",
-            refused.Message,
+            refused.MessageText,
             StringComparison.Ordinal);
         Assert.True(admittedAgain.Allowed == true, "expected allowed\n" + admittedAgain.Describe());
     }
@@ -70,8 +70,8 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-strict", image.TagReference));
 
         Assert.True(result.Allowed == false, "expected denied\n" + result.Describe());
-        Assert.Contains($"{CosignV3BundleImages.StrictConditionsPolicyName}:", result.Message, StringComparison.Ordinal);
-        Assert.Contains("the attested data names foo=bar, not baz", result.Message, StringComparison.Ordinal);
+        Assert.Contains($"{CosignV3BundleImages.StrictConditionsPolicyName}:", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("the attested data names foo=bar, not baz", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -83,7 +83,8 @@ public sealed class BundleAdmissionTests(WebhookFixture fixture)
         var exempt = await fixture.Admission.MutateAsync(new TestPod(Namespace, "bundle-deny-exempt", image.TagReference));
 
         Assert.True(denied.Allowed == false, "expected denied\n" + denied.Describe());
-        Assert.Contains($"{CosignV3BundleImages.DenyPolicyName}:\n  check-bundle: validation in verifyImages failed: {CosignV3BundleImages.DenyMessage}", denied.Message, StringComparison.Ordinal);
+        // The reason holds ": ", so Kyverno's YAML encoder single-quotes it.
+        Assert.Contains($"{CosignV3BundleImages.DenyPolicyName}:\n  check-bundle: 'validation in verifyImages failed: {CosignV3BundleImages.DenyMessage}", denied.MessageText, StringComparison.Ordinal);
         Assert.True(exempt.Allowed == true, "expected allowed\n" + exempt.Describe() + "\n" + fixture.Describe());
         Assert.Contains(exempt.PatchOperations, o => o is { Op: "replace", Path: "/spec/containers/0/image" } && o.StringValue == image.TagReference + "@" + CosignV3BundleImages.SubjectDigest);
     }

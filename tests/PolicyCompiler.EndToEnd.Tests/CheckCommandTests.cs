@@ -189,7 +189,7 @@ public sealed class CheckCommandTests(WebhookFixture fixture) : IDisposable
         var bad = resources["Pod/default/bad"];
         Assert.Equal("fail", bad.GetProperty("result").GetString());
         Assert.Equal(2, bad.GetProperty("document").GetInt32());
-        Assert.StartsWith("resource Pod/default/bad was blocked due to the following policies", bad.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("\n\nresource Pod/default/bad was blocked due to the following policies \n\n", bad.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Contains("signature not found", Assert.Single(bad.GetProperty("rules").EnumerateArray(), r => r.GetProperty("result").GetString() == "fail").GetProperty("message").GetString(), StringComparison.Ordinal);
 
         var skipped = resources["ConfigMap/default/settings"];

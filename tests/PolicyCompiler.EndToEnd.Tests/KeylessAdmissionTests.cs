@@ -268,10 +268,15 @@ public sealed class KeylessAdmissionTests(WebhookFixture fixture, ITestOutputHel
         var context = Context(result);
         Assert.True(result.Allowed == false, "expected denied\n" + context);
         Assert.True(result.PatchBase64 is null, "a denial carries no patch\n" + context);
-        var expected =
-            $"resource Pod/{Namespace}/{podName} was blocked due to the following policies\n\n" +
-            $"{policyName}:\n" +
-            $"  {KeylessImages.RuleName}: image verification failed for {image.Image.TagReference}: {AttestorPath}: {reason}";
+        // Kyverno's whole message: its envelope, then policy, rule and reason as its YAML encoder prints them.
+        var expected = PolicyCompiler.Runtime.Admission.KyvernoMessages.Blocked(
+            "Pod",
+            Namespace,
+            podName,
+            new Dictionary<string, IReadOnlyDictionary<string, string>>
+            {
+                [policyName] = new Dictionary<string, string> { [KeylessImages.RuleName] = $"image verification failed for {image.Image.TagReference}: {AttestorPath}: {reason}" },
+            });
         Assert.Equal(expected, result.Message);
     }
 

@@ -72,9 +72,9 @@ public sealed class NamespaceSelectorAdmissionTests(WebhookFixture fixture)
         var result = await Review("prod-a");
 
         Assert.True(result.Allowed == false, result.Describe());
-        Assert.Contains($"{PolicyName}:\n  signed-in-production: ", result.Message, StringComparison.Ordinal);
-        Assert.Contains("signed-in-production: image verification failed", result.Message, StringComparison.Ordinal);
-        Assert.Contains("signature not found", result.Message, StringComparison.Ordinal);
+        Assert.Contains($"{PolicyName}:\n  signed-in-production: ", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("signed-in-production: 'image verification failed", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("signature not found", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -99,6 +99,6 @@ public sealed class NamespaceSelectorAdmissionTests(WebhookFixture fixture)
         var result = await Review("nowhere");
 
         Assert.True(result.Allowed == false, result.Describe());
-        Assert.Contains("failed to read the labels of namespace nowhere", result.Message, StringComparison.Ordinal);
+        Assert.Contains("failed to read the labels of namespace nowhere", result.MessageText, StringComparison.Ordinal);
     }
 }

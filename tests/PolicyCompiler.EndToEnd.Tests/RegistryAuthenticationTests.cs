@@ -188,7 +188,7 @@ public sealed class RegistryAuthenticationTests(WebhookFixture fixture, ITestOut
         output.WriteLine(result.Describe());
         var context = result.Describe() + "\n" + _scenario.Describe();
         Assert.True(result.Allowed == false, "expected denied\n" + context);
-        Assert.True(result.Message?.Contains("image verification failed for " + image.TagReference + ": " + reason, StringComparison.Ordinal) == true, $"expected '{reason}'\n" + context);
+        Assert.True(result.MessageText?.Contains("image verification failed for " + image.TagReference + ": " + reason, StringComparison.Ordinal) == true, $"expected '{reason}'\n" + context);
         Assert.DoesNotContain(User.Password, result.ResponseBody, StringComparison.Ordinal);
     }
 }

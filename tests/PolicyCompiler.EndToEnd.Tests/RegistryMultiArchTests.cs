@@ -42,8 +42,8 @@ public sealed class RegistryMultiArchTests(WebhookFixture fixture, ITestOutputHe
 
         output.WriteLine(result.Describe());
         Assert.True(result.Allowed == false, "a platform's signature admitted the index\n" + result.Describe());
-        Assert.Contains($"image verification failed for {pushed.Index.TagReference}: ", result.Message, StringComparison.Ordinal);
-        Assert.Contains("signature not found", result.Message, StringComparison.Ordinal);
+        Assert.Contains($"image verification failed for {pushed.Index.TagReference}: ", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("signature not found", result.MessageText, StringComparison.Ordinal);
 
         // The platform manifest itself, named by digest, is what that signature covers.
         Assert.True(byPlatformDigest.Allowed == true, "expected the signed platform manifest to be allowed\n" + byPlatformDigest.Describe());

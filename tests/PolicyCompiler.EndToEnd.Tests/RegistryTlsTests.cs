@@ -52,7 +52,7 @@ public sealed class RegistryTlsTests(WebhookFixture fixture, ITestOutputHelper o
         var result = await new AdmissionClient(host.Client).MutateAsync(new TestPod(Namespace, "tls-untrusted", image.TagReference));
 
         AssertDenied(result, image, $"TLS handshake with registry {registry.Host} failed: the certificate chain is not trusted (");
-        Assert.Contains("configure Registry:CaBundleFile for a private CA", result.Message, StringComparison.Ordinal);
+        Assert.Contains("configure Registry:CaBundleFile for a private CA", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -81,6 +81,6 @@ public sealed class RegistryTlsTests(WebhookFixture fixture, ITestOutputHelper o
         output.WriteLine(result.Describe());
         var context = result.Describe() + "\n" + _scenario.Describe();
         Assert.True(result.Allowed == false, "expected denied\n" + context);
-        Assert.True(result.Message?.Contains("image verification failed for " + image.TagReference + ": " + reason, StringComparison.Ordinal) == true, $"expected '{reason}'\n" + context);
+        Assert.True(result.MessageText?.Contains("image verification failed for " + image.TagReference + ": " + reason, StringComparison.Ordinal) == true, $"expected '{reason}'\n" + context);
     }
 }

@@ -140,7 +140,7 @@ public sealed class RequestLimitTests(WebhookFixture fixture, ITestOutputHelper 
         output.WriteLine($"{label}: HTTP {(int)result.HttpStatus}, allowed={result.Allowed}, message={result.Message?[..Math.Min(300, result.Message.Length)]}");
         Assert.True(result.HttpStatus == HttpStatusCode.OK, result.Describe());
         Assert.True(result.Allowed == false, result.Describe());
-        Assert.Contains("invalid image reference", result.Message, StringComparison.Ordinal);
+        Assert.Contains("invalid image reference", result.MessageText, StringComparison.Ordinal);
         Assert.Null(result.PatchBase64);
     }
 

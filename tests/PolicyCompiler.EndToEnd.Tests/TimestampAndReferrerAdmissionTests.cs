@@ -44,7 +44,7 @@ public sealed class TimestampAndReferrerAdmissionTests(WebhookFixture fixture)
         var result = await MutateAsync("referrer-without-oci11", Images.ReferrerSignedWithoutOci11);
 
         Assert.True(result.Allowed == false, result.Describe());
-        Assert.Contains("signature not found", result.Message, StringComparison.Ordinal);
+        Assert.Contains("signature not found", result.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -61,8 +61,8 @@ public sealed class TimestampAndReferrerAdmissionTests(WebhookFixture fixture)
         var result = await MutateAsync("stamped-stranger", Images.StampedByStranger);
 
         Assert.True(result.Allowed == false, result.Describe());
-        Assert.Contains($"resource Pod/{Namespace}/stamped-stranger was blocked due to the following policies", result.Message, StringComparison.Ordinal);
-        Assert.Contains(TimestampAndReferrerImages.TimestampPolicyName, result.Message, StringComparison.Ordinal);
-        Assert.Contains("unable to verify RFC3161 timestamp", result.Message, StringComparison.Ordinal);
+        Assert.Contains($"resource Pod/{Namespace}/stamped-stranger was blocked due to the following policies", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains(TimestampAndReferrerImages.TimestampPolicyName, result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("unable to verify RFC3161 timestamp", result.MessageText, StringComparison.Ordinal);
     }
 }

@@ -86,7 +86,7 @@ public sealed class TransportFaultTests(WebhookFixture fixture, ITestOutputHelpe
         if (failurePolicy == "Fail")
         {
             Assert.True(result.Allowed == false, result.Describe());
-            Assert.Contains($"deadline of {StallTimeoutSeconds}s exceeded", result.Message, StringComparison.Ordinal);
+            Assert.Contains($"deadline of {StallTimeoutSeconds}s exceeded", result.MessageText, StringComparison.Ordinal);
         }
         else
         {

@@ -104,6 +104,12 @@ public sealed record AdmissionResult(string Path, string RequestBody, HttpStatus
 
     public string? Message => Response?["status"]?["message"]?.GetValue<string>();
 
+    /// <summary>
+    /// <see cref="Message"/> with the YAML encoder's folds undone (a fold writes a space as a line break plus the four spaces
+    /// of a rule message's continuation), so that a reason can be looked for as one substring.
+    /// </summary>
+    public string? MessageText => Message?.Replace("\n    ", " ", StringComparison.Ordinal);
+
     public int? StatusCode => Response?["status"]?["code"]?.GetValue<int>();
 
     public string? PatchType => Response?["patchType"]?.GetValue<string>();

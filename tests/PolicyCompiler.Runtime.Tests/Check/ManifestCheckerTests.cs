@@ -64,7 +64,7 @@ public sealed class ManifestCheckerTests
         var row = Assert.Single(report.Rows);
         Assert.Equal(RuleOutcomeStatus.Fail, row.Status);
         Assert.Contains(Missing, row.Message, StringComparison.Ordinal);
-        Assert.StartsWith("resource Pod/team-a/web was blocked due to the following policies", report.Message, StringComparison.Ordinal);
+        Assert.StartsWith("\n\nresource Pod/team-a/web was blocked due to the following policies \n\n", report.Message, StringComparison.Ordinal);
     }
 
     [Fact]
