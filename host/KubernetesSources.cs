@@ -37,6 +37,12 @@ internal static class KubernetesSources
             ? new KubernetesSecretKeys(api, configuration.GetValue("Kubernetes:SecretKeyTimeToLive", TimeSpan.FromSeconds(30)), time)
             : null;
 
+    /// <summary>ConfigMaps and API paths for rule <c>context</c> entries, read through the same API; none outside a cluster.</summary>
+    public static IContextDataSource? ContextDataFromConfiguration(IConfiguration configuration, TimeProvider time) =>
+        KubernetesApiFromConfiguration(configuration) is { } api
+            ? new KubernetesContextData(api, configuration.GetValue("Kubernetes:ContextTimeToLive", TimeSpan.FromSeconds(30)), time)
+            : null;
+
     /// <summary>The registry credentials of Pods' <c>imagePullSecrets</c>, read through the same API; none outside a cluster.</summary>
     public static IPullSecretSource? PullSecretsFromConfiguration(IConfiguration configuration, TimeProvider time) =>
         KubernetesApiFromConfiguration(configuration) is { } api

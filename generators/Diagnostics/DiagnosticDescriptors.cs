@@ -130,6 +130,16 @@ internal static class DiagnosticDescriptors
         "Settings that cannot be combined",
         "'{0}' cannot be combined with '{1}': {2}.");
 
+    public static readonly DiagnosticDescriptor ContextSource = Error(
+        "PC0025",
+        "Context entry must name exactly one source",
+        "'{0}' names {1}. Give exactly one of variable, configMap or apiCall.");
+
+    public static readonly DiagnosticDescriptor DuplicateContextName = Error(
+        "PC0026",
+        "Duplicate context entry name",
+        "Context entry '{0}' is defined twice in this rule. Give every entry of a rule's context its own name.");
+
     public static readonly DiagnosticDescriptor NotSupportedYet = Error(
         "PC0099",
         "Kyverno field not supported yet",

@@ -46,6 +46,8 @@ internal static class PolicyEmitter
                 }
             }
 
+            WriteContextMethods(body, rule, r);
+
             // Precondition variables that do not resolve are empty strings, as in Kyverno.
             ConditionEmitter.WriteMethods(body, PreconditionsField(r), rule.Preconditions, Conditions.KyvernoVariableMode.Precondition);
             for (var v = 0; v < rule.VerifyImages.Count; v++)
@@ -71,6 +73,16 @@ internal static class PolicyEmitter
                     }
                 }
             }
+        }
+
+        foreach (var (name, key) in fields.KeyTemplates)
+        {
+            // Strict, as Kyverno substitutes attestors: a variable that does not resolve fails the attestor.
+            var methods = new SourceWriter();
+            Conditions.KyvernoEmitter.EmitTemplateMethod(methods, name, key.Template, Conditions.KyvernoVariableMode.Strict, "private");
+            body.WriteLine();
+            body.WriteLine($"// publicKeys: {CSharp.CommentSafe(key.Text)}");
+            body.WriteBlock(methods.ToString());
         }
 
         body.CloseBrace();
@@ -181,14 +193,30 @@ internal static class PolicyEmitter
                 w.WriteLine($"verifyImages: {VerifyImagesField(r)},");
             }
 
-            var hasPreconditions = !rule.Preconditions.IsEmpty;
             var readsNamespaceLabels = ReadsNamespaceLabels(rule.Match, rule.Exclude);
             if (WebhookResources.KindsArgument(rule.Match) is { Length: > 0 } kinds)
             {
                 w.WriteLine(kinds + ",");
             }
 
-            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}" + (rule.ImageExtractors.IsEmpty && !hasPreconditions && !readsNamespaceLabels ? ")," : ","));
+            // The optional arguments after the extractors, each on its own line; the last one closes the definition.
+            var trailing = new List<string>();
+            if (!rule.Preconditions.IsEmpty)
+            {
+                trailing.Add($"preconditions: {PreconditionsField(r)}");
+            }
+
+            if (readsNamespaceLabels)
+            {
+                trailing.Add("readsNamespaceLabels: true");
+            }
+
+            if (!rule.Context.IsEmpty)
+            {
+                trailing.Add($"context: {ContextField(r)}");
+            }
+
+            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}" + (rule.ImageExtractors.IsEmpty && trailing.Count == 0 ? ")," : ","));
             if (!rule.ImageExtractors.IsEmpty)
             {
                 w.WriteLine("imageExtractors:");
@@ -203,34 +231,107 @@ internal static class PolicyEmitter
                 }
 
                 w.Indentation--;
-                w.WriteLine(hasPreconditions || readsNamespaceLabels ? "]," : "]),");
+                w.WriteLine(trailing.Count > 0 ? "]," : "]),");
             }
 
-            if (hasPreconditions)
+            for (var t = 0; t < trailing.Count; t++)
             {
-                w.WriteLine($"preconditions: {PreconditionsField(r)}" + (readsNamespaceLabels ? "," : "),"));
-            }
-
-            if (readsNamespaceLabels)
-            {
-                w.WriteLine("readsNamespaceLabels: true),");
+                w.WriteLine(trailing[t] + (t == trailing.Count - 1 ? ")," : ","));
             }
 
             w.Indentation--;
             for (var a = 0; a < rule.Autogen.Count; a++)
             {
                 var variant = rule.Autogen[a];
-                var preconditions = hasPreconditions ? $"preconditions: {PreconditionsField(r)}, " : string.Empty;
+                var preconditions = !rule.Preconditions.IsEmpty ? $"preconditions: {PreconditionsField(r)}, " : string.Empty;
+                var context = rule.Context.IsEmpty ? string.Empty : $"context: {ContextField(r)}, ";
                 var autogen = variant.Name.StartsWith("autogen-cronjob-", System.StringComparison.Ordinal) ? "CronJob" : "PodControllers";
                 var namespaceLabels = ReadsNamespaceLabels(variant.Match, variant.Exclude) ? "readsNamespaceLabels: true, " : string.Empty;
                 var variantKinds = WebhookResources.KindsArgument(variant.Match) is { Length: > 0 } k ? k + ", " : string.Empty;
-                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {variantKinds}{preconditions}{namespaceLabels}autogen: RuleAutogen.{autogen}),");
+                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {variantKinds}{preconditions}{namespaceLabels}{context}autogen: RuleAutogen.{autogen}),");
             }
         }
 
         w.Indentation--;
         w.WriteLine("]);");
         w.Indentation--;
+    }
+
+    /// <summary>The rule's <c>context</c> entries as a field of runtime definitions, in the order Kyverno loads them.</summary>
+    private static void WriteContextField(SourceWriter w, RuleModel rule, int r)
+    {
+        w.WriteLine($"/// <summary>The context of rule <c>{Xml(rule.Name)}</c>, loaded in this order before its preconditions.</summary>");
+        w.WriteLine($"private static readonly ImmutableArray<ContextEntryDefinition> {ContextField(r)} =");
+        w.WriteLine("[");
+        w.Indentation++;
+        for (var c = 0; c < rule.Context.Count; c++)
+        {
+            var entry = rule.Context[c];
+            var prefix = ContextField(r) + c.ToString(CultureInfo.InvariantCulture);
+            var name = CSharp.Literal(entry.Name);
+            var jmesPath = entry.JmesPath is null ? string.Empty : $", jmesPath: {prefix}JmesPath";
+            var @default = entry.Default is null ? string.Empty : $", @default: {prefix}Default";
+            switch (entry.Source)
+            {
+                case ContextEntryModel.VariableSource:
+                    var value = entry.Value is null ? "null" : prefix + "Value";
+                    w.WriteLine($"new VariableContextEntry({name}, {value}{jmesPath}{@default}),");
+                    break;
+                case ContextEntryModel.ConfigMapSource:
+                    var ns = entry.ConfigMapNamespace is null ? "null" : prefix + "Namespace";
+                    w.WriteLine($"new ConfigMapContextEntry({name}, {prefix}Name, {ns}),");
+                    break;
+                default:
+                    var data = entry.Data.IsEmpty
+                        ? string.Empty
+                        : ", data: [" + string.Join(", ", entry.Data.Select((d, i) => $"new ApiCallData({CSharp.Literal(d.Key)}, {prefix}Data{i.ToString(CultureInfo.InvariantCulture)})")) + "]";
+                    w.WriteLine($"new ApiCallContextEntry({name}, {prefix}UrlPath, {CSharp.Literal(entry.Method)}{data}{jmesPath}{@default}),");
+                    break;
+            }
+        }
+
+        w.Indentation--;
+        w.WriteLine("];");
+        w.WriteLine();
+    }
+
+    /// <summary>The templates and JMESPaths of the rule's context entries, one method each.</summary>
+    private static void WriteContextMethods(SourceWriter body, RuleModel rule, int r)
+    {
+        for (var c = 0; c < rule.Context.Count; c++)
+        {
+            var entry = rule.Context[c];
+            var prefix = ContextField(r) + c.ToString(CultureInfo.InvariantCulture);
+            var methods = new SourceWriter();
+
+            // Strict, as Kyverno substitutes context entries: a variable that does not resolve fails the entry.
+            void Value(string suffix, Conditions.KyvernoValue? value)
+            {
+                if (value is not null)
+                {
+                    Conditions.KyvernoEmitter.EmitValueMethod(methods, prefix + suffix, value, Conditions.KyvernoVariableMode.Strict, "private");
+                }
+            }
+
+            Value("Value", entry.Value);
+            Value("Default", entry.Default);
+            Value("Name", entry.ConfigMapName is { } cmName ? new Conditions.KyvernoStringValue(cmName) : null);
+            Value("Namespace", entry.ConfigMapNamespace is { } cmNamespace ? new Conditions.KyvernoStringValue(cmNamespace) : null);
+            Value("UrlPath", entry.UrlPath is { } urlPath ? new Conditions.KyvernoStringValue(urlPath) : null);
+            for (var d = 0; d < entry.Data.Count; d++)
+            {
+                Value("Data" + d.ToString(CultureInfo.InvariantCulture), entry.Data[d].Value);
+            }
+
+            if (entry.JmesPath is { } expression)
+            {
+                methods.WriteBlock(Conditions.JmesCompiler.EmitMethod(expression, Conditions.JmesDialect.Kyverno, prefix + "JmesPath", entry.JmesPathText ?? string.Empty, "private"));
+            }
+
+            body.WriteLine();
+            body.WriteLine($"// context[{c.ToString(CultureInfo.InvariantCulture)}] {CSharp.CommentSafe(entry.Name)} ({entry.Source}) of rule {CSharp.CommentSafe(rule.Name)}");
+            body.WriteBlock(methods.ToString());
+        }
     }
 
     /// <summary>Writes <c>verifyImages: [ … ]</c> without the closing parenthesis of the rule.</summary>
@@ -241,7 +342,7 @@ internal static class PolicyEmitter
         w.Indentation++;
         for (var v = 0; v < rule.VerifyImages.Count; v++)
         {
-            WriteVerifyImage(w, rule.VerifyImages[v], ruleIndex, v, fields);
+            WriteVerifyImage(w, rule.VerifyImages[v], ruleIndex, v, fields, !rule.Context.IsEmpty);
         }
 
         w.Indentation--;
@@ -269,6 +370,11 @@ internal static class PolicyEmitter
                 }
             }
 
+            if (!rule.Context.IsEmpty)
+            {
+                WriteContextField(w, rule, r);
+            }
+
             if (!rule.Preconditions.IsEmpty)
             {
                 w.WriteLine($"/// <summary>The preconditions of rule <c>{Xml(rule.Name)}</c>.</summary>");
@@ -289,7 +395,7 @@ internal static class PolicyEmitter
             w.Indentation++;
             for (var v = 0; v < rule.VerifyImages.Count; v++)
             {
-                WriteVerifyImage(w, rule.VerifyImages[v], r, v, fields);
+                WriteVerifyImage(w, rule.VerifyImages[v], r, v, fields, !rule.Context.IsEmpty);
             }
 
             w.Indentation--;
@@ -298,7 +404,11 @@ internal static class PolicyEmitter
         }
     }
 
-    private static void WriteVerifyImage(SourceWriter w, ImageVerificationModel entry, int ruleIndex, int entryIndex, TrustMaterial fields)
+    /// <param name="readsContext">
+    /// The rule has context entries: its conditions may read them, so they are given the full document (as when they read
+    /// the request) and their verdicts are never reused.
+    /// </param>
+    private static void WriteVerifyImage(SourceWriter w, ImageVerificationModel entry, int ruleIndex, int entryIndex, TrustMaterial fields, bool readsContext)
     {
         w.WriteLine("new ImageVerificationDefinition(");
         w.Indentation++;
@@ -355,7 +465,7 @@ internal static class PolicyEmitter
 
         if (entry.Validation is { } validation)
         {
-            var readsRequest = ConditionEmitter.ReadsRequest(validation.Deny) || validation.MessageReadsRequest ? ", readsRequest: true" : string.Empty;
+            var readsRequest = readsContext || ConditionEmitter.ReadsRequest(validation.Deny) || validation.MessageReadsRequest ? ", readsRequest: true" : string.Empty;
             var messageTemplate = validation.MessageTemplate is null ? string.Empty : $", messageTemplate: {DenyField(ruleIndex, entryIndex)}Message";
             optional.Add($"validation: new ValidationDefinition({CSharp.Literal(validation.Message)}, {DenyField(ruleIndex, entryIndex)}{messageTemplate}{readsRequest})");
         }
@@ -399,8 +509,9 @@ internal static class PolicyEmitter
                     w.WriteLine("],");
                     w.WriteLine("conditions:");
                     ConditionEmitter.WriteDefinitions(w, AttestationPrefix(ruleIndex, entryIndex, a), attestation.Conditions);
-                    w.WriteLine(ConditionEmitter.ReadsRequest(attestation.Conditions) || name is not null ? "," : "),");
-                    if (ConditionEmitter.ReadsRequest(attestation.Conditions))
+                    var conditionsReadRequest = readsContext || ConditionEmitter.ReadsRequest(attestation.Conditions);
+                    w.WriteLine(conditionsReadRequest || name is not null ? "," : "),");
+                    if (conditionsReadRequest)
                     {
                         w.WriteLine(name is null ? "conditionsReadRequest: true)," : "conditionsReadRequest: true,");
                     }
@@ -453,6 +564,11 @@ internal static class PolicyEmitter
         {
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             w.WriteLine($"new SecretKeyAttestorDefinition({path}, {CSharp.Literal(secret.Namespace)}, {CSharp.Literal(secret.Name)}, {HashName(secret.Hash)}{requirementsArgument}{repository}),");
+        }
+        else if (attestor.VariableKey is { } variable)
+        {
+            var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
+            w.WriteLine($"new VariableKeyAttestorDefinition({path}, {fields.KeyTemplate(variable)}, {CSharp.Literal(variable.Text)}, {HashName(variable.Hash)}{requirementsArgument}{repository}),");
         }
         else if (attestor.Key is { } key)
         {
@@ -717,6 +833,8 @@ internal static class PolicyEmitter
 
     private static string DenyField(int ruleIndex, int entryIndex) =>
         "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Image" + entryIndex.ToString(CultureInfo.InvariantCulture) + "Deny";
+
+    private static string ContextField(int ruleIndex) => "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Context";
 
     private static string PreconditionsField(int ruleIndex) => "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Preconditions";
 

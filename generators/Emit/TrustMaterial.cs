@@ -15,6 +15,18 @@ internal sealed class TrustMaterial(SourceWriter writer)
     private readonly Dictionary<PublicKeyModel, string> _keys = [];
     private readonly Dictionary<CertificateModel, string> _certificates = [];
     private readonly Dictionary<RequirementsModel, string> _requirements = [];
+    private readonly List<(string Name, VariableKeyModel Key)> _keyTemplates = [];
+
+    /// <summary>The methods that substitute <c>publicKeys</c> templates, named in the order the definition asked for them.</summary>
+    public IReadOnlyList<(string Name, VariableKeyModel Key)> KeyTemplates => _keyTemplates;
+
+    /// <summary>The name of the method substituting this attestor's <c>publicKeys</c>, written after the definition.</summary>
+    public string KeyTemplate(VariableKeyModel key)
+    {
+        var name = "PublicKeysTemplate" + _keyTemplates.Count.ToString(CultureInfo.InvariantCulture);
+        _keyTemplates.Add((name, key));
+        return name;
+    }
 
     public void WriteAll(PolicyModel policy)
     {

@@ -30,7 +30,43 @@ internal sealed record RuleModel(
 
     /// <summary>The rule applies only when these hold (Kyverno's precondition variables: unresolvable ones are empty).</summary>
     public EquatableArray<ConditionBlockModel> Preconditions { get; init; } = EquatableArray<ConditionBlockModel>.Empty;
+
+    /// <summary><c>context</c>: entries loaded in order before the preconditions, each readable by the ones after it.</summary>
+    public EquatableArray<ContextEntryModel> Context { get; init; } = EquatableArray<ContextEntryModel>.Empty;
 }
+
+/// <summary>
+/// One <c>context</c> entry: a <see cref="VariableSource"/> (value and/or jmesPath over the context, default), a
+/// <see cref="ConfigMapSource"/> (name and namespace templates) or an <see cref="ApiCallSource"/> (GET or POST on the
+/// API server's urlPath, jmesPath over the answer, default).
+/// </summary>
+internal sealed record ContextEntryModel(string Name, string Source)
+{
+    public const string VariableSource = "variable";
+    public const string ConfigMapSource = "configMap";
+    public const string ApiCallSource = "apiCall";
+
+    public Conditions.KyvernoValue? Value { get; init; }
+
+    public Conditions.JmesNode? JmesPath { get; init; }
+
+    public string? JmesPathText { get; init; }
+
+    public Conditions.KyvernoValue? Default { get; init; }
+
+    public Conditions.KyvernoTemplate? ConfigMapName { get; init; }
+
+    public Conditions.KyvernoTemplate? ConfigMapNamespace { get; init; }
+
+    public Conditions.KyvernoTemplate? UrlPath { get; init; }
+
+    public string Method { get; init; } = "GET";
+
+    public EquatableArray<ContextDataModel> Data { get; init; } = EquatableArray<ContextDataModel>.Empty;
+}
+
+/// <summary>One <c>apiCall.data</c> item: a member of the POST body.</summary>
+internal sealed record ContextDataModel(string Key, Conditions.KyvernoValue Value);
 
 /// <summary>Where a kind keeps its images: path segments (<c>*</c> for every item), the image field and the name field.</summary>
 internal sealed record ImageExtractorModel(string Kind, string Name, EquatableArray<string> Path, string Value, string? Key)
@@ -152,7 +188,13 @@ internal sealed record AttestorModel(
 {
     /// <summary>A key read from a Secret at verification time, instead of <see cref="Key"/>.</summary>
     public SecretKeyModel? SecretKey { get; init; }
+
+    /// <summary><c>publicKeys</c> with variables: substituted from the rule's context and the request at verification time.</summary>
+    public VariableKeyModel? VariableKey { get; init; }
 }
+
+/// <summary>A <c>publicKeys</c> template (<c>{{ keys.data.production }}</c>), its text, and the signature's hash.</summary>
+internal sealed record VariableKeyModel(Conditions.KyvernoTemplate Template, string Text, string Hash);
 
 /// <summary><c>keys.secret</c> or <c>publicKeys: k8s://namespace/name</c>, with the signature's hash.</summary>
 internal sealed record SecretKeyModel(string Namespace, string Name, string Hash);

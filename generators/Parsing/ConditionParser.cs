@@ -302,6 +302,9 @@ internal static class ConditionParser
         return null;
     }
 
+    /// <summary>A YAML value (string with variables, number, boolean, list or map) as Kyverno substitutes it; null after reporting its mistakes.</summary>
+    public static KyvernoValue? ParseValue(YamlFile file, YamlNode node, string path) => ReadValue(file, node, path);
+
     /// <summary>Parses a message with <c>{{ }}</c> variables written in YAML; null after reporting its mistakes.</summary>
     public static KyvernoTemplate? ParseTemplate(YamlFile file, Located<string> text, string path) =>
         ReadTemplate(file, text.Value, text.Location, null, path);

@@ -190,7 +190,12 @@ internal static class PolicyParser
             rule.VerifyImages.Add(ParseVerifyImage(item, index));
         }
 
-        reader.NotSupported("context", "context variables need the condition compiler");
+        if (reader.Has("context"))
+        {
+            rule.Context = ContextParser.Parse(reader);
+            rule.ContextInvalid = rule.Context is null;
+        }
+
         if (reader.TakeRaw("preconditions") is { } preconditions && !MappingReader.IsNull(preconditions))
         {
             rule.Preconditions = ConditionParser.ParsePreconditions(reader.File, preconditions, reader.FieldPath("preconditions"));
@@ -500,13 +505,10 @@ internal static class PolicyParser
             keys.NotSupported("kms", "KMS keys are not built yet");
             if (attestor.Keys.PublicKeys is { } publicKeys && publicKeys.Value.Contains("{{"))
             {
-                // Kyverno substitutes the key from the rule's context (a ConfigMap, an API call) at admission. Without
-                // context entries there is nothing to substitute, and reading the text as PEM would only say it is not a key.
-                keys.File.Report(
-                    DiagnosticDescriptors.NotSupportedYet,
-                    publicKeys.Location,
-                    keys.FieldPath("publicKeys"),
-                    "a key taken from a variable needs rule context entries; paste the PEM key, or keep it in a Secret with keys.secret");
+                // Kyverno substitutes the key from the rule's context (a ConfigMap, an API call) and the request at
+                // admission; the text is only PEM then, so it is parsed as a template here and as a key at admission.
+                attestor.Keys.PublicKeysTemplate = ConditionParser.ParseTemplate(keys.File, publicKeys, keys.FieldPath("publicKeys"));
+                attestor.Keys.PublicKeysText = publicKeys.Value;
                 attestor.Keys.PublicKeys = null;
                 attestor.Keys.IsOtherKeySource = true;
             }

@@ -66,6 +66,11 @@ internal sealed class RuleSyntax
     public EquatableArray<ConditionBlockModel>? Preconditions { get; set; }
 
     public bool PreconditionsInvalid { get; set; }
+
+    /// <summary>The compiled <c>context</c> entries, already checked (their mistakes are reported by the parser).</summary>
+    public EquatableArray<ContextEntryModel>? Context { get; set; }
+
+    public bool ContextInvalid { get; set; }
 }
 
 internal sealed class ImageExtractorSyntax
@@ -300,8 +305,13 @@ internal sealed class KeysSyntax
 
     public Located<string>? SignatureAlgorithm { get; set; }
 
-    /// <summary>The key comes from KMS or from a variable, already reported as not supported (PC0099).</summary>
+    /// <summary>The key comes from KMS (already reported as not supported, PC0099) or from a variable.</summary>
     public bool IsOtherKeySource { get; set; }
+
+    /// <summary><c>publicKeys</c> with variables, parsed; null when it has none or when its mistakes were reported.</summary>
+    public Conditions.KyvernoTemplate? PublicKeysTemplate { get; set; }
+
+    public string? PublicKeysText { get; set; }
 
     /// <summary><c>secret</c>: the Secret holding <c>cosign.pub</c>.</summary>
     public Located<string>? SecretName { get; set; }

@@ -131,6 +131,16 @@ internal static class AttestorValidator
                     : null;
             }
 
+            if (keys.PublicKeysTemplate is { } template)
+            {
+                // The PEM is known at admission only: the runtime parses it there, and a bad key fails this attestor.
+                var variableTlog = ValidateRekor(keys.Rekor, file);
+                var variableHash = ValidateHash(keys.SignatureAlgorithm, file, ref ok);
+                return ok && variableTlog is not null
+                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, variableTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { VariableKey = new VariableKeyModel(template, keys.PublicKeysText!, variableHash) }]
+                    : null;
+            }
+
             if (keys.PublicKeys is not { } publicKeys)
             {
                 if (!keys.IsOtherKeySource)

@@ -246,12 +246,13 @@ internal static class PolicyValidator
             ok = false;
         }
 
-        ok &= !rule.PreconditionsInvalid;
+        ok &= !rule.PreconditionsInvalid && !rule.ContextInvalid;
         return ok && match is not null
             ? new RuleModel(rule.Name!.Value, match, exclude, verifyImages.ToEquatableArray())
             {
                 ImageExtractors = extractors.ToEquatableArray(),
                 Preconditions = rule.Preconditions ?? EquatableArray<ConditionBlockModel>.Empty,
+                Context = rule.Context ?? EquatableArray<ContextEntryModel>.Empty,
             }
             : null;
     }

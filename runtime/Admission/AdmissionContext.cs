@@ -93,6 +93,15 @@ public sealed class AdmissionContext
     internal Conditions.JmesObject?[] ConditionData { get; } = new Conditions.JmesObject?[3];
 
     /// <summary>
+    /// The loaded <c>context</c> of each rule that has one, written by the engine before any check of this review starts
+    /// and only read after: the values by entry name, and a digest of them for the verification cache's key.
+    /// </summary>
+    internal Dictionary<object, (Conditions.JmesObject Values, string Fingerprint)> RuleContext { get; } = [];
+
+    /// <summary>The loaded context values of <paramref name="rule"/>, or null when it has none.</summary>
+    internal (Conditions.JmesObject Values, string Fingerprint)? ContextFor(object rule) => RuleContext.TryGetValue(rule, out var found) ? found : null;
+
+    /// <summary>
     /// Kyverno's kind selector: <paramref name="group"/> and <paramref name="version"/> are <see langword="null"/>
     /// when the policy did not name them; <c>*</c> matches anything; a request for a subresource only matches
     /// a selector that names it.

@@ -18,7 +18,8 @@ public sealed class AdmissionEngine(
     INamespaceLabelSource? namespaces = null,
     IPullSecretSource? pullSecrets = null,
     string? webhookNamespace = null,
-    IReadOnlyList<string>? hostPullSecrets = null)
+    IReadOnlyList<string>? hostPullSecrets = null,
+    IContextDataSource? contextData = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -127,6 +128,23 @@ public sealed class AdmissionEngine(
             if (!rule.Matches(context))
             {
                 continue;
+            }
+
+            if (!rule.Context.IsEmpty)
+            {
+                // Kyverno loads an entry only when a variable reads it, which a rule that covers none of the images never
+                // does: such a rule must not fail a review because its ConfigMap is missing.
+                if (!CoversAnImage(context, rule, podImages, Parse))
+                {
+                    applicable.Add((policy, rule));
+                    continue;
+                }
+
+                if (await LoadContextAsync(context, policy, rule, cancellationToken).ConfigureAwait(false) is { } failed)
+                {
+                    checks.Add(new Check(policy, rule, null, ContextPlaceholder, null, Task.FromResult(failed)));
+                    continue;
+                }
             }
 
             switch (CheckPreconditions(context, rule))
@@ -245,9 +263,47 @@ public sealed class AdmissionEngine(
         return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested, outcomes);
     }
 
+    private static bool IsPlaceholder(ExtractedImage extracted) => ReferenceEquals(extracted, PreconditionsPlaceholder) || ReferenceEquals(extracted, ContextPlaceholder);
+
     private static string PolicyLabel(PolicyDefinition policy) => policy.Namespace is null ? policy.Name : policy.Namespace + "/" + policy.Name;
 
     private static readonly ExtractedImage PreconditionsPlaceholder = new(string.Empty, "preconditions", string.Empty, string.Empty);
+
+    private static readonly ExtractedImage ContextPlaceholder = new(string.Empty, "context", string.Empty, string.Empty);
+
+    /// <summary>How long a rule's context may take to load; the source caches ConfigMaps, so this is paid on a miss only.</summary>
+    public static readonly TimeSpan ContextLoadTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Loads the rule's <c>context</c> into the review; null when it loaded, otherwise the rule's verdict: an error (for
+    /// failurePolicy) when the API server could not answer, a failure when an entry cannot be loaded (a missing ConfigMap,
+    /// a variable that does not resolve), as Kyverno fails the rule with <c>failed to load context</c>.
+    /// </summary>
+    private async Task<ImageVerificationResult?> LoadContextAsync(AdmissionContext context, PolicyDefinition policy, RuleDefinition rule, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ContextLoadTimeout);
+        try
+        {
+            var values = await ContextLoader.LoadAsync(rule.Context, ConditionDocument.AdmissionDataFor(context, rule.Autogen), policy.Namespace, contextData, verifier.Conditions, timeout.Token).ConfigureAwait(false);
+            var json = Conditions.JmesValue.FromObject(values).ToJsonString();
+            var fingerprint = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(json)), 0, 16);
+            context.RuleContext[rule] = (values, fingerprint);
+            return null;
+        }
+        catch (ContextDataException e) when (e.IsTransient)
+        {
+            return ImageVerificationResult.Error("failed to load context: " + e.Message);
+        }
+        catch (ContextDataException e)
+        {
+            return ImageVerificationResult.Fail("failed to load context: " + e.Message);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return ImageVerificationResult.Error($"failed to load context: no answer within {ContextLoadTimeout.TotalSeconds}s");
+        }
+    }
 
     private async Task<RegistryCredentialScope.Scope> EntryScopeAsync(RegistryCredentialsDefinition credentials, RegistryCredentialScope.Scope? review, CancellationToken cancellationToken)
     {
@@ -344,7 +400,7 @@ public sealed class AdmissionEngine(
 
         try
         {
-            return ConditionEvaluator.Evaluate(rule.Preconditions, ConditionDocument.ForRequest(context, rule.Autogen), verifier.Conditions) is null ? null : string.Empty;
+            return ConditionEvaluator.Evaluate(rule.Preconditions, ConditionDocument.ForRequest(context, rule.Autogen, context.ContextFor(rule)?.Values), verifier.Conditions) is null ? null : string.Empty;
         }
         catch (Conditions.JmesPathException e)
         {
@@ -516,8 +572,8 @@ public sealed class AdmissionEngine(
                 outcomes?.Add(new RuleOutcome(
                     PolicyLabel(check.Policy),
                     check.Rule.Name,
-                    ReferenceEquals(check.Extracted, PreconditionsPlaceholder) ? null : check.Extracted.Text,
-                    ReferenceEquals(check.Extracted, PreconditionsPlaceholder) ? null : check.Extracted.Pointer,
+                    IsPlaceholder(check.Extracted) ? null : check.Extracted.Text,
+                    IsPlaceholder(check.Extracted) ? null : check.Extracted.Pointer,
                     status,
                     message));
         }

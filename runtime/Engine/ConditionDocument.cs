@@ -14,21 +14,49 @@ namespace PolicyCompiler.Runtime.Engine;
 internal static class ConditionDocument
 {
     /// <summary>The root for preconditions: the admission documents, as the rule's variant sees them.</summary>
-    public static JmesValue ForRequest(AdmissionContext request, RuleAutogen autogen) =>
-        JmesValue.FromObject(AdmissionData(request, autogen));
+    public static JmesValue ForRequest(AdmissionContext request, RuleAutogen autogen, JmesObject? contextValues = null)
+    {
+        if (contextValues is null || contextValues.Count == 0)
+        {
+            return JmesValue.FromObject(AdmissionData(request, autogen));
+        }
+
+        var root = WithAdmissionData(request, autogen, extra: contextValues.Count);
+        AddAll(root, contextValues);
+        return JmesValue.FromObject(root);
+    }
+
+    /// <summary>The review's <c>request</c> and <c>images</c> as the rule's variant sees them (shared: do not modify).</summary>
+    internal static JmesObject AdmissionDataFor(AdmissionContext request, RuleAutogen autogen) => AdmissionData(request, autogen);
+
+    private static void AddAll(JmesObject root, JmesObject? values)
+    {
+        if (values is null)
+        {
+            return;
+        }
+
+        for (var i = 0; i < values.Count; i++)
+        {
+            var member = values.GetAt(i);
+            root.Set(member.Name, member.Value);
+        }
+    }
 
     /// <summary>
     /// The root for one statement. When no condition reads the request the predicate itself is the root: no copy, and
     /// the verdict stays independent of the request.
     /// </summary>
-    public static JmesValue ForAttestation(JsonElement predicate, AdmissionContext? request, bool readsRequest, RuleAutogen autogen = RuleAutogen.None)
+    public static JmesValue ForAttestation(JsonElement predicate, AdmissionContext? request, bool readsRequest, RuleAutogen autogen = RuleAutogen.None, JmesObject? contextValues = null)
     {
         if (!readsRequest || request is null || predicate.ValueKind != JsonValueKind.Object)
         {
             return JmesValue.FromJson(predicate);
         }
 
-        var root = WithAdmissionData(request, autogen, extra: 8);
+        // The rule's context beside the request; the predicate's own fields come last and win, as Kyverno merges it on top.
+        var root = WithAdmissionData(request, autogen, extra: 8 + (contextValues?.Count ?? 0));
+        AddAll(root, contextValues);
         foreach (var property in predicate.EnumerateObject())
         {
             root.Set(property.Name, JmesValue.FromJson(property.Value));
@@ -41,9 +69,11 @@ internal static class ConditionDocument
     /// The root for <c>validate.deny</c>: the admission documents (when there is a request) and each named attestation's
     /// predicate under its name, as Kyverno adds them to the rule's context.
     /// </summary>
-    public static JmesValue ForValidation(IReadOnlyList<(string Name, JsonElement Predicate)> named, AdmissionContext? request, RuleAutogen autogen = RuleAutogen.None)
+    public static JmesValue ForValidation(IReadOnlyList<(string Name, JsonElement Predicate)> named, AdmissionContext? request, RuleAutogen autogen = RuleAutogen.None, JmesObject? contextValues = null)
     {
-        var root = request is null ? new JmesObject(named.Count) : WithAdmissionData(request, autogen, extra: named.Count);
+        var extra = named.Count + (contextValues?.Count ?? 0);
+        var root = request is null ? new JmesObject(extra) : WithAdmissionData(request, autogen, extra: extra);
+        AddAll(root, contextValues);
         foreach (var (name, predicate) in named)
         {
             root.Set(name, JmesValue.FromJson(predicate));

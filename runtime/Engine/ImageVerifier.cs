@@ -59,6 +59,14 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         // A warm webhook answers most checks from the cache: the key is written into a stack or pooled buffer and
         // looked up from there, so a hit allocates no key string, closure or task (issue 8). Only a miss makes them.
         var scope = RegistryCredentialScope.Current?.Id ?? string.Empty;
+
+        // A verdict reached with the rule's context (a key from a ConfigMap) holds only for that context's values.
+        var ruleContext = request?.ContextFor(rule);
+        if (ruleContext is { } loaded)
+        {
+            scope = scope + ";context=" + loaded.Fingerprint;
+        }
+
         var length = CacheKeyLength(policy, rule, entry, image, digest, scope);
         char[]? rented = null;
         var buffer = length <= 256 ? stackalloc char[256] : (rented = System.Buffers.ArrayPool<char>.Shared.Rent(length));
@@ -67,7 +75,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             var key = buffer[..WriteCacheKey(buffer, policy, rule, entry, image, digest, scope)];
             return cache.TryGetCached(key, entry.VerdictIsReusable, out var cached)
                 ? cached
-                : VerifyOnMissAsync(new string(key), entry, image, digest, request, rule.Autogen, cancellationToken);
+                : VerifyOnMissAsync(new string(key), entry, image, digest, request, rule.Autogen, ruleContext?.Values, cancellationToken);
         }
         finally
         {
@@ -79,8 +87,8 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
     }
 
     // Apart from VerifyAsync so that its closure is allocated on a miss only, not on every call.
-    private Task<ImageVerificationResult> VerifyOnMissAsync(string key, ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, CancellationToken cancellationToken) =>
-        cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, autogen, cancellationToken), cancellationToken);
+    private Task<ImageVerificationResult> VerifyOnMissAsync(string key, ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, JmesObject? contextValues, CancellationToken cancellationToken) =>
+        cache.GetOrVerifyAsync(key, entry.VerdictIsReusable, () => VerifyUncachedAsync(entry, image, digest, request, autogen, contextValues, cancellationToken), cancellationToken);
 
     /// <summary>
     /// The verification cache's key for a verdict: policy, rule, entry, image and digest, and the credential scope in
@@ -124,8 +132,9 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         return written;
     }
 
-    private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, CancellationToken cancellationToken)
+    private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, JmesObject? contextValues, CancellationToken cancellationToken)
     {
+        var keys = new KeySubstitution(request, autogen, contextValues);
         // Signatures, attestations and bundles are read once per repository that any attestor names.
         var signatures = new Dictionary<(string, string), Task<IReadOnlyList<CosignSignature>>>();
         var attestations = new Dictionary<(string, string), Task<IReadOnlyList<CosignSignature>>>();
@@ -183,7 +192,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         try
         {
             var failures = new List<string>();
-            foreach (var set in await ResolveSecretKeysAsync(entry.Attestors, cancellationToken).ConfigureAwait(false))
+            foreach (var set in await ResolveSecretKeysAsync(entry.Attestors, keys, cancellationToken).ConfigureAwait(false))
             {
                 failures.AddRange(await CheckSetAsync(set, CheckSignatureAsync).ConfigureAwait(false));
             }
@@ -196,8 +205,8 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             var named = new List<(string Name, JsonElement Predicate)>();
             foreach (var declared in entry.Attestations)
             {
-                var attestation = await ResolveSecretKeysAsync(declared, cancellationToken).ConfigureAwait(false);
-                var (failure, conditionFailure, predicate) = await CheckAttestationAsync(attestation, attestor => CheckStatementsAsync(attestor, attestation.PredicateType), request, _jmes, autogen).ConfigureAwait(false);
+                var attestation = await ResolveSecretKeysAsync(declared, keys, cancellationToken).ConfigureAwait(false);
+                var (failure, conditionFailure, predicate) = await CheckAttestationAsync(attestation, attestor => CheckStatementsAsync(attestor, attestation.PredicateType), request, _jmes, autogen, contextValues).ConfigureAwait(false);
                 if (attestation.Name is { } name && predicate is { } first)
                 {
                     named.Add((name, first));
@@ -214,7 +223,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 }
             }
 
-            if (entry.Validation?.Check(named, request, _jmes, autogen) is { } denied)
+            if (entry.Validation?.Check(named, request, _jmes, autogen, contextValues) is { } denied)
             {
                 return ImageVerificationResult.Fail(denied, digest);
             }
@@ -250,7 +259,8 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         Func<SignatureAttestorDefinition, Task<AttestationCheck>> vouch,
         AdmissionContext? request,
         JmesContext jmes,
-        RuleAutogen autogen = RuleAutogen.None)
+        RuleAutogen autogen = RuleAutogen.None,
+        JmesObject? contextValues = null)
     {
         JsonElement? first = null;
         foreach (var set in attestation.Attestors)
@@ -282,7 +292,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 {
                     foreach (var statement in check.Statements)
                     {
-                        if (attestation.CheckConditions(statement.Predicate, request, jmes, autogen) is { } conditionFailure)
+                        if (attestation.CheckConditions(statement.Predicate, request, jmes, autogen, contextValues) is { } conditionFailure)
                         {
                             return (null, conditionFailure, null);
                         }
@@ -308,21 +318,29 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         return (null, null, first);
     }
 
-    private async Task<AttestationDefinition> ResolveSecretKeysAsync(AttestationDefinition attestation, CancellationToken cancellationToken)
+    private async Task<AttestationDefinition> ResolveSecretKeysAsync(AttestationDefinition attestation, KeySubstitution keys, CancellationToken cancellationToken)
     {
-        var sets = await ResolveSecretKeysAsync(attestation.Attestors, cancellationToken).ConfigureAwait(false);
+        var sets = await ResolveSecretKeysAsync(attestation.Attestors, keys, cancellationToken).ConfigureAwait(false);
         return sets == attestation.Attestors
             ? attestation
             : new AttestationDefinition(attestation.Path, attestation.PredicateType, sets, attestation.Conditions, attestation.ConditionsReadRequest, attestation.Name);
     }
 
-    /// <summary>
-    /// The sets with every Secret key read and turned into a static key, or into an attestor that cannot verify when the
-    /// Secret holds no usable key. Unchanged (the same array) when no attestor names a Secret.
-    /// </summary>
-    private async Task<ImmutableArray<AttestorSetDefinition>> ResolveSecretKeysAsync(ImmutableArray<AttestorSetDefinition> sets, CancellationToken cancellationToken)
+    /// <summary>What a <c>publicKeys</c> template reads: the review's documents and the rule's context.</summary>
+    private sealed record KeySubstitution(AdmissionContext? Request, RuleAutogen Autogen, JmesObject? ContextValues)
     {
-        if (sets.IsDefaultOrEmpty || !sets.Any(NamesSecret))
+        public JmesValue Root() => Request is null
+            ? JmesValue.FromObject(ContextValues ?? new JmesObject(0))
+            : ConditionDocument.ForRequest(Request, Autogen, ContextValues);
+    }
+
+    /// <summary>
+    /// The sets with every Secret key read and every key template substituted, each turned into static keys, or into an
+    /// attestor that cannot verify when no usable key came of it. Unchanged (the same array) when no attestor needs either.
+    /// </summary>
+    private async Task<ImmutableArray<AttestorSetDefinition>> ResolveSecretKeysAsync(ImmutableArray<AttestorSetDefinition> sets, KeySubstitution keys, CancellationToken cancellationToken)
+    {
+        if (sets.IsDefaultOrEmpty || !sets.Any(NeedsResolving))
         {
             return sets;
         }
@@ -333,21 +351,92 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             var entries = ImmutableArray.CreateBuilder<AttestorDefinition>(set.Entries.Length);
             foreach (var attestor in set.Entries)
             {
-                entries.Add(attestor switch
+                switch (attestor)
                 {
-                    SecretKeyAttestorDefinition secret => await ResolveAsync(secret, cancellationToken).ConfigureAwait(false),
-                    NestedAttestorDefinition nested => new NestedAttestorDefinition(nested.Path, (await ResolveSecretKeysAsync([nested.Set], cancellationToken).ConfigureAwait(false))[0]),
-                    _ => attestor,
-                });
+                    case SecretKeyAttestorDefinition secret:
+                        entries.Add(await ResolveAsync(secret, cancellationToken).ConfigureAwait(false));
+                        break;
+                    case VariableKeyAttestorDefinition variable:
+                        entries.AddRange(Substitute(variable, keys, _jmes));
+                        break;
+                    case NestedAttestorDefinition nested:
+                        entries.Add(new NestedAttestorDefinition(nested.Path, (await ResolveSecretKeysAsync([nested.Set], keys, cancellationToken).ConfigureAwait(false))[0]));
+                        break;
+                    default:
+                        entries.Add(attestor);
+                        break;
+                }
             }
 
-            resolved.Add(new AttestorSetDefinition(set.Path, set.Count, entries.MoveToImmutable()));
+            resolved.Add(new AttestorSetDefinition(set.Path, set.Count, entries.ToImmutable()));
         }
 
         return resolved.MoveToImmutable();
 
-        static bool NamesSecret(AttestorSetDefinition set) =>
-            set.Entries.Any(e => e is SecretKeyAttestorDefinition || (e is NestedAttestorDefinition nested && NamesSecret(nested.Set)));
+        static bool NeedsResolving(AttestorSetDefinition set) =>
+            set.Entries.Any(e => e is SecretKeyAttestorDefinition or VariableKeyAttestorDefinition || (e is NestedAttestorDefinition nested && NeedsResolving(nested.Set)));
+    }
+
+    /// <summary>
+    /// The keys a <c>publicKeys</c> template gives for this review: one static-key attestor per PEM block, as Kyverno expands
+    /// them after substitution. A variable that does not resolve, or text that is not a usable key, fails this attestor only.
+    /// </summary>
+    private static List<AttestorDefinition> Substitute(VariableKeyAttestorDefinition variable, KeySubstitution keys, JmesContext jmes)
+    {
+        string text;
+        try
+        {
+            text = KyvernoVariables.ToText(variable.Template(keys.Root(), jmes));
+        }
+        catch (JmesPathException e)
+        {
+            return [new UnavailableAttestorDefinition(variable.Path, $"publicKeys {variable.Text}: {e.Message}")];
+        }
+
+        var blocks = PemBlocks(text);
+        if (blocks.Count == 0)
+        {
+            return [new UnavailableAttestorDefinition(variable.Path, $"publicKeys {variable.Text} gave no PEM public key ({Describe(text)})")];
+        }
+
+        var result = new List<AttestorDefinition>(blocks.Count);
+        foreach (var pem in blocks)
+        {
+            try
+            {
+                result.Add(new PublicKeyAttestorDefinition(variable.Path, VerificationKey.FromPem(pem, variable.Hash), variable.Requirements, variable.Repository));
+            }
+            catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException or FormatException or NotSupportedException)
+            {
+                result.Add(new UnavailableAttestorDefinition(variable.Path, $"publicKeys {variable.Text} gave no usable public key ({e.Message})"));
+            }
+        }
+
+        return result;
+
+        static string Describe(string text) => text.Length == 0 ? "it is empty" : $"it starts with \"{(text.Length > 20 ? text[..20] + "…" : text)}\"";
+    }
+
+    /// <summary>The PEM blocks of <paramref name="text"/>, each from its BEGIN line to its END line.</summary>
+    private static List<string> PemBlocks(string text)
+    {
+        var blocks = new List<string>();
+        var at = 0;
+        while ((at = text.IndexOf("-----BEGIN ", at, StringComparison.Ordinal)) >= 0)
+        {
+            var end = text.IndexOf("-----END ", at, StringComparison.Ordinal);
+            var close = end < 0 ? -1 : text.IndexOf("-----", end + 9, StringComparison.Ordinal);
+            if (close < 0)
+            {
+                blocks.Add(text[at..]);
+                break;
+            }
+
+            blocks.Add(text[at..(close + 5)]);
+            at = close + 5;
+        }
+
+        return blocks;
     }
 
     private async Task<AttestorDefinition> ResolveAsync(SecretKeyAttestorDefinition secret, CancellationToken cancellationToken)

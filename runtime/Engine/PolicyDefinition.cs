@@ -72,9 +72,13 @@ public sealed class RuleDefinition(
     ImmutableArray<ConditionBlockDefinition> preconditions = default,
     RuleAutogen autogen = RuleAutogen.None,
     bool readsNamespaceLabels = false,
-    ImmutableArray<string> kinds = default)
+    ImmutableArray<string> kinds = default,
+    ImmutableArray<ContextEntryDefinition> context = default)
 {
     public string Name { get; } = name;
+
+    /// <summary><c>context</c>: entries loaded in order once the rule matches, before its preconditions.</summary>
+    public ImmutableArray<ContextEntryDefinition> Context { get; } = context.IsDefault ? [] : context;
 
     /// <summary>
     /// The kinds a request must have for <see cref="Matches"/> to hold, which the generator reads from the match block;
@@ -259,11 +263,11 @@ public sealed class AttestationDefinition(
     /// resolved, or a function given the wrong type, fails the check with the reason (Kyverno's rule error): it never
     /// admits the image.
     /// </summary>
-    public string? CheckConditions(System.Text.Json.JsonElement predicate, AdmissionContext? request, JmesContext context, RuleAutogen autogen = RuleAutogen.None)
+    public string? CheckConditions(System.Text.Json.JsonElement predicate, AdmissionContext? request, JmesContext context, RuleAutogen autogen = RuleAutogen.None, JmesObject? contextValues = null)
     {
         try
         {
-            var root = ConditionDocument.ForAttestation(predicate, request, ConditionsReadRequest, autogen);
+            var root = ConditionDocument.ForAttestation(predicate, request, ConditionsReadRequest, autogen, contextValues);
             return ConditionEvaluator.Evaluate(Conditions, root, context);
         }
         catch (JmesPathException e)
@@ -329,6 +333,25 @@ public sealed class SecretKeyAttestorDefinition(string path, string @namespace, 
     public string? Repository { get; } = repository;
 }
 
+/// <summary>
+/// A public key written with variables (<c>publicKeys: "{{ keys.data.production }}"</c>): substituted from the rule's context
+/// and the request at verification time, then parsed; several PEM blocks are several entries, as in Kyverno.
+/// </summary>
+public sealed class VariableKeyAttestorDefinition(string path, JmesFunc template, string text, System.Security.Cryptography.HashAlgorithmName hash, Sigstore.SignatureRequirements? requirements = null, string? repository = null)
+    : AttestorDefinition(path)
+{
+    public JmesFunc Template { get; } = template;
+
+    /// <summary>The template as written, for messages.</summary>
+    public string Text { get; } = text;
+
+    public System.Security.Cryptography.HashAlgorithmName Hash { get; } = hash;
+
+    public Sigstore.SignatureRequirements Requirements { get; } = requirements ?? Sigstore.SignatureRequirements.None;
+
+    public string? Repository { get; } = repository;
+}
+
 /// <summary>An attestor whose key could not be obtained (a Secret without a usable key): it counts as not verified.</summary>
 public sealed class UnavailableAttestorDefinition(string path, string reason) : AttestorDefinition(path)
 {
@@ -362,10 +385,10 @@ public sealed class ValidationDefinition(
     public bool ReadsRequest { get; } = readsRequest;
 
     /// <summary>Null when the image passes; otherwise the denial, worded as Kyverno words it.</summary>
-    public string? Check(IReadOnlyList<(string Name, System.Text.Json.JsonElement Predicate)> named, AdmissionContext? request, JmesContext context, RuleAutogen autogen = RuleAutogen.None)
+    public string? Check(IReadOnlyList<(string Name, System.Text.Json.JsonElement Predicate)> named, AdmissionContext? request, JmesContext context, RuleAutogen autogen = RuleAutogen.None, JmesObject? contextValues = null)
     {
         ArgumentNullException.ThrowIfNull(named);
-        var root = ConditionDocument.ForValidation(named, request, autogen);
+        var root = ConditionDocument.ForValidation(named, request, autogen, contextValues);
         try
         {
             // The deny conditions holding (no failure) is what denies.

@@ -85,10 +85,21 @@ public sealed class KubernetesApi : IDisposable
     }
 
     /// <summary>GETs <paramref name="path"/> (escaped by the caller) and parses the object; throws <see cref="KubernetesApiException"/>.</summary>
-    public async Task<JsonDocument> GetAsync(string path, string what)
+    public Task<JsonDocument> GetAsync(string path, string what) => SendAsync(HttpMethod.Get, path, null, what);
+
+    /// <summary>
+    /// Sends <paramref name="method"/> to <paramref name="path"/> (escaped by the caller), with a JSON body when one is
+    /// given, and parses the answer; throws <see cref="KubernetesApiException"/>.
+    /// </summary>
+    public async Task<JsonDocument> SendAsync(HttpMethod method, string path, string? jsonBody, string what)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_server, path));
+        using var request = new HttpRequestMessage(method, new Uri(_server, path));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        if (jsonBody is not null)
+        {
+            request.Content = new StringContent(jsonBody, System.Text.Encoding.UTF8, "application/json");
+        }
+
         try
         {
             if (_tokenFile is not null)

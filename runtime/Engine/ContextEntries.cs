@@ -1,0 +1,284 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using PolicyCompiler.Runtime.Conditions;
+
+namespace PolicyCompiler.Runtime.Engine;
+
+/// <summary>
+/// One entry of a rule's <c>context</c>: a named value added to the data its variables read, beside <c>request</c> and
+/// <c>images</c>. Entries are loaded in order, each able to read the ones before it.
+/// </summary>
+public abstract class ContextEntryDefinition(string name)
+{
+    public string Name { get; } = name;
+}
+
+/// <summary>
+/// <c>variable</c>: <c>value</c> (substituted), or <c>jmesPath</c> over the context when there is no value, or over the value
+/// when there is one; <c>default</c> when the expression fails or (without a value) gives null.
+/// </summary>
+public sealed class VariableContextEntry(string name, JmesFunc? value, JmesFunc? jmesPath = null, JmesFunc? @default = null) : ContextEntryDefinition(name)
+{
+    public JmesFunc? Value { get; } = value;
+
+    public JmesFunc? JmesPath { get; } = jmesPath;
+
+    public JmesFunc? Default { get; } = @default;
+}
+
+/// <summary><c>configMap</c>: the ConfigMap's <c>data</c> and <c>metadata</c>, read through the Kubernetes API.</summary>
+public sealed class ConfigMapContextEntry(string name, JmesFunc configMapName, JmesFunc? @namespace) : ContextEntryDefinition(name)
+{
+    public JmesFunc ConfigMapName { get; } = configMapName;
+
+    public JmesFunc? Namespace { get; } = @namespace;
+}
+
+/// <summary>One member of an <c>apiCall</c> POST body.</summary>
+public sealed record ApiCallData(string Key, JmesFunc Value);
+
+/// <summary>
+/// <c>apiCall</c>: a GET (or a POST with <c>data</c>) of <c>urlPath</c> on the Kubernetes API server, <c>jmesPath</c> applied
+/// to the answer; <c>default</c> instead of the answer when the call fails.
+/// </summary>
+public sealed class ApiCallContextEntry(string name, JmesFunc urlPath, string method, ImmutableArray<ApiCallData> data = default, JmesFunc? jmesPath = null, JmesFunc? @default = null)
+    : ContextEntryDefinition(name)
+{
+    public JmesFunc UrlPath { get; } = urlPath;
+
+    public string Method { get; } = method;
+
+    public ImmutableArray<ApiCallData> Data { get; } = data.IsDefault ? [] : data;
+
+    public JmesFunc? JmesPath { get; } = jmesPath;
+
+    public JmesFunc? Default { get; } = @default;
+}
+
+/// <summary>Where <c>configMap</c> and <c>apiCall</c> entries read from: the Kubernetes API in a cluster.</summary>
+public interface IContextDataSource
+{
+    /// <summary>The ConfigMap object. Throws <see cref="ContextDataException"/>.</summary>
+    ValueTask<JsonElement> GetConfigMapAsync(string @namespace, string name, CancellationToken cancellationToken);
+
+    /// <summary>The JSON answer to <paramref name="method"/> <paramref name="path"/> (with a JSON body for POST). Throws <see cref="ContextDataException"/>.</summary>
+    ValueTask<JsonElement> CallAsync(string method, string path, string? body, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A context read failed. <see cref="IsTransient"/> when the API server could not be asked or answered with an error
+/// (decided by failurePolicy); otherwise the object is missing or the answer unusable, which fails the rule.
+/// </summary>
+public sealed class ContextDataException(string message, bool isTransient, Exception? inner = null) : Exception(message, inner)
+{
+    public bool IsTransient { get; } = isTransient;
+}
+
+/// <summary>
+/// Loads a rule's context entries as Kyverno's loaders do (pkg/engine/context/loaders). The messages follow Kyverno's;
+/// the engine prefixes them with <c>failed to load context: </c>.
+/// </summary>
+public static class ContextLoader
+{
+    /// <summary>
+    /// The entries' values by name. <paramref name="admission"/> holds <c>request</c> and <c>images</c>, which every entry
+    /// may read. Throws <see cref="ContextDataException"/> when an entry cannot be loaded (transient or not).
+    /// </summary>
+    public static async Task<JmesObject> LoadAsync(
+        ImmutableArray<ContextEntryDefinition> entries,
+        JmesObject admission,
+        string? policyNamespace,
+        IContextDataSource? source,
+        JmesContext jmes,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(admission);
+        ArgumentNullException.ThrowIfNull(jmes);
+        var values = new JmesObject(entries.Length);
+        var root = new JmesObject(admission.Count + entries.Length);
+        for (var i = 0; i < admission.Count; i++)
+        {
+            var member = admission.GetAt(i);
+            root.Set(member.Name, member.Value);
+        }
+
+        foreach (var entry in entries)
+        {
+            var data = JmesValue.FromObject(root);
+            var value = entry switch
+            {
+                VariableContextEntry variable => LoadVariable(variable, data, jmes),
+                ConfigMapContextEntry configMap => await LoadConfigMapAsync(configMap, data, policyNamespace, source, jmes, cancellationToken).ConfigureAwait(false),
+                ApiCallContextEntry apiCall => await LoadApiCallAsync(apiCall, data, policyNamespace, source, jmes, cancellationToken).ConfigureAwait(false),
+                _ => throw new ContextDataException($"context entry {entry.Name} has an unknown source", isTransient: false),
+            };
+
+            values.Set(entry.Name, value);
+            root.Set(entry.Name, value);
+        }
+
+        return values;
+    }
+
+    private static JmesValue LoadVariable(VariableContextEntry entry, JmesValue root, JmesContext jmes)
+    {
+        var fallback = entry.Default is null ? (JmesValue?)null : Substitute(entry.Name, "default", entry.Default, root, jmes);
+        JmesValue? output = fallback;
+        if (entry.Value is not null)
+        {
+            var value = Substitute(entry.Name, "value", entry.Value, root, jmes);
+            output = value;
+            if (entry.JmesPath is not null)
+            {
+                try
+                {
+                    output = Present(entry.JmesPath(value, jmes));
+                }
+                catch (JmesPathException e)
+                {
+                    output = fallback ?? throw new ContextDataException($"failed to apply jmespath to variable {entry.Name}: {e.Message}", isTransient: false, e);
+                }
+            }
+        }
+        else if (entry.JmesPath is not null)
+        {
+            try
+            {
+                var found = Present(entry.JmesPath(root, jmes));
+                if (found is { IsNull: false })
+                {
+                    output = found;
+                }
+            }
+            catch (JmesPathException e)
+            {
+                output = fallback ?? throw new ContextDataException($"failed to apply jmespath to variable {entry.Name}: {e.Message}", isTransient: false, e);
+            }
+        }
+
+        return output is { IsNull: false } result
+            ? result
+            : throw new ContextDataException($"failed to add context entry for variable {entry.Name} since it evaluated to nil", isTransient: false);
+    }
+
+    private static async Task<JmesValue> LoadConfigMapAsync(ConfigMapContextEntry entry, JmesValue root, string? policyNamespace, IContextDataSource? source, JmesContext jmes, CancellationToken cancellationToken)
+    {
+        var name = Text(entry.Name, "configMap.name", entry.ConfigMapName, root, jmes);
+        var ns = entry.Namespace is null ? string.Empty : Text(entry.Name, "configMap.namespace", entry.Namespace, root, jmes);
+        if (ns.Length == 0)
+        {
+            // A namespaced policy reads its own namespace; a ClusterPolicy, as in Kyverno, "default".
+            ns = policyNamespace ?? "default";
+        }
+
+        if (policyNamespace is not null && ns != policyNamespace)
+        {
+            throw new ContextDataException($"context entry {entry.Name}: configMap namespace \"{ns}\" is different from policy namespace \"{policyNamespace}\"", isTransient: false);
+        }
+
+        if (source is null)
+        {
+            throw new ContextDataException($"failed to retrieve config map for context entry {entry.Name}: no Kubernetes API is configured", isTransient: false);
+        }
+
+        JsonElement configMap;
+        try
+        {
+            configMap = await source.GetConfigMapAsync(ns, name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContextDataException e)
+        {
+            throw new ContextDataException($"failed to retrieve config map for context entry {entry.Name}: failed to get configmap {ns}/{name}: {e.Message}", e.IsTransient, e);
+        }
+
+        // Kyverno keeps the ConfigMap's data and metadata, nothing else (no binaryData).
+        var value = new JmesObject(2);
+        value.Set("data", configMap.ValueKind == JsonValueKind.Object && configMap.TryGetProperty("data", out var data) ? JmesValue.FromJson(data) : JmesValue.FromObject(new JmesObject(0)));
+        value.Set("metadata", configMap.ValueKind == JsonValueKind.Object && configMap.TryGetProperty("metadata", out var metadata) ? JmesValue.FromJson(metadata) : JmesValue.FromObject(new JmesObject(0)));
+        return JmesValue.FromObject(value);
+    }
+
+    private static async Task<JmesValue> LoadApiCallAsync(ApiCallContextEntry entry, JmesValue root, string? policyNamespace, IContextDataSource? source, JmesContext jmes, CancellationToken cancellationToken)
+    {
+        var path = Text(entry.Name, "apiCall.urlPath", entry.UrlPath, root, jmes);
+        string? body = null;
+        if (entry.Method == "POST")
+        {
+            var members = new JmesObject(entry.Data.Length);
+            foreach (var item in entry.Data)
+            {
+                members.Set(item.Key, Substitute(entry.Name, "apiCall.data", item.Value, root, jmes));
+            }
+
+            body = JmesValue.FromObject(members).ToJsonString();
+        }
+
+        JsonElement answer;
+        try
+        {
+            if (!IsApiPath(path))
+            {
+                throw new ContextDataException($"the path must start with /api/ or /apis/", isTransient: false);
+            }
+
+            if (policyNamespace is not null && !path.Contains("/namespaces/" + policyNamespace + "/", StringComparison.Ordinal) && !path.EndsWith("/namespaces/" + policyNamespace, StringComparison.Ordinal))
+            {
+                // A namespaced policy must not read other namespaces with the webhook's own permissions (as Kyverno since CVE-2026-22039).
+                throw new ContextDataException($"a namespaced policy may only call paths in its namespace {policyNamespace}", isTransient: false);
+            }
+
+            if (source is null)
+            {
+                throw new ContextDataException("no Kubernetes API is configured", isTransient: false);
+            }
+
+            answer = await source.CallAsync(entry.Method, path, body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContextDataException e)
+        {
+            if (entry.Default is not null)
+            {
+                // Kyverno stores the default as it is, without the jmesPath, when the call fails.
+                return Substitute(entry.Name, "apiCall.default", entry.Default, root, jmes);
+            }
+
+            throw new ContextDataException($"failed to fetch data for APICall: failed to {entry.Method} resource with raw url: {path}: {e.Message}", e.IsTransient, e);
+        }
+
+        var result = JmesValue.FromJson(answer);
+        if (entry.JmesPath is null)
+        {
+            return result;
+        }
+
+        try
+        {
+            return Present(entry.JmesPath(result, jmes)) ?? JmesValue.Null;
+        }
+        catch (JmesPathException e)
+        {
+            throw new ContextDataException($"failed to apply JMESPath for context entry {entry.Name}: {e.Message}", isTransient: false, e);
+        }
+    }
+
+    private static bool IsApiPath(string path) =>
+        (path.StartsWith("/api/", StringComparison.Ordinal) || path.StartsWith("/apis/", StringComparison.Ordinal)) && !path.Contains("/../", StringComparison.Ordinal) && !path.Contains("://", StringComparison.Ordinal);
+
+    /// <summary>A missing field reads as null, as Kyverno's JMESPath returns nil for it.</summary>
+    private static JmesValue? Present(JmesValue value) => value.IsMissing ? JmesValue.Null : value;
+
+    private static JmesValue Substitute(string entry, string field, JmesFunc template, JmesValue root, JmesContext jmes)
+    {
+        try
+        {
+            return template(root, jmes);
+        }
+        catch (JmesPathException e)
+        {
+            throw new ContextDataException($"failed to substitute variables in context entry {entry} {field}: {e.Message}", isTransient: false, e);
+        }
+    }
+
+    private static string Text(string entry, string field, JmesFunc template, JmesValue root, JmesContext jmes) =>
+        KyvernoVariables.ToText(Substitute(entry, field, template, root, jmes));
+}

@@ -1,0 +1,350 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using PolicyCompiler.Generators.Tests.Infrastructure;
+using PolicyCompiler.Runtime.Admission;
+using PolicyCompiler.Runtime.Engine;
+using PolicyCompiler.Runtime.Registry;
+using static PolicyCompiler.Generators.Tests.Infrastructure.CompiledPolicies;
+
+namespace PolicyCompiler.Generators.Tests;
+
+/// <summary>
+/// Rule <c>context</c> entries: compiled to runtime definitions, their mistakes reported at their line and column, and
+/// their values read by the rule's preconditions. The policies pin digests without verifying signatures
+/// (<c>verifyDigest</c>), so the validating pass decides without a registry: "missing digest" shows that the rule applied.
+/// </summary>
+public sealed class ContextEntryTests
+{
+    private const string File = GeneratorHarness.PolicyDirectory + "policy.yaml";
+
+    // The context entries start on line 14, indented by six spaces.
+    private static string Policy(string context, string preconditions = "") => $$"""
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: with-context
+        spec:
+          validationFailureAction: Enforce
+          rules:
+            - name: check
+              match:
+                any:
+                - resources:
+                    kinds: [Pod]
+              context:
+        {{context}}
+        {{preconditions}}
+              verifyImages:
+              - imageReferences: ["registry.invalid/*"]
+                mutateDigest: false
+                verifyDigest: true
+        """;
+
+    private static AdmissionEngine Engine(string yaml, IContextDataSource? data = null) =>
+        new(Load(("policy.yaml", yaml)), new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)), contextData: data);
+
+    private static AdmissionRequest Pod(string @namespace, string image = "registry.invalid/org/app:v1") => new()
+    {
+        Uid = "00000000-0000-0000-0000-000000000003",
+        Kind = new GroupVersionKind { Group = "", Version = "v1", Kind = "Pod" },
+        Namespace = @namespace,
+        Name = "app",
+        Operation = "CREATE",
+        Object = JsonDocument.Parse($$$"""{"apiVersion":"v1","kind":"Pod","metadata":{"name":"app"},"spec":{"containers":[{"name":"app","image":"{{{image}}}"}]}}""").RootElement,
+    };
+
+    /// <summary>The denial as one line: Kyverno's YAML encoder folds long reasons onto indented continuation lines.</summary>
+    private static string Unfolded(string message) => System.Text.RegularExpressions.Regex.Replace(message, "\n +", " ");
+
+    private const string TeamPrecondition = """
+              preconditions:
+                all:
+                - key: "{{ team }}"
+                  operator: Equals
+                  value: "payments"
+        """;
+
+    [Fact]
+    public void Every_source_compiles_to_its_runtime_definition_in_order()
+    {
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: keys
+                    configMap:
+                      name: keys
+                      namespace: "{{ request.namespace }}"
+                  - name: replicas
+                    apiCall:
+                      urlPath: "/apis/apps/v1/namespaces/{{ request.namespace }}/deployments"
+                      jmesPath: "items[].spec.replicas"
+                      default: []
+                  - name: review
+                    apiCall:
+                      urlPath: /apis/authorization.k8s.io/v1/subjectaccessreviews
+                      method: POST
+                      data:
+                      - key: kind
+                        value: SubjectAccessReview
+                  - name: team
+                    variable:
+                      value: "{{ request.object.metadata.labels.team }}"
+                      default: none
+            """))));
+
+        var context = policy.Rules[0].Context;
+        Assert.Equal(["keys", "replicas", "review", "team"], context.Select(e => e.Name));
+        Assert.IsType<ConfigMapContextEntry>(context[0]);
+        var replicas = Assert.IsType<ApiCallContextEntry>(context[1]);
+        Assert.Equal("GET", replicas.Method);
+        Assert.NotNull(replicas.JmesPath);
+        Assert.NotNull(replicas.Default);
+        var review = Assert.IsType<ApiCallContextEntry>(context[2]);
+        Assert.Equal("POST", review.Method);
+        Assert.Equal("kind", Assert.Single(review.Data).Key);
+        var team = Assert.IsType<VariableContextEntry>(context[3]);
+        Assert.NotNull(team.Value);
+        Assert.Null(team.JmesPath);
+    }
+
+    [Fact]
+    public async Task Preconditions_read_a_variable_entry_built_from_the_request()
+    {
+        var engine = Engine(Policy("""
+                  - name: team
+                    variable:
+                      jmesPath: "request.namespace"
+            """, TeamPrecondition));
+
+        var payments = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
+        var other = await engine.ValidateAsync(Pod("web"), CancellationToken.None);
+
+        Assert.False(payments.Allowed);
+        Assert.Contains("missing digest for registry.invalid/org/app:v1", payments.Status!.Message, StringComparison.Ordinal);
+        Assert.True(other.Allowed);
+    }
+
+    [Fact]
+    public async Task Preconditions_read_a_configmap_entry_whose_name_is_a_variable()
+    {
+        var data = new FakeContextData { ["payments/owners"] = """{"metadata":{"name":"owners"},"data":{"team":"payments"}}""" };
+        var engine = Engine(Policy("""
+                  - name: owners
+                    configMap:
+                      name: owners
+                      namespace: "{{ request.namespace }}"
+                  - name: team
+                    variable:
+                      value: "{{ owners.data.team }}"
+            """, TeamPrecondition), data);
+
+        var response = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
+
+        Assert.False(response.Allowed);
+        Assert.Contains("missing digest", response.Status!.Message, StringComparison.Ordinal);
+        Assert.Equal(["payments/owners"], data.Reads);
+    }
+
+    [Fact]
+    public async Task Missing_configmap_fails_the_rule_as_kyverno_fails_it()
+    {
+        var engine = Engine(Policy("""
+                  - name: owners
+                    configMap:
+                      name: owners
+            """), new FakeContextData());
+
+        var response = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
+
+        Assert.False(response.Allowed);
+        Assert.Contains("check: 'failed to load context: failed to retrieve config map for context entry owners: failed to get configmap default/owners: configmap default/owners does not exist'", Unfolded(response.Status!.Message!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_rule_that_covers_no_image_never_loads_its_context()
+    {
+        var data = new FakeContextData();
+        var engine = Engine(Policy("""
+                  - name: owners
+                    configMap:
+                      name: owners
+            """), data);
+
+        var response = await engine.ValidateAsync(Pod("payments", "docker.io/library/nginx:1"), CancellationToken.None);
+
+        Assert.True(response.Allowed);
+        Assert.Empty(data.Reads);
+    }
+
+    [Fact]
+    public async Task Variable_that_evaluates_to_null_fails_the_rule()
+    {
+        var engine = Engine(Policy("""
+                  - name: team
+                    variable:
+                      jmesPath: "request.object.metadata.labels.team"
+            """));
+
+        var response = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
+
+        Assert.False(response.Allowed);
+        Assert.Contains("failed to load context: failed to add context entry for variable team since it evaluated to nil", Unfolded(response.Status!.Message!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PC0025_entry_without_a_source_is_a_build_error_at_its_name()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: keys
+            """));
+
+        var diagnostic = run.Single("PC0025");
+        DiagnosticAssert.At(diagnostic, File, 14, 15);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0]' names no source. Give exactly one of variable, configMap or apiCall.");
+    }
+
+    [Fact]
+    public void PC0025_entry_with_two_sources_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: keys
+                    configMap:
+                      name: keys
+                    variable:
+                      value: x
+            """));
+
+        var diagnostic = run.Single("PC0025");
+        DiagnosticAssert.At(diagnostic, File, 14, 15);
+        DiagnosticAssert.MessageContains(diagnostic, "names variable and configMap");
+    }
+
+    [Fact]
+    public void PC0026_duplicate_entry_name_is_a_build_error_at_the_second()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: keys
+                    variable:
+                      value: a
+                  - name: keys
+                    variable:
+                      value: b
+            """));
+
+        var diagnostic = run.Single("PC0026");
+        DiagnosticAssert.At(diagnostic, File, 17, 15);
+        DiagnosticAssert.MessageContains(diagnostic, "Context entry 'keys' is defined twice in this rule.");
+    }
+
+    [Fact]
+    public void Bad_jmespath_is_a_build_error_at_its_column()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: team
+                    variable:
+                      jmesPath: "request.namespace[="
+            """));
+
+        var diagnostic = run.Single("PC0023");
+        DiagnosticAssert.At(diagnostic, File, 16, 40);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].variable.jmesPath' has an invalid variable");
+    }
+
+    [Fact]
+    public void Unknown_field_of_an_entry_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: keys
+                    configMap:
+                      name: keys
+                      namepsace: default
+            """));
+
+        var diagnostic = run.Single("PC0002");
+        DiagnosticAssert.At(diagnostic, File, 17, 11);
+        DiagnosticAssert.MessageContains(diagnostic, "'namepsace' is not a field of ConfigMapReference");
+    }
+
+    [Fact]
+    public void Reserved_name_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: request
+                    variable:
+                      value: x
+            """));
+
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.At(diagnostic, File, 14, 15);
+        DiagnosticAssert.MessageContains(diagnostic, "'request' is not a valid context entry name: Kyverno fills 'request' itself");
+    }
+
+    [Fact]
+    public void Data_on_a_get_call_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: review
+                    apiCall:
+                      urlPath: /apis/authorization.k8s.io/v1/subjectaccessreviews
+                      data:
+                      - key: kind
+                        value: SubjectAccessReview
+            """));
+
+        var diagnostic = run.Single("PC0024");
+        DiagnosticAssert.At(diagnostic, File, 17, 11);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].apiCall.data' cannot be combined with 'method: GET'");
+    }
+
+    [Fact]
+    public void Image_registry_entries_are_not_built_yet()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: image
+                    imageRegistry:
+                      reference: "ghcr.io/org/app:v1"
+            """));
+
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.At(diagnostic, File, 15, 9);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].imageRegistry' is valid Kyverno but PolicyCompiler does not compile it yet");
+    }
+
+    [Fact]
+    public void Bad_variable_in_a_public_key_template_is_a_build_error_at_its_column()
+    {
+        var yaml = Policy("""
+                  - name: keys
+                    configMap:
+                      name: keys
+            """).Replace("""
+                verifyDigest: true
+        """, """
+                verifyDigest: true
+                attestors:
+                - entries:
+                  - keys:
+                      publicKeys: "{{ keys.data.[ }}"
+        """, StringComparison.Ordinal);
+
+        var diagnostic = GeneratorHarness.Run("policy.yaml", yaml).Single("PC0023");
+
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.publicKeys' has an invalid variable");
+        DiagnosticAssert.At(diagnostic, File, 25, 43);
+    }
+}
+
+/// <summary>A fake ConfigMap store (by <c>namespace/name</c>) recording what was read; no API calls.</summary>
+internal sealed class FakeContextData : Dictionary<string, string>, IContextDataSource
+{
+    public List<string> Reads { get; } = [];
+
+    public ValueTask<JsonElement> GetConfigMapAsync(string @namespace, string name, CancellationToken cancellationToken)
+    {
+        Reads.Add(@namespace + "/" + name);
+        return TryGetValue(@namespace + "/" + name, out var json)
+            ? ValueTask.FromResult(JsonDocument.Parse(json).RootElement.Clone())
+            : throw new ContextDataException($"configmap {@namespace}/{name} does not exist", isTransient: false);
+    }
+
+    public ValueTask<JsonElement> CallAsync(string method, string path, string? body, CancellationToken cancellationToken) =>
+        throw new ContextDataException($"{path} does not exist", isTransient: false);
+}
