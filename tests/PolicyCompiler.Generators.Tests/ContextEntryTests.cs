@@ -106,6 +106,28 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
+    public void Kyverno_library_policy_with_keys_in_a_configmap_compiles_to_keys_substituted_at_admission()
+    {
+        var yaml = TestFiles.Read("kyverno-policies", "verify-image-with-multi-keys/verify-image-with-multi-keys.yaml");
+
+        var rule = Assert.Single(Assert.Single(Load(("verify-image-with-multi-keys.yaml", yaml))).Rules, r => r.Name == "check-image-with-two-keys");
+
+        var configMap = Assert.IsType<ConfigMapContextEntry>(Assert.Single(rule.Context));
+        Assert.Equal("keys", configMap.Name);
+        var set = Assert.Single(Assert.Single(rule.VerifyImages).Attestors);
+        Assert.Equal(2, set.Count);
+        Assert.Equal(
+            ["{{ keys.data.production }}", "{{ keys.data.{{request.namespace}} }}"],
+            set.Entries.Select(e => Assert.IsType<VariableKeyAttestorDefinition>(e).Text));
+
+        // The nested variable names the field: the namespace's own key in the ConfigMap.
+        var root = Runtime.Conditions.JmesValue.ParseJson("""{"request":{"namespace":"team-a"},"keys":{"data":{"production":"P","team-a":"A"}}}""");
+        var context = new Runtime.Conditions.JmesContext();
+        Assert.Equal("P", ((VariableKeyAttestorDefinition)set.Entries[0]).Template(root, context).GetString());
+        Assert.Equal("A", ((VariableKeyAttestorDefinition)set.Entries[1]).Template(root, context).GetString());
+    }
+
+    [Fact]
     public async Task Preconditions_read_a_variable_entry_built_from_the_request()
     {
         var engine = Engine(Policy("""

@@ -151,6 +151,12 @@ internal sealed class FakeKubernetesApi : IDisposable
 
     public ConcurrentQueue<(string Path, string? Authorization)> Requests { get; } = new();
 
+    /// <summary>Objects served at any path (<c>/apis/…</c>, or a POST target), besides those under <see cref="Namespaces"/>.</summary>
+    public ConcurrentDictionary<string, string> Paths { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Every request's method, path and body, in arrival order.</summary>
+    public ConcurrentQueue<(string Method, string Path, string Body)> Calls { get; } = new();
+
     public HttpStatusCode Status { get; set; } = HttpStatusCode.OK;
 
     public TimeSpan Delay { get; set; }
@@ -184,16 +190,22 @@ internal sealed class FakeKubernetesApi : IDisposable
     {
         var path = context.Request.Url!.AbsolutePath;
         Requests.Enqueue((path, context.Request.Headers["Authorization"]));
+        using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8))
+        {
+            Calls.Enqueue((context.Request.HttpMethod, path, await reader.ReadToEndAsync()));
+        }
+
         if (Delay > TimeSpan.Zero)
         {
             await Task.Delay(Delay);
         }
 
         const string Prefix = "/api/v1/namespaces/";
-        var found = path.StartsWith(Prefix, StringComparison.Ordinal) && Namespaces.TryGetValue(path[Prefix.Length..], out var body);
+        string? body = null;
+        var found = Paths.TryGetValue(path, out body) || (path.StartsWith(Prefix, StringComparison.Ordinal) && Namespaces.TryGetValue(path[Prefix.Length..], out body));
         context.Response.StatusCode = found ? (int)Status : 404;
         context.Response.ContentType = "application/json";
-        var bytes = Encoding.UTF8.GetBytes(found ? Namespaces[path[Prefix.Length..]] : """{"kind":"Status","code":404}""");
+        var bytes = Encoding.UTF8.GetBytes(found ? body! : """{"kind":"Status","code":404}""");
         await context.Response.OutputStream.WriteAsync(bytes);
         context.Response.Close();
     }
