@@ -550,6 +550,15 @@ internal static class PolicyParser
                 Rekor = ParseRekor(keyless),
                 CtLog = ParseCtLog(keyless),
             };
+            // Kyverno substitutes these from the rule's context at admission; read literally they could never match.
+            foreach (var (field, value) in new[] { ("subject", syntax.Subject), ("subjectRegExp", syntax.SubjectRegExp), ("issuer", syntax.Issuer), ("issuerRegExp", syntax.IssuerRegExp) })
+            {
+                if (value is not null && value.Value.Contains("{{"))
+                {
+                    keyless.File.Report(DiagnosticDescriptors.NotSupportedYet, value.Location, keyless.FieldPath(field), "variables in keyless identities are not substituted yet; write the identity, or take the key from the context with keys.publicKeys");
+                }
+            }
+
             if (keyless.TakeMapping("additionalExtensions", "map of extension names to values") is { } extensions)
             {
                 syntax.AdditionalExtensions = [];

@@ -91,6 +91,15 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>e2e/nsel-app:v1, unsigned, under the namespace-selector policy.</summary>
     public PushedImage NamespaceSelectorImage { get; private set; } = null!;
 
+    /// <summary>The API server the webhook reads rule contexts from (a fake: there is no cluster here).</summary>
+    public FakeKubernetesApiServer KubernetesApi { get; } = new();
+
+    /// <summary>Signed with <see cref="Signer"/>, whose key the ConfigMap of <see cref="ContextAdmissionTests"/> holds.</summary>
+    public PushedImage ContextSignedImage { get; private set; } = null!;
+
+    /// <summary>Signed with <see cref="OtherSigner"/>, matched by the same ConfigMap policy.</summary>
+    public PushedImage ContextOtherKeyImage { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         try
@@ -112,6 +121,8 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, AuditPolicyName, PolicyTemplate.CheckImage(AuditPolicyName, RuleName, [AuditImagePattern], Signer.PublicKeyPem, ignoreTlog: true, validationFailureAction: "Audit"));
             PolicyTemplate.Write(policies, IgnorePolicyName, PolicyTemplate.CheckImage(IgnorePolicyName, RuleName, [IgnoreImagePattern], Signer.PublicKeyPem, ignoreTlog: true, failurePolicy: "Ignore"));
             PolicyTemplate.Write(policies, NamespaceSelectorAdmissionTests.PolicyName, NamespaceSelectorAdmissionTests.Policy(Signer.PublicKeyPem));
+            PolicyTemplate.Write(policies, ContextAdmissionTests.PolicyName, ContextAdmissionTests.Policy());
+            KubernetesApi.Objects[ContextAdmissionTests.ConfigMapPath] = ContextAdmissionTests.ConfigMap(Signer.PublicKeyPem);
             foreach (var (name, yaml) in Attached.Policies(Signer.PublicKeyPem))
             {
                 PolicyTemplate.Write(policies, name, yaml);
@@ -143,6 +154,10 @@ public sealed class WebhookFixture : IAsyncLifetime
                 AuditImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/audit-unsigned", "v1");
                 NamespaceSelectorImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/nsel-app", "v1");
                 await Attached.PushAsync(Registry, images, Signer);
+                ContextSignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/ctx-signed", "v1");
+                await Signer.SignAsync(Registry, ContextSignedImage);
+                ContextOtherKeyImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/ctx-otherkey", "v1");
+                await OtherSigner.SignAsync(Registry, ContextOtherKeyImage);
             }
             catch (Exception e)
             {
@@ -161,7 +176,7 @@ public sealed class WebhookFixture : IAsyncLifetime
 
             registryFailure?.Throw();
 
-            _host = await WebhookHost.StartAsync(Published, Certificate, Work.Path, [Registry.Host], NamespaceSelectorAdmissionTests.HostArguments);
+            _host = await WebhookHost.StartAsync(Published, Certificate, Work.Path, [Registry.Host], [.. NamespaceSelectorAdmissionTests.HostArguments, "--Kubernetes:ApiServer=" + KubernetesApi.Address]);
             Admission = new AdmissionClient(Host.Client);
         }
         catch
@@ -179,6 +194,7 @@ public sealed class WebhookFixture : IAsyncLifetime
     {
         _host?.Dispose();
         _registry?.Dispose();
+        KubernetesApi.Dispose();
         Signer.Dispose();
         OtherSigner.Dispose();
         Sigstore.Dispose();

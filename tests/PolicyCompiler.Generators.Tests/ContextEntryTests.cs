@@ -354,6 +354,39 @@ public sealed class ContextEntryTests
     }
 }
 
+/// <summary>Variables in keyless identities are refused until they are substituted (read literally, they could never match).</summary>
+public sealed class KeylessVariableTests
+{
+    [Fact]
+    public void Variable_in_a_keyless_subject_is_not_supported_yet()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: keyless-variable
+            spec:
+              rules:
+                - name: check
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/*"]
+                    attestors:
+                    - entries:
+                      - keyless:
+                          subject: "{{ request.namespace }}@example.com"
+                          issuer: https://accounts.example.com
+            """);
+
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.At(diagnostic, GeneratorHarness.PolicyDirectory + "policy.yaml", 17, 24);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless.subject' is valid Kyverno but PolicyCompiler does not compile it yet (variables in keyless identities are not substituted yet");
+    }
+}
+
 /// <summary>A fake ConfigMap store (by <c>namespace/name</c>) recording what was read; no API calls.</summary>
 internal sealed class FakeContextData : Dictionary<string, string>, IContextDataSource
 {
