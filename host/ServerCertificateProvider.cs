@@ -70,6 +70,20 @@ public sealed class ServerCertificateProvider
         }
     }
 
+    /// <summary>
+    /// Loads the process-wide copy of the system root store, the one chain building uses, so that the first
+    /// <see cref="SslStreamCertificateContext"/> finds it loaded.
+    /// </summary>
+    public static void LoadSystemTrustStore()
+    {
+        using var store = new X509Store(StoreName.Root, StoreLocation.LocalMachine);
+        store.Open(OpenFlags.ReadOnly | OpenFlags.OpenExistingOnly);
+        foreach (var certificate in store.Certificates)
+        {
+            certificate.Dispose();
+        }
+    }
+
     private static Task<SslStreamCertificateContext> PrepareContext(X509Certificate2 certificate) =>
         Task.Run(() => SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true));
 

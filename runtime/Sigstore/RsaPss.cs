@@ -14,23 +14,6 @@ namespace PolicyCompiler.Runtime.Sigstore;
 /// </summary>
 internal static class RsaPss
 {
-    public static readonly HashAlgorithmName Sha224Name = new("SHA224");
-
-    public static byte[] Sha224(ReadOnlySpan<byte> data)
-    {
-        var digest = new Sha224Digest();
-        digest.BlockUpdate(data);
-        var output = new byte[digest.GetDigestSize()];
-        digest.DoFinal(output, 0);
-        return output;
-    }
-
-    public static byte[] Digest(ReadOnlySpan<byte> data, HashAlgorithmName hash) =>
-        hash == HashAlgorithmName.SHA384 ? SHA384.HashData(data)
-        : hash == HashAlgorithmName.SHA512 ? SHA512.HashData(data)
-        : hash == Sha224Name ? Sha224(data)
-        : SHA256.HashData(data);
-
     /// <summary>RSASSA-PKCS1-v1_5 over SHA-224, which the platform cannot name.</summary>
     public static bool VerifyPkcs1Sha224(RSA rsa, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
     {
@@ -106,7 +89,7 @@ internal static class RsaPss
         var prime = new byte[8 + hashLength + salt.Length];
         messageHash.CopyTo(prime.AsSpan(8));
         salt.CopyTo(prime.AsSpan(8 + hashLength));
-        return CryptographicOperations.FixedTimeEquals(Digest(prime, hash), h);
+        return CryptographicOperations.FixedTimeEquals(SignatureHashes.Compute(hash, prime), h);
     }
 
     private static byte[] Mgf1(ReadOnlySpan<byte> seed, int length, HashAlgorithmName hash)
@@ -117,7 +100,7 @@ internal static class RsaPss
         for (uint counter = 0, written = 0; written < length; counter++)
         {
             System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(input.AsSpan(seed.Length), counter);
-            var block = Digest(input, hash);
+            var block = SignatureHashes.Compute(hash, input);
             var take = Math.Min(block.Length, length - (int)written);
             block.AsSpan(0, take).CopyTo(output.AsSpan((int)written));
             written += (uint)take;

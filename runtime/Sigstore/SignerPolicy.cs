@@ -85,13 +85,20 @@ public abstract class SignerPolicy
     protected static string? BuildChain(X509Certificate2 leaf, IEnumerable<X509Certificate2> roots, IEnumerable<X509Certificate2> intermediates, bool requireCodeSigning)
     {
         ArgumentNullException.ThrowIfNull(leaf);
+        var trusted = roots as IReadOnlyList<X509Certificate2> ?? roots.ToList();
+        var given = intermediates as IReadOnlyList<X509Certificate2> ?? intermediates.ToList();
+        if (IssuerPathCache.TryAccept(leaf, trusted, given, requireCodeSigning))
+        {
+            return null;
+        }
+
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.DisableCertificateDownloads = true;
         chain.ChainPolicy.VerificationTime = leaf.NotBefore;
-        chain.ChainPolicy.CustomTrustStore.AddRange(roots.ToArray());
-        chain.ChainPolicy.ExtraStore.AddRange(intermediates.ToArray());
+        chain.ChainPolicy.CustomTrustStore.AddRange(trusted.ToArray());
+        chain.ChainPolicy.ExtraStore.AddRange(given.ToArray());
         if (requireCodeSigning)
         {
             chain.ChainPolicy.ApplicationPolicy.Add(new Oid(CodeSigningEku));
@@ -99,6 +106,7 @@ public abstract class SignerPolicy
 
         if (chain.Build(leaf))
         {
+            IssuerPathCache.Remember(chain, requireCodeSigning);
             return null;
         }
 

@@ -122,12 +122,12 @@ public sealed class VerificationKey
             {
                 // cosign writes ASN.1 DER (r, s); a raw IEEE P1363 signature is not what it produces, so it is not accepted.
                 // .NET cannot name SHA-224: that digest comes from BouncyCastle.
-                ECDsa ec when Hash == RsaPss.Sha224Name => ec.VerifyHash(RsaPss.Sha224(data), signature, DSASignatureFormat.Rfc3279DerSequence),
+                ECDsa ec when Hash == SignatureHashes.Sha224 => ec.VerifyHash(SignatureHashes.Compute(SignatureHashes.Sha224, data), signature, DSASignatureFormat.Rfc3279DerSequence),
                 ECDsa ec => ec.VerifyData(data, signature, Hash, DSASignatureFormat.Rfc3279DerSequence),
-                RSA rsa when Hash == RsaPss.Sha224Name => RsaPss.VerifyPkcs1Sha224(rsa, data, signature) || RsaPss.Verify(rsa, RsaPss.Sha224(data), signature, Hash),
+                RSA rsa when Hash == SignatureHashes.Sha224 => RsaPss.VerifyPkcs1Sha224(rsa, data, signature) || RsaPss.Verify(rsa, SignatureHashes.Compute(SignatureHashes.Sha224, data), signature, Hash),
 
                 // PKCS#1 v1.5 is what cosign's RSA keys sign with; PSS is what sigstore's RSA-PSS signer makes.
-                RSA rsa => rsa.VerifyData(data, signature, Hash, RSASignaturePadding.Pkcs1) || RsaPss.Verify(rsa, RsaPss.Digest(data, Hash), signature, Hash),
+                RSA rsa => rsa.VerifyData(data, signature, Hash, RSASignaturePadding.Pkcs1) || RsaPss.Verify(rsa, SignatureHashes.Compute(Hash, data), signature, Hash),
                 _ => false,
             };
         }
@@ -153,7 +153,7 @@ public sealed class VerificationKey
             return _key.Value switch
             {
                 ECDsa ec => ec.VerifyHash(digest, signature, DSASignatureFormat.Rfc3279DerSequence),
-                RSA rsa when Hash != RsaPss.Sha224Name => rsa.VerifyHash(digest, signature, Hash, RSASignaturePadding.Pkcs1) || RsaPss.Verify(rsa, digest, signature, Hash),
+                RSA rsa when Hash != SignatureHashes.Sha224 => rsa.VerifyHash(digest, signature, Hash, RSASignaturePadding.Pkcs1) || RsaPss.Verify(rsa, digest, signature, Hash),
                 _ => false,
             };
         }

@@ -303,7 +303,7 @@ public sealed class Rfc3161Timestamp
             return "the timestamp uses SHA-1, which is not accepted";
         }
 
-        if (!CryptographicOperations.FixedTimeEquals(Hash(ImprintAlgorithm, data), Imprint))
+        if (!CryptographicOperations.FixedTimeEquals(SignatureHashes.Compute(ImprintAlgorithm, data), Imprint))
         {
             return "the timestamp is not over this signature";
         }
@@ -313,7 +313,7 @@ public sealed class Rfc3161Timestamp
             return "the timestamp's signed content type is not TSTInfo";
         }
 
-        if (_messageDigest is null || !CryptographicOperations.FixedTimeEquals(Hash(_digestAlgorithm, _tstInfo), _messageDigest))
+        if (_messageDigest is null || !CryptographicOperations.FixedTimeEquals(SignatureHashes.Compute(_digestAlgorithm, _tstInfo), _messageDigest))
         {
             return "the timestamp's signed message digest does not match its TSTInfo";
         }
@@ -345,7 +345,7 @@ public sealed class Rfc3161Timestamp
             return $"the timestamp's time {GenerationTime:O} is outside the timestamp authority's validity in the trusted root";
         }
 
-        if (_signingCertificateHash is { } essCertId && !CryptographicOperations.FixedTimeEquals(Hash(essCertId.Algorithm, leaf.RawData), essCertId.Hash))
+        if (_signingCertificateHash is { } essCertId && !CryptographicOperations.FixedTimeEquals(SignatureHashes.Compute(essCertId.Algorithm, leaf.RawData), essCertId.Hash))
         {
             return "the timestamp's signing-certificate attribute names another certificate";
         }
@@ -468,28 +468,6 @@ public sealed class Rfc3161Timestamp
         "1.3.14.3.2.26" => HashAlgorithmName.SHA1,
         _ => throw new CryptographicException($"unsupported hash algorithm {oid}"),
     };
-
-    private static byte[] Hash(HashAlgorithmName algorithm, ReadOnlySpan<byte> data)
-    {
-        if (algorithm == HashAlgorithmName.SHA256)
-        {
-            return SHA256.HashData(data);
-        }
-
-        if (algorithm == HashAlgorithmName.SHA384)
-        {
-            return SHA384.HashData(data);
-        }
-
-        if (algorithm == HashAlgorithmName.SHA512)
-        {
-            return SHA512.HashData(data);
-        }
-
-#pragma warning disable CA5350 // SHA-1 only identifies a certificate (ESSCertID v1), as RFC 2634 defines it
-        return SHA1.HashData(data);
-#pragma warning restore CA5350
-    }
 
     private static byte[] EncodeOid(string oid)
     {
