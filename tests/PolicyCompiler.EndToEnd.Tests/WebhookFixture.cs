@@ -82,6 +82,9 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>Images for cosignOCI11 (signature among the referrers) and tsaCertChain (RFC 3161 timestamps).</summary>
     public TimestampAndReferrerImages Attached { get; } = TimestampAndReferrerImages.Create();
 
+    /// <summary>Images under the type: Notary policy: Notation-signed by its root's chain, by another's, or unsigned.</summary>
+    public NotaryImages Notary { get; } = new();
+
     /// <summary>e2e/audit-unsigned:v1, unsigned, under the Audit policy.</summary>
     public PushedImage AuditImage { get; private set; } = null!;
 
@@ -117,6 +120,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 PolicyTemplate.Write(policies, name, yaml);
             }
 
+            PolicyTemplate.Write(policies, NotaryImages.PolicyName, Notary.Policy());
             foreach (var (name, yaml) in TransportFaultTests.StallPolicies(Signer.PublicKeyPem))
             {
                 PolicyTemplate.Write(policies, name, yaml);
@@ -143,6 +147,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 AuditImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/audit-unsigned", "v1");
                 NamespaceSelectorImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/nsel-app", "v1");
                 await Attached.PushAsync(Registry, images, Signer);
+                await Notary.PushAsync(Registry, images);
             }
             catch (Exception e)
             {
@@ -184,6 +189,7 @@ public sealed class WebhookFixture : IAsyncLifetime
         Sigstore.Dispose();
         OtherSigstore.Dispose();
         Attached.Dispose();
+        Notary.Dispose();
         Certificate.Dispose();
         Work.Dispose();
         return Task.CompletedTask;
