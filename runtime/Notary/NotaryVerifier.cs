@@ -113,7 +113,7 @@ public static class NotaryVerifier
         // Authenticity: some certificate of the signature's chain is one the policy trusts.
         if (!envelope.Chain.Any(c => trusted.Any(t => t.RawData.AsSpan().SequenceEqual(c.RawData))))
         {
-            return SignatureCheck.Fail("invalid signature: the signature's certificate chain contains none of the attestor's certificates");
+            return SignatureCheck.Fail("invalid signature: the certificate chain of the signature contains none of the attestor certificates");
         }
 
         if (envelope.Expiry is { } expiry && now >= expiry)

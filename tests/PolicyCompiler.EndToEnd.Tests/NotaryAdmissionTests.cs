@@ -47,6 +47,6 @@ public sealed class NotaryAdmissionTests(WebhookFixture fixture)
         var result = await MutateAsync("notary-stranger", Images.SignedByStranger);
 
         Assert.True(result.Allowed == false, result.Describe());
-        Assert.Contains("none of the attestor's certificates", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("none of the attestor certificates", result.MessageText, StringComparison.Ordinal);
     }
 }
