@@ -129,7 +129,7 @@ internal sealed record ImageVerificationModel(
     /// <summary><c>imageRegistryCredentials</c>: plain HTTP allowed, and dockerconfigjson Secrets of the webhook's namespace.</summary>
     public RegistryCredentialsModel? RegistryCredentials { get; init; }
 
-    /// <summary><c>type</c>: <c>Cosign</c> (tags) or <c>SigstoreBundle</c> (OCI 1.1 referrers).</summary>
+    /// <summary><c>type</c>: <c>Cosign</c> (tags), <c>SigstoreBundle</c> or <c>Notary</c> (both OCI 1.1 referrers).</summary>
     public string Format { get; init; } = "Cosign";
 
     /// <summary><c>cosignOCI11</c>: cosign signatures are looked up among the OCI 1.1 referrers before the tag.</summary>

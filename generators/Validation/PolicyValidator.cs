@@ -616,21 +616,81 @@ internal static class PolicyValidator
         static bool IsVersion(string segment) => segment == "*" || s_version.IsMatch(segment);
     }
 
+    /// <summary>
+    /// Kyverno has Notation verify Notary signatures against a trust store made of certificates, and refuses keys and
+    /// keyless attestors on a Notary entry; here the rule also covers nested sets and the deprecated key/issuer forms,
+    /// which Kyverno's check does not reach and whose signatures would never verify. Notation attestations (referrers
+    /// of another artifact type) are not built yet.
+    /// </summary>
+    private static bool CheckNotaryEntry(VerifyImageSyntax entry, YamlFile file)
+    {
+        const string why = "Kyverno verifies Notary signatures with certificates attestors only: cert (the trusted root or CA certificate) and certChain";
+        var ok = true;
+        if (entry.Key is { } key)
+        {
+            file.Report(DiagnosticDescriptors.ConflictingSettings, key.Location, "key", "type: Notary", why);
+            ok = false;
+        }
+
+        if (entry.Issuer is { } issuer)
+        {
+            file.Report(DiagnosticDescriptors.ConflictingSettings, issuer.Location, "issuer", "type: Notary", why);
+            ok = false;
+        }
+
+        if (entry.CosignOci11 is { Value: true } oci11)
+        {
+            file.Report(DiagnosticDescriptors.ConflictingSettings, oci11.Location, "cosignOCI11", "type: Notary", "Notation signatures are always read from the OCI 1.1 referrers; cosignOCI11 applies to cosign signatures (type: Cosign)");
+            ok = false;
+        }
+
+        foreach (var attestation in entry.Attestations)
+        {
+            file.Report(DiagnosticDescriptors.NotSupportedYet, attestation.Location, "attestations", "Notation attestations of a type: Notary entry are not verified yet; Notation signatures are");
+            ok = false;
+        }
+
+        return ok & CheckSets(entry.Attestors);
+
+        bool CheckSets(IEnumerable<AttestorSetSyntax> sets)
+        {
+            var setsOk = true;
+            foreach (var attestor in sets.SelectMany(s => s.Entries))
+            {
+                if (attestor.Keys is { } keys)
+                {
+                    file.Report(DiagnosticDescriptors.ConflictingSettings, keys.Location, "keys", "type: Notary", why);
+                    setsOk = false;
+                }
+
+                if (attestor.Keyless is { } keyless)
+                {
+                    file.Report(DiagnosticDescriptors.ConflictingSettings, keyless.Location, "keyless", "type: Notary", why);
+                    setsOk = false;
+                }
+
+                if (attestor.Nested is { } nested)
+                {
+                    setsOk &= CheckSets([nested]);
+                }
+            }
+
+            return setsOk;
+        }
+    }
+
     private static ImageVerificationModel? ValidateVerifyImage(VerifyImageSyntax entry, YamlFile file)
     {
         var ok = true;
-        if (entry.Type is { } type && type.Value is not ("Cosign" or "SigstoreBundle"))
+        if (entry.Type is { } type && type.Value is not ("Cosign" or "SigstoreBundle" or "Notary"))
         {
-            if (type.Value is "Notary")
-            {
-                file.Report(DiagnosticDescriptors.NotSupportedYet, type.Location, "type: " + type.Value, "only Cosign signatures and Sigstore bundles are verified so far");
-            }
-            else
-            {
-                file.Report(DiagnosticDescriptors.InvalidEnumValue, type.Location, type.Value, "type", "Cosign, SigstoreBundle, Notary");
-            }
-
+            file.Report(DiagnosticDescriptors.InvalidEnumValue, type.Location, type.Value, "type", "Cosign, SigstoreBundle, Notary");
             ok = false;
+        }
+
+        if (entry.Type?.Value == "Notary")
+        {
+            ok &= CheckNotaryEntry(entry, file);
         }
 
         // cosignOCI11 steers where cosign-format signatures are looked up; bundles are always referrers, so on a

@@ -3,6 +3,7 @@ using System.Text.Json;
 using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Conditions;
 using PolicyCompiler.Runtime.Images;
+using PolicyCompiler.Runtime.Notary;
 using PolicyCompiler.Runtime.Registry;
 using PolicyCompiler.Runtime.Sigstore;
 using PolicyCompiler.Runtime.Sigstore.Bundles;
@@ -17,6 +18,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 {
     private readonly CosignSignatureStore _signatures = new(registry);
     private readonly BundleReferrers _bundles = new(registry);
+    private readonly NotarySignatureStore _notary = new(registry);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly JmesContext _jmes = new(time ?? TimeProvider.System);
 
@@ -159,8 +161,25 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         Task<IReadOnlyList<CosignSignature>> ReferrerSignaturesAsync() =>
             referred ??= _signatures.GetReferrerSignaturesAsync(image.Registry, image.Repository, digest, cancellationToken);
 
+        // Notation signatures are referrers of the image in its own repository, and name its manifest's descriptor.
+        Task<(NotaryArtifact, IReadOnlyList<NotarySignature>)>? notary = null;
+        async Task<(NotaryArtifact, IReadOnlyList<NotarySignature>)> ReadNotaryAsync() =>
+            (await _notary.GetArtifactAsync(image.Registry, image.Repository, digest, cancellationToken).ConfigureAwait(false),
+             await _notary.GetSignaturesAsync(image.Registry, image.Repository, digest, cancellationToken).ConfigureAwait(false));
+
         async Task<SignatureCheck> CheckSignatureAsync(SignatureAttestorDefinition attestor)
         {
+            if (entry.Format == SignatureFormat.Notary)
+            {
+                if (attestor.Signer is not CertificateSigner certificates)
+                {
+                    return SignatureCheck.Fail("Notary signatures are verified with certificates attestors only");
+                }
+
+                var (artifact, notarySignatures) = await (notary ??= ReadNotaryAsync()).ConfigureAwait(false);
+                return NotaryVerifier.Verify(notarySignatures, artifact, certificates.TrustStore, _time.GetUtcNow());
+            }
+
             if (entry.Format == SignatureFormat.SigstoreBundle)
             {
                 return BundleReferrers.VerifySignature(await BundlesAsync(attestor.Repository).ConfigureAwait(false), digest, attestor.Signer, attestor.Requirements, _time);
@@ -185,7 +204,9 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 : fromTag;
         }
 
-        async Task<AttestationCheck> CheckStatementsAsync(SignatureAttestorDefinition attestor, string predicateType) => entry.Format == SignatureFormat.SigstoreBundle
+        async Task<AttestationCheck> CheckStatementsAsync(SignatureAttestorDefinition attestor, string predicateType) => entry.Format == SignatureFormat.Notary
+            ? AttestationCheck.Fail("Notary attestations are not verified by this version")
+            : entry.Format == SignatureFormat.SigstoreBundle
             ? BundleReferrers.VerifyAttestations(await BundlesAsync(attestor.Repository).ConfigureAwait(false), digest, predicateType, attestor.Signer, attestor.Requirements, _time)
             : CosignAttestationVerifier.Verify(await Once(attestations, attestor.Repository, (host, repo) => _signatures.GetAttestationsAsync(host, repo, digest, cancellationToken)).ConfigureAwait(false), digest, predicateType, attestor.Signer, attestor.Requirements, _time);
 

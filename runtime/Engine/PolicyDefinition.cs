@@ -139,6 +139,9 @@ public enum SignatureFormat
 
     /// <summary>Sigstore bundles attached as OCI 1.1 referrers (cosign v3's default).</summary>
     SigstoreBundle,
+
+    /// <summary>Notary Project signatures (Notation) attached as OCI 1.1 referrers, trusted through <c>certificates</c> attestors.</summary>
+    Notary,
 }
 
 /// <summary>One entry of a rule's <c>verifyImages</c>.</summary>

@@ -31,26 +31,10 @@ public sealed class CosignSignatureStore(RegistryClient registry)
     /// </summary>
     public async Task<IReadOnlyList<CosignSignature>> GetReferrerSignaturesAsync(string registryHost, string repository, string digest, CancellationToken cancellationToken)
     {
-        var referrers = (await registry.GetReferrersAsync(registryHost, repository, digest, cancellationToken).ConfigureAwait(false))
-            .Where(r => r.ArtifactType == SignatureArtifactType && r.Digest is not null)
-            .ToList();
-        if (referrers.Count > registry.Options.MaxSignatureLayers)
-        {
-            throw new RegistryException(RegistryFailure.InvalidResponse, $"{repository}@{digest} has {referrers.Count} cosign signature referrers, more than the limit of {registry.Options.MaxSignatureLayers}");
-        }
-
         var signatures = new List<CosignSignature>();
-        foreach (var referrer in referrers)
+        foreach (var (manifestDigest, parsed) in await ReferrerManifests.GetAsync(registry, registryHost, repository, digest, t => t == SignatureArtifactType, "cosign signature referrers", cancellationToken).ConfigureAwait(false))
         {
-            var parsed = await ReadManifestAsync(registryHost, repository, referrer.Digest!, cancellationToken).ConfigureAwait(false);
-
-            // The listing may be stale or forged; only a manifest that itself names the image refers to it.
-            if (parsed is null || parsed.Subject?.Digest != digest || (parsed.ArtifactType ?? parsed.Config?.MediaType) != SignatureArtifactType)
-            {
-                continue;
-            }
-
-            signatures.AddRange(await ReadLayersAsync(registryHost, repository, referrer.Digest!, parsed, SimpleSigningPayload.MediaType, registry.Options.MaxSignatureLayerBytes, registry.Options.MaxSignatureLayers - signatures.Count, cancellationToken).ConfigureAwait(false));
+            signatures.AddRange(await ReadLayersAsync(registryHost, repository, manifestDigest, parsed, SimpleSigningPayload.MediaType, registry.Options.MaxSignatureLayerBytes, registry.Options.MaxSignatureLayers - signatures.Count, cancellationToken).ConfigureAwait(false));
         }
 
         return signatures;

@@ -159,6 +159,12 @@ public sealed class StaticKeySigner(VerificationKey key) : SignerPolicy
 /// </summary>
 public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyList<X509Certificate2> chain, HashAlgorithmName hash, bool ignoreSct, IReadOnlyList<TransparencyLog>? ctLogs) : SignerPolicy
 {
+    /// <summary>
+    /// <c>cert</c> and <c>certChain</c> together: the trust store a Notary attestor gives Notation (Kyverno puts both in
+    /// one CA store).
+    /// </summary>
+    public IReadOnlyList<X509Certificate2> TrustStore { get; } = certificate is null ? chain : [certificate, .. chain];
+
     public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
     {
         var (presented, presentedChain, presentedError) = Presented(signature);

@@ -82,6 +82,9 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>Images for cosignOCI11 (signature among the referrers) and tsaCertChain (RFC 3161 timestamps).</summary>
     public TimestampAndReferrerImages Attached { get; } = TimestampAndReferrerImages.Create();
 
+    /// <summary>Images under the type: Notary policy: Notation-signed by its root's chain, by another's, or unsigned.</summary>
+    public NotaryImages Notary { get; } = new();
+
     /// <summary>e2e/audit-unsigned:v1, unsigned, under the Audit policy.</summary>
     public PushedImage AuditImage { get; private set; } = null!;
 
@@ -128,6 +131,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 PolicyTemplate.Write(policies, name, yaml);
             }
 
+            PolicyTemplate.Write(policies, NotaryImages.PolicyName, Notary.Policy());
             foreach (var (name, yaml) in TransportFaultTests.StallPolicies(Signer.PublicKeyPem))
             {
                 PolicyTemplate.Write(policies, name, yaml);
@@ -158,6 +162,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 await Signer.SignAsync(Registry, ContextSignedImage);
                 ContextOtherKeyImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/ctx-otherkey", "v1");
                 await OtherSigner.SignAsync(Registry, ContextOtherKeyImage);
+                await Notary.PushAsync(Registry, images);
             }
             catch (Exception e)
             {
@@ -200,6 +205,7 @@ public sealed class WebhookFixture : IAsyncLifetime
         Sigstore.Dispose();
         OtherSigstore.Dispose();
         Attached.Dispose();
+        Notary.Dispose();
         Certificate.Dispose();
         Work.Dispose();
         return Task.CompletedTask;

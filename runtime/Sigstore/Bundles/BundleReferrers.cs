@@ -1,4 +1,3 @@
-using System.Text.Json;
 using PolicyCompiler.Runtime.Registry;
 
 namespace PolicyCompiler.Runtime.Sigstore.Bundles;
@@ -20,43 +19,19 @@ public sealed class BundleReferrers(RegistryClient registry)
 
     public async Task<IReadOnlyList<ReferrerBundle>> GetBundlesAsync(string registryHost, string repository, string digest, CancellationToken cancellationToken)
     {
-        var referrers = (await registry.GetReferrersAsync(registryHost, repository, digest, cancellationToken).ConfigureAwait(false))
-            .Where(r => r.ArtifactType?.StartsWith(BundleMediaTypePrefix, StringComparison.Ordinal) == true && r.Digest is not null)
-            .ToList();
-        if (referrers.Count > registry.Options.MaxSignatureLayers)
+        var manifests = await ReferrerManifests.GetAsync(
+            registry, registryHost, repository, digest, t => t?.StartsWith(BundleMediaTypePrefix, StringComparison.Ordinal) == true, "Sigstore bundles", cancellationToken).ConfigureAwait(false);
+        var bundles = new List<ReferrerBundle>(manifests.Count);
+        foreach (var (manifestDigest, parsed) in manifests)
         {
-            throw new RegistryException(RegistryFailure.InvalidResponse, $"{repository}@{digest} has {referrers.Count} Sigstore bundles attached, more than the limit of {registry.Options.MaxSignatureLayers}");
-        }
-
-        var bundles = new List<ReferrerBundle>(referrers.Count);
-        foreach (var referrer in referrers)
-        {
-            var manifest = await registry.GetManifestAsync(registryHost, repository, referrer.Digest!, cancellationToken).ConfigureAwait(false);
-            OciManifest? parsed;
-            try
-            {
-                parsed = JsonSerializer.Deserialize(manifest.Content, RegistryJsonContext.Default.OciManifest);
-            }
-            catch (JsonException)
-            {
-                throw new RegistryException(RegistryFailure.InvalidResponse, $"referrer {referrer.Digest} of {repository} is not a valid OCI manifest");
-            }
-
-            // The listing may be stale or forged; only a manifest that itself names the image refers to it.
-            if (parsed?.Subject?.Digest != digest)
-            {
-                continue;
-            }
-
             var layer = parsed.Layers?.FirstOrDefault(l => l.MediaType?.StartsWith(BundleMediaTypePrefix, StringComparison.Ordinal) == true);
             if (layer?.Digest is null || layer.Size < 0 || layer.Size > MaxBundleBytes)
             {
-                throw new RegistryException(RegistryFailure.InvalidResponse, $"referrer {referrer.Digest} of {repository} has no bundle layer of at most {MaxBundleBytes} bytes");
+                throw new RegistryException(RegistryFailure.InvalidResponse, $"referrer {manifestDigest} of {repository} has no bundle layer of at most {MaxBundleBytes} bytes");
             }
 
             var bundle = await registry.GetBlobAsync(registryHost, repository, layer.Digest, layer.Size, cancellationToken).ConfigureAwait(false);
-            var announced = parsed.Annotations?.GetValueOrDefault(PredicateTypeAnnotation) ?? referrer.Annotations?.GetValueOrDefault(PredicateTypeAnnotation);
-            bundles.Add(new ReferrerBundle(bundle, announced, manifest.Digest));
+            bundles.Add(new ReferrerBundle(bundle, parsed.Annotations?.GetValueOrDefault(PredicateTypeAnnotation), manifestDigest));
         }
 
         return bundles;

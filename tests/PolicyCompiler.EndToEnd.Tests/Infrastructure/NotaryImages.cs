@@ -1,0 +1,120 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using PolicyCompiler.Runtime.Tests.Notary;
+
+namespace PolicyCompiler.EndToEnd.Tests.Infrastructure;
+
+/// <summary>
+/// A <c>type: Notary</c> policy trusting one root CA, and images under it: signed by a chain from that root, signed by
+/// a chain from another root, and unsigned. Signatures are laid out as <c>notation sign</c> attaches them: an OCI
+/// manifest of artifact type <c>application/vnd.cncf.notary.signature</c> with the empty config, the JWS envelope as
+/// its one layer and the image as its subject, listed in the referrers tag schema's index (Debian's registry has no
+/// referrers API).
+/// </summary>
+public sealed class NotaryImages : IDisposable
+{
+    public const string PolicyName = "e2e-notary";
+    public const string Pattern = "127.0.0.1:*/e2e/notary-*";
+    public const string ArtifactType = "application/vnd.cncf.notary.signature";
+
+    // The OCI empty descriptor's content, "{}".
+    private static readonly byte[] s_emptyConfig = "{}"u8.ToArray();
+
+    internal NotationTestSigner Trusted { get; } = new("e2e notation");
+
+    internal NotationTestSigner Stranger { get; } = new("stranger notation");
+
+    /// <summary>e2e/notary-signed:v1, signed by a chain from the policy's root.</summary>
+    public PushedImage Signed { get; private set; } = null!;
+
+    /// <summary>e2e/notary-stranger:v1, signed by a chain from another root.</summary>
+    public PushedImage SignedByStranger { get; private set; } = null!;
+
+    /// <summary>e2e/notary-unsigned:v1, with no signature.</summary>
+    public PushedImage Unsigned { get; private set; } = null!;
+
+    public string Policy()
+    {
+        var cert = string.Concat(Trusted.Root.ExportCertificatePem().Trim().Split('\n').Select(line => new string(' ', 14) + line.TrimEnd('\r') + "\n"));
+        return $"""
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: {PolicyName}
+            spec:
+              validationFailureAction: Enforce
+              webhookTimeoutSeconds: 30
+              rules:
+              - name: check-notation
+                match:
+                  any:
+                  - resources:
+                      kinds: [Pod]
+                verifyImages:
+                - type: Notary
+                  imageReferences: ["{Pattern}"]
+                  attestors:
+                  - count: 1
+                    entries:
+                    - certificates:
+                        cert: |-
+
+            """ + cert;
+    }
+
+    public async Task PushAsync(RegistryProcess registry, string workDirectory, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        Signed = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-signed", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+        await AttachAsync(registry.Distribution, Trusted, Signed, cancellationToken).ConfigureAwait(false);
+        SignedByStranger = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-stranger", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+        await AttachAsync(registry.Distribution, Stranger, SignedByStranger, cancellationToken).ConfigureAwait(false);
+        Unsigned = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-unsigned", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task AttachAsync(DistributionClient distribution, NotationTestSigner signer, PushedImage image, CancellationToken cancellationToken)
+    {
+        var subject = await distribution.GetManifestAsync(image.Repository, image.Digest, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var subjectMediaType = subject.MediaType ?? MediaTypes.OciManifest;
+        var envelope = signer.Sign(subjectMediaType, image.Digest, subject.Content.Length);
+        var envelopeDigest = await distribution.PushBlobAsync(image.Repository, envelope, cancellationToken).ConfigureAwait(false);
+        var configDigest = await distribution.PushBlobAsync(image.Repository, s_emptyConfig, cancellationToken).ConfigureAwait(false);
+        var thumbprints = new JsonArray(
+            Convert.ToHexStringLower(SHA256.HashData(signer.Leaf.RawData)),
+            Convert.ToHexStringLower(SHA256.HashData(signer.Intermediate.RawData)),
+            Convert.ToHexStringLower(SHA256.HashData(signer.Root.RawData)));
+        var manifest = Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["schemaVersion"] = 2,
+            ["mediaType"] = MediaTypes.OciManifest,
+            ["artifactType"] = ArtifactType,
+            ["config"] = new JsonObject { ["mediaType"] = "application/vnd.oci.empty.v1+json", ["digest"] = configDigest, ["size"] = s_emptyConfig.Length, ["data"] = "e30=" },
+            ["layers"] = new JsonArray(new JsonObject { ["mediaType"] = "application/jose+json", ["digest"] = envelopeDigest, ["size"] = envelope.Length }),
+            ["subject"] = new JsonObject { ["mediaType"] = subjectMediaType, ["digest"] = image.Digest, ["size"] = subject.Content.Length },
+            ["annotations"] = new JsonObject { ["io.cncf.notary.x509chain.thumbprint#S256"] = thumbprints.ToJsonString() },
+        }.ToJsonString());
+        var manifestDigest = Digests.Sha256(manifest);
+        await distribution.PutManifestAsync(image.Repository, manifestDigest, MediaTypes.OciManifest, manifest, cancellationToken).ConfigureAwait(false);
+
+        var index = Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["schemaVersion"] = 2,
+            ["mediaType"] = MediaTypes.OciIndex,
+            ["manifests"] = new JsonArray(new JsonObject
+            {
+                ["mediaType"] = MediaTypes.OciManifest,
+                ["digest"] = manifestDigest,
+                ["size"] = manifest.Length,
+                ["artifactType"] = ArtifactType,
+            }),
+        }.ToJsonString());
+        await distribution.PutManifestAsync(image.Repository, image.Digest.Replace(':', '-'), MediaTypes.OciIndex, index, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        Trusted.Dispose();
+        Stranger.Dispose();
+    }
+}

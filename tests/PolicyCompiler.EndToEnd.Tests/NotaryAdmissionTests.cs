@@ -1,0 +1,52 @@
+using System.Net;
+using PolicyCompiler.EndToEnd.Tests.Infrastructure;
+
+namespace PolicyCompiler.EndToEnd.Tests;
+
+/// <summary>
+/// <c>type: Notary</c> through the published webhook: a Notation signature attached as an OCI 1.1 referrer in the real
+/// registry admits the Pod and pins it; a signature from another root, or none, denies it.
+/// </summary>
+[Collection(WebhookCollection.Name)]
+public sealed class NotaryAdmissionTests(WebhookFixture fixture)
+{
+    private const string Namespace = "e2e";
+
+    private NotaryImages Images => fixture.Notary;
+
+    private async Task<AdmissionResult> MutateAsync(string name, PushedImage image)
+    {
+        var result = await fixture.Admission.MutateAsync(new TestPod(Namespace, name, image.TagReference));
+        Assert.True(result.HttpStatus == HttpStatusCode.OK, result.Describe() + "\n" + fixture.Describe());
+        return result;
+    }
+
+    [Fact]
+    public async Task ANotationSignatureFromThePolicysRootAdmitsThePodAndPinsIt()
+    {
+        var result = await MutateAsync("notary-signed", Images.Signed);
+
+        Assert.True(result.Allowed == true, result.Describe());
+        Assert.Contains(result.PatchOperations, o => o is { Op: "replace", Path: "/spec/containers/0/image" } && o.StringValue == Images.Signed.PinnedReference);
+    }
+
+    [Fact]
+    public async Task AnUnsignedImageIsDenied()
+    {
+        var result = await MutateAsync("notary-unsigned", Images.Unsigned);
+
+        Assert.True(result.Allowed == false, result.Describe());
+        Assert.Contains($"resource Pod/{Namespace}/notary-unsigned was blocked due to the following policies", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains(NotaryImages.PolicyName, result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("signature not found", result.MessageText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ASignatureChainingToAnotherRootIsDenied()
+    {
+        var result = await MutateAsync("notary-stranger", Images.SignedByStranger);
+
+        Assert.True(result.Allowed == false, result.Describe());
+        Assert.Contains("none of the attestor certificates", result.MessageText, StringComparison.Ordinal);
+    }
+}
