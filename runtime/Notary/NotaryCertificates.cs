@@ -226,7 +226,7 @@ internal static class NotaryCertificates
     private static bool VerifyPss(X509Certificate2 issuer, ReadOnlySpan<byte> data, byte[] signature, HashAlgorithmName hash)
     {
         using var rsa = issuer.GetRSAPublicKey();
-        return rsa is not null && RsaPss.Verify(rsa, RsaPss.Digest(data, hash), signature, hash);
+        return rsa is not null && RsaPss.Verify(rsa, SignatureHashes.Compute(hash, data), signature, hash);
     }
 
     private static bool VerifyEcdsa(X509Certificate2 issuer, ReadOnlySpan<byte> data, byte[] signature, HashAlgorithmName hash)

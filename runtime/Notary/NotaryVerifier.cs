@@ -150,7 +150,7 @@ public static class NotaryVerifier
         {
             // Notation verifies PS* through golang-jwt, which accepts any salt length.
             using var rsa = leaf.GetRSAPublicKey()!;
-            return RsaPss.Verify(rsa, RsaPss.Digest(envelope.SigningInput, hash), envelope.Signature, hash);
+            return RsaPss.Verify(rsa, SignatureHashes.Compute(hash, envelope.SigningInput), envelope.Signature, hash);
         }
 
         using var ecdsa = leaf.GetECDsaPublicKey()!;
