@@ -111,6 +111,7 @@ public static class CheckCommand
         IPullSecretSource? pullSecrets;
         string? webhookNamespace;
         IReadOnlyList<string> hostPullSecrets;
+        IRoleBindingSource? roleBindings;
         try
         {
             var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
@@ -120,6 +121,7 @@ public static class CheckCommand
             pullSecrets = KubernetesSources.PullSecretsFromConfiguration(configuration, TimeProvider.System);
             webhookNamespace = KubernetesSources.WebhookNamespace(configuration);
             hostPullSecrets = KubernetesSources.HostPullSecrets(configuration, pullSecrets);
+            roleBindings = KubernetesSources.RoleBindingsFromConfiguration(configuration, TimeProvider.System, policies);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)
         {
@@ -132,7 +134,7 @@ public static class CheckCommand
             documents.AddRange(await ReadAsync(path, input).ConfigureAwait(false));
         }
 
-        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets));
+        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets, roleBindings));
         var resources = new List<ResourceReport>();
         var errors = new List<ManifestDocument>();
         foreach (var document in documents)

@@ -181,14 +181,21 @@ internal static class PolicyEmitter
                 w.WriteLine($"verifyImages: {VerifyImagesField(r)},");
             }
 
+            // The named arguments after the extractors, each on its line; the last one closes the rule.
             var hasPreconditions = !rule.Preconditions.IsEmpty;
-            var readsNamespaceLabels = ReadsNamespaceLabels(rule.Match, rule.Exclude);
+            var tail = new List<string>();
+            if (hasPreconditions)
+            {
+                tail.Add($"preconditions: {PreconditionsField(r)}");
+            }
+
+            tail.AddRange(RuleFlags(rule, rule.Match, rule.Exclude));
             if (WebhookResources.KindsArgument(rule.Match) is { Length: > 0 } kinds)
             {
                 w.WriteLine(kinds + ",");
             }
 
-            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}" + (rule.ImageExtractors.IsEmpty && !hasPreconditions && !readsNamespaceLabels ? ")," : ","));
+            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}" + (rule.ImageExtractors.IsEmpty && tail.Count == 0 ? ")," : ","));
             if (!rule.ImageExtractors.IsEmpty)
             {
                 w.WriteLine("imageExtractors:");
@@ -203,17 +210,12 @@ internal static class PolicyEmitter
                 }
 
                 w.Indentation--;
-                w.WriteLine(hasPreconditions || readsNamespaceLabels ? "]," : "]),");
+                w.WriteLine(tail.Count == 0 ? "])," : "],");
             }
 
-            if (hasPreconditions)
+            for (var t = 0; t < tail.Count; t++)
             {
-                w.WriteLine($"preconditions: {PreconditionsField(r)}" + (readsNamespaceLabels ? "," : "),"));
-            }
-
-            if (readsNamespaceLabels)
-            {
-                w.WriteLine("readsNamespaceLabels: true),");
+                w.WriteLine(tail[t] + (t == tail.Count - 1 ? ")," : ","));
             }
 
             w.Indentation--;
@@ -222,9 +224,9 @@ internal static class PolicyEmitter
                 var variant = rule.Autogen[a];
                 var preconditions = hasPreconditions ? $"preconditions: {PreconditionsField(r)}, " : string.Empty;
                 var autogen = variant.Name.StartsWith("autogen-cronjob-", System.StringComparison.Ordinal) ? "CronJob" : "PodControllers";
-                var namespaceLabels = ReadsNamespaceLabels(variant.Match, variant.Exclude) ? "readsNamespaceLabels: true, " : string.Empty;
+                var flags = string.Concat(RuleFlags(rule, variant.Match, variant.Exclude).Select(f => f + ", "));
                 var variantKinds = WebhookResources.KindsArgument(variant.Match) is { Length: > 0 } k ? k + ", " : string.Empty;
-                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {variantKinds}{preconditions}{namespaceLabels}autogen: RuleAutogen.{autogen}),");
+                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {variantKinds}{preconditions}{flags}autogen: RuleAutogen.{autogen}),");
             }
         }
 
@@ -572,6 +574,17 @@ internal static class PolicyEmitter
             parts.Add(Condition.Join(Condition.Or, filter.Subjects.Select(Subject)));
         }
 
+        // Kyverno: one of the listed roles must be the user's; users of its excluded groups skip the check (RoleBook).
+        if (!filter.Roles.IsEmpty)
+        {
+            parts.Add(Condition.Join(Condition.Or, filter.Roles.Select(r => Condition.Call($"request.HasRole({CSharp.Literal(r)})"))));
+        }
+
+        if (!filter.ClusterRoles.IsEmpty)
+        {
+            parts.Add(Condition.Join(Condition.Or, filter.ClusterRoles.Select(r => Condition.Call($"request.HasClusterRole({CSharp.Literal(r)})"))));
+        }
+
         return Condition.Join(Condition.And, parts);
     }
 
@@ -611,6 +624,37 @@ internal static class PolicyEmitter
             : Condition.Call($"request.UserOrGroupMatches({CSharp.Literal(subject.Name)})");
 
     private static readonly char[] s_wildcards = ['*', '?'];
+
+    /// <summary>The rule's optional named arguments that follow from its match blocks and entries, in parameter order.</summary>
+    private static IEnumerable<string> RuleFlags(RuleModel rule, MatchModel match, MatchModel? exclude)
+    {
+        if (ReadsNamespaceLabels(match, exclude))
+        {
+            yield return "readsNamespaceLabels: true";
+        }
+
+        if (rule.FailureAction is { } action)
+        {
+            yield return $"failureAction: FailureAction.{action}";
+        }
+
+        var filters = match.Any.Concat(match.All).Concat(exclude is null ? [] : exclude.Any.Concat(exclude.All)).ToList();
+        var roles = new List<string>();
+        if (filters.Any(f => !f.Roles.IsEmpty))
+        {
+            roles.Add("RoleUse.Roles");
+        }
+
+        if (filters.Any(f => !f.ClusterRoles.IsEmpty))
+        {
+            roles.Add("RoleUse.ClusterRoles");
+        }
+
+        if (roles.Count > 0)
+        {
+            yield return "roles: " + string.Join(" | ", roles);
+        }
+    }
 
     /// <summary>Rules whose match or exclude reads namespace labels make the engine look them up before matching.</summary>
     internal static bool ReadsNamespaceLabels(MatchModel match, MatchModel? exclude) =>

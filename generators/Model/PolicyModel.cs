@@ -30,6 +30,12 @@ internal sealed record RuleModel(
 
     /// <summary>The rule applies only when these hold (Kyverno's precondition variables: unresolvable ones are empty).</summary>
     public EquatableArray<ConditionBlockModel> Preconditions { get; init; } = EquatableArray<ConditionBlockModel>.Empty;
+
+    /// <summary>
+    /// <c>Enforce</c> or <c>Audit</c> when a verifyImages entry sets <c>failureAction</c>: it decides for the whole rule
+    /// over the policy's action (any entry that enforces makes the rule enforce); null when no entry sets one.
+    /// </summary>
+    public string? FailureAction { get; init; }
 }
 
 /// <summary>Where a kind keeps its images: path segments (<c>*</c> for every item), the image field and the name field.</summary>
@@ -61,6 +67,12 @@ internal sealed record ResourceFilterModel(
     public LabelSelectorModel? NamespaceSelector { get; init; }
 
     public EquatableArray<SubjectModel> Subjects { get; init; } = EquatableArray<SubjectModel>.Empty;
+
+    /// <summary><c>roles</c> (<c>namespace:role</c>): one of them must be among the user's roles from RBAC bindings.</summary>
+    public EquatableArray<string> Roles { get; init; } = EquatableArray<string>.Empty;
+
+    /// <summary><c>clusterRoles</c>: one of them must be among the user's cluster roles from RBAC bindings.</summary>
+    public EquatableArray<string> ClusterRoles { get; init; } = EquatableArray<string>.Empty;
 }
 
 /// <summary>A label selector: <c>matchLabels</c> (wildcards allowed, as Kyverno allows them) and requirements.</summary>

@@ -263,7 +263,7 @@ internal static class PolicyParser
         }
     }
 
-    /// <summary><c>subjects</c> are compiled; <c>roles</c>/<c>clusterRoles</c> need RBAC lookups and are not.</summary>
+    /// <summary>The user info beside <c>resources</c>: <c>subjects</c>, <c>roles</c> and <c>clusterRoles</c>.</summary>
     private static void ParseUserInfo(MappingReader reader, FilterSyntax target)
     {
         foreach (var (subject, _) in reader.TakeMappingList("subjects", "Subject", "'- kind: User' with name") ?? [])
@@ -280,8 +280,8 @@ internal static class PolicyParser
             subject.RejectUnknown(s_subjectFields);
         }
 
-        reader.NotSupported("roles", "roles are read from RBAC bindings, which is not built yet; match the users or groups with subjects");
-        reader.NotSupported("clusterRoles", "cluster roles are read from RBAC bindings, which is not built yet; match the users or groups with subjects");
+        target.Roles = reader.TakeStringList("roles") ?? [];
+        target.ClusterRoles = reader.TakeStringList("clusterRoles") ?? [];
     }
 
     private static LabelSelectorSyntax? ParseSelector(MappingReader reader, string field)
@@ -371,7 +371,7 @@ internal static class PolicyParser
             entry.Attestors.Add(ParseAttestorSet(item));
         }
 
-        reader.NotSupported("failureAction", "use the policy's validationFailureAction");
+        entry.FailureAction = reader.TakeString("failureAction");
         foreach (var (item, attestationIndex) in reader.TakeMappingList("attestations", "Attestation", "an entry with type and attestors") ?? [])
         {
             entry.Attestations.Add(ParseAttestation(item, attestationIndex));

@@ -121,6 +121,12 @@ internal sealed class FilterSyntax
 
     /// <summary>The filter's <c>subjects</c> (user info beside <c>resources</c>).</summary>
     public List<SubjectSyntax> Subjects { get; } = [];
+
+    /// <summary><c>roles</c>: <c>namespace:role</c> names, compared with the roles the user's RoleBindings give.</summary>
+    public List<Located<string>> Roles { get; set; } = [];
+
+    /// <summary><c>clusterRoles</c>: ClusterRole names, compared with those the user's bindings give.</summary>
+    public List<Located<string>> ClusterRoles { get; set; } = [];
 }
 
 /// <summary>A Kubernetes <c>LabelSelector</c>: <c>matchLabels</c> and <c>matchExpressions</c>.</summary>
@@ -164,6 +170,9 @@ internal sealed class SubjectSyntax
 
 internal sealed class VerifyImageSyntax
 {
+    /// <summary><c>failureAction</c> (Kyverno 1.13+): Enforce or Audit for the rule, over the policy's <c>validationFailureAction</c>.</summary>
+    public Located<string>? FailureAction { get; set; }
+
     /// <summary><c>imageRegistryCredentials</c>: <c>allowInsecureRegistry</c> and the Secret names (null when absent).</summary>
     public Located<bool>? AllowInsecureRegistry { get; set; }
 

@@ -72,7 +72,9 @@ public sealed class RuleDefinition(
     ImmutableArray<ConditionBlockDefinition> preconditions = default,
     RuleAutogen autogen = RuleAutogen.None,
     bool readsNamespaceLabels = false,
-    ImmutableArray<string> kinds = default)
+    ImmutableArray<string> kinds = default,
+    FailureAction? failureAction = null,
+    RoleUse roles = RoleUse.None)
 {
     public string Name { get; } = name;
 
@@ -85,6 +87,15 @@ public sealed class RuleDefinition(
 
     /// <summary>The match or exclude block has a <c>namespaceSelector</c>: the namespace's labels must be known before <see cref="Matches"/>.</summary>
     public bool ReadsNamespaceLabels { get; } = readsNamespaceLabels;
+
+    /// <summary>
+    /// The rule's own action from its verifyImages entries' <c>failureAction</c> (Kyverno 1.13+), which wins over the
+    /// policy's; null when no entry sets one.
+    /// </summary>
+    public FailureAction? FailureAction { get; } = failureAction;
+
+    /// <summary>What the match or exclude blocks read of the user's RBAC roles: the engine looks them up only then.</summary>
+    public RoleUse Roles { get; } = roles;
 
     /// <summary>The compiled <c>preconditions</c>: the rule applies only when they hold.</summary>
     public ImmutableArray<ConditionBlockDefinition> Preconditions { get; } = preconditions.IsDefault ? [] : preconditions;
@@ -102,6 +113,19 @@ public sealed class RuleDefinition(
 
     /// <summary>Where the rule finds images in custom resources (<c>imageExtractors</c>); empty for Pod images.</summary>
     public ImmutableArray<Images.ImageExtractorDefinition> ImageExtractors { get; } = imageExtractors.IsDefault ? [] : imageExtractors;
+}
+
+/// <summary>Which of the requesting user's RBAC roles a rule's match or exclude blocks compare (<c>roles</c>, <c>clusterRoles</c>).</summary>
+[Flags]
+public enum RoleUse
+{
+    None = 0,
+
+    /// <summary><c>roles</c>: <c>namespace:role</c> of the RoleBindings to Roles that name the user.</summary>
+    Roles = 1,
+
+    /// <summary><c>clusterRoles</c>: ClusterRoles bound to the user by ClusterRoleBindings or RoleBindings.</summary>
+    ClusterRoles = 2,
 }
 
 /// <summary>
