@@ -130,7 +130,10 @@ public sealed class KubernetesNamespaceLabelsTests : IDisposable
     }
 }
 
-/// <summary>A fake Kubernetes API server (plain HTTP on loopback) that serves namespace reads and records them.</summary>
+/// <summary>
+/// A fake Kubernetes API server (plain HTTP on loopback) that serves namespace reads and the RBAC binding lists
+/// (paged with <c>limit</c> and <c>continue</c> as the API server pages them) and records every request.
+/// </summary>
 internal sealed class FakeKubernetesApi : IDisposable
 {
     private readonly HttpListener _listener = new();
@@ -150,6 +153,21 @@ internal sealed class FakeKubernetesApi : IDisposable
     public ConcurrentDictionary<string, string> Namespaces { get; } = new(StringComparer.Ordinal);
 
     public ConcurrentQueue<(string Path, string? Authorization)> Requests { get; } = new();
+
+    /// <summary>Every request's path with its query string, in arrival order.</summary>
+    public ConcurrentQueue<string> PathsAndQueries { get; } = new();
+
+    /// <summary>RoleBinding objects (JSON) served by <c>GET /apis/rbac.authorization.k8s.io/v1/rolebindings</c>.</summary>
+    public List<string> RoleBindings { get; } = [];
+
+    /// <summary>ClusterRoleBinding objects (JSON) served by <c>GET /apis/rbac.authorization.k8s.io/v1/clusterrolebindings</c>.</summary>
+    public List<string> ClusterRoleBindings { get; } = [];
+
+    /// <summary>Fault injection for the binding lists: the status every list answers with (200 serves the items).</summary>
+    public HttpStatusCode ListStatus { get; set; } = HttpStatusCode.OK;
+
+    /// <summary>Fault injection for the binding lists: a body served instead of the list, with <see cref="ListStatus"/>.</summary>
+    public string? ListBody { get; set; }
 
     public HttpStatusCode Status { get; set; } = HttpStatusCode.OK;
 
@@ -189,12 +207,48 @@ internal sealed class FakeKubernetesApi : IDisposable
             await Task.Delay(Delay);
         }
 
+        PathsAndQueries.Enqueue(context.Request.Url.PathAndQuery);
+        if (path is "/apis/rbac.authorization.k8s.io/v1/rolebindings" or "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings")
+        {
+            await AnswerListAsync(context, path.EndsWith("/clusterrolebindings", StringComparison.Ordinal) ? ClusterRoleBindings : RoleBindings);
+            return;
+        }
+
         const string Prefix = "/api/v1/namespaces/";
         var found = path.StartsWith(Prefix, StringComparison.Ordinal) && Namespaces.TryGetValue(path[Prefix.Length..], out var body);
         context.Response.StatusCode = found ? (int)Status : 404;
         context.Response.ContentType = "application/json";
         var bytes = Encoding.UTF8.GetBytes(found ? Namespaces[path[Prefix.Length..]] : """{"kind":"Status","code":404}""");
         await context.Response.OutputStream.WriteAsync(bytes);
+        context.Response.Close();
+    }
+
+    /// <summary>One page of <paramref name="items"/>: from the <c>continue</c> offset, <c>limit</c> items, and the next offset while more remain.</summary>
+    private async Task AnswerListAsync(HttpListenerContext context, List<string> items)
+    {
+        string body;
+        if (ListBody is not null || ListStatus != HttpStatusCode.OK)
+        {
+            body = ListBody ?? """{"kind":"Status","code":500}""";
+        }
+        else
+        {
+            var start = int.TryParse(context.Request.QueryString["continue"], out var offset) ? offset : 0;
+            var limit = int.TryParse(context.Request.QueryString["limit"], out var l) && l > 0 ? l : int.MaxValue;
+            List<string> page;
+            lock (items)
+            {
+                page = items.Skip(start).Take(limit).ToList();
+            }
+
+            var more = start + page.Count < items.Count;
+            var next = more ? $",\"continue\":\"{start + page.Count}\"" : string.Empty;
+            body = $$"""{"kind":"List","metadata":{"resourceVersion":"1"{{next}}},"items":[{{string.Join(",", page)}}]}""";
+        }
+
+        context.Response.StatusCode = (int)ListStatus;
+        context.Response.ContentType = "application/json";
+        await context.Response.OutputStream.WriteAsync(Encoding.UTF8.GetBytes(body));
         context.Response.Close();
     }
 
