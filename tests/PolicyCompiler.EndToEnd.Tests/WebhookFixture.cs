@@ -91,6 +91,11 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>e2e/nsel-app:v1, unsigned, under the namespace-selector policy.</summary>
     public PushedImage NamespaceSelectorImage { get; private set; } = null!;
 
+    /// <summary>e2e/rbac-unsigned:v1 and e2e/rbac-signed:v1 (signed by <see cref="Signer"/>), under the roles policy.</summary>
+    public PushedImage RbacUnsignedImage { get; private set; } = null!;
+
+    public PushedImage RbacSignedImage { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         try
@@ -112,6 +117,7 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, AuditPolicyName, PolicyTemplate.CheckImage(AuditPolicyName, RuleName, [AuditImagePattern], Signer.PublicKeyPem, ignoreTlog: true, validationFailureAction: "Audit"));
             PolicyTemplate.Write(policies, IgnorePolicyName, PolicyTemplate.CheckImage(IgnorePolicyName, RuleName, [IgnoreImagePattern], Signer.PublicKeyPem, ignoreTlog: true, failurePolicy: "Ignore"));
             PolicyTemplate.Write(policies, NamespaceSelectorAdmissionTests.PolicyName, NamespaceSelectorAdmissionTests.Policy(Signer.PublicKeyPem));
+            PolicyTemplate.Write(policies, RbacAdmissionTests.PolicyName, RbacAdmissionTests.Policy(Signer.PublicKeyPem));
             foreach (var (name, yaml) in Attached.Policies(Signer.PublicKeyPem))
             {
                 PolicyTemplate.Write(policies, name, yaml);
@@ -142,6 +148,9 @@ public sealed class WebhookFixture : IAsyncLifetime
                 Bundles = await CosignV3BundleImages.PushAsync(Registry, images);
                 AuditImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/audit-unsigned", "v1");
                 NamespaceSelectorImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/nsel-app", "v1");
+                RbacUnsignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/rbac-unsigned", "v1");
+                RbacSignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/rbac-signed", "v1");
+                await Signer.SignAsync(Registry, RbacSignedImage);
                 await Attached.PushAsync(Registry, images, Signer);
             }
             catch (Exception e)
