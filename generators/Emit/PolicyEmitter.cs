@@ -231,8 +231,47 @@ internal static class PolicyEmitter
         }
 
         w.Indentation--;
-        w.WriteLine("]);");
+        if (policy.FailureActionOverrides.IsEmpty)
+        {
+            w.WriteLine("]);");
+        }
+        else
+        {
+            w.WriteLine("],");
+            w.WriteLine("failureActionOverrides:");
+            w.WriteLine("[");
+            w.Indentation++;
+            foreach (var item in policy.FailureActionOverrides)
+            {
+                var readsLabels = item.NamespaceSelector is null ? string.Empty : ", readsNamespaceLabels: true";
+                w.WriteLine($"new FailureActionOverride(FailureAction.{item.Action}, static request => {OverrideCondition(item)}{readsLabels}),");
+            }
+
+            w.Indentation--;
+            w.WriteLine("]);");
+        }
+
         w.Indentation--;
+    }
+
+    /// <summary>
+    /// Kyverno's override test: with <c>namespaces</c>, one must match the request's namespace (an empty list matches
+    /// none) and the selector, if any, must hold too; without them, the selector alone decides, or nothing limits it.
+    /// </summary>
+    private static string OverrideCondition(FailureActionOverrideModel item)
+    {
+        var parts = new List<Condition>();
+        if (item.HasNamespaces)
+        {
+            parts.Add(item.Namespaces.IsEmpty ? Condition.Call("false") : Condition.Join(Condition.Or, item.Namespaces.Select(n => Pattern(n, "request.Namespace"))));
+        }
+
+        if (item.NamespaceSelector is { } selector)
+        {
+            parts.Add(Selector(selector, "request.NamespaceLabels"));
+        }
+
+        return Condition.Join(Condition.And, parts).ToString();
     }
 
     /// <summary>Writes <c>verifyImages: [ … ]</c> without the closing parenthesis of the rule.</summary>

@@ -15,7 +15,17 @@ internal sealed record PolicyModel(
     string FailurePolicy,
     int WebhookTimeoutSeconds,
     bool Background,
-    EquatableArray<RuleModel> Rules);
+    EquatableArray<RuleModel> Rules)
+{
+    /// <summary><c>validationFailureActionOverrides</c>, in order: the first that applies to the namespace decides.</summary>
+    public EquatableArray<FailureActionOverrideModel> FailureActionOverrides { get; init; } = EquatableArray<FailureActionOverrideModel>.Empty;
+}
+
+/// <summary>
+/// An override of the policy's action: it applies to a namespace that one of <see cref="Namespaces"/> matches (when
+/// <see cref="HasNamespaces"/>) and that <see cref="NamespaceSelector"/> selects (when given); with neither, everywhere.
+/// </summary>
+internal sealed record FailureActionOverrideModel(string Action, bool HasNamespaces, EquatableArray<string> Namespaces, LabelSelectorModel? NamespaceSelector);
 
 internal sealed record RuleModel(
     string Name,

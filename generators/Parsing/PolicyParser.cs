@@ -19,6 +19,7 @@ internal static class PolicyParser
     private static readonly string[] s_metadataFields = ["name", "namespace", "labels", "annotations", "generateName", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields", "selfLink"];
     private static readonly string[] s_specFields = ["rules", "applyRules", "failurePolicy", "validationFailureAction", "validationFailureActionOverrides", "emitWarning", "admission", "background", "schemaValidation", "webhookTimeoutSeconds", "mutateExistingOnPolicyUpdate", "generateExisting", "generateExistingOnPolicyUpdate", "useServerSideApply", "webhookConfiguration"];
     private static readonly string[] s_ruleFields = ["name", "context", "reportProperties", "match", "exclude", "imageExtractors", "preconditions", "celPreconditions", "mutate", "validate", "generate", "verifyImages", "skipBackgroundRequests"];
+    private static readonly string[] s_overrideFields = ["action", "namespaces", "namespaceSelector"];
     private static readonly string[] s_matchFields = ["any", "all", "resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_filterFields = ["resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_registryCredentialFields = ["allowInsecureRegistry", "providers", "secrets"];
@@ -149,7 +150,17 @@ internal static class PolicyParser
         reader.TakeBool("emitWarning");
         reader.TakeBool("admission");
         reader.NotSupported("applyRules", "every matching rule applies");
-        reader.NotSupported("validationFailureActionOverrides", "use a namespaced Policy per namespace instead");
+        foreach (var (item, _) in reader.TakeMappingList("validationFailureActionOverrides", "ValidationFailureActionOverride", "'- action: Enforce' with namespaces or a namespaceSelector") ?? [])
+        {
+            spec.FailureActionOverrides.Add(new FailureActionOverrideSyntax
+            {
+                Location = item.Location,
+                Action = item.TakeString("action"),
+                Namespaces = item.Has("namespaces") ? item.TakeStringList("namespaces") ?? [] : null,
+                NamespaceSelector = ParseSelector(item, "namespaceSelector"),
+            });
+            item.RejectUnknown(s_overrideFields);
+        }
         reader.NotSupported("webhookConfiguration", "the webhook configuration is derived from the compiled policies");
 
         if (reader.Has("rules"))

@@ -39,7 +39,22 @@ internal sealed class SpecSyntax
 
     public List<RuleSyntax>? Rules { get; set; }
 
+    /// <summary><c>validationFailureActionOverrides</c>: per namespace (names or selector), another action.</summary>
+    public List<FailureActionOverrideSyntax> FailureActionOverrides { get; } = [];
+
     public LocationInfo? RulesLocation { get; set; }
+}
+
+internal sealed class FailureActionOverrideSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<string>? Action { get; set; }
+
+    /// <summary>Null when the field is absent, which Kyverno tells apart from an empty list.</summary>
+    public List<Located<string>>? Namespaces { get; set; }
+
+    public LabelSelectorSyntax? NamespaceSelector { get; set; }
 }
 
 internal sealed class RuleSyntax

@@ -61,6 +61,15 @@ internal static class PolicyValidator
             }
         }
 
+        var overrides = new List<FailureActionOverrideModel>();
+        foreach (var item in spec.FailureActionOverrides)
+        {
+            if (ValidateOverride(item, file) is { } model)
+            {
+                overrides.Add(model);
+            }
+        }
+
         var timeout = 10;
         if (spec.WebhookTimeoutSeconds is { } seconds)
         {
@@ -105,7 +114,44 @@ internal static class PolicyValidator
         rules = Autogen.Expand(rules, controllers);
 
         var className = CSharp.Identifier(@namespace is null ? name : @namespace + "-" + name) + "Policy";
-        return new PolicyModel(kind, name, @namespace, className, sourcePath, failureAction, failurePolicy, timeout, syntax.Spec.Background?.Value ?? true, rules.ToEquatableArray());
+        return new PolicyModel(kind, name, @namespace, className, sourcePath, failureAction, failurePolicy, timeout, syntax.Spec.Background?.Value ?? true, rules.ToEquatableArray())
+        {
+            FailureActionOverrides = overrides.ToEquatableArray(),
+        };
+    }
+
+    /// <summary>
+    /// An override's action takes the spellings of <c>validationFailureAction</c> (Kyverno's enum: audit, enforce, Audit,
+    /// Enforce); one without an action is skipped by Kyverno, which would leave it there doing nothing.
+    /// </summary>
+    private static FailureActionOverrideModel? ValidateOverride(FailureActionOverrideSyntax item, YamlFile file)
+    {
+        var ok = true;
+        string? action = null;
+        if (item.Action is not { } written)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, item.Location, "A validationFailureActionOverrides entry", "action", "action: Enforce");
+            ok = false;
+        }
+        else if (written.Value is "Enforce" or "enforce" or "Audit" or "audit")
+        {
+            action = written.Value.StartsWith("E", StringComparison.OrdinalIgnoreCase) ? "Enforce" : "Audit";
+        }
+        else
+        {
+            file.Report(DiagnosticDescriptors.InvalidEnumValue, written.Location, written.Value, "action", "Enforce, Audit");
+            ok = false;
+        }
+
+        foreach (var pattern in item.Namespaces ?? [])
+        {
+            ok &= CheckPattern(pattern, file);
+        }
+
+        var selector = ValidateSelector(item.NamespaceSelector, file, ref ok);
+        return ok
+            ? new FailureActionOverrideModel(action!, item.Namespaces is not null, (item.Namespaces ?? []).Select(n => n.Value).ToEquatableArray(), selector)
+            : null;
     }
 
     private static string? ValidateHeader(PolicySyntax syntax, YamlFile file)

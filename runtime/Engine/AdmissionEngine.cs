@@ -258,7 +258,13 @@ public sealed class AdmissionEngine(
             }
         }
 
-        return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested, outcomes);
+        // An override with a namespace selector decides the action of a failure: the labels are read only when one could.
+        if (checks.Any(static c => c.Policy.OverridesReadNamespaceLabels && c.Rule.FailureAction is null))
+        {
+            namespaceLookup ??= await LoadNamespaceLabelsAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+
+        return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested, outcomes, namespaceLabelsKnown: namespaceLookup is null or { Length: 0 });
     }
 
     private static string PolicyLabel(PolicyDefinition policy) => policy.Namespace is null ? policy.Name : policy.Namespace + "/" + policy.Name;
@@ -506,7 +512,7 @@ public sealed class AdmissionEngine(
         }
     }
 
-    private AdmissionResponse BuildResponse(string uid, AdmissionContext context, List<Check> checks, bool mutate, bool timedOut, List<RuleOutcome>? outcomes)
+    private AdmissionResponse BuildResponse(string uid, AdmissionContext context, List<Check> checks, bool mutate, bool timedOut, List<RuleOutcome>? outcomes, bool namespaceLabelsKnown)
     {
         var blocked = false;
 
@@ -539,7 +545,7 @@ public sealed class AdmissionEngine(
                     RecordVerdict("pass", result);
                     Report(RuleOutcomeStatus.Pass, result.Message);
                     break;
-                case VerificationStatus.Fail when (check.Rule.FailureAction ?? check.Policy.FailureAction) == FailureAction.Audit:
+                case VerificationStatus.Fail when check.Policy.ActionFor(check.Rule, context, namespaceLabelsKnown) == FailureAction.Audit:
                     // Kyverno's image verifier pins the digest and records the verdict whatever the verification's outcome
                     // (pkg/engine/internal/imageverifier.go, Verify: handleMutateDigest, then ivm.Add with "fail"); under
                     // Audit nothing blocks, so the Pod is admitted with both.

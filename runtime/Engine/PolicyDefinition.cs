@@ -11,6 +11,17 @@ public enum FailureAction
     Audit,
 }
 
+/// <summary>One <c>validationFailureActionOverrides</c> entry: <see cref="Action"/> for the namespaces <see cref="Applies"/> holds for.</summary>
+public sealed class FailureActionOverride(FailureAction action, Func<AdmissionContext, bool> applies, bool readsNamespaceLabels = false)
+{
+    public FailureAction Action { get; } = action;
+
+    /// <summary>The compiled namespace test (names with wildcards, then the namespace selector).</summary>
+    public Func<AdmissionContext, bool> Applies { get; } = applies;
+
+    public bool ReadsNamespaceLabels { get; } = readsNamespaceLabels;
+}
+
 /// <summary>What happens when verification cannot be carried out (registry down, deadline passed).</summary>
 public enum FailurePolicy
 {
@@ -30,7 +41,8 @@ public sealed class PolicyDefinition
         FailurePolicy failurePolicy,
         int webhookTimeoutSeconds,
         string sourcePath,
-        ImmutableArray<RuleDefinition> rules)
+        ImmutableArray<RuleDefinition> rules,
+        ImmutableArray<FailureActionOverride> failureActionOverrides = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         Name = name;
@@ -40,6 +52,7 @@ public sealed class PolicyDefinition
         WebhookTimeoutSeconds = webhookTimeoutSeconds;
         SourcePath = sourcePath;
         Rules = rules;
+        FailureActionOverrides = failureActionOverrides.IsDefault ? [] : failureActionOverrides;
     }
 
     public string Name { get; }
@@ -57,6 +70,42 @@ public sealed class PolicyDefinition
     public string SourcePath { get; }
 
     public ImmutableArray<RuleDefinition> Rules { get; }
+
+    /// <summary><c>validationFailureActionOverrides</c>: the first that applies to the request's namespace replaces <see cref="FailureAction"/>.</summary>
+    public ImmutableArray<FailureActionOverride> FailureActionOverrides { get; }
+
+    /// <summary>Whether an override reads namespace labels: the engine then needs them to tell the action of a failed rule.</summary>
+    public bool OverridesReadNamespaceLabels => FailureActionOverrides.Any(o => o.ReadsNamespaceLabels);
+
+    /// <summary>
+    /// What a failure of <paramref name="rule"/> does, as Kyverno resolves it: the rule's own action (its verifyImages
+    /// entries' <c>failureAction</c>), else the first override that applies to the namespace, else the policy's action.
+    /// <paramref name="namespaceLabelsKnown"/> false means an override with a selector cannot be told: the failure
+    /// then blocks rather than guess.
+    /// </summary>
+    public FailureAction ActionFor(RuleDefinition rule, AdmissionContext context, bool namespaceLabelsKnown)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        if (rule.FailureAction is { } own)
+        {
+            return own;
+        }
+
+        foreach (var item in FailureActionOverrides)
+        {
+            if (item.ReadsNamespaceLabels && !namespaceLabelsKnown)
+            {
+                return FailureAction.Enforce;
+            }
+
+            if (item.Applies(context))
+            {
+                return item.Action;
+            }
+        }
+
+        return FailureAction;
+    }
 
     /// <summary>A namespaced policy only sees requests in its own namespace.</summary>
     public bool AppliesToNamespace(string? requestNamespace) => Namespace is null || string.Equals(Namespace, requestNamespace, StringComparison.Ordinal);

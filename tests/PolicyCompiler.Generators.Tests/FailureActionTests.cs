@@ -39,16 +39,24 @@ public sealed class FailureActionTests
         + "        verifyDigest: true\n"
         + (action is null ? string.Empty : $"        failureAction: {action}\n");
 
-    private static AdmissionEngine Engine(string yaml) =>
+    private static AdmissionEngine Engine(string yaml, INamespaceLabelSource? namespaces = null) =>
         new(
             Load(("policy.yaml", yaml)),
-            new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)));
+            new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
+            namespaces: namespaces);
 
-    private static AdmissionRequest Pod(int image = 0) => new()
+    /// <summary>The policy with <c>validationFailureActionOverrides</c> (given at the spec's indentation) before its rules.</summary>
+    private static string WithOverrides(string policy, string overrides) =>
+        policy.Replace("  rules:\n", "  validationFailureActionOverrides:\n" + overrides + "\n  rules:\n", StringComparison.Ordinal);
+
+    private static StaticNamespaceLabels Namespaces(params (string Name, string Labels)[] namespaces) =>
+        new(namespaces.ToDictionary(n => n.Name, n => LabelSet.FromJson(JsonDocument.Parse(n.Labels).RootElement), StringComparer.Ordinal));
+
+    private static AdmissionRequest Pod(int image = 0, string ns = "team-a") => new()
     {
         Uid = "00000000-0000-0000-0000-000000000004",
         Kind = new GroupVersionKind { Group = "", Version = "v1", Kind = "Pod" },
-        Namespace = "team-a",
+        Namespace = ns,
         Name = "app",
         Operation = "CREATE",
         Object = JsonDocument.Parse(
@@ -104,6 +112,74 @@ public sealed class FailureActionTests
         Assert.Equal(["pinned", "autogen-pinned", "autogen-cronjob-pinned"], policy.Rules.Select(r => r.Name));
         Assert.All(policy.Rules, r => Assert.Equal(FailureAction.Enforce, r.FailureAction));
         Assert.All(Assert.Single(Load(("policy.yaml", Policy("Enforce", (string?)null)))).Rules, r => Assert.Null(r.FailureAction));
+    }
+
+    [Fact]
+    public async Task Overrides_by_namespace_name_change_the_policys_action_where_they_apply()
+    {
+        var engine = Engine(WithOverrides(Policy("Audit", (string?)null), """
+              - action: enforce
+                namespaces: ["prod-*", "payments"]
+              - action: Audit
+                namespaces: ["prod-sandbox"]
+            """));
+
+        var prod = await engine.ValidateAsync(Pod(ns: "prod-eu"), CancellationToken.None);
+        var sandbox = await engine.ValidateAsync(Pod(ns: "prod-sandbox"), CancellationToken.None);
+        var dev = await engine.ValidateAsync(Pod(ns: "dev"), CancellationToken.None);
+
+        Assert.False(prod.Allowed);
+        // The first override that applies decides: prod-sandbox matches prod-* first.
+        Assert.False(sandbox.Allowed);
+        Assert.True(dev.Allowed);
+        Assert.Single(dev.Warnings!);
+    }
+
+    [Fact]
+    public async Task Overrides_by_namespace_selector_read_the_labels_and_block_when_they_cannot()
+    {
+        const string Overrides = """
+              - action: Enforce
+                namespaceSelector:
+                  matchLabels:
+                    environment: production
+            """;
+        var engine = Engine(WithOverrides(Policy("Audit", (string?)null), Overrides), Namespaces(("shop", """{"environment":"production"}"""), ("lab", """{"environment":"dev"}""")));
+        var noApi = Engine(WithOverrides(Policy("Audit", (string?)null), Overrides));
+
+        Assert.False((await engine.ValidateAsync(Pod(ns: "shop"), CancellationToken.None)).Allowed);
+        Assert.True((await engine.ValidateAsync(Pod(ns: "lab"), CancellationToken.None)).Allowed);
+        // Unknown labels could hide an Enforce override: the failure blocks rather than guess.
+        Assert.False((await engine.ValidateAsync(Pod(ns: "unlisted"), CancellationToken.None)).Allowed);
+        Assert.False((await noApi.ValidateAsync(Pod(ns: "lab"), CancellationToken.None)).Allowed);
+    }
+
+    [Fact]
+    public async Task An_entrys_failure_action_wins_over_the_overrides_and_an_empty_namespace_list_applies_nowhere()
+    {
+        var ruleWins = Engine(WithOverrides(Policy("Enforce", "Audit"), """
+              - action: Enforce
+            """));
+        var emptyList = Engine(WithOverrides(Policy("Audit", (string?)null), """
+              - action: Enforce
+                namespaces: []
+            """));
+
+        Assert.True((await ruleWins.ValidateAsync(Pod(ns: "prod-eu"), CancellationToken.None)).Allowed);
+        Assert.True((await emptyList.ValidateAsync(Pod(ns: "prod-eu"), CancellationToken.None)).Allowed);
+    }
+
+    [Theory]
+    [InlineData("- action: Block\n    namespaces: [prod]", "'Block' is not a valid value for 'action'. Use one of: Enforce, Audit.", 8, 13)]
+    [InlineData("- namespaces: [prod]", "'action'", 8, 5)]
+    [InlineData("- action: Enforce\n    namespaces: [\"prod *\"]", "'prod *' is not a usable pattern", 9, 18)]
+    public void Invalid_overrides_are_build_errors(string overrides, string message, int line, int column)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", WithOverrides(Policy("Audit", (string?)null), "  " + overrides));
+
+        var diagnostic = Assert.Single(run.GeneratorDiagnostics);
+        DiagnosticAssert.MessageContains(diagnostic, message);
+        DiagnosticAssert.At(diagnostic, File, line, column);
     }
 
     [Theory]
