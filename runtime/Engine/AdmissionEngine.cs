@@ -352,6 +352,7 @@ public sealed class AdmissionEngine(
             return "the roles of the requesting user are unknown: no Kubernetes API is configured for roles and clusterRoles";
         }
 
+        // The same bound as a namespace lookup: both lists are cached, so a review pays it on a miss only.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(NamespaceLookupTimeout);
         try
