@@ -112,6 +112,7 @@ public static class CheckCommand
         string? webhookNamespace;
         IReadOnlyList<string> hostPullSecrets;
         IContextDataSource? contextData;
+        IRoleBindingSource? roleBindings;
         try
         {
             var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
@@ -122,6 +123,7 @@ public static class CheckCommand
             webhookNamespace = KubernetesSources.WebhookNamespace(configuration);
             hostPullSecrets = KubernetesSources.HostPullSecrets(configuration, pullSecrets);
             contextData = KubernetesSources.ContextDataFromConfiguration(configuration, TimeProvider.System);
+            roleBindings = KubernetesSources.RoleBindingsFromConfiguration(configuration, TimeProvider.System, policies);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)
         {
@@ -134,7 +136,7 @@ public static class CheckCommand
             documents.AddRange(await ReadAsync(path, input).ConfigureAwait(false));
         }
 
-        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets, contextData));
+        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets, contextData, roleBindings));
         var resources = new List<ResourceReport>();
         var errors = new List<ManifestDocument>();
         foreach (var document in documents)

@@ -31,6 +31,17 @@ internal static class KubernetesSources
         return KubernetesApiFromConfiguration(configuration) is { } api ? new KubernetesNamespaceLabels(api, ttl, time) : null;
     }
 
+    /// <summary>
+    /// RoleBindings and ClusterRoleBindings for <c>roles</c>/<c>clusterRoles</c>, listed through the same API
+    /// (<c>Kubernetes:RoleBindingTimeToLive</c>, default 30 s); none when no compiled rule compares roles, so such
+    /// policies cost no API call and no RBAC permission. Without an API the rules that need roles are errors at review
+    /// time, as namespace selectors are.
+    /// </summary>
+    public static IRoleBindingSource? RoleBindingsFromConfiguration(IConfiguration configuration, TimeProvider time, IEnumerable<PolicyDefinition> policies) =>
+        policies.Any(p => p.Rules.Any(r => r.Roles != RoleUse.None)) && KubernetesApiFromConfiguration(configuration) is { } api
+            ? new KubernetesRoleBindings(api, configuration.GetValue("Kubernetes:RoleBindingTimeToLive", TimeSpan.FromSeconds(30)), time)
+            : null;
+
     /// <summary>Secrets holding <c>cosign.pub</c> keys, read through the same API as namespace labels; none outside a cluster.</summary>
     public static ISecretKeySource? SecretKeysFromConfiguration(IConfiguration configuration, TimeProvider time) =>
         KubernetesApiFromConfiguration(configuration) is { } api

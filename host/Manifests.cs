@@ -52,7 +52,14 @@ public static class Manifests
               - apiGroups: [""]
                 resources: [secrets]
                 verbs: [get]
-            """);
+            """ + (policies.Any(p => p.Rules.Any(r => r.Roles != RoleUse.None))
+            ? """
+
+              - apiGroups: [rbac.authorization.k8s.io]
+                resources: [rolebindings, clusterrolebindings]
+                verbs: [list]
+            """
+            : string.Empty));
         Document(y, $"""
             apiVersion: rbac.authorization.k8s.io/v1
             kind: ClusterRoleBinding

@@ -193,30 +193,25 @@ internal static class PolicyEmitter
                 w.WriteLine($"verifyImages: {VerifyImagesField(r)},");
             }
 
-            var readsNamespaceLabels = ReadsNamespaceLabels(rule.Match, rule.Exclude);
+            // The named arguments after the extractors, each on its line; the last one closes the rule.
+            var hasPreconditions = !rule.Preconditions.IsEmpty;
+            var tail = new List<string>();
+            if (hasPreconditions)
+            {
+                tail.Add($"preconditions: {PreconditionsField(r)}");
+            }
+
+            tail.AddRange(RuleFlags(rule, rule.Match, rule.Exclude));
+            if (!rule.Context.IsEmpty)
+            {
+                tail.Add($"context: {ContextField(r)}");
+            }
             if (WebhookResources.KindsArgument(rule.Match) is { Length: > 0 } kinds)
             {
                 w.WriteLine(kinds + ",");
             }
 
-            // The optional arguments after the extractors, each on its own line; the last one closes the definition.
-            var trailing = new List<string>();
-            if (!rule.Preconditions.IsEmpty)
-            {
-                trailing.Add($"preconditions: {PreconditionsField(r)}");
-            }
-
-            if (readsNamespaceLabels)
-            {
-                trailing.Add("readsNamespaceLabels: true");
-            }
-
-            if (!rule.Context.IsEmpty)
-            {
-                trailing.Add($"context: {ContextField(r)}");
-            }
-
-            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}" + (rule.ImageExtractors.IsEmpty && trailing.Count == 0 ? ")," : ","));
+            w.WriteLine($"webhook: {WebhookResources.Expression(rule.Match)}" + (rule.ImageExtractors.IsEmpty && tail.Count == 0 ? ")," : ","));
             if (!rule.ImageExtractors.IsEmpty)
             {
                 w.WriteLine("imageExtractors:");
@@ -231,12 +226,12 @@ internal static class PolicyEmitter
                 }
 
                 w.Indentation--;
-                w.WriteLine(trailing.Count > 0 ? "]," : "]),");
+                w.WriteLine(tail.Count == 0 ? "])," : "],");
             }
 
-            for (var t = 0; t < trailing.Count; t++)
+            for (var t = 0; t < tail.Count; t++)
             {
-                w.WriteLine(trailing[t] + (t == trailing.Count - 1 ? ")," : ","));
+                w.WriteLine(tail[t] + (t == tail.Count - 1 ? ")," : ","));
             }
 
             w.Indentation--;
@@ -246,14 +241,33 @@ internal static class PolicyEmitter
                 var preconditions = !rule.Preconditions.IsEmpty ? $"preconditions: {PreconditionsField(r)}, " : string.Empty;
                 var context = rule.Context.IsEmpty ? string.Empty : $"context: {ContextField(r)}, ";
                 var autogen = variant.Name.StartsWith("autogen-cronjob-", System.StringComparison.Ordinal) ? "CronJob" : "PodControllers";
-                var namespaceLabels = ReadsNamespaceLabels(variant.Match, variant.Exclude) ? "readsNamespaceLabels: true, " : string.Empty;
+                var flags = string.Concat(RuleFlags(rule, variant.Match, variant.Exclude).Select(f => f + ", "));
                 var variantKinds = WebhookResources.KindsArgument(variant.Match) is { Length: > 0 } k ? k + ", " : string.Empty;
-                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {variantKinds}{preconditions}{namespaceLabels}{context}autogen: RuleAutogen.{autogen}),");
+                w.WriteLine($"new RuleDefinition({CSharp.Literal(variant.Name)}, {MatchMethod(r, a)}, {VerifyImagesField(r)}, {WebhookResources.Expression(variant.Match)}, {variantKinds}{preconditions}{flags}{context}autogen: RuleAutogen.{autogen}),");
             }
         }
 
         w.Indentation--;
-        w.WriteLine("]);");
+        if (policy.FailureActionOverrides.IsEmpty)
+        {
+            w.WriteLine("]);");
+        }
+        else
+        {
+            w.WriteLine("],");
+            w.WriteLine("failureActionOverrides:");
+            w.WriteLine("[");
+            w.Indentation++;
+            foreach (var item in policy.FailureActionOverrides)
+            {
+                var readsLabels = item.NamespaceSelector is null ? string.Empty : ", readsNamespaceLabels: true";
+                w.WriteLine($"new FailureActionOverride(FailureAction.{item.Action}, static request => {OverrideCondition(item)}{readsLabels}),");
+            }
+
+            w.Indentation--;
+            w.WriteLine("]);");
+        }
+
         w.Indentation--;
     }
 
@@ -332,6 +346,26 @@ internal static class PolicyEmitter
             body.WriteLine($"// context[{c.ToString(CultureInfo.InvariantCulture)}] {CSharp.CommentSafe(entry.Name)} ({entry.Source}) of rule {CSharp.CommentSafe(rule.Name)}");
             body.WriteBlock(methods.ToString());
         }
+    }
+
+    /// <summary>
+    /// Kyverno's override test: with <c>namespaces</c>, one must match the request's namespace (an empty list matches
+    /// none) and the selector, if any, must hold too; without them, the selector alone decides, or nothing limits it.
+    /// </summary>
+    private static string OverrideCondition(FailureActionOverrideModel item)
+    {
+        var parts = new List<Condition>();
+        if (item.HasNamespaces)
+        {
+            parts.Add(item.Namespaces.IsEmpty ? Condition.Call("false") : Condition.Join(Condition.Or, item.Namespaces.Select(n => Pattern(n, "request.Namespace"))));
+        }
+
+        if (item.NamespaceSelector is { } selector)
+        {
+            parts.Add(Selector(selector, "request.NamespaceLabels"));
+        }
+
+        return Condition.Join(Condition.And, parts).ToString();
     }
 
     /// <summary>Writes <c>verifyImages: [ … ]</c> without the closing parenthesis of the rule.</summary>
@@ -688,6 +722,17 @@ internal static class PolicyEmitter
             parts.Add(Condition.Join(Condition.Or, filter.Subjects.Select(Subject)));
         }
 
+        // Kyverno: one of the listed roles must be the user's; users of its excluded groups skip the check (RoleBook).
+        if (!filter.Roles.IsEmpty)
+        {
+            parts.Add(Condition.Join(Condition.Or, filter.Roles.Select(r => Condition.Call($"request.HasRole({CSharp.Literal(r)})"))));
+        }
+
+        if (!filter.ClusterRoles.IsEmpty)
+        {
+            parts.Add(Condition.Join(Condition.Or, filter.ClusterRoles.Select(r => Condition.Call($"request.HasClusterRole({CSharp.Literal(r)})"))));
+        }
+
         return Condition.Join(Condition.And, parts);
     }
 
@@ -727,6 +772,37 @@ internal static class PolicyEmitter
             : Condition.Call($"request.UserOrGroupMatches({CSharp.Literal(subject.Name)})");
 
     private static readonly char[] s_wildcards = ['*', '?'];
+
+    /// <summary>The rule's optional named arguments that follow from its match blocks and entries, in parameter order.</summary>
+    private static IEnumerable<string> RuleFlags(RuleModel rule, MatchModel match, MatchModel? exclude)
+    {
+        if (ReadsNamespaceLabels(match, exclude))
+        {
+            yield return "readsNamespaceLabels: true";
+        }
+
+        if (rule.FailureAction is { } action)
+        {
+            yield return $"failureAction: FailureAction.{action}";
+        }
+
+        var filters = match.Any.Concat(match.All).Concat(exclude is null ? [] : exclude.Any.Concat(exclude.All)).ToList();
+        var roles = new List<string>();
+        if (filters.Any(f => !f.Roles.IsEmpty))
+        {
+            roles.Add("RoleUse.Roles");
+        }
+
+        if (filters.Any(f => !f.ClusterRoles.IsEmpty))
+        {
+            roles.Add("RoleUse.ClusterRoles");
+        }
+
+        if (roles.Count > 0)
+        {
+            yield return "roles: " + string.Join(" | ", roles);
+        }
+    }
 
     /// <summary>Rules whose match or exclude reads namespace labels make the engine look them up before matching.</summary>
     internal static bool ReadsNamespaceLabels(MatchModel match, MatchModel? exclude) =>

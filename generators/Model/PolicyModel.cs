@@ -15,7 +15,17 @@ internal sealed record PolicyModel(
     string FailurePolicy,
     int WebhookTimeoutSeconds,
     bool Background,
-    EquatableArray<RuleModel> Rules);
+    EquatableArray<RuleModel> Rules)
+{
+    /// <summary><c>validationFailureActionOverrides</c>, in order: the first that applies to the namespace decides.</summary>
+    public EquatableArray<FailureActionOverrideModel> FailureActionOverrides { get; init; } = EquatableArray<FailureActionOverrideModel>.Empty;
+}
+
+/// <summary>
+/// An override of the policy's action: it applies to a namespace that one of <see cref="Namespaces"/> matches (when
+/// <see cref="HasNamespaces"/>) and that <see cref="NamespaceSelector"/> selects (when given); with neither, everywhere.
+/// </summary>
+internal sealed record FailureActionOverrideModel(string Action, bool HasNamespaces, EquatableArray<string> Namespaces, LabelSelectorModel? NamespaceSelector);
 
 internal sealed record RuleModel(
     string Name,
@@ -33,6 +43,12 @@ internal sealed record RuleModel(
 
     /// <summary><c>context</c>: entries loaded in order before the preconditions, each readable by the ones after it.</summary>
     public EquatableArray<ContextEntryModel> Context { get; init; } = EquatableArray<ContextEntryModel>.Empty;
+
+    /// <summary>
+    /// <c>Enforce</c> or <c>Audit</c> when a verifyImages entry sets <c>failureAction</c>: it decides for the whole rule
+    /// over the policy's action (any entry that enforces makes the rule enforce); null when no entry sets one.
+    /// </summary>
+    public string? FailureAction { get; init; }
 }
 
 /// <summary>
@@ -97,6 +113,12 @@ internal sealed record ResourceFilterModel(
     public LabelSelectorModel? NamespaceSelector { get; init; }
 
     public EquatableArray<SubjectModel> Subjects { get; init; } = EquatableArray<SubjectModel>.Empty;
+
+    /// <summary><c>roles</c> (<c>namespace:role</c>): one of them must be among the user's roles from RBAC bindings.</summary>
+    public EquatableArray<string> Roles { get; init; } = EquatableArray<string>.Empty;
+
+    /// <summary><c>clusterRoles</c>: one of them must be among the user's cluster roles from RBAC bindings.</summary>
+    public EquatableArray<string> ClusterRoles { get; init; } = EquatableArray<string>.Empty;
 }
 
 /// <summary>A label selector: <c>matchLabels</c> (wildcards allowed, as Kyverno allows them) and requirements.</summary>

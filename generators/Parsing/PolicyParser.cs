@@ -19,6 +19,7 @@ internal static class PolicyParser
     private static readonly string[] s_metadataFields = ["name", "namespace", "labels", "annotations", "generateName", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields", "selfLink"];
     private static readonly string[] s_specFields = ["rules", "applyRules", "failurePolicy", "validationFailureAction", "validationFailureActionOverrides", "emitWarning", "admission", "background", "schemaValidation", "webhookTimeoutSeconds", "mutateExistingOnPolicyUpdate", "generateExisting", "generateExistingOnPolicyUpdate", "useServerSideApply", "webhookConfiguration"];
     private static readonly string[] s_ruleFields = ["name", "context", "reportProperties", "match", "exclude", "imageExtractors", "preconditions", "celPreconditions", "mutate", "validate", "generate", "verifyImages", "skipBackgroundRequests"];
+    private static readonly string[] s_overrideFields = ["action", "namespaces", "namespaceSelector"];
     private static readonly string[] s_matchFields = ["any", "all", "resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_filterFields = ["resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_registryCredentialFields = ["allowInsecureRegistry", "providers", "secrets"];
@@ -149,7 +150,17 @@ internal static class PolicyParser
         reader.TakeBool("emitWarning");
         reader.TakeBool("admission");
         reader.NotSupported("applyRules", "every matching rule applies");
-        reader.NotSupported("validationFailureActionOverrides", "use a namespaced Policy per namespace instead");
+        foreach (var (item, _) in reader.TakeMappingList("validationFailureActionOverrides", "ValidationFailureActionOverride", "'- action: Enforce' with namespaces or a namespaceSelector") ?? [])
+        {
+            spec.FailureActionOverrides.Add(new FailureActionOverrideSyntax
+            {
+                Location = item.Location,
+                Action = item.TakeString("action"),
+                Namespaces = item.Has("namespaces") ? item.TakeStringList("namespaces") ?? [] : null,
+                NamespaceSelector = ParseSelector(item, "namespaceSelector"),
+            });
+            item.RejectUnknown(s_overrideFields);
+        }
         reader.NotSupported("webhookConfiguration", "the webhook configuration is derived from the compiled policies");
 
         if (reader.Has("rules"))
@@ -268,7 +279,7 @@ internal static class PolicyParser
         }
     }
 
-    /// <summary><c>subjects</c> are compiled; <c>roles</c>/<c>clusterRoles</c> need RBAC lookups and are not.</summary>
+    /// <summary>The user info beside <c>resources</c>: <c>subjects</c>, <c>roles</c> and <c>clusterRoles</c>.</summary>
     private static void ParseUserInfo(MappingReader reader, FilterSyntax target)
     {
         foreach (var (subject, _) in reader.TakeMappingList("subjects", "Subject", "'- kind: User' with name") ?? [])
@@ -285,8 +296,8 @@ internal static class PolicyParser
             subject.RejectUnknown(s_subjectFields);
         }
 
-        reader.NotSupported("roles", "roles are read from RBAC bindings, which is not built yet; match the users or groups with subjects");
-        reader.NotSupported("clusterRoles", "cluster roles are read from RBAC bindings, which is not built yet; match the users or groups with subjects");
+        target.Roles = reader.TakeStringList("roles") ?? [];
+        target.ClusterRoles = reader.TakeStringList("clusterRoles") ?? [];
     }
 
     private static LabelSelectorSyntax? ParseSelector(MappingReader reader, string field)
@@ -376,7 +387,7 @@ internal static class PolicyParser
             entry.Attestors.Add(ParseAttestorSet(item));
         }
 
-        reader.NotSupported("failureAction", "use the policy's validationFailureAction");
+        entry.FailureAction = reader.TakeString("failureAction");
         foreach (var (item, attestationIndex) in reader.TakeMappingList("attestations", "Attestation", "an entry with type and attestors") ?? [])
         {
             entry.Attestations.Add(ParseAttestation(item, attestationIndex));

@@ -39,7 +39,22 @@ internal sealed class SpecSyntax
 
     public List<RuleSyntax>? Rules { get; set; }
 
+    /// <summary><c>validationFailureActionOverrides</c>: per namespace (names or selector), another action.</summary>
+    public List<FailureActionOverrideSyntax> FailureActionOverrides { get; } = [];
+
     public LocationInfo? RulesLocation { get; set; }
+}
+
+internal sealed class FailureActionOverrideSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<string>? Action { get; set; }
+
+    /// <summary>Null when the field is absent, which Kyverno tells apart from an empty list.</summary>
+    public List<Located<string>>? Namespaces { get; set; }
+
+    public LabelSelectorSyntax? NamespaceSelector { get; set; }
 }
 
 internal sealed class RuleSyntax
@@ -126,6 +141,12 @@ internal sealed class FilterSyntax
 
     /// <summary>The filter's <c>subjects</c> (user info beside <c>resources</c>).</summary>
     public List<SubjectSyntax> Subjects { get; } = [];
+
+    /// <summary><c>roles</c>: <c>namespace:role</c> names, compared with the roles the user's RoleBindings give.</summary>
+    public List<Located<string>> Roles { get; set; } = [];
+
+    /// <summary><c>clusterRoles</c>: ClusterRole names, compared with those the user's bindings give.</summary>
+    public List<Located<string>> ClusterRoles { get; set; } = [];
 }
 
 /// <summary>A Kubernetes <c>LabelSelector</c>: <c>matchLabels</c> and <c>matchExpressions</c>.</summary>
@@ -169,6 +190,9 @@ internal sealed class SubjectSyntax
 
 internal sealed class VerifyImageSyntax
 {
+    /// <summary><c>failureAction</c> (Kyverno 1.13+): Enforce or Audit for the rule, over the policy's <c>validationFailureAction</c>.</summary>
+    public Located<string>? FailureAction { get; set; }
+
     /// <summary><c>imageRegistryCredentials</c>: <c>allowInsecureRegistry</c> and the Secret names (null when absent).</summary>
     public Located<bool>? AllowInsecureRegistry { get; set; }
 

@@ -61,6 +61,15 @@ internal static class PolicyValidator
             }
         }
 
+        var overrides = new List<FailureActionOverrideModel>();
+        foreach (var item in spec.FailureActionOverrides)
+        {
+            if (ValidateOverride(item, file) is { } model)
+            {
+                overrides.Add(model);
+            }
+        }
+
         var timeout = 10;
         if (spec.WebhookTimeoutSeconds is { } seconds)
         {
@@ -105,7 +114,44 @@ internal static class PolicyValidator
         rules = Autogen.Expand(rules, controllers);
 
         var className = CSharp.Identifier(@namespace is null ? name : @namespace + "-" + name) + "Policy";
-        return new PolicyModel(kind, name, @namespace, className, sourcePath, failureAction, failurePolicy, timeout, syntax.Spec.Background?.Value ?? true, rules.ToEquatableArray());
+        return new PolicyModel(kind, name, @namespace, className, sourcePath, failureAction, failurePolicy, timeout, syntax.Spec.Background?.Value ?? true, rules.ToEquatableArray())
+        {
+            FailureActionOverrides = overrides.ToEquatableArray(),
+        };
+    }
+
+    /// <summary>
+    /// An override's action takes the spellings of <c>validationFailureAction</c> (Kyverno's enum: audit, enforce, Audit,
+    /// Enforce); one without an action is skipped by Kyverno, which would leave it there doing nothing.
+    /// </summary>
+    private static FailureActionOverrideModel? ValidateOverride(FailureActionOverrideSyntax item, YamlFile file)
+    {
+        var ok = true;
+        string? action = null;
+        if (item.Action is not { } written)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, item.Location, "A validationFailureActionOverrides entry", "action", "action: Enforce");
+            ok = false;
+        }
+        else if (written.Value is "Enforce" or "enforce" or "Audit" or "audit")
+        {
+            action = written.Value.StartsWith("E", StringComparison.OrdinalIgnoreCase) ? "Enforce" : "Audit";
+        }
+        else
+        {
+            file.Report(DiagnosticDescriptors.InvalidEnumValue, written.Location, written.Value, "action", "Enforce, Audit");
+            ok = false;
+        }
+
+        foreach (var pattern in item.Namespaces ?? [])
+        {
+            ok &= CheckPattern(pattern, file);
+        }
+
+        var selector = ValidateSelector(item.NamespaceSelector, file, ref ok);
+        return ok
+            ? new FailureActionOverrideModel(action!, item.Namespaces is not null, (item.Namespaces ?? []).Select(n => n.Value).ToEquatableArray(), selector)
+            : null;
     }
 
     private static string? ValidateHeader(PolicySyntax syntax, YamlFile file)
@@ -214,8 +260,25 @@ internal static class PolicyValidator
         }
 
         var verifyImages = new List<ImageVerificationModel>();
+        string? ruleAction = null;
         foreach (var entry in rule.VerifyImages)
         {
+            // Kyverno's CRD admits exactly Audit and Enforce here (not the lower-case spellings of validationFailureAction).
+            // Its engine reads one action per rule: Enforce if any entry enforces, else the first entry's Audit.
+            if (entry.FailureAction is { } entryAction)
+            {
+                if (entryAction.Value is "Enforce" or "Audit")
+                {
+                    ruleAction = ruleAction == "Enforce" ? ruleAction : entryAction.Value;
+                }
+                else
+                {
+                    file.Report(DiagnosticDescriptors.InvalidEnumValue, entryAction.Location, entryAction.Value, "failureAction", "Enforce, Audit");
+                    ok = false;
+                }
+            }
+
+
             if (ValidateVerifyImage(entry, file) is { } model)
             {
                 verifyImages.Add(model);
@@ -253,6 +316,7 @@ internal static class PolicyValidator
                 ImageExtractors = extractors.ToEquatableArray(),
                 Preconditions = rule.Preconditions ?? EquatableArray<ConditionBlockModel>.Empty,
                 Context = rule.Context ?? EquatableArray<ContextEntryModel>.Empty,
+                FailureAction = ruleAction,
             }
             : null;
     }
@@ -365,6 +429,8 @@ internal static class PolicyValidator
         }
     }
 
+    private static readonly char[] s_roleWildcards = ['*', '?'];
+
     private static ResourceFilterModel? ValidateFilter(FilterSyntax filter, YamlFile file, bool requireKinds)
     {
         var ok = true;
@@ -436,6 +502,28 @@ internal static class PolicyValidator
             }
         }
 
+        // Kyverno compares roles as plain strings with the ones it derives from bindings ("namespace:role" for a
+        // RoleBinding to a Role, the bare name for a ClusterRole): a wildcard or a role without its namespace is taken
+        // literally and never matches, so both are mistakes worth a build error.
+        foreach (var role in filter.Roles)
+        {
+            var colon = role.Value.IndexOf(':');
+            if (colon <= 0 || colon == role.Value.Length - 1 || role.Value.IndexOfAny(s_roleWildcards) >= 0)
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, role.Location, role.Value, "role", "a role is written namespace:name (the RoleBinding's namespace and the Role's name) and compared exactly, without wildcards");
+                ok = false;
+            }
+        }
+
+        foreach (var clusterRole in filter.ClusterRoles)
+        {
+            if (clusterRole.Value.Length == 0 || clusterRole.Value.IndexOfAny(s_roleWildcards) >= 0)
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, clusterRole.Location, clusterRole.Value, "cluster role", "a cluster role is a ClusterRole's name, compared exactly, without wildcards");
+                ok = false;
+            }
+        }
+
         return ok
             ? new ResourceFilterModel(
                 kinds.ToEquatableArray(),
@@ -447,6 +535,8 @@ internal static class PolicyValidator
                 Selector = labelSelector,
                 NamespaceSelector = namespaceSelector,
                 Subjects = subjects.ToEquatableArray(),
+                Roles = filter.Roles.Select(r => r.Value).ToEquatableArray(),
+                ClusterRoles = filter.ClusterRoles.Select(r => r.Value).ToEquatableArray(),
             }
             : null;
     }
@@ -864,12 +954,7 @@ internal static class PolicyValidator
         var index = 0;
         foreach (var set in attestors)
         {
-            if (set.Entries.Any(e => e.Nested is not null))
-            {
-                file.Report(DiagnosticDescriptors.NotSupportedYet, set.Location, $"{path.TrimStart('.')}.attestors[{index.ToString(CultureInfo.InvariantCulture)}].entries[].attestor", "nested attestor sets are verified for signatures only");
-                ok = false;
-            }
-            else if (AttestorValidator.ValidateSet(set, $".attestors[{index.ToString(CultureInfo.InvariantCulture)}]", null, file) is { } model)
+            if (AttestorValidator.ValidateSet(set, $".attestors[{index.ToString(CultureInfo.InvariantCulture)}]", null, file) is { } model)
             {
                 sets.Add(model);
             }

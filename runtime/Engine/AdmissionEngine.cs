@@ -19,7 +19,8 @@ public sealed class AdmissionEngine(
     IPullSecretSource? pullSecrets = null,
     string? webhookNamespace = null,
     IReadOnlyList<string>? hostPullSecrets = null,
-    IContextDataSource? contextData = null)
+    IContextDataSource? contextData = null,
+    IRoleBindingSource? roleBindings = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -119,6 +120,21 @@ public sealed class AdmissionEngine(
                     if (CoversAnImage(context, rule, podImages, Parse))
                     {
                         checks.Add(new Check(policy, rule, null, NamespaceSelectorPlaceholder, null, Task.FromResult(ImageVerificationResult.Error(namespaceLookup))));
+                    }
+
+                    continue;
+                }
+            }
+
+            if (rule.Roles != RoleUse.None)
+            {
+                var failure = await LoadRolesAsync(context, rule.Roles, cancellationToken).ConfigureAwait(false);
+                if (failure.Length > 0)
+                {
+                    // As for namespace labels: unknown roles are an error of the rules that would verify an image.
+                    if (CoversAnImage(context, rule, podImages, Parse))
+                    {
+                        checks.Add(new Check(policy, rule, null, RolesPlaceholder, null, Task.FromResult(ImageVerificationResult.Error(failure))));
                     }
 
                     continue;
@@ -260,7 +276,13 @@ public sealed class AdmissionEngine(
             }
         }
 
-        return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested, outcomes);
+        // An override with a namespace selector decides the action of a failure: the labels are read only when one could.
+        if (checks.Any(static c => c.Policy.OverridesReadNamespaceLabels && c.Rule.FailureAction is null))
+        {
+            namespaceLookup ??= await LoadNamespaceLabelsAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+
+        return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested, outcomes, namespaceLabelsKnown: namespaceLookup is null or { Length: 0 });
     }
 
     private static bool IsPlaceholder(ExtractedImage extracted) => ReferenceEquals(extracted, PreconditionsPlaceholder) || ReferenceEquals(extracted, ContextPlaceholder);
@@ -354,6 +376,67 @@ public sealed class AdmissionEngine(
         }
 
         return false;
+    }
+
+    private static readonly ExtractedImage RolesPlaceholder = new(string.Empty, "roles", string.Empty, string.Empty);
+
+    /// <summary>
+    /// Empty when the roles <paramref name="use"/> asks for are in the context (read once per review; users Kyverno
+    /// exempts need none); otherwise why the bindings could not be read.
+    /// </summary>
+    private async Task<string> LoadRolesAsync(AdmissionContext context, RoleUse use, CancellationToken cancellationToken)
+    {
+        var needsRoles = use.HasFlag(RoleUse.Roles) && !context.RolesLoaded;
+        var needsClusterRoles = use.HasFlag(RoleUse.ClusterRoles) && !context.ClusterRolesLoaded;
+        if (context.RoleChecksExcluded)
+        {
+            return string.Empty;
+        }
+
+        if (context.RoleLookupFailure is { } failed)
+        {
+            return failed;
+        }
+
+        if (!needsRoles && !needsClusterRoles)
+        {
+            return string.Empty;
+        }
+
+        if (roleBindings is null)
+        {
+            return "the roles of the requesting user are unknown: no Kubernetes API is configured for roles and clusterRoles";
+        }
+
+        // The same bound as a namespace lookup: both lists are cached, so a review pays it on a miss only.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(NamespaceLookupTimeout);
+        try
+        {
+            var bindings = await roleBindings.GetRoleBindingsAsync(timeout.Token).ConfigureAwait(false);
+            if (needsRoles)
+            {
+                context.Roles = UserRoles.Roles(context.Request.UserInfo, bindings);
+                context.RolesLoaded = true;
+            }
+
+            if (needsClusterRoles)
+            {
+                var clusterBindings = await roleBindings.GetClusterRoleBindingsAsync(timeout.Token).ConfigureAwait(false);
+                context.ClusterRoles = UserRoles.ClusterRoles(context.Request.UserInfo, bindings, clusterBindings);
+                context.ClusterRolesLoaded = true;
+            }
+
+            return string.Empty;
+        }
+        catch (OperationCanceledException)
+        {
+            return context.RoleLookupFailure = $"failed to read the RBAC bindings of the requesting user: no answer within {NamespaceLookupTimeout.TotalSeconds}s";
+        }
+        catch (RoleBindingException e)
+        {
+            return context.RoleLookupFailure = $"failed to read the RBAC bindings of the requesting user: {e.Message}";
+        }
     }
 
     /// <summary>Empty when <see cref="AdmissionContext.NamespaceLabels"/> is ready; otherwise why it could not be read.</summary>
@@ -486,7 +569,7 @@ public sealed class AdmissionEngine(
         }
     }
 
-    private AdmissionResponse BuildResponse(string uid, AdmissionContext context, List<Check> checks, bool mutate, bool timedOut, List<RuleOutcome>? outcomes)
+    private AdmissionResponse BuildResponse(string uid, AdmissionContext context, List<Check> checks, bool mutate, bool timedOut, List<RuleOutcome>? outcomes, bool namespaceLabelsKnown)
     {
         var blocked = false;
 
@@ -519,7 +602,7 @@ public sealed class AdmissionEngine(
                     RecordVerdict("pass", result);
                     Report(RuleOutcomeStatus.Pass, result.Message);
                     break;
-                case VerificationStatus.Fail when check.Policy.FailureAction == FailureAction.Audit:
+                case VerificationStatus.Fail when check.Policy.ActionFor(check.Rule, context, namespaceLabelsKnown) == FailureAction.Audit:
                     // Kyverno's image verifier pins the digest and records the verdict whatever the verification's outcome
                     // (pkg/engine/internal/imageverifier.go, Verify: handleMutateDigest, then ivm.Add with "fail"); under
                     // Audit nothing blocks, so the Pod is admitted with both.

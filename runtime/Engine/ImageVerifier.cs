@@ -286,57 +286,94 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         JsonElement? first = null;
         foreach (var set in attestation.Attestors)
         {
-            var verified = 0;
-            var failures = new List<string>();
-            foreach (var attestor in set.Entries)
+            var outcome = await CheckAttestationSetAsync(set).ConfigureAwait(false);
+            if (outcome.ConditionFailure is not null)
             {
-                if (attestor is UnavailableAttestorDefinition unavailable)
-                {
-                    failures.Add($"{attestation.Path}{attestor.Path}: {unavailable.Reason}");
-                    continue;
-                }
-
-                if (attestor is not SignatureAttestorDefinition signer)
-                {
-                    failures.Add($"{attestation.Path}{attestor.Path}: nested attestor sets are not supported for attestations");
-                    continue;
-                }
-
-                var check = await vouch(signer).ConfigureAwait(false);
-                if (!check.Verified)
-                {
-                    failures.Add($"{attestation.Path}{attestor.Path}: {check.Reason}");
-                    continue;
-                }
-
-                if (!attestation.Conditions.IsEmpty)
-                {
-                    foreach (var statement in check.Statements)
-                    {
-                        if (attestation.CheckConditions(statement.Predicate, request, jmes, autogen, contextValues) is { } conditionFailure)
-                        {
-                            return (null, conditionFailure, null);
-                        }
-                    }
-                }
-
-                // Kyverno names the predicate of the first statement it fetched; here, of the first verified one.
-                first ??= check.Statements.Where(s => s.Predicate.ValueKind == JsonValueKind.Object).Select(s => (JsonElement?)s.Predicate).FirstOrDefault();
-
-                verified++;
-                if (verified >= set.RequiredCount)
-                {
-                    break;
-                }
+                return (null, outcome.ConditionFailure, null);
             }
 
-            if (verified < set.RequiredCount)
+            if (outcome.Failures.Count > 0)
             {
-                return (failures.Count > 0 ? string.Join("; ", failures) : $"{attestation.Path}{set.Path}: {verified} of the {set.RequiredCount} required attestors verified", null, null);
+                return (string.Join("; ", outcome.Failures), null, null);
             }
         }
 
         return (null, null, first);
+
+        // A nested set (entries[].attestor) counts as one entry of its parent once its own count of entries vouched, as
+        // it does for signatures. Kyverno itself reads such an entry of an attestation as an attestor without keys, so
+        // nothing it names is enforced there; here its signers must vouch for the statements.
+        async Task<(List<string> Failures, string? ConditionFailure)> CheckAttestationSetAsync(AttestorSetDefinition set)
+        {
+            var verified = 0;
+            var failures = new List<string>();
+            foreach (var attestor in set.Entries)
+            {
+                switch (attestor)
+                {
+                    case UnavailableAttestorDefinition unavailable:
+                        failures.Add($"{attestation.Path}{attestor.Path}: {unavailable.Reason}");
+                        continue;
+                    case NestedAttestorDefinition nested:
+                        var inner = await CheckAttestationSetAsync(nested.Set).ConfigureAwait(false);
+                        if (inner.ConditionFailure is not null)
+                        {
+                            return ([], inner.ConditionFailure);
+                        }
+
+                        if (inner.Failures.Count > 0)
+                        {
+                            failures.AddRange(inner.Failures);
+                            continue;
+                        }
+
+                        break;
+                    case SignatureAttestorDefinition signer:
+                        var check = await vouch(signer).ConfigureAwait(false);
+                        if (!check.Verified)
+                        {
+                            failures.Add($"{attestation.Path}{attestor.Path}: {check.Reason}");
+                            continue;
+                        }
+
+                        if (!attestation.Conditions.IsEmpty)
+                        {
+                            foreach (var statement in check.Statements)
+                            {
+                                if (attestation.CheckConditions(statement.Predicate, request, jmes, autogen, contextValues) is { } conditionFailure)
+                                {
+                                    return ([], conditionFailure);
+                                }
+                            }
+                        }
+
+                        // Kyverno names the predicate of the first statement it fetched; here, of the first verified one.
+                        first ??= check.Statements.Where(s => s.Predicate.ValueKind == JsonValueKind.Object).Select(s => (JsonElement?)s.Predicate).FirstOrDefault();
+                        break;
+                    default:
+                        failures.Add($"{attestation.Path}{attestor.Path}: attestor type {attestor.GetType().Name} is not supported");
+                        continue;
+                }
+
+                verified++;
+                if (verified >= set.RequiredCount)
+                {
+                    return ([], null);
+                }
+            }
+
+            if (verified >= set.RequiredCount)
+            {
+                return ([], null);
+            }
+
+            if (failures.Count == 0)
+            {
+                failures.Add($"{attestation.Path}{set.Path}: {verified} of the {set.RequiredCount} required attestors verified");
+            }
+
+            return (failures, null);
+        }
     }
 
     private async Task<AttestationDefinition> ResolveSecretKeysAsync(AttestationDefinition attestation, KeySubstitution keys, CancellationToken cancellationToken)

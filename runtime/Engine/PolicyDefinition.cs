@@ -11,6 +11,17 @@ public enum FailureAction
     Audit,
 }
 
+/// <summary>One <c>validationFailureActionOverrides</c> entry: <see cref="Action"/> for the namespaces <see cref="Applies"/> holds for.</summary>
+public sealed class FailureActionOverride(FailureAction action, Func<AdmissionContext, bool> applies, bool readsNamespaceLabels = false)
+{
+    public FailureAction Action { get; } = action;
+
+    /// <summary>The compiled namespace test (names with wildcards, then the namespace selector).</summary>
+    public Func<AdmissionContext, bool> Applies { get; } = applies;
+
+    public bool ReadsNamespaceLabels { get; } = readsNamespaceLabels;
+}
+
 /// <summary>What happens when verification cannot be carried out (registry down, deadline passed).</summary>
 public enum FailurePolicy
 {
@@ -30,7 +41,8 @@ public sealed class PolicyDefinition
         FailurePolicy failurePolicy,
         int webhookTimeoutSeconds,
         string sourcePath,
-        ImmutableArray<RuleDefinition> rules)
+        ImmutableArray<RuleDefinition> rules,
+        ImmutableArray<FailureActionOverride> failureActionOverrides = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         Name = name;
@@ -40,6 +52,7 @@ public sealed class PolicyDefinition
         WebhookTimeoutSeconds = webhookTimeoutSeconds;
         SourcePath = sourcePath;
         Rules = rules;
+        FailureActionOverrides = failureActionOverrides.IsDefault ? [] : failureActionOverrides;
     }
 
     public string Name { get; }
@@ -58,6 +71,42 @@ public sealed class PolicyDefinition
 
     public ImmutableArray<RuleDefinition> Rules { get; }
 
+    /// <summary><c>validationFailureActionOverrides</c>: the first that applies to the request's namespace replaces <see cref="FailureAction"/>.</summary>
+    public ImmutableArray<FailureActionOverride> FailureActionOverrides { get; }
+
+    /// <summary>Whether an override reads namespace labels: the engine then needs them to tell the action of a failed rule.</summary>
+    public bool OverridesReadNamespaceLabels => FailureActionOverrides.Any(o => o.ReadsNamespaceLabels);
+
+    /// <summary>
+    /// What a failure of <paramref name="rule"/> does, as Kyverno resolves it: the rule's own action (its verifyImages
+    /// entries' <c>failureAction</c>), else the first override that applies to the namespace, else the policy's action.
+    /// <paramref name="namespaceLabelsKnown"/> false means an override with a selector cannot be told: the failure
+    /// then blocks rather than guess.
+    /// </summary>
+    public FailureAction ActionFor(RuleDefinition rule, AdmissionContext context, bool namespaceLabelsKnown)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        if (rule.FailureAction is { } own)
+        {
+            return own;
+        }
+
+        foreach (var item in FailureActionOverrides)
+        {
+            if (item.ReadsNamespaceLabels && !namespaceLabelsKnown)
+            {
+                return FailureAction.Enforce;
+            }
+
+            if (item.Applies(context))
+            {
+                return item.Action;
+            }
+        }
+
+        return FailureAction;
+    }
+
     /// <summary>A namespaced policy only sees requests in its own namespace.</summary>
     public bool AppliesToNamespace(string? requestNamespace) => Namespace is null || string.Equals(Namespace, requestNamespace, StringComparison.Ordinal);
 }
@@ -73,7 +122,9 @@ public sealed class RuleDefinition(
     RuleAutogen autogen = RuleAutogen.None,
     bool readsNamespaceLabels = false,
     ImmutableArray<string> kinds = default,
-    ImmutableArray<ContextEntryDefinition> context = default)
+    ImmutableArray<ContextEntryDefinition> context = default,
+    FailureAction? failureAction = null,
+    RoleUse roles = RoleUse.None)
 {
     public string Name { get; } = name;
 
@@ -89,6 +140,15 @@ public sealed class RuleDefinition(
 
     /// <summary>The match or exclude block has a <c>namespaceSelector</c>: the namespace's labels must be known before <see cref="Matches"/>.</summary>
     public bool ReadsNamespaceLabels { get; } = readsNamespaceLabels;
+
+    /// <summary>
+    /// The rule's own action from its verifyImages entries' <c>failureAction</c> (Kyverno 1.13+), which wins over the
+    /// policy's; null when no entry sets one.
+    /// </summary>
+    public FailureAction? FailureAction { get; } = failureAction;
+
+    /// <summary>What the match or exclude blocks read of the user's RBAC roles: the engine looks them up only then.</summary>
+    public RoleUse Roles { get; } = roles;
 
     /// <summary>The compiled <c>preconditions</c>: the rule applies only when they hold.</summary>
     public ImmutableArray<ConditionBlockDefinition> Preconditions { get; } = preconditions.IsDefault ? [] : preconditions;
@@ -106,6 +166,19 @@ public sealed class RuleDefinition(
 
     /// <summary>Where the rule finds images in custom resources (<c>imageExtractors</c>); empty for Pod images.</summary>
     public ImmutableArray<Images.ImageExtractorDefinition> ImageExtractors { get; } = imageExtractors.IsDefault ? [] : imageExtractors;
+}
+
+/// <summary>Which of the requesting user's RBAC roles a rule's match or exclude blocks compare (<c>roles</c>, <c>clusterRoles</c>).</summary>
+[Flags]
+public enum RoleUse
+{
+    None = 0,
+
+    /// <summary><c>roles</c>: <c>namespace:role</c> of the RoleBindings to Roles that name the user.</summary>
+    Roles = 1,
+
+    /// <summary><c>clusterRoles</c>: ClusterRoles bound to the user by ClusterRoleBindings or RoleBindings.</summary>
+    ClusterRoles = 2,
 }
 
 /// <summary>

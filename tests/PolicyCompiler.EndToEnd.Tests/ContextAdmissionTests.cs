@@ -64,7 +64,7 @@ public sealed class ContextAdmissionTests(WebhookFixture fixture)
 
         Assert.True(result.Allowed == true, result.Describe() + "\n" + fixture.Describe());
         Assert.Contains(result.PatchOperations, o => o.Path == "/spec/containers/0/image" && o.Value!.GetValue<string>().EndsWith("@" + fixture.ContextSignedImage.Digest, StringComparison.Ordinal));
-        Assert.Contains(ConfigMapPath, fixture.KubernetesApi.Requests);
+        Assert.Contains(fixture.KubernetesApi.Requests, r => r.PathAndQuery == ConfigMapPath);
     }
 
     [Fact]

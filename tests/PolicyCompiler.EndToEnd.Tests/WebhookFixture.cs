@@ -103,6 +103,11 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>Signed with <see cref="OtherSigner"/>, matched by the same ConfigMap policy.</summary>
     public PushedImage ContextOtherKeyImage { get; private set; } = null!;
 
+    /// <summary>e2e/rbac-unsigned:v1 and e2e/rbac-signed:v1 (signed by <see cref="Signer"/>), under the roles policy.</summary>
+    public PushedImage RbacUnsignedImage { get; private set; } = null!;
+
+    public PushedImage RbacSignedImage { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         try
@@ -126,6 +131,7 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, NamespaceSelectorAdmissionTests.PolicyName, NamespaceSelectorAdmissionTests.Policy(Signer.PublicKeyPem));
             PolicyTemplate.Write(policies, ContextAdmissionTests.PolicyName, ContextAdmissionTests.Policy());
             KubernetesApi.Objects[ContextAdmissionTests.ConfigMapPath] = ContextAdmissionTests.ConfigMap(Signer.PublicKeyPem);
+            PolicyTemplate.Write(policies, RbacAdmissionTests.PolicyName, RbacAdmissionTests.Policy(Signer.PublicKeyPem));
             foreach (var (name, yaml) in Attached.Policies(Signer.PublicKeyPem))
             {
                 PolicyTemplate.Write(policies, name, yaml);
@@ -157,6 +163,9 @@ public sealed class WebhookFixture : IAsyncLifetime
                 Bundles = await CosignV3BundleImages.PushAsync(Registry, images);
                 AuditImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/audit-unsigned", "v1");
                 NamespaceSelectorImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/nsel-app", "v1");
+                RbacUnsignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/rbac-unsigned", "v1");
+                RbacSignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/rbac-signed", "v1");
+                await Signer.SignAsync(Registry, RbacSignedImage);
                 await Attached.PushAsync(Registry, images, Signer);
                 ContextSignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/ctx-signed", "v1");
                 await Signer.SignAsync(Registry, ContextSignedImage);

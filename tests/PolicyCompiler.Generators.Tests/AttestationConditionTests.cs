@@ -69,6 +69,38 @@ public sealed class AttestationConditionTests
         });
 
     [Fact]
+    public void Nested_attestor_sets_of_an_attestation_compile_with_their_counts_and_paths()
+    {
+        var yaml = Head.Replace("""
+                    - keyless:
+                        subject: "https://github.com/org/repo/*"
+                        issuer: https://token.actions.githubusercontent.com
+        """, """
+                    - keyless:
+                        subject: "https://github.com/org/repo/*"
+                        issuer: https://token.actions.githubusercontent.com
+                    - attestor:
+                        count: 1
+                        entries:
+                        - keyless:
+                            subject: reviewer@example.com
+                            issuer: https://accounts.google.com
+                        - keyless:
+                            subject: lead@example.com
+                            issuer: https://accounts.google.com
+        """, StringComparison.Ordinal);
+        Assert.Contains("- attestor:", yaml, StringComparison.Ordinal);
+        Assert.Empty(GeneratorHarness.Run("policy.yaml", yaml).GeneratorDiagnostics);
+
+        var set = Assert.Single(Attestation(Assert.Single(Load(("policy.yaml", yaml)))).Attestors);
+        Assert.Null(set.Count);
+        var nested = Assert.IsType<NestedAttestorDefinition>(set.Entries[1]);
+        Assert.Equal(".attestors[0].entries[1].attestor", nested.Path);
+        Assert.Equal(1, nested.Set.RequiredCount);
+        Assert.Equal([".attestors[0].entries[1].attestor.entries[0].keyless", ".attestors[0].entries[1].attestor.entries[1].keyless"], nested.Set.Entries.Select(e => e.Path));
+    }
+
+    [Fact]
     public void Reference_sample_conditions_decide_on_the_predicate()
     {
         var policy = Assert.Single(Load(("attest.yaml", TestFiles.Read("reference-samples", "02-attest-code-review.yaml"))));

@@ -306,14 +306,192 @@ public sealed class MatchSelectorTests
         DiagnosticAssert.MessageContains(Assert.Single(run.GeneratorDiagnostics), message);
     }
 
-    [Fact]
-    public void Roles_are_reported_as_not_supported_yet()
-    {
-        var run = GeneratorHarness.Run("policy.yaml", Policy("""
-                      roles: ["team-a:deployer"]
-            """));
+    private static AdmissionEngine RoleEngine(string yaml, IRoleBindingSource? bindings) =>
+        new(
+            Load(("policy.yaml", yaml)),
+            new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
+            roleBindings: bindings);
 
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].match.any[0].roles'");
+    private static RbacBinding Binding(string? ns, string kind, string name, params RbacSubject[] subjects) => new(ns, kind, name, subjects);
+
+    /// <summary>
+    /// Bindings of a small cluster: alice deploys in team-a through a Role; the ops group holds the ClusterRole
+    /// admin through a RoleBinding in team-b; the builder service account of team-a is bound to the ClusterRole ci
+    /// cluster-wide; bob has the Role auditor in team-b only.
+    /// </summary>
+    private static readonly StaticRoleBindings Cluster = new(
+        [
+            Binding("team-a", "Role", "deployer", new RbacSubject("User", "alice", null)),
+            Binding("team-b", "ClusterRole", "admin", new RbacSubject("Group", "ops", null)),
+            Binding("team-b", "Role", "auditor", new RbacSubject("User", "bob", null)),
+            Binding("team-a", "Role", "builder", new RbacSubject("ServiceAccount", "builder", "elsewhere")),
+        ],
+        [
+            Binding(null, "ClusterRole", "ci", new RbacSubject("ServiceAccount", "builder", "team-a")),
+            Binding(null, "Role", "ignored", new RbacSubject("User", "carol", null)),
+        ]);
+
+    [Fact]
+    public async Task Roles_match_the_namespace_and_role_of_the_users_role_bindings_in_any_namespace()
+    {
+        var engine = RoleEngine(Policy("""
+                      roles: ["team-a:deployer", "team-b:auditor"]
+            """), Cluster);
+
+        Assert.True(await Applies(engine, Pod(user: "alice")));
+        // Kyverno reads every RoleBinding of the cluster: bob's Role in team-b matches a request in team-a.
+        Assert.True(await Applies(engine, Pod(user: "bob", ns: "team-a")));
+        Assert.False(await Applies(engine, Pod(user: "mallory", groups: ["developers"])));
+        // A ClusterRoleBinding to a Role grants nothing, and the role name alone is not the role.
+        Assert.False(await Applies(engine, Pod(user: "carol")));
+    }
+
+    [Fact]
+    public async Task Service_accounts_are_bound_by_the_role_bindings_namespace_and_the_cluster_bindings_subject_namespace()
+    {
+        var roles = RoleEngine(Policy("""
+                      roles: ["team-a:builder"]
+            """), Cluster);
+        var clusterRoles = RoleEngine(Policy("""
+                      clusterRoles: [ci]
+            """), Cluster);
+
+        // The RoleBinding's subject says namespace "elsewhere"; Kyverno compares with the binding's own namespace.
+        Assert.True(await Applies(roles, Pod(user: "system:serviceaccount:team-a:builder")));
+        Assert.False(await Applies(roles, Pod(user: "system:serviceaccount:elsewhere:builder")));
+        Assert.True(await Applies(clusterRoles, Pod(user: "system:serviceaccount:team-a:builder")));
+        Assert.False(await Applies(clusterRoles, Pod(user: "system:serviceaccount:team-b:builder")));
+        // A service account is never compared by its groups: builder's group does not make it an ops member.
+        Assert.False(await Applies(RoleEngine(Policy("""
+                      clusterRoles: [admin]
+            """), Cluster), Pod(user: "system:serviceaccount:team-a:builder", groups: ["ops"])));
+    }
+
+    [Fact]
+    public async Task Cluster_roles_come_from_role_bindings_to_cluster_roles_and_from_cluster_role_bindings()
+    {
+        var engine = RoleEngine(Policy("""
+                      clusterRoles: [admin]
+            """), Cluster);
+
+        Assert.True(await Applies(engine, Pod(user: "dave", groups: ["ops"])));
+        Assert.False(await Applies(engine, Pod(user: "alice")));
+    }
+
+    [Fact]
+    public async Task Exclude_by_role_lets_the_role_holders_through_and_kyvernos_excluded_groups_skip_role_checks()
+    {
+        var counting = new CountingBindings(Cluster);
+        var engine = RoleEngine(Policy(string.Empty, """
+                  exclude:
+                    any:
+                    - roles: ["team-a:deployer"]
+            """), counting);
+
+        Assert.False(await Applies(engine, Pod(user: "alice")));
+        Assert.True(await Applies(engine, Pod(user: "mallory")));
+        Assert.Equal(2, counting.RoleBindingReads);
+        Assert.Equal(0, counting.ClusterRoleBindingReads);
+
+        // Kyverno's excludeGroupRole (system:nodes, ...): the role check holds without reading any binding.
+        Assert.False(await Applies(engine, Pod(user: "system:node:worker-1", groups: ["system:nodes"])));
+        Assert.Equal(2, counting.RoleBindingReads);
+    }
+
+    [Fact]
+    public async Task Policies_without_roles_never_read_bindings()
+    {
+        var counting = new CountingBindings(Cluster);
+        var engine = RoleEngine(Policy("""
+                      subjects:
+                      - kind: User
+                        name: alice
+            """), counting);
+
+        Assert.True(await Applies(engine, Pod(user: "alice")));
+        Assert.Equal(0, counting.RoleBindingReads + counting.ClusterRoleBindingReads);
+    }
+
+    [Fact]
+    public async Task Unreadable_bindings_are_an_error_that_failure_policy_decides()
+    {
+        const string Roles = """
+                      roles: ["team-a:deployer"]
+            """;
+        var failing = RoleEngine(Policy(Roles), new FailingBindings());
+        var ignoring = RoleEngine(Policy(Roles).Replace("validationFailureAction: Enforce", "validationFailureAction: Enforce\n  failurePolicy: Ignore", StringComparison.Ordinal), new FailingBindings());
+        var noApi = RoleEngine(Policy(Roles), null);
+
+        var denied = await failing.ValidateAsync(Pod(user: "alice"), CancellationToken.None);
+        var warned = await ignoring.ValidateAsync(Pod(user: "alice"), CancellationToken.None);
+        var noApiDenied = await noApi.ValidateAsync(Pod(user: "alice"), CancellationToken.None);
+
+        Assert.False(denied.Allowed);
+        // The denial folds long reasons as Kyverno's YAML encoder does; the words are what counts here.
+        Assert.Contains("failed to read the RBAC bindings of the requesting user: the API server answered 403", Words(denied.Status!.Message), StringComparison.Ordinal);
+        Assert.True(warned.Allowed, warned.Status?.Message);
+        Assert.Contains(warned.Warnings!, w => w.StartsWith("policy pinned.pinned: failed to read the RBAC bindings", StringComparison.Ordinal));
+        Assert.False(noApiDenied.Allowed);
+        Assert.Contains("no Kubernetes API is configured for roles and clusterRoles", Words(noApiDenied.Status!.Message), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rules_with_roles_ask_for_the_kind_of_roles_they_compare_and_keep_their_controller_rules()
+    {
+        var both = Assert.Single(Load(("policy.yaml", Policy("""
+                      roles: ["team-a:deployer"]
+            """, """
+                  exclude:
+                    any:
+                    - clusterRoles: [admin]
+            """))));
+
+        Assert.Equal(["pinned", "autogen-pinned", "autogen-cronjob-pinned"], both.Rules.Select(r => r.Name));
+        Assert.All(both.Rules, r => Assert.Equal(RoleUse.Roles | RoleUse.ClusterRoles, r.Roles));
+    }
+
+    [Theory]
+    [InlineData("roles: [deployer]", "'deployer' is not a valid role: a role is written namespace:name", 13, 19)]
+    [InlineData("roles: [\"team-*:deployer\"]", "'team-*:deployer' is not a valid role", 13, 19)]
+    [InlineData("clusterRoles: [\"admin-*\"]", "'admin-*' is not a valid cluster role", 13, 26)]
+    public void Roles_that_can_never_match_are_build_errors(string filter, string message, int line, int column)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("          " + filter));
+
+        var diagnostic = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("PC0015", diagnostic.Id);
+        DiagnosticAssert.MessageContains(diagnostic, message);
+        DiagnosticAssert.At(diagnostic, File, line, column);
+    }
+
+    private static string Words(string? message) => string.Join(' ', (message ?? string.Empty).Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries));
+
+    private sealed class CountingBindings(IRoleBindingSource inner) : IRoleBindingSource
+    {
+        public int RoleBindingReads { get; private set; }
+
+        public int ClusterRoleBindingReads { get; private set; }
+
+        public ValueTask<IReadOnlyList<RbacBinding>> GetRoleBindingsAsync(CancellationToken cancellationToken)
+        {
+            RoleBindingReads++;
+            return inner.GetRoleBindingsAsync(cancellationToken);
+        }
+
+        public ValueTask<IReadOnlyList<RbacBinding>> GetClusterRoleBindingsAsync(CancellationToken cancellationToken)
+        {
+            ClusterRoleBindingReads++;
+            return inner.GetClusterRoleBindingsAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Fault injection: an API server that refuses the list (a missing RBAC permission).</summary>
+    private sealed class FailingBindings : IRoleBindingSource
+    {
+        public ValueTask<IReadOnlyList<RbacBinding>> GetRoleBindingsAsync(CancellationToken cancellationToken) =>
+            throw new RoleBindingException("the API server answered 403 to the read of rolebindings");
+
+        public ValueTask<IReadOnlyList<RbacBinding>> GetClusterRoleBindingsAsync(CancellationToken cancellationToken) =>
+            throw new RoleBindingException("the API server answered 403 to the read of clusterrolebindings");
     }
 }

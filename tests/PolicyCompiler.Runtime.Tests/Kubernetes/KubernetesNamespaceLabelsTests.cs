@@ -130,7 +130,10 @@ public sealed class KubernetesNamespaceLabelsTests : IDisposable
     }
 }
 
-/// <summary>A fake Kubernetes API server (plain HTTP on loopback) that serves namespace reads and records them.</summary>
+/// <summary>
+/// A fake Kubernetes API server (plain HTTP on loopback) that serves namespace reads and the RBAC binding lists
+/// (paged with <c>limit</c> and <c>continue</c> as the API server pages them) and records every request.
+/// </summary>
 internal sealed class FakeKubernetesApi : IDisposable
 {
     private readonly HttpListener _listener = new();
@@ -156,6 +159,21 @@ internal sealed class FakeKubernetesApi : IDisposable
 
     /// <summary>Every request's method, path and body, in arrival order.</summary>
     public ConcurrentQueue<(string Method, string Path, string Body)> Calls { get; } = new();
+
+    /// <summary>Every request's path with its query string, in arrival order.</summary>
+    public ConcurrentQueue<string> PathsAndQueries { get; } = new();
+
+    /// <summary>RoleBinding objects (JSON) served by <c>GET /apis/rbac.authorization.k8s.io/v1/rolebindings</c>.</summary>
+    public List<string> RoleBindings { get; } = [];
+
+    /// <summary>ClusterRoleBinding objects (JSON) served by <c>GET /apis/rbac.authorization.k8s.io/v1/clusterrolebindings</c>.</summary>
+    public List<string> ClusterRoleBindings { get; } = [];
+
+    /// <summary>Fault injection for the binding lists: the status every list answers with (200 serves the items).</summary>
+    public HttpStatusCode ListStatus { get; set; } = HttpStatusCode.OK;
+
+    /// <summary>Fault injection for the binding lists: a body served instead of the list, with <see cref="ListStatus"/>.</summary>
+    public string? ListBody { get; set; }
 
     public HttpStatusCode Status { get; set; } = HttpStatusCode.OK;
 
@@ -200,6 +218,13 @@ internal sealed class FakeKubernetesApi : IDisposable
             await Task.Delay(Delay);
         }
 
+        PathsAndQueries.Enqueue(context.Request.Url.PathAndQuery);
+        if (path is "/apis/rbac.authorization.k8s.io/v1/rolebindings" or "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings")
+        {
+            await AnswerListAsync(context, path.EndsWith("/clusterrolebindings", StringComparison.Ordinal) ? ClusterRoleBindings : RoleBindings);
+            return;
+        }
+
         const string Prefix = "/api/v1/namespaces/";
         string? body = null;
         var found = Paths.TryGetValue(path, out body) || (path.StartsWith(Prefix, StringComparison.Ordinal) && Namespaces.TryGetValue(path[Prefix.Length..], out body));
@@ -207,6 +232,35 @@ internal sealed class FakeKubernetesApi : IDisposable
         context.Response.ContentType = "application/json";
         var bytes = Encoding.UTF8.GetBytes(found ? body! : """{"kind":"Status","code":404}""");
         await context.Response.OutputStream.WriteAsync(bytes);
+        context.Response.Close();
+    }
+
+    /// <summary>One page of <paramref name="items"/>: from the <c>continue</c> offset, <c>limit</c> items, and the next offset while more remain.</summary>
+    private async Task AnswerListAsync(HttpListenerContext context, List<string> items)
+    {
+        string body;
+        if (ListBody is not null || ListStatus != HttpStatusCode.OK)
+        {
+            body = ListBody ?? """{"kind":"Status","code":500}""";
+        }
+        else
+        {
+            var start = int.TryParse(context.Request.QueryString["continue"], out var offset) ? offset : 0;
+            var limit = int.TryParse(context.Request.QueryString["limit"], out var l) && l > 0 ? l : int.MaxValue;
+            List<string> page;
+            lock (items)
+            {
+                page = items.Skip(start).Take(limit).ToList();
+            }
+
+            var more = start + page.Count < items.Count;
+            var next = more ? $",\"continue\":\"{start + page.Count}\"" : string.Empty;
+            body = $$"""{"kind":"List","metadata":{"resourceVersion":"1"{{next}}},"items":[{{string.Join(",", page)}}]}""";
+        }
+
+        context.Response.StatusCode = (int)ListStatus;
+        context.Response.ContentType = "application/json";
+        await context.Response.OutputStream.WriteAsync(Encoding.UTF8.GetBytes(body));
         context.Response.Close();
     }
 

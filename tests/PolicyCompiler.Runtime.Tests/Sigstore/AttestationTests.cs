@@ -268,6 +268,63 @@ public sealed class AttestationTests : IDisposable
         Assert.Equal(".attestations[0].attestors[0].entries[0].keys: invalid signature", failure);
     }
 
+    [Fact]
+    public async Task NestedSetVouchesAsOneEntryOnceItsOwnCountOfSignersVouched()
+    {
+        // entries[0] is a nested set needing one of two keys; entries[1] is a key that signed nothing.
+        var nested = new NestedAttestorDefinition(".attestors[0].entries[0].attestor", new AttestorSetDefinition(".attestors[0].entries[0].attestor", 1,
+        [
+            new PublicKeyAttestorDefinition(".attestors[0].entries[0].attestor.entries[0].keys", Key(_other)),
+            new PublicKeyAttestorDefinition(".attestors[0].entries[0].attestor.entries[1].keys", Key(_signer)),
+        ]));
+        var stranger = new PublicKeyAttestorDefinition(".attestors[0].entries[1].keys", Key(_other));
+        IReadOnlyList<CosignSignature> layers = [Layer(Statement(), _signer)];
+
+        var one = new AttestationDefinition(".attestations[0]", CodeReview, [new AttestorSetDefinition(".attestors[0]", 1, [stranger, nested])]);
+        var both = new AttestationDefinition(".attestations[0]", CodeReview, [new AttestorSetDefinition(".attestors[0]", null, [nested, stranger])]);
+
+        var (passed, _, predicate) = await ImageVerifier.CheckAttestationAsync(one, Vouch(layers, one), request: null, JmesContext.Default);
+        var (failed, _, _) = await ImageVerifier.CheckAttestationAsync(both, Vouch(layers, both), request: null, JmesContext.Default);
+
+        Assert.Null(passed);
+        Assert.Equal("main", predicate!.Value.GetProperty("repo").GetProperty("branch").GetString());
+        Assert.Equal(".attestations[0].attestors[0].entries[1].keys: invalid signature", failed);
+    }
+
+    [Fact]
+    public async Task NestedSetThatFallsShortOfItsCountNamesEachInnerAttestor()
+    {
+        var nested = new NestedAttestorDefinition(".attestors[0].entries[0].attestor", new AttestorSetDefinition(".attestors[0].entries[0].attestor", null,
+        [
+            new PublicKeyAttestorDefinition(".attestors[0].entries[0].attestor.entries[0].keys", Key(_signer)),
+            new PublicKeyAttestorDefinition(".attestors[0].entries[0].attestor.entries[1].keys", Key(_other)),
+        ]));
+        var attestation = new AttestationDefinition(".attestations[0]", CodeReview, [new AttestorSetDefinition(".attestors[0]", null, [nested])]);
+        IReadOnlyList<CosignSignature> layers = [Layer(Statement(), _signer)];
+
+        var (failure, conditionFailure, _) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), request: null, JmesContext.Default);
+
+        Assert.Null(conditionFailure);
+        Assert.Equal(".attestations[0].attestors[0].entries[0].attestor.entries[1].keys: invalid signature", failure);
+    }
+
+    [Fact]
+    public async Task ConditionsRunOnTheStatementsANestedSignerVouchedFor()
+    {
+        var nested = new NestedAttestorDefinition(".attestors[0].entries[0].attestor", new AttestorSetDefinition(".attestors[0].entries[0].attestor", null,
+        [
+            new PublicKeyAttestorDefinition(".attestors[0].entries[0].attestor.entries[0].keys", Key(_signer)),
+        ]));
+        var isMain = new ConditionDefinition("conditions[0].all[0]", "{{ repo.branch }} Equals main", (root, _) => root.Field("repo").Field("branch").GetString() == "main");
+        var attestation = new AttestationDefinition(".attestations[0]", CodeReview, [new AttestorSetDefinition(".attestors[0]", null, [nested])], [new ConditionBlockDefinition(any: null, all: [isMain])]);
+        IReadOnlyList<CosignSignature> layers = [Layer(Statement(branch: "dev"), _signer)];
+
+        var (failure, conditionFailure, _) = await ImageVerifier.CheckAttestationAsync(attestation, Vouch(layers, attestation), request: null, JmesContext.Default);
+
+        Assert.Null(failure);
+        Assert.Equal("conditions[0].all[0] ({{ repo.branch }} Equals main) is false", conditionFailure);
+    }
+
     private static Func<SignatureAttestorDefinition, Task<AttestationCheck>> Vouch(IReadOnlyList<CosignSignature> layers, AttestationDefinition attestation) =>
         attestor => Task.FromResult(CosignAttestationVerifier.Verify(layers, Digest, attestation.PredicateType, attestor.Signer, attestor.Requirements, TimeProvider.System));
 
