@@ -454,6 +454,11 @@ internal static class PolicyEmitter
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             w.WriteLine($"new SecretKeyAttestorDefinition({path}, {CSharp.Literal(secret.Namespace)}, {CSharp.Literal(secret.Name)}, {HashName(secret.Hash)}{requirementsArgument}{repository}),");
         }
+        else if (attestor.KmsKey is { } kms)
+        {
+            var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
+            w.WriteLine($"new KmsKeyAttestorDefinition({path}, {CSharp.Literal(kms.Reference)}, {HashName(kms.Hash)}{requirementsArgument}{repository}),");
+        }
         else if (attestor.Key is { } key)
         {
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;

@@ -152,7 +152,13 @@ internal sealed record AttestorModel(
 {
     /// <summary>A key read from a Secret at verification time, instead of <see cref="Key"/>.</summary>
     public SecretKeyModel? SecretKey { get; init; }
+
+    /// <summary>A key fetched from a KMS at verification time, instead of <see cref="Key"/>.</summary>
+    public KmsKeyModel? KmsKey { get; init; }
 }
+
+/// <summary><c>keys.kms</c> (or a KMS URI in <c>publicKeys</c>), its grammar checked, with the policy's signature hash.</summary>
+internal sealed record KmsKeyModel(string Reference, string Hash);
 
 /// <summary><c>keys.secret</c> or <c>publicKeys: k8s://namespace/name</c>, with the signature's hash.</summary>
 internal sealed record SecretKeyModel(string Namespace, string Name, string Hash);

@@ -493,11 +493,10 @@ internal static class PolicyParser
                 Location = keys.Location,
                 PublicKeys = keys.TakeString("publicKeys"),
                 SignatureAlgorithm = keys.TakeString("signatureAlgorithm"),
-                IsOtherKeySource = keys.Has("kms"),
+                Kms = keys.TakeString("kms"),
                 Rekor = ParseRekor(keys),
                 CtLog = ParseCtLog(keys),
             };
-            keys.NotSupported("kms", "KMS keys are not built yet");
             if (attestor.Keys.PublicKeys is { } publicKeys && publicKeys.Value.Contains("{{"))
             {
                 // Kyverno substitutes the key from the rule's context (a ConfigMap, an API call) at admission. Without

@@ -300,7 +300,10 @@ internal sealed class KeysSyntax
 
     public Located<string>? SignatureAlgorithm { get; set; }
 
-    /// <summary>The key comes from KMS or from a variable, already reported as not supported (PC0099).</summary>
+    /// <summary><c>kms</c>: a cosign KMS key reference (<c>awskms://</c>, <c>gcpkms://</c>, <c>hashivault://</c>, <c>azurekms://</c>).</summary>
+    public Located<string>? Kms { get; set; }
+
+    /// <summary>The key comes from a variable, already reported as not supported (PC0099).</summary>
     public bool IsOtherKeySource { get; set; }
 
     /// <summary><c>secret</c>: the Secret holding <c>cosign.pub</c>.</summary>

@@ -13,7 +13,7 @@ namespace PolicyCompiler.Runtime.Engine;
 /// Verifies one image against one <c>verifyImages</c> entry: resolve the tag to a digest once, fetch the signatures
 /// for that digest, and count the attestors that accept them.
 /// </summary>
-public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache, TimeProvider? time = null, ISecretKeySource? secretKeys = null)
+public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache, TimeProvider? time = null, ISecretKeySource? secretKeys = null, Cloud.IKmsKeySource? kmsKeys = null)
 {
     private readonly CosignSignatureStore _signatures = new(registry);
     private readonly BundleReferrers _bundles = new(registry);
@@ -231,6 +231,12 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             // The API server could not be asked for a key: like a registry outage, an error that failurePolicy decides.
             return ImageVerificationResult.Error($"failed to verify image {image.FullyQualified}: {e.Message}");
         }
+        catch (Cloud.CloudException e) when (e.IsTransient)
+        {
+            // The KMS could not be asked for its key (unreachable, no credentials, denied): never an admission by
+            // itself, an error that failurePolicy decides.
+            return ImageVerificationResult.Error($"failed to verify image {image.FullyQualified}: {e.Message}");
+        }
         catch (Exception e) when (e is not RegistryException and not OperationCanceledException)
         {
             // Anything else that escapes the checks was raised while reading what the registry served (signatures,
@@ -336,6 +342,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 entries.Add(attestor switch
                 {
                     SecretKeyAttestorDefinition secret => await ResolveAsync(secret, cancellationToken).ConfigureAwait(false),
+                    KmsKeyAttestorDefinition kms => await ResolveAsync(kms, cancellationToken).ConfigureAwait(false),
                     NestedAttestorDefinition nested => new NestedAttestorDefinition(nested.Path, (await ResolveSecretKeysAsync([nested.Set], cancellationToken).ConfigureAwait(false))[0]),
                     _ => attestor,
                 });
@@ -347,7 +354,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         return resolved.MoveToImmutable();
 
         static bool NamesSecret(AttestorSetDefinition set) =>
-            set.Entries.Any(e => e is SecretKeyAttestorDefinition || (e is NestedAttestorDefinition nested && NamesSecret(nested.Set)));
+            set.Entries.Any(e => e is SecretKeyAttestorDefinition or KmsKeyAttestorDefinition || (e is NestedAttestorDefinition nested && NamesSecret(nested.Set)));
     }
 
     private async Task<AttestorDefinition> ResolveAsync(SecretKeyAttestorDefinition secret, CancellationToken cancellationToken)
@@ -369,6 +376,25 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException or FormatException or NotSupportedException)
         {
             return new UnavailableAttestorDefinition(secret.Path, $"secret {secret.Namespace}/{secret.Name} holds no usable public key ({e.Message})");
+        }
+    }
+
+    private async Task<AttestorDefinition> ResolveAsync(KmsKeyAttestorDefinition kms, CancellationToken cancellationToken)
+    {
+        if (kmsKeys is null)
+        {
+            return new UnavailableAttestorDefinition(kms.Path, $"the key {kms.Reference} cannot be read: no KMS client is configured");
+        }
+
+        try
+        {
+            var key = await kmsKeys.GetKeyAsync(kms.Reference, kms.Hash, cancellationToken).ConfigureAwait(false);
+            return new PublicKeyAttestorDefinition(kms.Path, key, kms.Requirements, kms.Repository);
+        }
+        catch (Cloud.CloudException e) when (!e.IsTransient)
+        {
+            // The provider answered that the key does not exist or cannot verify: this entry cannot pass.
+            return new UnavailableAttestorDefinition(kms.Path, e.Message);
         }
     }
 

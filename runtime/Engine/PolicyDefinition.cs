@@ -329,6 +329,23 @@ public sealed class SecretKeyAttestorDefinition(string path, string @namespace, 
     public string? Repository { get; } = repository;
 }
 
+/// <summary>
+/// A public key held in a KMS (<c>keys.kms</c>, or a KMS URI in <c>publicKeys</c>): fetched from the provider at
+/// verification time (then kept), then checked as a static key. <see cref="Hash"/> is the policy's
+/// <c>signatureAlgorithm</c>, which only Vault keys use; the other providers say which hash their key signs with.
+/// </summary>
+public sealed class KmsKeyAttestorDefinition(string path, string reference, System.Security.Cryptography.HashAlgorithmName hash, Sigstore.SignatureRequirements? requirements = null, string? repository = null)
+    : AttestorDefinition(path)
+{
+    public string Reference { get; } = reference;
+
+    public System.Security.Cryptography.HashAlgorithmName Hash { get; } = hash;
+
+    public Sigstore.SignatureRequirements Requirements { get; } = requirements ?? Sigstore.SignatureRequirements.None;
+
+    public string? Repository { get; } = repository;
+}
+
 /// <summary>An attestor whose key could not be obtained (a Secret without a usable key): it counts as not verified.</summary>
 public sealed class UnavailableAttestorDefinition(string path, string reason) : AttestorDefinition(path)
 {
