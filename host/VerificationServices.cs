@@ -110,7 +110,7 @@ public sealed class VerificationServices
             inform($"Registry credentials for {string.Join(", ", credentials.Keys)} from {string.Join(", ", Registry.CredentialFiles)}");
         }
 
-        var client = new RegistryClient(Registry, handler: null, credentials, metrics, time);
+        var client = new RegistryClient(Registry, handler: null, credentials, metrics, time) { CloudCredentials = new CloudRegistryCredentials(Cloud, time) };
         return new ImageVerifier(client, new VerificationCache(Cache, time, metrics), time, secretKeys, new KmsKeys(Cloud, time));
     }
 }

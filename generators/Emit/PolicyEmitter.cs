@@ -350,7 +350,8 @@ internal static class PolicyEmitter
         if (entry.RegistryCredentials is { } credentials)
         {
             var secrets = "[" + string.Join(", ", credentials.Secrets.Select(CSharp.Literal)) + "]";
-            optional.Add($"registryCredentials: new RegistryCredentialsDefinition({CSharp.Literal(credentials.AllowInsecure)}, {secrets})");
+            var providers = credentials.Providers.IsEmpty ? string.Empty : ", [" + string.Join(", ", credentials.Providers.Select(CSharp.Literal)) + "]";
+            optional.Add($"registryCredentials: new RegistryCredentialsDefinition({CSharp.Literal(credentials.AllowInsecure)}, {secrets}{providers})");
         }
 
         if (entry.Validation is { } validation)

@@ -109,7 +109,11 @@ internal sealed record AttestationModel(string Path, string Type, EquatableArray
     public string? Name { get; init; }
 }
 
-internal sealed record RegistryCredentialsModel(bool AllowInsecure, EquatableArray<string> Secrets);
+internal sealed record RegistryCredentialsModel(bool AllowInsecure, EquatableArray<string> Secrets)
+{
+    /// <summary><c>providers</c>: <c>default</c>, <c>amazon</c>, <c>google</c>, in the order written.</summary>
+    public EquatableArray<string> Providers { get; init; } = EquatableArray<string>.Empty;
+}
 
 /// <summary>
 /// <c>validate</c>: the image is denied when <see cref="Deny"/> holds, with <see cref="Message"/> as written or, when it

@@ -389,7 +389,7 @@ internal static class PolicyParser
             entry.RegistryCredentialsLocation = credentials.Location;
             entry.AllowInsecureRegistry = credentials.TakeBool("allowInsecureRegistry");
             entry.RegistrySecrets = credentials.TakeStringList("secrets");
-            credentials.NotSupported("providers", "cloud credential helpers (amazon, azure, google, github) are not built; name dockerconfigjson Secrets in secrets");
+            entry.RegistryProviders = credentials.TakeStringList("providers");
             credentials.RejectUnknown(s_registryCredentialFields);
         }
         reader.RejectUnknown(s_verifyImageFields);

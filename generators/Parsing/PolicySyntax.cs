@@ -169,6 +169,9 @@ internal sealed class VerifyImageSyntax
 
     public List<Located<string>>? RegistrySecrets { get; set; }
 
+    /// <summary><c>imageRegistryCredentials.providers</c>: the cloud credential helpers to use.</summary>
+    public List<Located<string>>? RegistryProviders { get; set; }
+
     public LocationInfo? RegistryCredentialsLocation { get; set; }
 
     public ValidationSyntax? Validate { get; set; }

@@ -428,9 +428,15 @@ public sealed class ValidationDefinition(
 /// <see cref="Secrets"/> are <c>kubernetes.io/dockerconfigjson</c> Secrets in the webhook's own namespace, as Kyverno reads
 /// them from its namespace, used before the Pod's pull secrets and the host's files.
 /// </summary>
-public sealed class RegistryCredentialsDefinition(bool allowInsecure, ImmutableArray<string> secrets)
+public sealed class RegistryCredentialsDefinition(bool allowInsecure, ImmutableArray<string> secrets, ImmutableArray<string> providers = default)
 {
     public bool AllowInsecure { get; } = allowInsecure;
 
     public ImmutableArray<string> Secrets { get; } = secrets.IsDefault ? [] : secrets;
+
+    /// <summary>
+    /// <c>providers</c>: cloud credential helpers asked for a registry they serve, after the Secrets and the Pod's pull
+    /// secrets (<c>amazon</c>: ECR, <c>google</c>: GCR and Artifact Registry); <c>default</c> is the host's own files.
+    /// </summary>
+    public ImmutableArray<string> Providers { get; } = providers.IsDefault ? [] : providers;
 }
