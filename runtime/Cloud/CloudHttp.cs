@@ -37,10 +37,9 @@ internal static class CloudHttp
         {
             throw new CloudException($"{what}: {e.Message}", isTransient: true, e);
         }
-        catch (OperationCanceledException e)
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            // Cloud reads run under their own deadline (shared fetches outlive any one review): running out of it is
-            // the provider not answering.
+            // The client's own timeout: the provider did not answer.
             throw new CloudException($"{what}: no answer in time", isTransient: true, e);
         }
 

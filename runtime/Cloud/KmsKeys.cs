@@ -65,13 +65,20 @@ public sealed class KmsKeys : IKmsKeySource, IDisposable
 
         // The fetch outlives the review that started it (others may be waiting for it), so it has its own deadline.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        return reference.Provider switch
+        try
         {
-            KmsProvider.Aws => await FetchAwsAsync(reference, timeout.Token).ConfigureAwait(false),
-            KmsProvider.Gcp => await FetchGcpAsync(reference, timeout.Token).ConfigureAwait(false),
-            KmsProvider.HashiVault => await FetchVaultAsync(reference, new HashAlgorithmName(cacheKey[(hashSuffix + 1)..]), timeout.Token).ConfigureAwait(false),
-            _ => await FetchAzureAsync(reference, timeout.Token).ConfigureAwait(false),
-        };
+            return reference.Provider switch
+            {
+                KmsProvider.Aws => await FetchAwsAsync(reference, timeout.Token).ConfigureAwait(false),
+                KmsProvider.Gcp => await FetchGcpAsync(reference, timeout.Token).ConfigureAwait(false),
+                KmsProvider.HashiVault => await FetchVaultAsync(reference, new HashAlgorithmName(cacheKey[(hashSuffix + 1)..]), timeout.Token).ConfigureAwait(false),
+                _ => await FetchAzureAsync(reference, timeout.Token).ConfigureAwait(false),
+            };
+        }
+        catch (OperationCanceledException e) when (timeout.IsCancellationRequested)
+        {
+            throw new CloudException($"{reference.Text}: the provider did not answer within 20 s", isTransient: true, e);
+        }
     }
 
     // ---- AWS KMS: GetPublicKey, signed with SigV4 -------------------------------------------------------------------
