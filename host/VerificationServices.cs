@@ -1,3 +1,4 @@
+using PolicyCompiler.Runtime.Cloud;
 using PolicyCompiler.Runtime.Engine;
 using PolicyCompiler.Runtime.Registry;
 using PolicyCompiler.Runtime.Sigstore;
@@ -11,11 +12,15 @@ namespace PolicyCompiler.Host;
 /// </summary>
 public sealed class VerificationServices
 {
-    private VerificationServices(RegistryOptions registry, VerificationCacheOptions cache)
+    private VerificationServices(RegistryOptions registry, VerificationCacheOptions cache, CloudOptions cloud)
     {
         Registry = registry;
         Cache = cache;
+        Cloud = cloud;
     }
+
+    /// <summary>Where KMS keys (<c>keys.kms</c>) are fetched from: the providers' public endpoints unless configured.</summary>
+    public CloudOptions Cloud { get; }
 
     public RegistryOptions Registry { get; }
 
@@ -40,7 +45,52 @@ public sealed class VerificationServices
             SigstoreTrust.Root = TrustedRoot.Parse(File.ReadAllBytes(trustedRootFile));
         }
 
-        return new VerificationServices(registry, cache);
+        return new VerificationServices(registry, cache, CloudFromConfiguration(configuration));
+    }
+
+    /// <summary>
+    /// <c>Cloud:*</c>: endpoint overrides (a private endpoint, a proxy, a test server) and the key lifetime. Read by hand
+    /// rather than bound: the options hold <see cref="Uri"/>s and the environment reader, and bad values must stop the
+    /// process with the key's name.
+    /// </summary>
+    public static CloudOptions CloudFromConfiguration(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var options = new CloudOptions
+        {
+            AwsRegion = configuration["Cloud:Aws:Region"],
+            AwsKmsEndpoint = Endpoint("Cloud:Aws:KmsEndpoint"),
+            AwsStsEndpoint = Endpoint("Cloud:Aws:StsEndpoint"),
+            AwsEcrEndpoint = Endpoint("Cloud:Aws:EcrEndpoint"),
+            GcpMetadataEndpoint = Endpoint("Cloud:Gcp:MetadataEndpoint"),
+            VaultAddress = Endpoint("Cloud:Vault:Address"),
+            VaultToken = configuration["Cloud:Vault:Token"],
+            VaultTransitPath = configuration["Cloud:Vault:TransitPath"],
+            AzureKeyVaultEndpoint = Endpoint("Cloud:Azure:KeyVaultEndpoint"),
+            KeyTimeToLive = configuration.GetValue("Cloud:KeyTimeToLive", TimeSpan.FromMinutes(5)),
+        };
+        if (Endpoint("Cloud:Aws:ImdsEndpoint") is { } awsImds)
+        {
+            options.AwsImdsEndpoint = awsImds;
+        }
+
+        if (Endpoint("Cloud:Gcp:KmsEndpoint") is { } gcpKms)
+        {
+            options.GcpKmsEndpoint = gcpKms;
+        }
+
+        if (Endpoint("Cloud:Azure:ImdsEndpoint") is { } azureImds)
+        {
+            options.AzureImdsEndpoint = azureImds;
+        }
+
+        return options;
+
+        Uri? Endpoint(string key) => configuration[key] is { Length: > 0 } text
+            ? Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http"
+                ? uri
+                : throw new ArgumentException($"{key}: '{text}' is not an http(s) URL")
+            : null;
     }
 
     /// <param name="warn">Credential file problems, by path, never with content.</param>
@@ -60,7 +110,7 @@ public sealed class VerificationServices
             inform($"Registry credentials for {string.Join(", ", credentials.Keys)} from {string.Join(", ", Registry.CredentialFiles)}");
         }
 
-        var client = new RegistryClient(Registry, handler: null, credentials, metrics, time);
-        return new ImageVerifier(client, new VerificationCache(Cache, time, metrics), time, secretKeys);
+        var client = new RegistryClient(Registry, handler: null, credentials, metrics, time) { CloudCredentials = new CloudRegistryCredentials(Cloud, time) };
+        return new ImageVerifier(client, new VerificationCache(Cache, time, metrics), time, secretKeys, new KmsKeys(Cloud, time));
     }
 }

@@ -494,7 +494,8 @@ internal static class PolicyEmitter
         if (entry.RegistryCredentials is { } credentials)
         {
             var secrets = "[" + string.Join(", ", credentials.Secrets.Select(CSharp.Literal)) + "]";
-            optional.Add($"registryCredentials: new RegistryCredentialsDefinition({CSharp.Literal(credentials.AllowInsecure)}, {secrets})");
+            var providers = credentials.Providers.IsEmpty ? string.Empty : ", [" + string.Join(", ", credentials.Providers.Select(CSharp.Literal)) + "]";
+            optional.Add($"registryCredentials: new RegistryCredentialsDefinition({CSharp.Literal(credentials.AllowInsecure)}, {secrets}{providers})");
         }
 
         if (entry.Validation is { } validation)
@@ -603,6 +604,11 @@ internal static class PolicyEmitter
         {
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             w.WriteLine($"new VariableKeyAttestorDefinition({path}, {fields.KeyTemplate(variable)}, {CSharp.Literal(variable.Text)}, {HashName(variable.Hash)}{requirementsArgument}{repository}),");
+        }
+        else if (attestor.KmsKey is { } kms)
+        {
+            var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
+            w.WriteLine($"new KmsKeyAttestorDefinition({path}, {CSharp.Literal(kms.Reference)}, {HashName(kms.Hash)}{requirementsArgument}{repository}),");
         }
         else if (attestor.Key is { } key)
         {

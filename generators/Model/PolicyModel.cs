@@ -167,7 +167,11 @@ internal sealed record AttestationModel(string Path, string Type, EquatableArray
     public string? Name { get; init; }
 }
 
-internal sealed record RegistryCredentialsModel(bool AllowInsecure, EquatableArray<string> Secrets);
+internal sealed record RegistryCredentialsModel(bool AllowInsecure, EquatableArray<string> Secrets)
+{
+    /// <summary><c>providers</c>: <c>default</c>, <c>amazon</c>, <c>google</c>, in the order written.</summary>
+    public EquatableArray<string> Providers { get; init; } = EquatableArray<string>.Empty;
+}
 
 /// <summary>
 /// <c>validate</c>: the image is denied when <see cref="Deny"/> holds, with <see cref="Message"/> as written or, when it
@@ -212,11 +216,17 @@ internal sealed record AttestorModel(
     public SecretKeyModel? SecretKey { get; init; }
 
     /// <summary><c>publicKeys</c> with variables: substituted from the rule's context and the request at verification time.</summary>
-    public VariableKeyModel? VariableKey { get; init; }
+    public VariableKeyModel? VariableKey { get; init; 
+    /// <summary>A key fetched from a KMS at verification time, instead of <see cref="Key"/>.</summary>
+    public KmsKeyModel? KmsKey { get; init; }
 }
 
 /// <summary>A <c>publicKeys</c> template (<c>{{ keys.data.production }}</c>), its text, and the signature's hash.</summary>
 internal sealed record VariableKeyModel(Conditions.KyvernoTemplate Template, string Text, string Hash);
+}
+
+/// <summary><c>keys.kms</c> (or a KMS URI in <c>publicKeys</c>), its grammar checked, with the policy's signature hash.</summary>
+internal sealed record KmsKeyModel(string Reference, string Hash);
 
 /// <summary><c>keys.secret</c> or <c>publicKeys: k8s://namespace/name</c>, with the signature's hash.</summary>
 internal sealed record SecretKeyModel(string Namespace, string Name, string Hash);

@@ -405,7 +405,7 @@ internal static class PolicyParser
             entry.RegistryCredentialsLocation = credentials.Location;
             entry.AllowInsecureRegistry = credentials.TakeBool("allowInsecureRegistry");
             entry.RegistrySecrets = credentials.TakeStringList("secrets");
-            credentials.NotSupported("providers", "cloud credential helpers (amazon, azure, google, github) are not built; name dockerconfigjson Secrets in secrets");
+            entry.RegistryProviders = credentials.TakeStringList("providers");
             credentials.RejectUnknown(s_registryCredentialFields);
         }
         reader.RejectUnknown(s_verifyImageFields);
@@ -509,11 +509,10 @@ internal static class PolicyParser
                 Location = keys.Location,
                 PublicKeys = keys.TakeString("publicKeys"),
                 SignatureAlgorithm = keys.TakeString("signatureAlgorithm"),
-                IsOtherKeySource = keys.Has("kms"),
+                Kms = keys.TakeString("kms"),
                 Rekor = ParseRekor(keys),
                 CtLog = ParseCtLog(keys),
             };
-            keys.NotSupported("kms", "KMS keys are not built yet");
             if (attestor.Keys.PublicKeys is { } publicKeys && publicKeys.Value.Contains("{{"))
             {
                 // Kyverno substitutes the key from the rule's context (a ConfigMap, an API call) and the request at

@@ -198,6 +198,9 @@ internal sealed class VerifyImageSyntax
 
     public List<Located<string>>? RegistrySecrets { get; set; }
 
+    /// <summary><c>imageRegistryCredentials.providers</c>: the cloud credential helpers to use.</summary>
+    public List<Located<string>>? RegistryProviders { get; set; }
+
     public LocationInfo? RegistryCredentialsLocation { get; set; }
 
     public ValidationSyntax? Validate { get; set; }
@@ -329,7 +332,10 @@ internal sealed class KeysSyntax
 
     public Located<string>? SignatureAlgorithm { get; set; }
 
-    /// <summary>The key comes from KMS (already reported as not supported, PC0099) or from a variable.</summary>
+    /// <summary><c>kms</c>: a cosign KMS key reference (<c>awskms://</c>, <c>gcpkms://</c>, <c>hashivault://</c>, <c>azurekms://</c>).</summary>
+    public Located<string>? Kms { get; set; }
+
+    /// <summary>The key comes from a variable (see <see cref="PublicKeysTemplate"/>).</summary>
     public bool IsOtherKeySource { get; set; }
 
     /// <summary><c>publicKeys</c> with variables, parsed; null when it has none or when its mistakes were reported.</summary>

@@ -122,6 +122,21 @@ internal static class AttestorValidator
             }
 
             var keysTsa = ValidateTsaChain(keys.CtLog, file, ref ok);
+            var kms = KmsReference(keys, secret is not null, file, ref ok);
+            if (!ok)
+            {
+                return null;
+            }
+
+            if (kms is not null)
+            {
+                var kmsTlog = ValidateRekor(keys.Rekor, file);
+                var hash = ValidateHash(keys.SignatureAlgorithm, file, ref ok);
+                return ok && kmsTlog is not null
+                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, kmsTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { KmsKey = new KmsKeyModel(kms, hash) }]
+                    : null;
+            }
+
             if (secret is not null)
             {
                 var secretTlog = ValidateRekor(keys.Rekor, file);
@@ -397,7 +412,47 @@ internal static class AttestorValidator
         return ToModel(key, "sha256");
     }
 
-    /// <summary>Every PEM block of a <c>publicKeys</c> value becomes its own entry, as Kyverno expands them.</summary>
+    /// <summary>
+    /// The KMS key reference of <c>keys.kms</c>, or of a KMS URI written in <c>publicKeys</c> (cosign reads both as a
+    /// key reference), its grammar checked as cosign's providers check it. Null when the key is not in a KMS (or the
+    /// reference is wrong, reported and <paramref name="ok"/> false).
+    /// </summary>
+    private static string? KmsReference(KeysSyntax keys, bool hasSecret, YamlFile file, ref bool ok)
+    {
+        Located<string>? reference = null;
+        if (keys.Kms is { } kms)
+        {
+            var hasPublicKeys = keys.PublicKeys is not null || keys.PublicKeysTemplate is not null;
+            if (hasPublicKeys || hasSecret)
+            {
+                file.Report(DiagnosticDescriptors.AttestorKind, kms.Location, hasPublicKeys ? "both publicKeys and kms" : "both secret and kms");
+                ok = false;
+                return null;
+            }
+
+            reference = kms;
+        }
+        else if (keys.PublicKeys is { } publicKeys && Runtime.Cloud.KmsKeyReference.IsKmsScheme(publicKeys.Value.Trim()))
+        {
+            reference = publicKeys;
+        }
+
+        if (reference is null)
+        {
+            return null;
+        }
+
+        var text = reference.Value.Trim();
+        if (Runtime.Cloud.KmsKeyReference.Parse(text, out var error) is null)
+        {
+            file.Report(DiagnosticDescriptors.InvalidName, reference.Location, text, "KMS key reference", error!);
+            ok = false;
+            return null;
+        }
+
+        return text;
+    }
+
     /// <summary>
     /// The Secret a key is read from: <c>secret: {name, namespace}</c>, or cosign's <c>k8s://namespace/name</c> written in
     /// <c>publicKeys</c>. Null when the key is static (or the reference is wrong, reported and <paramref name="ok"/> false).

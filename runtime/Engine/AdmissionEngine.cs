@@ -332,10 +332,15 @@ public sealed class AdmissionEngine(
         var own = credentials.Secrets.IsEmpty || pullSecrets is null
             ? new RegistryCredentialScope.Scope(string.Empty, [])
             : await ReadPullSecretsAsync(webhookNamespace ?? "default", credentials.Secrets, cancellationToken).ConfigureAwait(false);
+        // The providers are part of the scope's name: a verdict or token obtained with a cloud identity is never lent to an
+        // entry that did not ask for it.
         return new RegistryCredentialScope.Scope(
-            $"{own.Id};{review?.Id};{(credentials.AllowInsecure ? "insecure" : "tls")}",
+            $"{own.Id};{review?.Id};{(credentials.AllowInsecure ? "insecure" : "tls")};{string.Join(',', credentials.Providers)}",
             [.. own.Entries, .. review?.Entries ?? []],
-            credentials.AllowInsecure);
+            credentials.AllowInsecure)
+        {
+            Providers = credentials.Providers,
+        };
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ namespace PolicyCompiler.Runtime.Engine;
 /// Verifies one image against one <c>verifyImages</c> entry: resolve the tag to a digest once, fetch the signatures
 /// for that digest, and count the attestors that accept them.
 /// </summary>
-public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache, TimeProvider? time = null, ISecretKeySource? secretKeys = null)
+public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache, TimeProvider? time = null, ISecretKeySource? secretKeys = null, Cloud.IKmsKeySource? kmsKeys = null)
 {
     private readonly CosignSignatureStore _signatures = new(registry);
     private readonly BundleReferrers _bundles = new(registry);
@@ -261,6 +261,12 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             // The API server could not be asked for a key: like a registry outage, an error that failurePolicy decides.
             return ImageVerificationResult.Error($"failed to verify image {image.FullyQualified}: {e.Message}");
         }
+        catch (Cloud.CloudException e) when (e.IsTransient)
+        {
+            // The KMS could not be asked for its key (unreachable, no credentials, denied): never an admission by
+            // itself, an error that failurePolicy decides.
+            return ImageVerificationResult.Error($"failed to verify image {image.FullyQualified}: {e.Message}");
+        }
         catch (Exception e) when (e is not RegistryException and not OperationCanceledException)
         {
             // Anything else that escapes the checks was raised while reading what the registry served (signatures,
@@ -414,6 +420,9 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                     case SecretKeyAttestorDefinition secret:
                         entries.Add(await ResolveAsync(secret, cancellationToken).ConfigureAwait(false));
                         break;
+                    case KmsKeyAttestorDefinition kms:
+                        entries.Add(await ResolveAsync(kms, cancellationToken).ConfigureAwait(false));
+                        break;
                     case VariableKeyAttestorDefinition variable:
                         entries.AddRange(Substitute(variable, keys, _jmes));
                         break;
@@ -432,7 +441,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         return resolved.MoveToImmutable();
 
         static bool NeedsResolving(AttestorSetDefinition set) =>
-            set.Entries.Any(e => e is SecretKeyAttestorDefinition or VariableKeyAttestorDefinition || (e is NestedAttestorDefinition nested && NeedsResolving(nested.Set)));
+            set.Entries.Any(e => e is SecretKeyAttestorDefinition or KmsKeyAttestorDefinition or VariableKeyAttestorDefinition || (e is NestedAttestorDefinition nested && NeedsResolving(nested.Set)));
     }
 
     /// <summary>
@@ -516,6 +525,25 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException or FormatException or NotSupportedException)
         {
             return new UnavailableAttestorDefinition(secret.Path, $"secret {secret.Namespace}/{secret.Name} holds no usable public key ({e.Message})");
+        }
+    }
+
+    private async Task<AttestorDefinition> ResolveAsync(KmsKeyAttestorDefinition kms, CancellationToken cancellationToken)
+    {
+        if (kmsKeys is null)
+        {
+            return new UnavailableAttestorDefinition(kms.Path, $"the key {kms.Reference} cannot be read: no KMS client is configured");
+        }
+
+        try
+        {
+            var key = await kmsKeys.GetKeyAsync(kms.Reference, kms.Hash, cancellationToken).ConfigureAwait(false);
+            return new PublicKeyAttestorDefinition(kms.Path, key, kms.Requirements, kms.Repository);
+        }
+        catch (Cloud.CloudException e) when (!e.IsTransient)
+        {
+            // The provider answered that the key does not exist or cannot verify: this entry cannot pass.
+            return new UnavailableAttestorDefinition(kms.Path, e.Message);
         }
     }
 

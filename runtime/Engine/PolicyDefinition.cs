@@ -428,6 +428,23 @@ public sealed class VariableKeyAttestorDefinition(string path, JmesFunc template
     public string? Repository { get; } = repository;
 }
 
+/// <summary>
+/// A public key held in a KMS (<c>keys.kms</c>, or a KMS URI in <c>publicKeys</c>): fetched from the provider at
+/// verification time (then kept), then checked as a static key. <see cref="Hash"/> is the policy's
+/// <c>signatureAlgorithm</c>, which only Vault keys use; the other providers say which hash their key signs with.
+/// </summary>
+public sealed class KmsKeyAttestorDefinition(string path, string reference, System.Security.Cryptography.HashAlgorithmName hash, Sigstore.SignatureRequirements? requirements = null, string? repository = null)
+    : AttestorDefinition(path)
+{
+    public string Reference { get; } = reference;
+
+    public System.Security.Cryptography.HashAlgorithmName Hash { get; } = hash;
+
+    public Sigstore.SignatureRequirements Requirements { get; } = requirements ?? Sigstore.SignatureRequirements.None;
+
+    public string? Repository { get; } = repository;
+}
+
 /// <summary>An attestor whose key could not be obtained (a Secret without a usable key): it counts as not verified.</summary>
 public sealed class UnavailableAttestorDefinition(string path, string reason) : AttestorDefinition(path)
 {
@@ -510,9 +527,15 @@ public sealed class ValidationDefinition(
 /// <see cref="Secrets"/> are <c>kubernetes.io/dockerconfigjson</c> Secrets in the webhook's own namespace, as Kyverno reads
 /// them from its namespace, used before the Pod's pull secrets and the host's files.
 /// </summary>
-public sealed class RegistryCredentialsDefinition(bool allowInsecure, ImmutableArray<string> secrets)
+public sealed class RegistryCredentialsDefinition(bool allowInsecure, ImmutableArray<string> secrets, ImmutableArray<string> providers = default)
 {
     public bool AllowInsecure { get; } = allowInsecure;
 
     public ImmutableArray<string> Secrets { get; } = secrets.IsDefault ? [] : secrets;
+
+    /// <summary>
+    /// <c>providers</c>: cloud credential helpers asked for a registry they serve, after the Secrets and the Pod's pull
+    /// secrets (<c>amazon</c>: ECR, <c>google</c>: GCR and Artifact Registry); <c>default</c> is the host's own files.
+    /// </summary>
+    public ImmutableArray<string> Providers { get; } = providers.IsDefault ? [] : providers;
 }

@@ -63,6 +63,9 @@ public sealed class RegistryClient : IDisposable
 
     public RegistryOptions Options => _options;
 
+    /// <summary>The cloud credential helpers <c>imageRegistryCredentials.providers</c> may name; none when not set.</summary>
+    public Cloud.ICloudRegistryCredentials? CloudCredentials { get; init; }
+
     /// <summary>The TLS trust of the production handler (system roots plus the CA bundle).</summary>
     public RegistryTrust Trust { get; }
 
@@ -299,13 +302,36 @@ public sealed class RegistryClient : IDisposable
     // ---- authentication ------------------------------------------------------------------------------------------
 
     /// <summary>
+    /// The credential a cloud helper the entry names gives for the registry (after its Secrets and the Pod's pull
+    /// secrets, as Kyverno chains its keychains); a helper that cannot be asked makes the call an outage, not anonymous.
+    /// </summary>
+    private async Task<RegistryCredential?> FindCloudCredentialAsync(string registry, CancellationToken cancellationToken)
+    {
+        if (RegistryCredentialScope.Current is not { Providers.Count: > 0 } scope || CloudCredentials is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await CloudCredentials.FindAsync(registry, scope.Providers, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Cloud.CloudException e)
+        {
+            throw new RegistryException(e.IsTransient ? RegistryFailure.Unavailable : RegistryFailure.Unauthorized, $"registry credentials for {registry}: {e.Message}", inner: e);
+        }
+    }
+
+    /// <summary>
     /// Sends a GET with what the registry accepted last time (a cached token for this repository and scope, or Basic
     /// credentials for a registry that asked for Basic), and on 401 answers its challenge once.
     /// </summary>
     private async Task<HttpResponseMessage> SendAuthenticatedAsync(string registry, string repository, Uri uri, string? accept, CancellationToken cancellationToken)
     {
         // A review's own pull secrets come first, as the kubelet would use them for this Pod.
-        var credential = RegistryCredentialScope.Find(registry, repository) ?? _credentials.Find(registry, repository);
+        var credential = RegistryCredentialScope.Find(registry, repository)
+            ?? await FindCloudCredentialAsync(registry, cancellationToken).ConfigureAwait(false)
+            ?? _credentials.Find(registry, repository);
         var scope = $"repository:{repository}:pull";
 
         // Tokens are kept per credential: one obtained with a Pod's pull secret must not serve a review without it.

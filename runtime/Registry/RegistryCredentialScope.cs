@@ -10,7 +10,11 @@ public static class RegistryCredentialScope
     private static readonly AsyncLocal<Scope?> s_current = new();
 
     /// <summary>The review's credentials; <see cref="Scope.Id"/> names their source (for cache keys), never their content.</summary>
-    public sealed record Scope(string Id, IReadOnlyList<DockerConfigEntry> Entries, bool AllowInsecure = false);
+    public sealed record Scope(string Id, IReadOnlyList<DockerConfigEntry> Entries, bool AllowInsecure = false)
+    {
+        /// <summary>The cloud credential helpers this scope may ask (<c>imageRegistryCredentials.providers</c>).</summary>
+        public IReadOnlyList<string> Providers { get; init; } = [];
+    }
 
     public static Scope? Current => s_current.Value;
 

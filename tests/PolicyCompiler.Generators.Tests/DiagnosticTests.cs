@@ -1279,7 +1279,7 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
-    public void PC0099_kms_key_is_not_supported_yet()
+    public void PC0015_kms_key_with_an_unknown_scheme()
     {
         var run = GeneratorHarness.Run("policy.yaml", """
             apiVersion: kyverno.io/v1
@@ -1298,12 +1298,181 @@ public sealed class DiagnosticTests
                     attestors:
                     - entries:
                       - keys:
-                          kms: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k"
+                          kms: "gcpkm://projects/p/locations/global/keyRings/r/cryptoKeys/k"
             """);
 
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.kms'");
-        DiagnosticAssert.At(diagnostic, File, 17, 15);
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.MessageContains(diagnostic, "is not a valid KMS key reference: the KMS schemes are awskms://, gcpkms://, hashivault:// and azurekms://");
+        DiagnosticAssert.At(diagnostic, File, 17, 20);
+    }
+
+    [Fact]
+    public void PC0015_awskms_key_that_is_neither_id_alias_nor_arn()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          kms: "awskms:///my-key"
+            """);
+
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.MessageContains(diagnostic, "'awskms:///my-key' is not a valid KMS key reference: write awskms:///<key id>, awskms:///alias/<name>");
+        DiagnosticAssert.At(diagnostic, File, 17, 20);
+    }
+
+    [Fact]
+    public void PC0015_gcpkms_key_without_its_key_ring()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          kms: "gcpkms://projects/p/locations/global/cryptoKeys/k"
+            """);
+
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.MessageContains(diagnostic, "is not a valid KMS key reference: write gcpkms://projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>");
+        DiagnosticAssert.At(diagnostic, File, 17, 20);
+    }
+
+    [Fact]
+    public void PC0015_hashivault_key_with_a_path()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          kms: "hashivault://transit/keys/k"
+            """);
+
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.MessageContains(diagnostic, "is not a valid KMS key reference: write hashivault://<transit key name>");
+        DiagnosticAssert.At(diagnostic, File, 17, 20);
+    }
+
+    [Fact]
+    public void PC0015_azurekms_key_without_a_key_name()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          kms: "azurekms://myvault.vault.azure.net"
+            """);
+
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.MessageContains(diagnostic, "is not a valid KMS key reference: write azurekms://<vault>.vault.azure.net/<key>[/<version>]");
+        DiagnosticAssert.At(diagnostic, File, 17, 20);
+    }
+
+    [Fact]
+    public void PC0015_kms_uri_in_public_keys_is_checked_like_kms()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: "awskms://localhost:4566"
+            """);
+
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.MessageContains(diagnostic, "'awskms://localhost:4566' is not a valid KMS key reference");
+        DiagnosticAssert.At(diagnostic, File, 17, 27);
+    }
+
+    [Fact]
+    public void PC0020_kms_beside_public_keys()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    attestors:
+                    - entries:
+                      - keys:
+                          publicKeys: "k8s://ns/name"
+                          kms: "awskms:///alias/signer"
+            """);
+
+        var diagnostic = run.Single("PC0020");
+        DiagnosticAssert.MessageContains(diagnostic, "both publicKeys and kms");
+        DiagnosticAssert.At(diagnostic, File, 18, 20);
     }
 
     [Fact]
