@@ -216,14 +216,14 @@ internal sealed record AttestorModel(
     public SecretKeyModel? SecretKey { get; init; }
 
     /// <summary><c>publicKeys</c> with variables: substituted from the rule's context and the request at verification time.</summary>
-    public VariableKeyModel? VariableKey { get; init; 
+    public VariableKeyModel? VariableKey { get; init; }
+
     /// <summary>A key fetched from a KMS at verification time, instead of <see cref="Key"/>.</summary>
     public KmsKeyModel? KmsKey { get; init; }
 }
 
 /// <summary>A <c>publicKeys</c> template (<c>{{ keys.data.production }}</c>), its text, and the signature's hash.</summary>
 internal sealed record VariableKeyModel(Conditions.KyvernoTemplate Template, string Text, string Hash);
-}
 
 /// <summary><c>keys.kms</c> (or a KMS URI in <c>publicKeys</c>), its grammar checked, with the policy's signature hash.</summary>
 internal sealed record KmsKeyModel(string Reference, string Hash);
