@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
@@ -75,13 +76,13 @@ internal static class PolicyEmitter
             }
         }
 
-        foreach (var (name, key) in fields.KeyTemplates)
+        foreach (var (name, field, template, written) in fields.Templates)
         {
             // Strict, as Kyverno substitutes attestors: a variable that does not resolve fails the attestor.
             var methods = new SourceWriter();
-            Conditions.KyvernoEmitter.EmitTemplateMethod(methods, name, key.Template, Conditions.KyvernoVariableMode.Strict, "private");
+            Conditions.KyvernoEmitter.EmitTemplateMethod(methods, name, template, Conditions.KyvernoVariableMode.Strict, "private");
             body.WriteLine();
-            body.WriteLine($"// publicKeys: {CSharp.CommentSafe(key.Text)}");
+            body.WriteLine($"// {field}: {CSharp.CommentSafe(written)}");
             body.WriteBlock(methods.ToString());
         }
 
@@ -603,7 +604,8 @@ internal static class PolicyEmitter
         else if (attestor.VariableKey is { } variable)
         {
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
-            w.WriteLine($"new VariableKeyAttestorDefinition({path}, {fields.KeyTemplate(variable)}, {CSharp.Literal(variable.Text)}, {HashName(variable.Hash)}{requirementsArgument}{repository}),");
+            var readsRequest = variable.ReadsRequest ? ", readsRequest: true" : string.Empty;
+            w.WriteLine($"new VariableKeyAttestorDefinition({path}, {fields.KeyTemplate(variable)}, {CSharp.Literal(variable.Text)}, {HashName(variable.Hash)}{requirementsArgument}{repository}{readsRequest}),");
         }
         else if (attestor.KmsKey is { } kms)
         {
@@ -614,6 +616,29 @@ internal static class PolicyEmitter
         {
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             w.WriteLine($"new PublicKeyAttestorDefinition({path}, {fields.Key(key)}{requirementsArgument}{repository}),");
+        }
+        else if (attestor.Certificates is { Templates.IsEmpty: false } templatedCertificates)
+        {
+            WriteTemplated(w, attestor.Path, templatedCertificates.Templates, fields, values =>
+            {
+                string Value(string field, string literal) => values.TryGetValue(field, out var value) ? value : literal;
+                var certificate = Value("cert", templatedCertificates.Certificate is null ? "null" : fields.Certificate(templatedCertificates.Certificate));
+                var chain = Value("certChain", "[" + string.Join(", ", templatedCertificates.Chain.Select(fields.Certificate)) + "]");
+                // Without a chain cosign checks no SCT (as for a literal bare cert); a substituted chain is never empty.
+                var ignoreSct = CSharp.Literal(templatedCertificates.CtLog.IgnoreSct || (templatedCertificates.Chain.IsEmpty && !values.ContainsKey("certChain")));
+                return $"new SignatureAttestorDefinition({path}, new CertificateSigner({certificate}, {chain}, {HashName(templatedCertificates.Hash)}, ignoreSct: {ignoreSct}, ctLogs: {CtLogs(templatedCertificates.CtLog, fields)}), {requirements}{repository})";
+            });
+        }
+        else if (attestor.Keyless is { Templates.IsEmpty: false } templatedKeyless)
+        {
+            WriteTemplated(w, attestor.Path, templatedKeyless.Templates, fields, values =>
+            {
+                string Text(string field, string? literal) => values.TryGetValue(field, out var value) ? value : CSharp.Literal(literal);
+                string Pattern(string field, string? literal) => values.TryGetValue(field, out var value) ? $"GoRegex.Create({value})" : Regex(literal);
+                var identity = $"new KeylessIdentity({Text("subject", templatedKeyless.Subject)}, {Pattern("subjectRegExp", templatedKeyless.SubjectRegExp)}, {Text("issuer", templatedKeyless.Issuer)}, {Pattern("issuerRegExp", templatedKeyless.IssuerRegExp)}, {Extensions(templatedKeyless.Extensions)})";
+                var roots = templatedKeyless.Roots.IsEmpty ? "null" : "[" + string.Join(", ", templatedKeyless.Roots.Select(fields.Certificate)) + "]";
+                return $"new SignatureAttestorDefinition({path}, new KeylessSigner({identity}, roots: {roots}, ignoreSct: {CSharp.Literal(templatedKeyless.CtLog.IgnoreSct)}, ctLogs: {CtLogs(templatedKeyless.CtLog, fields)}), {requirements}{repository})";
+            });
         }
         else if (attestor.Certificates is { } certificates)
         {
@@ -645,6 +670,47 @@ internal static class PolicyEmitter
             w.WriteLine("),");
             w.Indentation--;
         }
+    }
+
+    /// <summary>
+    /// Writes a <c>TemplatedAttestorDefinition</c>: the templates in order, and a lambda building the attestor from their
+    /// texts. <paramref name="build"/> is given each templated field's C# expression for its substituted text
+    /// (<c>values[0]</c>, …, or the PEM parsed from it) and returns the lambda's body.
+    /// </summary>
+    private static void WriteTemplated(SourceWriter w, string attestorPath, EquatableArray<TemplateFieldModel> templates, TrustMaterial fields, Func<Dictionary<string, string>, string> build)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < templates.Count; i++)
+        {
+            var value = $"values[{i.ToString(CultureInfo.InvariantCulture)}]";
+            values[templates[i].Field] = templates[i].Field switch
+            {
+                "cert" => $"PemCertificates.One({value})",
+                "certChain" => $"PemCertificates.All({value})",
+                _ => value,
+            };
+        }
+
+        w.WriteLine("new TemplatedAttestorDefinition(");
+        w.Indentation++;
+        w.WriteLine($"{CSharp.Literal(attestorPath)},");
+        w.WriteLine("[");
+        w.Indentation++;
+        foreach (var template in templates)
+        {
+            w.WriteLine($"new AttestorTemplate({CSharp.Literal(template.Field)}, {CSharp.Literal(template.Text)}, {fields.Template(template.Field, template.Template, template.Text)}),");
+        }
+
+        w.Indentation--;
+        w.WriteLine("],");
+        var readsRequest = templates.Any(t => t.ReadsRequest);
+        w.WriteLine($"values => {build(values)}{(readsRequest ? "," : "),")}");
+        if (readsRequest)
+        {
+            w.WriteLine("readsRequest: true),");
+        }
+
+        w.Indentation--;
     }
 
     // subjectRegExp and issuerRegExp are Go regexes (cosign compiles them); GoRegex gives them Go's meaning.

@@ -15,16 +15,19 @@ internal sealed class TrustMaterial(SourceWriter writer)
     private readonly Dictionary<PublicKeyModel, string> _keys = [];
     private readonly Dictionary<CertificateModel, string> _certificates = [];
     private readonly Dictionary<RequirementsModel, string> _requirements = [];
-    private readonly List<(string Name, VariableKeyModel Key)> _keyTemplates = [];
+    private readonly List<(string Name, string Field, Conditions.KyvernoTemplate Template, string Text)> _templates = [];
 
-    /// <summary>The methods that substitute <c>publicKeys</c> templates, named in the order the definition asked for them.</summary>
-    public IReadOnlyList<(string Name, VariableKeyModel Key)> KeyTemplates => _keyTemplates;
+    /// <summary>The methods that substitute attestor templates, named in the order the definition asked for them.</summary>
+    public IReadOnlyList<(string Name, string Field, Conditions.KyvernoTemplate Template, string Text)> Templates => _templates;
 
     /// <summary>The name of the method substituting this attestor's <c>publicKeys</c>, written after the definition.</summary>
-    public string KeyTemplate(VariableKeyModel key)
+    public string KeyTemplate(VariableKeyModel key) => Template("publicKeys", key.Template, key.Text);
+
+    /// <summary>The name of the method substituting one attestor field (<c>subject</c>, <c>certChain</c>, …), written after the definition.</summary>
+    public string Template(string field, Conditions.KyvernoTemplate template, string text)
     {
-        var name = "PublicKeysTemplate" + _keyTemplates.Count.ToString(CultureInfo.InvariantCulture);
-        _keyTemplates.Add((name, key));
+        var name = char.ToUpperInvariant(field[0]) + field.Substring(1) + "Template" + _templates.Count.ToString(CultureInfo.InvariantCulture);
+        _templates.Add((name, field, template, text));
         return name;
     }
 

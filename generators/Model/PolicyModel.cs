@@ -223,7 +223,10 @@ internal sealed record AttestorModel(
 }
 
 /// <summary>A <c>publicKeys</c> template (<c>{{ keys.data.production }}</c>), its text, and the signature's hash.</summary>
-internal sealed record VariableKeyModel(Conditions.KyvernoTemplate Template, string Text, string Hash);
+internal sealed record VariableKeyModel(Conditions.KyvernoTemplate Template, string Text, string Hash)
+{
+    public bool ReadsRequest { get; init; }
+}
 
 /// <summary><c>keys.kms</c> (or a KMS URI in <c>publicKeys</c>), its grammar checked, with the policy's signature hash.</summary>
 internal sealed record KmsKeyModel(string Reference, string Hash);
@@ -245,7 +248,14 @@ internal sealed record TransparencyLogModel(bool Ignore, string? Url, PublicKeyM
 internal sealed record CtLogModel(bool IgnoreSct, PublicKeyModel? Key);
 
 /// <summary><paramref name="CtLog"/> is what applies: without a chain cosign uses only the certificate's key, so SCTs are ignored.</summary>
-internal sealed record CertificatesModel(CertificateModel? Certificate, EquatableArray<CertificateModel> Chain, string Hash, CtLogModel CtLog);
+internal sealed record CertificatesModel(CertificateModel? Certificate, EquatableArray<CertificateModel> Chain, string Hash, CtLogModel CtLog)
+{
+    /// <summary><c>cert</c>/<c>certChain</c> with variables (then <see cref="Certificate"/>/<see cref="Chain"/> stay empty for them).</summary>
+    public EquatableArray<TemplateFieldModel> Templates { get; init; } = EquatableArray<TemplateFieldModel>.Empty;
+}
+
+/// <summary>An attestor field written with variables: substituted from the rule's context and the request at admission.</summary>
+internal sealed record TemplateFieldModel(string Field, Conditions.KyvernoTemplate Template, string Text, bool ReadsRequest);
 
 internal sealed record KeylessModel(
     string? Subject,
@@ -254,7 +264,11 @@ internal sealed record KeylessModel(
     string? IssuerRegExp,
     EquatableArray<CertificateModel> Roots,
     EquatableArray<KeyValueModel> Extensions,
-    CtLogModel CtLog);
+    CtLogModel CtLog)
+{
+    /// <summary>Identity fields with variables, in the order subject, subjectRegExp, issuer, issuerRegExp.</summary>
+    public EquatableArray<TemplateFieldModel> Templates { get; init; } = EquatableArray<TemplateFieldModel>.Empty;
+}
 
 /// <summary>An X.509 certificate checked at build time (structure, key, chain names).</summary>
 internal sealed record CertificateModel(string DerBase64, string Fingerprint);

@@ -544,6 +544,21 @@ internal static class PolicyParser
                 Rekor = ParseRekor(certificates),
                 CtLog = ParseCtLog(certificates),
             };
+            foreach (var (field, value) in new[] { ("cert", attestor.Certificates.Cert), ("certChain", attestor.Certificates.CertChain) })
+            {
+                if (value is not null && value.Value.Contains("{{"))
+                {
+                    if (ConditionParser.ParseTemplate(certificates.File, value, certificates.FieldPath(field)) is { } template)
+                    {
+                        attestor.Certificates.Templates[field] = template;
+                    }
+                    else
+                    {
+                        attestor.Certificates.HasTemplateError = true;
+                    }
+                }
+            }
+
             certificates.RejectUnknown(s_certificatesFields);
         }
 
@@ -560,12 +575,19 @@ internal static class PolicyParser
                 Rekor = ParseRekor(keyless),
                 CtLog = ParseCtLog(keyless),
             };
-            // Kyverno substitutes these from the rule's context at admission; read literally they could never match.
+            // Kyverno substitutes these from the rule's context and the request at admission, as it does publicKeys.
             foreach (var (field, value) in new[] { ("subject", syntax.Subject), ("subjectRegExp", syntax.SubjectRegExp), ("issuer", syntax.Issuer), ("issuerRegExp", syntax.IssuerRegExp) })
             {
                 if (value is not null && value.Value.Contains("{{"))
                 {
-                    keyless.File.Report(DiagnosticDescriptors.NotSupportedYet, value.Location, keyless.FieldPath(field), "variables in keyless identities are not substituted yet; write the identity, or take the key from the context with keys.publicKeys");
+                    if (ConditionParser.ParseTemplate(keyless.File, value, keyless.FieldPath(field)) is { } template)
+                    {
+                        syntax.Templates[field] = template;
+                    }
+                    else
+                    {
+                        syntax.HasTemplateError = true;
+                    }
                 }
             }
 

@@ -366,6 +366,12 @@ internal sealed class CertificatesSyntax
     public RekorSyntax? Rekor { get; set; }
 
     public CtLogSyntax? CtLog { get; set; }
+
+    /// <summary><c>cert</c> and <c>certChain</c> written with variables, by field name; substituted at admission.</summary>
+    public Dictionary<string, Conditions.KyvernoTemplate> Templates { get; } = new(System.StringComparer.Ordinal);
+
+    /// <summary>A field's variables did not parse (already reported).</summary>
+    public bool HasTemplateError { get; set; }
 }
 
 internal sealed class KeylessSyntax
@@ -386,6 +392,12 @@ internal sealed class KeylessSyntax
 
     /// <summary>Where <c>additionalExtensions</c> keys are, for diagnostics about unknown names.</summary>
     public Dictionary<string, LocationInfo> ExtensionKeyLocations { get; } = [];
+
+    /// <summary><c>subject</c>, <c>issuer</c> and their regexes written with variables, by field name; substituted at admission.</summary>
+    public Dictionary<string, Conditions.KyvernoTemplate> Templates { get; } = new(System.StringComparer.Ordinal);
+
+    /// <summary>A field's variables did not parse (already reported).</summary>
+    public bool HasTemplateError { get; set; }
 
     public RekorSyntax? Rekor { get; set; }
 

@@ -152,7 +152,7 @@ internal static class AttestorValidator
                 var variableTlog = ValidateRekor(keys.Rekor, file);
                 var variableHash = ValidateHash(keys.SignatureAlgorithm, file, ref ok);
                 return ok && variableTlog is not null
-                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, variableTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { VariableKey = new VariableKeyModel(template, keys.PublicKeysText!, variableHash) }]
+                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, variableTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { VariableKey = new VariableKeyModel(template, keys.PublicKeysText!, variableHash) { ReadsRequest = ConditionParser.ReadsRequest(template) } }]
                     : null;
             }
 
@@ -283,8 +283,13 @@ internal static class AttestorValidator
             return null;
         }
 
+        if (certificates.HasTemplateError)
+        {
+            return null;
+        }
+
         CheckedCertificate? leaf = null;
-        if (certificates.Cert is { } cert)
+        if (certificates.Cert is { } cert && !certificates.Templates.ContainsKey("cert"))
         {
             var parsed = CertificateReader.ReadAll(cert.Value, out var error);
             if (parsed is null || parsed.Count != 1)
@@ -297,7 +302,7 @@ internal static class AttestorValidator
         }
 
         var chain = new List<CheckedCertificate>();
-        if (certificates.CertChain is { } chainText)
+        if (certificates.CertChain is { } chainText && !certificates.Templates.ContainsKey("certChain"))
         {
             var parsed = CertificateReader.ReadAll(chainText.Value, out var error);
             var chainError = parsed is null ? error : CertificateReader.CheckChain(parsed, leaf);
@@ -312,13 +317,20 @@ internal static class AttestorValidator
 
         // Kyverno leaves cosign's IgnoreSCT false unless ctlog says otherwise; a chain makes cosign validate the signing
         // certificate and its SCT, while a bare cert only becomes a key verifier and its extensions are never read.
-        var ctlog = chain.Count == 0 ? new CtLogModel(true, null) : ValidateCtLog(certificates.CtLog, file);
-        return ctlog is null ? null : new CertificatesModel(leaf is null ? null : ToModel(leaf), chain.Select(ToModel).ToEquatableArray(), "sha256", ctlog);
+        // A chain with variables is known at admission only: ctlog is read here and set aside there if the chain is empty.
+        var chainTemplated = certificates.Templates.ContainsKey("certChain");
+        var ctlog = chain.Count == 0 && !chainTemplated ? new CtLogModel(true, null) : ValidateCtLog(certificates.CtLog, file);
+        return ctlog is null
+            ? null
+            : new CertificatesModel(leaf is null ? null : ToModel(leaf), chain.Select(ToModel).ToEquatableArray(), "sha256", ctlog)
+            {
+                Templates = Templates(certificates.Templates, [("cert", certificates.Cert), ("certChain", certificates.CertChain)]),
+            };
     }
 
     private static KeylessModel? ValidateKeyless(KeylessSyntax keyless, YamlFile file)
     {
-        var ok = true;
+        var ok = !keyless.HasTemplateError;
         if (keyless.Subject is null && keyless.SubjectRegExp is null && keyless.Issuer is null && keyless.IssuerRegExp is null && (keyless.AdditionalExtensions?.Count ?? 0) == 0)
         {
             file.Report(DiagnosticDescriptors.KeylessWithoutIdentity, keyless.Location);
@@ -327,7 +339,8 @@ internal static class AttestorValidator
 
         foreach (var regex in new[] { keyless.SubjectRegExp, keyless.IssuerRegExp })
         {
-            if (regex is null)
+            // A regex with variables is known at admission only; one that does not compile then fails its attestor.
+            if (regex is null || regex.Value.Contains("{{"))
             {
                 continue;
             }
@@ -383,15 +396,26 @@ internal static class AttestorValidator
         var ctlog = ValidateCtLog(keyless.CtLog, file);
         return ok && ctlog is not null
             ? new KeylessModel(
-                keyless.Subject?.Value,
-                keyless.SubjectRegExp?.Value,
-                keyless.Issuer?.Value,
-                keyless.IssuerRegExp?.Value,
+                Literal(keyless.Subject),
+                Literal(keyless.SubjectRegExp),
+                Literal(keyless.Issuer),
+                Literal(keyless.IssuerRegExp),
                 roots.Select(ToModel).ToEquatableArray(),
                 extensions.OrderBy(e => e.Key, StringComparer.Ordinal).ToEquatableArray(),
                 ctlog)
+            {
+                Templates = Templates(keyless.Templates, [("subject", keyless.Subject), ("subjectRegExp", keyless.SubjectRegExp), ("issuer", keyless.Issuer), ("issuerRegExp", keyless.IssuerRegExp)]),
+            }
             : null;
+
+        static string? Literal(Located<string>? value) => value is null || value.Value.Contains("{{") ? null : value.Value;
     }
+
+    /// <summary>The fields written with variables, in the given order, each with its text as written.</summary>
+    private static EquatableArray<TemplateFieldModel> Templates(Dictionary<string, Conditions.KyvernoTemplate> templates, (string Field, Located<string>? Value)[] order) =>
+        order.Where(f => templates.ContainsKey(f.Field))
+            .Select(f => new TemplateFieldModel(f.Field, templates[f.Field], f.Value!.Value, ConditionParser.ReadsRequest(templates[f.Field])))
+            .ToEquatableArray();
 
     private static PublicKeyModel? SinglePublicKey(Located<string> pem, string field, YamlFile file)
     {

@@ -426,6 +426,9 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                     case VariableKeyAttestorDefinition variable:
                         entries.AddRange(Substitute(variable, keys, _jmes));
                         break;
+                    case TemplatedAttestorDefinition templated:
+                        entries.Add(Substitute(templated, keys, _jmes));
+                        break;
                     case NestedAttestorDefinition nested:
                         entries.Add(new NestedAttestorDefinition(nested.Path, (await ResolveSecretKeysAsync([nested.Set], keys, cancellationToken).ConfigureAwait(false))[0]));
                         break;
@@ -441,7 +444,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         return resolved.MoveToImmutable();
 
         static bool NeedsResolving(AttestorSetDefinition set) =>
-            set.Entries.Any(e => e is SecretKeyAttestorDefinition or KmsKeyAttestorDefinition or VariableKeyAttestorDefinition || (e is NestedAttestorDefinition nested && NeedsResolving(nested.Set)));
+            set.Entries.Any(e => e is SecretKeyAttestorDefinition or KmsKeyAttestorDefinition or VariableKeyAttestorDefinition or TemplatedAttestorDefinition || (e is NestedAttestorDefinition nested && NeedsResolving(nested.Set)));
     }
 
     /// <summary>
@@ -484,8 +487,11 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
         static string Describe(string text) => text.Length == 0 ? "it is empty" : $"it starts with \"{(text.Length > 20 ? text[..20] + "…" : text)}\"";
     }
 
+    private static AttestorDefinition Substitute(TemplatedAttestorDefinition templated, KeySubstitution keys, JmesContext jmes) =>
+        templated.Substitute(keys.Root(), jmes);
+
     /// <summary>The PEM blocks of <paramref name="text"/>, each from its BEGIN line to its END line.</summary>
-    private static List<string> PemBlocks(string text)
+    internal static List<string> PemBlocks(string text)
     {
         var blocks = new List<string>();
         var at = 0;

@@ -276,7 +276,22 @@ public sealed class ImageVerificationDefinition(
     public bool UseCache { get; } = useCache;
 
     /// <summary>Whether a verdict may be reused: the policy allows caching and no condition reads the request.</summary>
-    public bool VerdictIsReusable => UseCache && !Attestations.Any(a => a.ConditionsReadRequest) && Validation is not { ReadsRequest: true };
+    public bool VerdictIsReusable => UseCache && !_attestorsReadRequest && !Attestations.Any(a => a.ConditionsReadRequest) && Validation is not { ReadsRequest: true };
+
+    // Worked out once: VerdictIsReusable is read on every cache lookup.
+    private readonly bool _attestorsReadRequest = AttestorsReadRequest(attestors)
+        || (!attestations.IsDefault && attestations.Any(a => AttestorsReadRequest(a.Attestors)));
+
+    // The verdict cache's key holds the context's fingerprint, not the request: an attestor substituted from the request
+    // (a key or a subject per namespace) gives a verdict for that request only.
+    private static bool AttestorsReadRequest(ImmutableArray<AttestorSetDefinition> sets) =>
+        !sets.IsDefaultOrEmpty && sets.Any(s => s.Entries.Any(e => e switch
+        {
+            VariableKeyAttestorDefinition variable => variable.ReadsRequest,
+            TemplatedAttestorDefinition templated => templated.ReadsRequest,
+            NestedAttestorDefinition nested => AttestorsReadRequest([nested.Set]),
+            _ => false,
+        }));
 
     /// <summary>A repository that holds the signatures instead of the image's own repository.</summary>
     public string? Repository { get; } = repository;
@@ -413,9 +428,12 @@ public sealed class SecretKeyAttestorDefinition(string path, string @namespace, 
 /// A public key written with variables (<c>publicKeys: "{{ keys.data.production }}"</c>): substituted from the rule's context
 /// and the request at verification time, then parsed; several PEM blocks are several entries, as in Kyverno.
 /// </summary>
-public sealed class VariableKeyAttestorDefinition(string path, JmesFunc template, string text, System.Security.Cryptography.HashAlgorithmName hash, Sigstore.SignatureRequirements? requirements = null, string? repository = null)
+public sealed class VariableKeyAttestorDefinition(string path, JmesFunc template, string text, System.Security.Cryptography.HashAlgorithmName hash, Sigstore.SignatureRequirements? requirements = null, string? repository = null, bool readsRequest = false)
     : AttestorDefinition(path)
 {
+    /// <summary>Whether the template reads the request, so that a verdict holds for this request only.</summary>
+    public bool ReadsRequest { get; } = readsRequest;
+
     public JmesFunc Template { get; } = template;
 
     /// <summary>The template as written, for messages.</summary>
@@ -443,6 +461,71 @@ public sealed class KmsKeyAttestorDefinition(string path, string reference, Syst
     public Sigstore.SignatureRequirements Requirements { get; } = requirements ?? Sigstore.SignatureRequirements.None;
 
     public string? Repository { get; } = repository;
+}
+
+/// <summary>
+/// An attestor with variables in its keyless identity (<c>subject</c>, <c>issuer</c>, their regexes) or its certificates
+/// (<c>cert</c>, <c>certChain</c>): each template is substituted from the rule's context and the request at verification
+/// time, then <see cref="Build"/> makes the attestor from the texts, in the order of <see cref="Templates"/>. A variable
+/// that does not resolve, an empty identity, or text that is no usable regex or certificate fails this attestor only.
+/// </summary>
+public sealed class TemplatedAttestorDefinition(string path, ImmutableArray<AttestorTemplate> templates, Func<string[], SignatureAttestorDefinition> build, bool readsRequest = false)
+    : AttestorDefinition(path)
+{
+    public ImmutableArray<AttestorTemplate> Templates { get; } = templates;
+
+    public Func<string[], SignatureAttestorDefinition> Build { get; } = build;
+
+    /// <summary>Whether a template reads the request, so that a verdict holds for this request only.</summary>
+    public bool ReadsRequest { get; } = readsRequest;
+
+    /// <summary>
+    /// The attestor a keyless identity or certificates template gives for this review. Every template must resolve to
+    /// non-empty text (an empty subject or issuer would otherwise stop constraining the signer), and the texts must make
+    /// an attestor (regexes that compile, PEM certificates); anything else fails this attestor only, with the reason.
+    /// </summary>
+    public AttestorDefinition Substitute(JmesValue root, JmesContext jmes)
+    {
+        var values = new string[Templates.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            var template = Templates[i];
+            try
+            {
+                values[i] = KyvernoVariables.ToText(template.Template(root, jmes));
+            }
+            catch (JmesPathException e)
+            {
+                return new UnavailableAttestorDefinition(Path, $"{template.Field} {template.Text}: {e.Message}");
+            }
+
+            if (values[i].Length == 0)
+            {
+                return new UnavailableAttestorDefinition(Path, $"{template.Field} {template.Text} is empty");
+            }
+        }
+
+        try
+        {
+            return Build(values);
+        }
+        catch (Exception e) when (e is ArgumentException or System.Security.Cryptography.CryptographicException or FormatException or NotSupportedException)
+        {
+            var fields = string.Join(", ", Templates.Select(t => $"{t.Field} {t.Text}"));
+            return new UnavailableAttestorDefinition(Path, $"{fields} gave no usable attestor ({e.Message})");
+        }
+    }
+}
+
+/// <summary>One field of a <see cref="TemplatedAttestorDefinition"/>: its name, its text as written, and its substitution.</summary>
+public sealed class AttestorTemplate(string field, string text, JmesFunc template)
+{
+    public string Field { get; } = field;
+
+    /// <summary>The template as written, for messages.</summary>
+    public string Text { get; } = text;
+
+    public JmesFunc Template { get; } = template;
 }
 
 /// <summary>An attestor whose key could not be obtained (a Secret without a usable key): it counts as not verified.</summary>

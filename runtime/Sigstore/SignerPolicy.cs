@@ -165,6 +165,15 @@ public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyLi
     /// </summary>
     public IReadOnlyList<X509Certificate2> TrustStore { get; } = certificate is null ? chain : [certificate, .. chain];
 
+    /// <summary>The signing certificate, when the attestor names one.</summary>
+    public X509Certificate2? Certificate => certificate;
+
+    /// <summary>The CA chain, root last.</summary>
+    public IReadOnlyList<X509Certificate2> Chain => chain;
+
+    /// <summary>Whether no SCT is required (cosign's IgnoreSCT; always so without a chain).</summary>
+    public bool IgnoreSct => ignoreSct;
+
     public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
     {
         var (presented, presentedChain, presentedError) = Presented(signature);
@@ -281,6 +290,9 @@ public sealed class KeylessIdentity(string? subject, Regex? subjectRegex, string
 /// </summary>
 public sealed class KeylessSigner(KeylessIdentity identity, IReadOnlyList<X509Certificate2>? roots, bool ignoreSct, IReadOnlyList<TransparencyLog>? ctLogs) : SignerPolicy
 {
+    /// <summary>The identity the signing certificate must name.</summary>
+    public KeylessIdentity Identity => identity;
+
     public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
     {
         var (presented, presentedChain, presentedError) = Presented(signature);

@@ -11,7 +11,7 @@ namespace PolicyCompiler.Generators.Tests;
 /// </summary>
 public sealed class BaselineTests
 {
-    private static readonly string[] s_names = ["check-image", "deprecated-image-key", "team-a-images", "multi-key-count", "attestation-conditions", "match-selectors", "certificate-review", "context-keys"];
+    private static readonly string[] s_names = ["check-image", "deprecated-image-key", "team-a-images", "multi-key-count", "attestation-conditions", "match-selectors", "certificate-review", "context-keys", "context-identities"];
 
     public static TheoryData<string> Policies { get; } = new(s_names);
 
@@ -30,7 +30,7 @@ public sealed class BaselineTests
     {
         var run = GeneratorHarness.Run([.. s_names.Select(n => GeneratorHarness.Policy(n + ".yaml", TestFiles.Read("baselines", n + ".yaml")))]).AssertClean();
 
-        Assert.Equal(8, run.PolicySources.Count());
+        Assert.Equal(s_names.Length, run.PolicySources.Count());
         Baseline.AssertMatches("PolicyCatalog.g.cs.txt", run.Catalog);
     }
 

@@ -354,36 +354,164 @@ public sealed class ContextEntryTests
     }
 }
 
-/// <summary>Variables in keyless identities are refused until they are substituted (read literally, they could never match).</summary>
-public sealed class KeylessVariableTests
+/// <summary>
+/// Variables in keyless identities and in certificates: compiled to attestors substituted per review from the rule's
+/// context and the request, as <c>publicKeys</c> is; what cannot be substituted fails that attestor with its reason.
+/// </summary>
+public sealed class AttestorVariableTests
 {
-    [Fact]
-    public void Variable_in_a_keyless_subject_is_not_supported_yet()
+    private const string File = GeneratorHarness.PolicyDirectory + "policy.yaml";
+
+    private static string Policy(string attestor) => $$"""
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: attestor-variables
+        spec:
+          rules:
+            - name: check
+              match:
+                any:
+                - resources:
+                    kinds: [Pod]
+              context:
+              - name: identities
+                configMap:
+                  name: identities
+                  namespace: kyverno
+              verifyImages:
+              - imageReferences: ["ghcr.io/*"]
+                attestors:
+                - entries:
+                  - {{attestor}}
+        """;
+
+    private static TemplatedAttestorDefinition Attestor(string attestor)
     {
-        var run = GeneratorHarness.Run("policy.yaml", """
-            apiVersion: kyverno.io/v1
-            kind: ClusterPolicy
-            metadata:
-              name: keyless-variable
-            spec:
-              rules:
-                - name: check
-                  match:
-                    any:
-                    - resources:
-                        kinds: [Pod]
-                  verifyImages:
-                  - imageReferences: ["ghcr.io/*"]
-                    attestors:
-                    - entries:
-                      - keyless:
+        var policy = Assert.Single(Load(("policy.yaml", Policy(attestor))));
+        var set = Assert.Single(Assert.Single(policy.Rules.First(r => r.Name == "check").VerifyImages).Attestors);
+        return Assert.IsType<TemplatedAttestorDefinition>(Assert.Single(set.Entries));
+    }
+
+    private static AttestorDefinition Substitute(TemplatedAttestorDefinition attestor, string rootJson) =>
+        attestor.Substitute(Runtime.Conditions.JmesValue.ParseJson(rootJson), new Runtime.Conditions.JmesContext());
+
+    /// <summary>A certificate as Fulcio issues them: the identity in the SAN, the OIDC issuer in its extension.</summary>
+    private static Runtime.Sigstore.FulcioCertificate Fulcio(string email, string issuer)
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=sigstore", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        san.AddEmailAddress(email);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509Extension(Runtime.Sigstore.FulcioCertificate.OidcIssuerV1, System.Text.Encoding.UTF8.GetBytes(issuer), false));
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(10));
+        return Runtime.Sigstore.FulcioCertificate.Read(certificate);
+    }
+
+    private static Runtime.Sigstore.KeylessIdentity Identity(AttestorDefinition attestor) =>
+        Assert.IsType<Runtime.Sigstore.KeylessSigner>(Assert.IsType<SignatureAttestorDefinition>(attestor).Signer).Identity;
+
+    [Fact]
+    public void Keyless_subject_and_issuer_are_substituted_from_the_request_and_the_context()
+    {
+        var attestor = Attestor("""
+            keyless:
                           subject: "{{ request.namespace }}@example.com"
+                          issuer: "{{ identities.data.issuer }}"
+            """);
+        Assert.Equal(["subject", "issuer"], attestor.Templates.Select(t => t.Field));
+        Assert.True(attestor.ReadsRequest);
+
+        var identity = Identity(Substitute(attestor, """{"request":{"namespace":"team-a"},"identities":{"data":{"issuer":"https://accounts.example.com"}}}"""));
+
+        Assert.Null(identity.Check(Fulcio("team-a@example.com", "https://accounts.example.com")));
+        Assert.Equal("subject mismatch: expected team-a@example.com, got team-b@example.com", identity.Check(Fulcio("team-b@example.com", "https://accounts.example.com")));
+        Assert.Equal("issuer mismatch: expected https://accounts.example.com, got https://other.example.com", identity.Check(Fulcio("team-a@example.com", "https://other.example.com")));
+    }
+
+    [Fact]
+    public void Keyless_regexes_are_substituted_and_a_pattern_that_does_not_compile_fails_the_attestor()
+    {
+        var attestor = Attestor("""
+            keyless:
+                          subjectRegExp: "{{ identities.data.subjects }}"
+                          issuer: https://accounts.example.com
+            """);
+        Assert.False(attestor.ReadsRequest);
+
+        var identity = Identity(Substitute(attestor, """{"identities":{"data":{"subjects":"^team-(a|b)@example\\.com$"}}}"""));
+        Assert.Null(identity.Check(Fulcio("team-b@example.com", "https://accounts.example.com")));
+        Assert.StartsWith("subject mismatch", identity.Check(Fulcio("team-c@example.com", "https://accounts.example.com")), StringComparison.Ordinal);
+
+        var bad = Assert.IsType<UnavailableAttestorDefinition>(Substitute(attestor, """{"identities":{"data":{"subjects":"team-(a"}}}"""));
+        Assert.StartsWith("subjectRegExp {{ identities.data.subjects }} gave no usable attestor (", bad.Reason, StringComparison.Ordinal);
+        Assert.Equal(".attestors[0].entries[0].keyless", bad.Path);
+    }
+
+    [Fact]
+    public void A_keyless_variable_that_does_not_resolve_or_resolves_empty_fails_the_attestor()
+    {
+        var attestor = Attestor("""
+            keyless:
+                          subject: "{{ identities.data.subject }}"
                           issuer: https://accounts.example.com
             """);
 
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.At(diagnostic, GeneratorHarness.PolicyDirectory + "policy.yaml", 17, 24);
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless.subject' is valid Kyverno but PolicyCompiler does not compile it yet (variables in keyless identities are not substituted yet");
+        var missing = Assert.IsType<UnavailableAttestorDefinition>(Substitute(attestor, """{"identities":{"data":{}}}"""));
+        Assert.StartsWith("subject {{ identities.data.subject }}: ", missing.Reason, StringComparison.Ordinal);
+
+        // An empty subject would no longer constrain the signer: refused, not read as "any subject".
+        var empty = Assert.IsType<UnavailableAttestorDefinition>(Substitute(attestor, """{"identities":{"data":{"subject":""}}}"""));
+        Assert.Equal("subject {{ identities.data.subject }} is empty", empty.Reason);
+    }
+
+    [Fact]
+    public void A_keyless_regex_with_variables_is_not_checked_at_build_time_but_a_literal_one_still_is()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+            keyless:
+                          subjectRegExp: "{{ identities.data.subjects }}"
+                          issuerRegExp: "(unclosed"
+            """));
+
+        DiagnosticAssert.MessageContains(run.Single("PC0019"), "'(unclosed' is not a valid regular expression");
+    }
+
+    [Fact]
+    public void Certificate_chain_from_the_context_is_parsed_at_admission_and_bad_text_fails_the_attestor()
+    {
+        var attestor = Attestor("""
+            certificates:
+                          certChain: "{{ identities.data.chain }}"
+            """);
+        Assert.Equal("certChain", Assert.Single(attestor.Templates).Field);
+
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var root = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=root", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var pem = root.ExportCertificatePem();
+        var json = JsonSerializer.Serialize(new { identities = new { data = new { chain = pem } } });
+
+        var signer = Assert.IsType<Runtime.Sigstore.CertificateSigner>(Assert.IsType<SignatureAttestorDefinition>(Substitute(attestor, json)).Signer);
+        Assert.Null(signer.Certificate);
+        Assert.Equal(root.Thumbprint, Assert.Single(signer.Chain).Thumbprint);
+        Assert.False(signer.IgnoreSct);
+
+        var bad = Assert.IsType<UnavailableAttestorDefinition>(Substitute(attestor, """{"identities":{"data":{"chain":"not a certificate"}}}"""));
+        Assert.Equal("certChain {{ identities.data.chain }} gave no usable attestor (no PEM certificate found)", bad.Reason);
+    }
+
+    [Fact]
+    public void Bad_variable_in_a_keyless_subject_is_a_build_error_at_its_column()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+            keyless:
+                          subject: "{{ request.[ }}"
+            """));
+
+        var diagnostic = run.Single("PC0023");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless.subject' has an invalid variable");
     }
 }
 

@@ -125,6 +125,73 @@ public sealed class ContextDataTests : IDisposable
         Assert.Contains($"{KeyPath}: publicKeys {{{{ keys.data.pub }}}}: variable substitution failed: variable {{{{ keys.data.pub }}}} could not be resolved", message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A policy whose attestor is substituted per review, as the generator writes <c>certificates.cert: "{{ … }}"</c>:
+    /// a bare certificate is checked as its public key, so a self-signed certificate over the signer's key verifies.
+    /// </summary>
+    private static PolicyDefinition CertificatePolicy(JmesFunc template, string text, bool readsRequest = false)
+    {
+        var attestor = new TemplatedAttestorDefinition(
+            ".attestors[0].entries[0].certificates",
+            [new AttestorTemplate("cert", text, template)],
+            values => new SignatureAttestorDefinition(".attestors[0].entries[0].certificates", new PolicyCompiler.Runtime.Sigstore.CertificateSigner(PemCertificates.One(values[0]), [], HashAlgorithmName.SHA256, ignoreSct: true, ctLogs: null), PolicyCompiler.Runtime.Sigstore.SignatureRequirements.None),
+            readsRequest);
+        var entry = new ImageVerificationDefinition("verifyImages[0]", _ => true, [new AttestorSetDefinition(".attestors[0]", null, [attestor])], mutateDigest: true, verifyDigest: true, required: true, repository: null);
+        var rule = new RuleDefinition("check-signature", _ => true, [entry], context: [new ConfigMapContextEntry("keys", static (_, _) => Text("keys"), static (_, _) => Text("default"))]);
+        return new PolicyDefinition("context-certificates", null, FailureAction.Enforce, FailurePolicy.Fail, 10, "context-certificates.yaml", [rule]);
+    }
+
+    private static string SelfSigned(ECDsa key)
+    {
+        using var certificate = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=signer", key, HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        return certificate.ExportCertificatePem();
+    }
+
+    private static readonly JmesFunc s_certFromConfigMap = static (root, _) => KyvernoVariables.Require(root.Field("keys").Field("data").Field("pub"), "{{ keys.data.pub }}");
+
+    [Fact]
+    public async Task Certificate_from_a_configmap_verifies_the_image_its_key_signed()
+    {
+        ServeKey(SelfSigned(_signer));
+
+        var response = await Mutate(Engine(CertificatePolicy(s_certFromConfigMap, "{{ keys.data.pub }}")), SignedImage());
+
+        Assert.True(response.Allowed, response.Status?.Message);
+    }
+
+    [Fact]
+    public async Task Configmap_value_that_is_not_a_certificate_fails_the_attestor_with_a_clear_message()
+    {
+        ServeKey("not a certificate");
+
+        var message = HostileHarness.Denied(await Mutate(Engine(CertificatePolicy(s_certFromConfigMap, "{{ keys.data.pub }}")), SignedImage()));
+
+        Assert.Contains(".attestors[0].entries[0].certificates: cert {{ keys.data.pub }} gave no usable attestor (no PEM certificate found)", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Attestor_substituted_from_the_request_gives_a_verdict_for_that_request_only()
+    {
+        // The same context (fingerprint) and image, two namespaces: the cache key does not hold the request, so a verdict
+        // reached with default's certificate must not answer for team-b, whose entry names another key.
+        _api.Namespaces["default/configmaps/keys"] = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["kind"] = "ConfigMap",
+            ["data"] = new Dictionary<string, string> { ["default"] = SelfSigned(_signer), ["team-b"] = SelfSigned(_other) },
+        });
+        JmesFunc perNamespace = static (root, _) => KyvernoVariables.Require(root.Field("keys").Field("data").Field(root.Field("request").Field("namespace").GetString()!), "{{ keys.data.{{request.namespace}} }}");
+        var policy = CertificatePolicy(perNamespace, "{{ keys.data.{{request.namespace}} }}", readsRequest: true);
+        Assert.False(policy.Rules[0].VerifyImages[0].VerdictIsReusable);
+        var engine = Engine(policy);
+        var image = SignedImage();
+
+        Assert.True((await Mutate(engine, image)).Allowed);
+        var teamB = HostileHarness.PodRequest(image);
+        teamB.Namespace = "team-b";
+        HostileHarness.Denied(await engine.MutateAsync(teamB, CancellationToken.None));
+    }
+
     [Fact]
     public async Task Missing_configmap_denies_even_when_failure_policy_is_ignore()
     {
