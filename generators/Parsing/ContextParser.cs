@@ -88,7 +88,7 @@ internal static class ContextParser
             ok = false;
         }
 
-        entry.NotSupported("imageRegistry", "image data from a registry is not built yet");
+        entry.NotSupported("imageRegistry", "image data from a registry (image, resolvedImage, registry, repository, identifier, manifest, configData) is not loaded yet; check signed facts with verifyImages attestations and their conditions instead");
         entry.NotSupported("globalReference", "global context entries are not built");
         ContextEntryModel? model = null;
         if (entry.TakeMapping("variable", "Variable") is { } variable)
@@ -150,7 +150,7 @@ internal static class ContextParser
 
     private static ContextEntryModel? ParseApiCall(MappingReader apiCall, string name, ref bool ok)
     {
-        apiCall.NotSupported("service", "calls to services outside the API server are not built yet; read Kubernetes objects with urlPath");
+        apiCall.NotSupported("service", "HTTPS calls to services outside the API server (url, caBundle, headers) are not built yet; read Kubernetes objects with urlPath");
         var urlPath = apiCall.TakeString("urlPath");
         if (urlPath is null && !apiCall.Has("service"))
         {

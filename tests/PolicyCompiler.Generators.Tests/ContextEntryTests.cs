@@ -327,7 +327,22 @@ public sealed class ContextEntryTests
 
         var diagnostic = run.Single("PC0099");
         DiagnosticAssert.At(diagnostic, File, 15, 9);
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].imageRegistry' is valid Kyverno but PolicyCompiler does not compile it yet");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].imageRegistry' is valid Kyverno but PolicyCompiler does not compile it yet (image data from a registry (image, resolvedImage, registry, repository, identifier, manifest, configData) is not loaded yet");
+    }
+
+    [Fact]
+    public void Api_calls_to_external_services_are_not_built_yet()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: scan
+                    apiCall:
+                      service:
+                        url: https://scanner.example.com/check
+            """));
+
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.At(diagnostic, File, 16, 11);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].apiCall.service' is valid Kyverno but PolicyCompiler does not compile it yet (HTTPS calls to services outside the API server (url, caBundle, headers) are not built yet");
     }
 
     [Fact]
