@@ -571,7 +571,7 @@ internal static class PolicyParser
                 SubjectRegExp = keyless.TakeString("subjectRegExp"),
                 Issuer = keyless.TakeString("issuer"),
                 IssuerRegExp = keyless.TakeString("issuerRegExp"),
-                Roots = keyless.TakeString("roots"),
+                Roots = keyless.TakeLiteralString("roots"),
                 Rekor = ParseRekor(keyless),
                 CtLog = ParseCtLog(keyless),
             };
@@ -597,7 +597,7 @@ internal static class PolicyParser
                 foreach (var name in extensions.FieldNames)
                 {
                     syntax.ExtensionKeyLocations[name] = extensions.KeyLocation(name);
-                    if (extensions.TakeString(name) is { } value)
+                    if (extensions.TakeLiteralString(name) is { } value)
                     {
                         syntax.AdditionalExtensions[name] = value;
                     }
@@ -628,8 +628,8 @@ internal static class PolicyParser
         var syntax = new RekorSyntax
         {
             Location = rekor.Location,
-            Url = rekor.TakeString("url"),
-            PubKey = rekor.TakeString("pubkey"),
+            Url = rekor.TakeLiteralString("url"),
+            PubKey = rekor.TakeLiteralString("pubkey"),
             IgnoreTlog = rekor.TakeBool("ignoreTlog"),
         };
         rekor.RejectUnknown(s_rekorFields);
@@ -647,8 +647,8 @@ internal static class PolicyParser
         {
             Location = ctlog.Location,
             IgnoreSct = ctlog.TakeBool("ignoreSCT"),
-            PubKey = ctlog.TakeString("pubkey"),
-            TsaCertChain = ctlog.TakeString("tsaCertChain"),
+            PubKey = ctlog.TakeLiteralString("pubkey"),
+            TsaCertChain = ctlog.TakeLiteralString("tsaCertChain"),
         };
         ctlog.RejectUnknown(s_ctlogFields);
         return syntax;

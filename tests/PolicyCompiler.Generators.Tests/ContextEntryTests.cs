@@ -346,6 +346,53 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
+    public void Variables_in_fields_that_are_not_substituted_are_refused_at_the_value()
+    {
+        // Kyverno would substitute these too; read literally they would be parsed as PEM or compared as text.
+        var yaml = """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: literal-fields
+            spec:
+              rules:
+                - name: check
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - imageReferences: ["registry.invalid/*"]
+                    attestors:
+                    - entries:
+                      - keyless:
+                          subject: "alice@example.com"
+                          issuer: "https://issuer.example.com"
+                          roots: "{{ roots.data.pem }}"
+                          additionalExtensions:
+                            githubWorkflowRepository: "{{ request.namespace }}"
+                          rekor:
+                            url: "{{ rekor.data.url }}"
+                          ctlog:
+                            pubkey: "{{ ct.data.key }}"
+            """;
+
+        var run = GeneratorHarness.Run("policy.yaml", yaml);
+
+        Assert.All(run.GeneratorDiagnostics, d => Assert.Equal("PC0099", d.Id));
+        var diagnostics = run.GeneratorDiagnostics.OrderBy(d => d.Location.GetLineSpan().StartLinePosition.Line).ToList();
+        Assert.Equal(4, diagnostics.Count);
+        DiagnosticAssert.At(diagnostics[0], File, 19, 22);
+        DiagnosticAssert.MessageContains(diagnostics[0], "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless.roots' is valid Kyverno but PolicyCompiler does not compile it yet (variables are substituted in publicKeys");
+        DiagnosticAssert.At(diagnostics[1], File, 21, 43);
+        DiagnosticAssert.MessageContains(diagnostics[1], "keyless.additionalExtensions.githubWorkflowRepository'");
+        DiagnosticAssert.At(diagnostics[2], File, 23, 22);
+        DiagnosticAssert.MessageContains(diagnostics[2], "keyless.rekor.url'");
+        DiagnosticAssert.At(diagnostics[3], File, 25, 25);
+        DiagnosticAssert.MessageContains(diagnostics[3], "keyless.ctlog.pubkey'");
+    }
+
+    [Fact]
     public void Bad_variable_in_a_public_key_template_is_a_build_error_at_its_column()
     {
         var yaml = Policy("""
