@@ -8,12 +8,16 @@ using PolicyCompiler.LoadTest;
 
 // Load test of the published webhook (issue 8): a real docker-registry with signed images, the NativeAOT binary with a
 // policy compiled for them, and wrk POSTing AdmissionReviews over HTTPS with keep-alive at fixed concurrencies.
-// Usage: build/loadtest.sh [seconds per run, default 10] [--pinned]
+// Usage: build/loadtest.sh [seconds per run, default 10] [--pinned] [--connections=1,2,4,8]
 // --pinned: only the warm mix, run twice: as usual, then with the webhook on CPU 0 and wrk on CPU 1 (taskset), to tell
 // the server's own latency apart from the queueing behind wrk on the same cores.
 var pinned = args.Contains("--pinned");
 var seconds = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) is { } given ? int.Parse(given, CultureInfo.InvariantCulture) : 10;
-var concurrencies = new[] { 1, 8, 64 };
+// --connections=…: other concurrencies than the issue's 1, 8 and 64 (Little's law: at a given throughput, the latency
+// grows with the requests kept in flight, so where the 1 ms server p99 and 5,000 reviews/s meet is found between them).
+var concurrencies = args.FirstOrDefault(a => a.StartsWith("--connections=", StringComparison.Ordinal)) is { } list
+    ? list["--connections=".Length..].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray()
+    : new[] { 1, 8, 64 };
 
 using var work = new TempDirectory("loadtest");
 using var signer = CosignSigner.Generate();
