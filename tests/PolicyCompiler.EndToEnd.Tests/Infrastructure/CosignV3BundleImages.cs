@@ -171,22 +171,6 @@ public sealed record CosignV3BundleImages(
             ["subject"] = new JsonObject { ["mediaType"] = MediaTypes.DockerManifest, ["digest"] = SubjectDigest, ["size"] = subject.Content.Length },
             ["annotations"] = annotations.DeepClone(),
         }.ToJsonString());
-        var referrerDigest = Digests.Sha256(referrer);
-        await registry.Distribution.PutManifestAsync(repository, referrerDigest, MediaTypes.OciManifest, referrer, cancellationToken).ConfigureAwait(false);
-
-        var index = Encoding.UTF8.GetBytes(new JsonObject
-        {
-            ["schemaVersion"] = 2,
-            ["mediaType"] = MediaTypes.OciIndex,
-            ["manifests"] = new JsonArray(new JsonObject
-            {
-                ["mediaType"] = MediaTypes.OciManifest,
-                ["digest"] = referrerDigest,
-                ["size"] = referrer.Length,
-                ["artifactType"] = BundleMediaType,
-                ["annotations"] = annotations,
-            }),
-        }.ToJsonString());
-        await registry.Distribution.PutManifestAsync(repository, SubjectDigest.Replace(':', '-'), MediaTypes.OciIndex, index, cancellationToken).ConfigureAwait(false);
+        await OciContentPusher.PushReferrerAsync(registry.Distribution, repository, SubjectDigest, referrer, BundleMediaType, annotations, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -94,22 +94,7 @@ public sealed class NotaryImages : IDisposable
             ["subject"] = new JsonObject { ["mediaType"] = subjectMediaType, ["digest"] = image.Digest, ["size"] = subject.Content.Length },
             ["annotations"] = new JsonObject { ["io.cncf.notary.x509chain.thumbprint#S256"] = thumbprints.ToJsonString() },
         }.ToJsonString());
-        var manifestDigest = Digests.Sha256(manifest);
-        await distribution.PutManifestAsync(image.Repository, manifestDigest, MediaTypes.OciManifest, manifest, cancellationToken).ConfigureAwait(false);
-
-        var index = Encoding.UTF8.GetBytes(new JsonObject
-        {
-            ["schemaVersion"] = 2,
-            ["mediaType"] = MediaTypes.OciIndex,
-            ["manifests"] = new JsonArray(new JsonObject
-            {
-                ["mediaType"] = MediaTypes.OciManifest,
-                ["digest"] = manifestDigest,
-                ["size"] = manifest.Length,
-                ["artifactType"] = ArtifactType,
-            }),
-        }.ToJsonString());
-        await distribution.PutManifestAsync(image.Repository, image.Digest.Replace(':', '-'), MediaTypes.OciIndex, index, cancellationToken).ConfigureAwait(false);
+        await OciContentPusher.PushReferrerAsync(distribution, image.Repository, image.Digest, manifest, ArtifactType, annotations: null, cancellationToken).ConfigureAwait(false);
     }
 
     public void Dispose()

@@ -81,6 +81,39 @@ public static class OciContentPusher
         return CosignSigner.PushSignatureAsync(distribution, image.Repository, image.Digest, payload, signer.Sign(payload), cancellationToken);
     }
 
+    /// <summary>
+    /// Puts <paramref name="manifest"/> (a manifest whose <c>subject</c> is <paramref name="subjectDigest"/>) by digest and
+    /// lists it under the subject's referrers tag (<c>sha256-…</c>), the OCI distribution spec's fallback for registries
+    /// without the referrers API, as Debian's docker-registry is. The tag's index then names this referrer only.
+    /// </summary>
+    public static async Task PushReferrerAsync(DistributionClient distribution, string repository, string subjectDigest, byte[] manifest, string artifactType, JsonObject? annotations = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(distribution);
+        ArgumentNullException.ThrowIfNull(subjectDigest);
+        var manifestDigest = Digests.Sha256(manifest);
+        await distribution.PutManifestAsync(repository, manifestDigest, MediaTypes.OciManifest, manifest, cancellationToken).ConfigureAwait(false);
+
+        var entry = new JsonObject
+        {
+            ["mediaType"] = MediaTypes.OciManifest,
+            ["digest"] = manifestDigest,
+            ["size"] = manifest.Length,
+            ["artifactType"] = artifactType,
+        };
+        if (annotations is not null)
+        {
+            entry["annotations"] = annotations;
+        }
+
+        var index = Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["schemaVersion"] = 2,
+            ["mediaType"] = MediaTypes.OciIndex,
+            ["manifests"] = new JsonArray(entry),
+        }.ToJsonString());
+        await distribution.PutManifestAsync(repository, subjectDigest.Replace(':', '-'), MediaTypes.OciIndex, index, cancellationToken).ConfigureAwait(false);
+    }
+
     private static JsonObject Descriptor(string mediaType, string digest, long size) => new()
     {
         ["mediaType"] = mediaType,

@@ -147,22 +147,7 @@ public sealed class TimestampAndReferrerImages : IDisposable
             }),
             ["subject"] = new JsonObject { ["mediaType"] = subject.MediaType ?? MediaTypes.OciManifest, ["digest"] = image.Digest, ["size"] = subject.Content.Length },
         }.ToJsonString());
-        var manifestDigest = Digests.Sha256(manifest);
-        await distribution.PutManifestAsync(image.Repository, manifestDigest, MediaTypes.OciManifest, manifest, cancellationToken).ConfigureAwait(false);
-
-        var index = Encoding.UTF8.GetBytes(new JsonObject
-        {
-            ["schemaVersion"] = 2,
-            ["mediaType"] = MediaTypes.OciIndex,
-            ["manifests"] = new JsonArray(new JsonObject
-            {
-                ["mediaType"] = MediaTypes.OciManifest,
-                ["digest"] = manifestDigest,
-                ["size"] = manifest.Length,
-                ["artifactType"] = SignatureArtifactType,
-            }),
-        }.ToJsonString());
-        await distribution.PutManifestAsync(image.Repository, image.Digest.Replace(':', '-'), MediaTypes.OciIndex, index, cancellationToken).ConfigureAwait(false);
+        await OciContentPusher.PushReferrerAsync(distribution, image.Repository, image.Digest, manifest, SignatureArtifactType, annotations: null, cancellationToken).ConfigureAwait(false);
     }
 
     public void Dispose()
