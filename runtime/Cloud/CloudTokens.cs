@@ -126,6 +126,11 @@ internal sealed class CloudTokens(HttpClient http, CloudOptions options, TimePro
             what = $"Azure client secret credential (AZURE_CLIENT_ID {clientId})";
             form = [new("client_id", clientId), new("client_secret", secret)];
         }
+        else if (options.Environment("AZURE_CLIENT_CERTIFICATE_PATH") is { Length: > 0 })
+        {
+            // The SDK would sign in with the certificate; going on to another identity would pull as someone else.
+            throw new CloudException("Azure credentials: AZURE_CLIENT_CERTIFICATE_PATH is set, and client certificate credentials are not built; set AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE instead", isTransient: true);
+        }
         else if (options.Environment("AZURE_FEDERATED_TOKEN_FILE") is { Length: > 0 } file)
         {
             what = $"Azure workload identity (AZURE_CLIENT_ID {clientId})";

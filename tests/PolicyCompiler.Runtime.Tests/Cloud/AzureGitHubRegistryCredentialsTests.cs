@@ -180,6 +180,22 @@ public sealed class AzureGitHubRegistryCredentialsTests : IDisposable
     }
 
     [Fact]
+    public async Task Azure_client_certificate_credentials_are_refused_rather_than_replaced_by_another_identity()
+    {
+        var environment = ClientSecretEnvironment();
+        environment.Remove("AZURE_CLIENT_SECRET");
+        environment["AZURE_CLIENT_CERTIFICATE_PATH"] = "/var/run/secrets/azure/client.pem";
+        environment["AZURE_FEDERATED_TOKEN_FILE"] = _federatedTokenFile;
+        using var credentials = Credentials(environment);
+
+        var error = await Assert.ThrowsAsync<CloudException>(() => credentials.FindAsync(Acr, ["azure"], CancellationToken.None));
+
+        Assert.Contains("client certificate credentials are not built", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_entra.Requests);
+        Assert.Empty(_imds.Requests);
+    }
+
+    [Fact]
     public async Task Azure_registry_that_refuses_the_exchange_is_an_outage()
     {
         _registries.RefuseExchange = true;
