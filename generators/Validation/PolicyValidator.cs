@@ -908,13 +908,7 @@ internal static class PolicyValidator
             {
                 switch (provider.Value)
                 {
-                    case "default" or "amazon" or "google":
-                        break;
-                    case "azure" or "github":
-                        // Kyverno's azure helper exchanges an Entra ID token for an ACR refresh token, and its github one
-                        // reads GITHUB_TOKEN; neither has a protocol test here yet, so neither is claimed.
-                        file.Report(DiagnosticDescriptors.NotSupportedYet, provider.Location, $"imageRegistryCredentials.providers: {provider.Value}", "the azure and github credential helpers are not built; use default, amazon or google, or name a dockerconfigjson Secret in secrets");
-                        ok = false;
+                    case "default" or "amazon" or "google" or "azure" or "github":
                         break;
                     default:
                         file.Report(DiagnosticDescriptors.InvalidEnumValue, provider.Location, provider.Value, "imageRegistryCredentials.providers", "default, amazon, azure, google, github");
