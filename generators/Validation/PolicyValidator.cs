@@ -839,7 +839,7 @@ internal static class PolicyValidator
             foreach (var set in entry.Attestors)
             {
                 var path = $".attestors[{setIndex.ToString(CultureInfo.InvariantCulture)}]";
-                if (AttestorValidator.ValidateSet(set, path, entry.Annotations, file) is { } model)
+                if (AttestorValidator.ValidateSet(set, path, entry.Annotations, file, entry.Type?.Value == "Notary") is { } model)
                 {
                     attestors.Add(model);
                 }
@@ -861,7 +861,7 @@ internal static class PolicyValidator
         var attestations = new List<AttestationModel>();
         foreach (var attestation in entry.Attestations)
         {
-            if (ValidateAttestation(attestation, converted ? [] : entry.Attestors, file) is { } model)
+            if (ValidateAttestation(attestation, converted ? [] : entry.Attestors, entry.Type?.Value == "Notary", file) is { } model)
             {
                 attestations.Add(model);
             }
@@ -947,7 +947,7 @@ internal static class PolicyValidator
     /// An attestation needs a predicate type and its own attestors: Kyverno would otherwise read statements without
     /// verifying who signed them, which PolicyCompiler refuses to compile.
     /// </summary>
-    private static AttestationModel? ValidateAttestation(AttestationSyntax attestation, List<AttestorSetSyntax> entryAttestors, YamlFile file)
+    private static AttestationModel? ValidateAttestation(AttestationSyntax attestation, List<AttestorSetSyntax> entryAttestors, bool notary, YamlFile file)
     {
         var path = $".attestations[{attestation.Index.ToString(CultureInfo.InvariantCulture)}]";
         var ok = true;
@@ -976,7 +976,7 @@ internal static class PolicyValidator
         var index = 0;
         foreach (var set in attestors)
         {
-            if (AttestorValidator.ValidateSet(set, $".attestors[{index.ToString(CultureInfo.InvariantCulture)}]", null, file) is { } model)
+            if (AttestorValidator.ValidateSet(set, $".attestors[{index.ToString(CultureInfo.InvariantCulture)}]", null, file, notary) is { } model)
             {
                 sets.Add(model);
             }

@@ -68,6 +68,67 @@ public sealed class NotaryPolicyTests
         Assert.Equal(root.Thumbprint, Assert.Single(signer.TrustStore).Thumbprint);
     }
 
+    private static X509Certificate2 Intermediate(string name)
+    {
+        // A CA that is not self-issued and whose issuer is in no field: a cosign certChain would be refused for it.
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var issuerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var issuer = new CertificateRequest("CN=Absent Root", issuerKey, HashAlgorithmName.SHA256);
+        issuer.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using var issuerCertificate = issuer.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        var request = new CertificateRequest($"CN={name}, O=PolicyCompiler tests", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
+        return request.Create(issuerCertificate, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1), [1, 2, 3]);
+    }
+
+    [Fact]
+    public void Every_certificate_of_cert_and_certChain_is_in_the_Notary_trust_store()
+    {
+        using var first = Root();
+        using var second = Root();
+        using var unrelated = Intermediate("Other CA");
+        var entries = $"""
+                  - certificates:
+                      cert: |-
+        {Indent(first.ExportCertificatePem() + "\n" + second.ExportCertificatePem(), 16)}
+                      certChain: |-
+        {Indent(unrelated.ExportCertificatePem(), 16)}
+        """;
+        var policy = Assert.Single(Load(("policy.yaml", Policy(entries))));
+
+        var attestor = Assert.IsType<SignatureAttestorDefinition>(Assert.Single(Assert.Single(policy.Rules[0].VerifyImages[0].Attestors).Entries));
+        var signer = Assert.IsType<CertificateSigner>(attestor.Signer);
+        Assert.Equal([first.Thumbprint, second.Thumbprint, unrelated.Thumbprint], signer.TrustStore.Select(c => c.Thumbprint));
+    }
+
+    [Fact]
+    public void Several_certificates_in_cert_are_still_an_error_outside_a_Notary_entry()
+    {
+        using var first = Root();
+        using var second = Root();
+        var policy = Policy(Certificates(first.ExportCertificatePem() + "\n" + second.ExportCertificatePem())).Replace("- type: Notary\n", "- type: Cosign\n", StringComparison.Ordinal);
+        var run = GeneratorHarness.Run("policy.yaml", policy);
+
+        DiagnosticAssert.MessageContains(run.Single("PC0018"), "give exactly one certificate");
+    }
+
+    [Fact]
+    public void A_bad_second_certificate_in_a_Notary_certChain_is_a_build_error_naming_it()
+    {
+        using var root = Root();
+        var entries = $"""
+                  - certificates:
+                      certChain: |-
+        {Indent(root.ExportCertificatePem() + "\n-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", 16)}
+        """;
+        var run = GeneratorHarness.Run("policy.yaml", Policy(entries));
+
+        var diagnostic = run.Single("PC0018");
+        DiagnosticAssert.MessageContains(diagnostic, "certificates.certChain");
+        DiagnosticAssert.MessageContains(diagnostic, "PEM block #2");
+    }
+
     [Fact]
     public void A_Notary_cert_that_is_not_PEM_is_a_build_error_at_the_cert()
     {
