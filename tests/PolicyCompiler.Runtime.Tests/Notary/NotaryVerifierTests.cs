@@ -220,7 +220,7 @@ public sealed class NotaryVerifierTests
             _ => throw new ArgumentOutOfRangeException(nameof(broken)),
         };
 
-        var signature = broken == "envelope-type" ? new NotarySignature(NotaryVerifier.CoseMediaType, envelope, "sha256:" + new string('0', 64)) : Jws(envelope);
+        var signature = broken == "envelope-type" ? new NotarySignature("application/pkcs7-signature", envelope, "sha256:" + new string('0', 64)) : Jws(envelope);
         var check = NotaryVerifier.Verify(signature, s_artifact, [signer.Root], now);
         Assert.False(check.Verified);
         Assert.Contains(reason, check.Reason, StringComparison.Ordinal);
