@@ -709,8 +709,7 @@ internal static class PolicyValidator
     /// <summary>
     /// Kyverno has Notation verify Notary signatures against a trust store made of certificates, and refuses keys and
     /// keyless attestors on a Notary entry; here the rule also covers nested sets and the deprecated key/issuer forms,
-    /// which Kyverno's check does not reach and whose signatures would never verify. Notation attestations (referrers
-    /// of another artifact type) are not built yet.
+    /// which Kyverno's check does not reach and whose signatures would never verify, and an attestation's own attestors.
     /// </summary>
     private static bool CheckNotaryEntry(VerifyImageSyntax entry, YamlFile file)
     {
@@ -734,13 +733,13 @@ internal static class PolicyValidator
             ok = false;
         }
 
+        ok &= CheckSets(entry.Attestors);
         foreach (var attestation in entry.Attestations)
         {
-            file.Report(DiagnosticDescriptors.NotSupportedYet, attestation.Location, "attestations", "Notation attestations of a type: Notary entry are not verified yet; Notation signatures are");
-            ok = false;
+            ok &= CheckSets(attestation.Attestors);
         }
 
-        return ok & CheckSets(entry.Attestors);
+        return ok;
 
         bool CheckSets(IEnumerable<AttestorSetSyntax> sets)
         {

@@ -8,8 +8,8 @@ using static PolicyCompiler.Generators.Tests.Infrastructure.CompiledPolicies;
 namespace PolicyCompiler.Generators.Tests;
 
 /// <summary>
-/// <c>type: Notary</c>: compiled with its certificates as the Notation trust store; keys, keyless, the deprecated
-/// single-key forms and attestations are build errors at their line.
+/// <c>type: Notary</c>: compiled with its certificates as the Notation trust store, for signatures and attestations;
+/// keys, keyless and the deprecated single-key forms are build errors at their line.
 /// </summary>
 public sealed class NotaryPolicyTests
 {
@@ -166,17 +166,79 @@ public sealed class NotaryPolicyTests
     }
 
     [Fact]
-    public void Notary_attestations_are_not_built_yet()
+    public void Notary_attestations_compile_with_their_certificates_as_the_trust_store_and_their_conditions()
     {
         using var root = Root();
-        var run = GeneratorHarness.Run("policy.yaml", Policy(Certificates(root.ExportCertificatePem()), """
+        using var other = Root();
+        var policy = $$$"""
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-notary
+            spec:
+              rules:
+                - name: check-sbom
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - type: Notary
+                    imageReferences: ["ghcr.io/*"]
                     attestations:
-                    - type: sbom/cyclone-dx
-            """));
+                    - type: application/vnd.cyclonedx+json
+                      attestors:
+                      - entries:
+                        - certificates:
+                            cert: |-
+            {{{Indent(root.ExportCertificatePem() + "\n" + other.ExportCertificatePem(), 18)}}}
+                      conditions:
+                      - all:
+                        - key: "{{ bomFormat }}"
+                          operator: Equals
+                          value: CycloneDX
+            """;
+        var compiled = Assert.Single(Load(("policy.yaml", policy)));
 
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.MessageContains(diagnostic, "Notation attestations");
-        DiagnosticAssert.At(diagnostic, File, 16, 11);
+        var entry = Assert.Single(compiled.Rules[0].VerifyImages);
+        Assert.Equal(SignatureFormat.Notary, entry.Format);
+        Assert.True(entry.Attestors.IsDefaultOrEmpty);
+        var attestation = Assert.Single(entry.Attestations);
+        Assert.Equal("application/vnd.cyclonedx+json", attestation.PredicateType);
+        Assert.False(attestation.Conditions.IsEmpty);
+        var signer = Assert.IsType<CertificateSigner>(Assert.IsType<SignatureAttestorDefinition>(Assert.Single(Assert.Single(attestation.Attestors).Entries)).Signer);
+        Assert.Equal([root.Thumbprint, other.Thumbprint], signer.TrustStore.Select(c => c.Thumbprint));
+    }
+
+    [Fact]
+    public void A_key_attestor_of_a_Notary_attestation_is_a_build_error_at_the_key()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-notary
+            spec:
+              rules:
+                - name: check-sbom
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  verifyImages:
+                  - type: Notary
+                    imageReferences: ["ghcr.io/*"]
+                    attestations:
+                    - type: application/vnd.cyclonedx+json
+                      attestors:
+                      - entries:
+                        - keys:
+                            publicKeys: "k8s://default/cosign"
+            """);
+
+        var diagnostic = run.Single("PC0024");
+        DiagnosticAssert.MessageContains(diagnostic, "'keys' cannot be combined with 'type: Notary'");
+        DiagnosticAssert.At(diagnostic, File, 20, 17);
     }
 
     [Fact]
