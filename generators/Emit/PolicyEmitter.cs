@@ -617,6 +617,18 @@ internal static class PolicyEmitter
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             w.WriteLine($"new PublicKeyAttestorDefinition({path}, {fields.Key(key)}{requirementsArgument}{repository}),");
         }
+        else if (attestor.Certificates is { IsTrustStore: true, Templates.IsEmpty: false } templatedStore)
+        {
+            WriteTemplated(w, attestor.Path, templatedStore.Templates, fields, values =>
+            {
+                var parts = templatedStore.Chain.Select(fields.Certificate).Concat(values.Values.Select(v => ".. " + v));
+                return $"new SignatureAttestorDefinition({path}, CertificateSigner.NotaryTrustStore([{string.Join(", ", parts)}]), {requirements}{repository})";
+            }, allCertificates: true);
+        }
+        else if (attestor.Certificates is { IsTrustStore: true } store)
+        {
+            w.WriteLine($"new SignatureAttestorDefinition({path}, CertificateSigner.NotaryTrustStore([{string.Join(", ", store.Chain.Select(fields.Certificate))}]), {requirements}{repository}),");
+        }
         else if (attestor.Certificates is { Templates.IsEmpty: false } templatedCertificates)
         {
             WriteTemplated(w, attestor.Path, templatedCertificates.Templates, fields, values =>
@@ -677,7 +689,8 @@ internal static class PolicyEmitter
     /// texts. <paramref name="build"/> is given each templated field's C# expression for its substituted text
     /// (<c>values[0]</c>, …, or the PEM parsed from it) and returns the lambda's body.
     /// </summary>
-    private static void WriteTemplated(SourceWriter w, string attestorPath, EquatableArray<TemplateFieldModel> templates, TrustMaterial fields, Func<Dictionary<string, string>, string> build)
+    /// <param name="allCertificates">A Notary trust store: <c>cert</c> may hold several certificates, as <c>certChain</c> may.</param>
+    private static void WriteTemplated(SourceWriter w, string attestorPath, EquatableArray<TemplateFieldModel> templates, TrustMaterial fields, Func<Dictionary<string, string>, string> build, bool allCertificates = false)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < templates.Count; i++)
@@ -685,7 +698,7 @@ internal static class PolicyEmitter
             var value = $"values[{i.ToString(CultureInfo.InvariantCulture)}]";
             values[templates[i].Field] = templates[i].Field switch
             {
-                "cert" => $"PemCertificates.One({value})",
+                "cert" => allCertificates ? $"PemCertificates.All({value})" : $"PemCertificates.One({value})",
                 "certChain" => $"PemCertificates.All({value})",
                 _ => value,
             };

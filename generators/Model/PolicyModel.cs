@@ -252,6 +252,12 @@ internal sealed record CertificatesModel(CertificateModel? Certificate, Equatabl
 {
     /// <summary><c>cert</c>/<c>certChain</c> with variables (then <see cref="Certificate"/>/<see cref="Chain"/> stay empty for them).</summary>
     public EquatableArray<TemplateFieldModel> Templates { get; init; } = EquatableArray<TemplateFieldModel>.Empty;
+
+    /// <summary>
+    /// A Notary entry's attestor: every certificate of <c>cert</c> and <c>certChain</c> is one CA trust store (all in
+    /// <see cref="Chain"/>, <c>cert</c>'s first), as Kyverno hands Notation both fields' PEM blocks together.
+    /// </summary>
+    public bool IsTrustStore { get; init; }
 }
 
 /// <summary>An attestor field written with variables: substituted from the rule's context and the request at admission.</summary>

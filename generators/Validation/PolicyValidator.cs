@@ -709,8 +709,7 @@ internal static class PolicyValidator
     /// <summary>
     /// Kyverno has Notation verify Notary signatures against a trust store made of certificates, and refuses keys and
     /// keyless attestors on a Notary entry; here the rule also covers nested sets and the deprecated key/issuer forms,
-    /// which Kyverno's check does not reach and whose signatures would never verify. Notation attestations (referrers
-    /// of another artifact type) are not built yet.
+    /// which Kyverno's check does not reach and whose signatures would never verify, and an attestation's own attestors.
     /// </summary>
     private static bool CheckNotaryEntry(VerifyImageSyntax entry, YamlFile file)
     {
@@ -734,13 +733,13 @@ internal static class PolicyValidator
             ok = false;
         }
 
+        ok &= CheckSets(entry.Attestors);
         foreach (var attestation in entry.Attestations)
         {
-            file.Report(DiagnosticDescriptors.NotSupportedYet, attestation.Location, "attestations", "Notation attestations of a type: Notary entry are not verified yet; Notation signatures are");
-            ok = false;
+            ok &= CheckSets(attestation.Attestors);
         }
 
-        return ok & CheckSets(entry.Attestors);
+        return ok;
 
         bool CheckSets(IEnumerable<AttestorSetSyntax> sets)
         {
@@ -839,7 +838,7 @@ internal static class PolicyValidator
             foreach (var set in entry.Attestors)
             {
                 var path = $".attestors[{setIndex.ToString(CultureInfo.InvariantCulture)}]";
-                if (AttestorValidator.ValidateSet(set, path, entry.Annotations, file) is { } model)
+                if (AttestorValidator.ValidateSet(set, path, entry.Annotations, file, entry.Type?.Value == "Notary") is { } model)
                 {
                     attestors.Add(model);
                 }
@@ -861,7 +860,7 @@ internal static class PolicyValidator
         var attestations = new List<AttestationModel>();
         foreach (var attestation in entry.Attestations)
         {
-            if (ValidateAttestation(attestation, converted ? [] : entry.Attestors, file) is { } model)
+            if (ValidateAttestation(attestation, converted ? [] : entry.Attestors, entry.Type?.Value == "Notary", file) is { } model)
             {
                 attestations.Add(model);
             }
@@ -941,7 +940,7 @@ internal static class PolicyValidator
     /// An attestation needs a predicate type and its own attestors: Kyverno would otherwise read statements without
     /// verifying who signed them, which PolicyCompiler refuses to compile.
     /// </summary>
-    private static AttestationModel? ValidateAttestation(AttestationSyntax attestation, List<AttestorSetSyntax> entryAttestors, YamlFile file)
+    private static AttestationModel? ValidateAttestation(AttestationSyntax attestation, List<AttestorSetSyntax> entryAttestors, bool notary, YamlFile file)
     {
         var path = $".attestations[{attestation.Index.ToString(CultureInfo.InvariantCulture)}]";
         var ok = true;
@@ -970,7 +969,7 @@ internal static class PolicyValidator
         var index = 0;
         foreach (var set in attestors)
         {
-            if (AttestorValidator.ValidateSet(set, $".attestors[{index.ToString(CultureInfo.InvariantCulture)}]", null, file) is { } model)
+            if (AttestorValidator.ValidateSet(set, $".attestors[{index.ToString(CultureInfo.InvariantCulture)}]", null, file, notary) is { } model)
             {
                 sets.Add(model);
             }

@@ -565,6 +565,30 @@ public sealed class AttestorVariableTests
     }
 
     [Fact]
+    public void A_Notary_cert_from_the_context_may_hold_several_certificates_and_all_are_trusted()
+    {
+        // Kyverno joins a Notary attestor's cert and certChain into one trust store, substituted or literal alike.
+        var policy = Policy("""
+            certificates:
+                          cert: "{{ identities.data.roots }}"
+            """).Replace("- imageReferences: [\"ghcr.io/*\"]", "- type: Notary\n        imageReferences: [\"ghcr.io/*\"]", StringComparison.Ordinal);
+        var compiled = Assert.Single(Load(("policy.yaml", policy)));
+        var entry = Assert.Single(compiled.Rules.First(r => r.Name == "check").VerifyImages);
+        Assert.Equal(SignatureFormat.Notary, entry.Format);
+        var attestor = Assert.IsType<TemplatedAttestorDefinition>(Assert.Single(Assert.Single(entry.Attestors).Entries));
+
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var first = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=first", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var second = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=second", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var json = JsonSerializer.Serialize(new { identities = new { data = new { roots = first.ExportCertificatePem() + "\n" + second.ExportCertificatePem() } } });
+
+        var signer = Assert.IsType<Runtime.Sigstore.CertificateSigner>(Assert.IsType<SignatureAttestorDefinition>(Substitute(attestor, json)).Signer);
+        Assert.Equal([first.Thumbprint, second.Thumbprint], signer.TrustStore.Select(c => c.Thumbprint));
+    }
+
+    [Fact]
     public void Bad_variable_in_a_keyless_subject_is_a_build_error_at_its_column()
     {
         var run = GeneratorHarness.Run("policy.yaml", Policy("""
