@@ -139,6 +139,7 @@ internal static class PolicyParser
             FailurePolicy = reader.TakeString("failurePolicy"),
             WebhookTimeoutSeconds = reader.TakeInt("webhookTimeoutSeconds"),
             Background = reader.TakeBool("background"),
+            ApplyRules = reader.TakeString("applyRules"),
         };
 
         // Fields that only concern other rule types or background scans.
@@ -149,7 +150,6 @@ internal static class PolicyParser
         reader.TakeBool("schemaValidation");
         reader.TakeBool("emitWarning");
         reader.TakeBool("admission");
-        reader.NotSupported("applyRules", "every matching rule applies");
         foreach (var (item, _) in reader.TakeMappingList("validationFailureActionOverrides", "ValidationFailureActionOverride", "'- action: Enforce' with namespaces or a namespaceSelector") ?? [])
         {
             spec.FailureActionOverrides.Add(new FailureActionOverrideSyntax

@@ -667,6 +667,8 @@ public sealed class DiagnosticTests
     [Theory]
     [InlineData("validationFailureAction: Deny", "", "'Deny' is not a valid value for 'validationFailureAction'. Use one of: Enforce, Audit", 6, 28)]
     [InlineData("failurePolicy: fail", "", "'fail' is not a valid value for 'failurePolicy'. Use one of: Fail, Ignore", 6, 18)]
+    [InlineData("applyRules: one", "", "'one' is not a valid value for 'applyRules'. Use one of: All, One", 6, 15)]
+    [InlineData("applyRules: First", "", "'First' is not a valid value for 'applyRules'. Use one of: All, One", 6, 15)]
     [InlineData("background: false", "type: cosign", "'cosign' is not a valid value for 'type'. Use one of: Cosign, SigstoreBundle, Notary", 15, 15)]
     [InlineData("background: false", "mutateDigest: true", "'create' is not a valid value for 'operations'. Use one of: CREATE, UPDATE, DELETE, CONNECT", 13, 26)]
     public void PC0010_invalid_enum_value(string specLine, string entryLine, string message, int line, int column)
