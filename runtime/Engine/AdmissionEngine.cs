@@ -20,7 +20,8 @@ public sealed class AdmissionEngine(
     string? webhookNamespace = null,
     IReadOnlyList<string>? hostPullSecrets = null,
     IContextDataSource? contextData = null,
-    IRoleBindingSource? roleBindings = null)
+    IRoleBindingSource? roleBindings = null,
+    RequestExclusions? exclusions = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -86,6 +87,11 @@ public sealed class AdmissionEngine(
         var uid = request.Uid ?? string.Empty;
         var context = new AdmissionContext(request);
         if (context.Operation is "DELETE" or "CONNECT")
+        {
+            return Allow(uid);
+        }
+
+        if (exclusions is { IsEmpty: false } && await IsExcludedAsync(context, exclusions, cancellationToken).ConfigureAwait(false))
         {
             return Allow(uid);
         }
@@ -452,11 +458,6 @@ public sealed class AdmissionEngine(
     {
         var needsRoles = use.HasFlag(RoleUse.Roles) && !context.RolesLoaded;
         var needsClusterRoles = use.HasFlag(RoleUse.ClusterRoles) && !context.ClusterRolesLoaded;
-        if (context.RoleChecksExcluded)
-        {
-            return string.Empty;
-        }
-
         if (context.RoleLookupFailure is { } failed)
         {
             return failed;
@@ -501,6 +502,21 @@ public sealed class AdmissionEngine(
         {
             return context.RoleLookupFailure = $"failed to read the RBAC bindings of the requesting user: {e.Message}";
         }
+    }
+
+    /// <summary>
+    /// Kyverno's configured exclusions: a rule never matches a review of an excluded user, so the review is admitted
+    /// unjudged. When the patterns compare roles and the bindings cannot be read, nothing is excluded: the policies are
+    /// then evaluated, which can only be stricter than the exclusion.
+    /// </summary>
+    private async Task<bool> IsExcludedAsync(AdmissionContext context, RequestExclusions configured, CancellationToken cancellationToken)
+    {
+        if (configured.RolesNeeded != RoleUse.None && (await LoadRolesAsync(context, configured.RolesNeeded, cancellationToken).ConfigureAwait(false)).Length > 0)
+        {
+            return false;
+        }
+
+        return configured.IsExcluded(context.Request.UserInfo, context.Roles, context.ClusterRoles);
     }
 
     /// <summary>Empty when <see cref="AdmissionContext.NamespaceLabels"/> is ready; otherwise why it could not be read.</summary>
