@@ -213,7 +213,24 @@ internal static class PolicyParser
             rule.PreconditionsInvalid = rule.Preconditions is null;
         }
 
-        reader.NotSupported("celPreconditions", "CEL is not compiled");
+        // Kyverno evaluates celPreconditions only in validate.cel rules: its image verification never reads them
+        // (kyverno#13381), and since 1.15 a policy that puts them on any other rule is refused (kyverno#13514). Compiling
+        // them here would enforce a condition Kyverno never enforces, on a policy Kyverno rejects.
+        if (reader.Has("celPreconditions"))
+        {
+            var location = reader.KeyLocation("celPreconditions");
+            reader.TakeRaw("celPreconditions");
+            if (reader.Has("verifyImages"))
+            {
+                reader.File.Report(
+                    DiagnosticDescriptors.ConflictingSettings,
+                    location,
+                    reader.FieldPath("celPreconditions"),
+                    "verifyImages",
+                    "Kyverno evaluates celPreconditions only in validate.cel rules and refuses them on any other rule since 1.15; write the condition as 'preconditions' (JMESPath), e.g. key: \"{{ request.object.metadata.labels.app || '' }}\", operator: Equals, value: nginx");
+            }
+        }
+
         if (reader.TakeMapping("imageExtractors", "ImageExtractorConfigs") is { } extractors)
         {
             foreach (var kind in extractors.FieldNames)

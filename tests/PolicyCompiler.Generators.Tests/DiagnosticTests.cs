@@ -1478,6 +1478,37 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void PC0024_cel_preconditions_on_a_verify_images_rule_are_refused_as_kyverno_refuses_them()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  celPreconditions:
+                  - name: only-nginx
+                    expression: "object.metadata.name.matches('nginx')"
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    mutateDigest: false
+                    verifyDigest: true
+            """);
+
+        var diagnostic = run.Single("PC0024");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].celPreconditions' cannot be combined with 'verifyImages'");
+        DiagnosticAssert.MessageContains(diagnostic, "only in validate.cel rules");
+        DiagnosticAssert.MessageContains(diagnostic, "write the condition as 'preconditions'");
+        DiagnosticAssert.At(diagnostic, File, 12, 7);
+    }
+
+    [Fact]
     public void PC0099_rule_of_another_type_is_not_supported_yet()
     {
         var run = GeneratorHarness.Run("policy.yaml", """
