@@ -310,7 +310,10 @@ public sealed class AdmissionEngine(
 
             await WhenAllCompletedAsync(ruleChecks).ConfigureAwait(false);
             checks.AddRange(ruleChecks);
-            if (ruleChecks.Exists(static c => c.Entry is not null && c.Result.IsCompletedSuccessfully && c.Result.Result.Status is VerificationStatus.Pass or VerificationStatus.Fail))
+            // In the validating pass Kyverno runs a verifyImages rule only when one of its entries checks something
+            // there (verifyDigest or required, Rule.HasVerifyImageChecks); otherwise the rule gives no response at all.
+            var answers = mutate || rule.VerifyImages.Any(static e => e.VerifyDigest || e.Required);
+            if (answers && ruleChecks.Exists(static c => c.Entry is not null && c.Result.IsCompletedSuccessfully && c.Result.Result.Status is VerificationStatus.Pass or VerificationStatus.Fail))
             {
                 ended = policy;
             }

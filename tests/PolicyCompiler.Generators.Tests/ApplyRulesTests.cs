@@ -111,6 +111,17 @@ public sealed class ApplyRulesTests
     }
 
     [Fact]
+    public async Task In_the_validating_pass_a_rule_that_checks_nothing_there_does_not_end_the_policy()
+    {
+        // Neither verifyDigest nor required: Kyverno's validating pass gives the rule no response (HasVerifyImageChecks),
+        // so it is not applied there and the second rule still runs.
+        var response = await Validate(Engine(Policy("  applyRules: One", First(entryExtra: "verifyDigest: false\n        required: false"))), Pod());
+
+        Assert.False(response.Response.Allowed);
+        Assert.Contains("second: missing digest", response.Response.Status!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_rule_with_no_image_of_its_own_does_not_end_the_policy()
     {
         var response = await Validate(Engine(Policy("  applyRules: One", First(imageReferences: "\"ghcr.io/other/*\""))), Pod());
