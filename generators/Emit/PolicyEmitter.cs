@@ -249,9 +249,10 @@ internal static class PolicyEmitter
         }
 
         w.Indentation--;
+        var applyRules = policy.ApplyOne ? "applyRules: ApplyRules.One);" : null;
         if (policy.FailureActionOverrides.IsEmpty)
         {
-            w.WriteLine("]);");
+            w.WriteLine(applyRules is null ? "]);" : "],");
         }
         else
         {
@@ -266,7 +267,12 @@ internal static class PolicyEmitter
             }
 
             w.Indentation--;
-            w.WriteLine("]);");
+            w.WriteLine(applyRules is null ? "]);" : "],");
+        }
+
+        if (applyRules is not null)
+        {
+            w.WriteLine(applyRules);
         }
 
         w.Indentation--;

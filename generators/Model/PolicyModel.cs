@@ -19,6 +19,9 @@ internal sealed record PolicyModel(
 {
     /// <summary><c>validationFailureActionOverrides</c>, in order: the first that applies to the namespace decides.</summary>
     public EquatableArray<FailureActionOverrideModel> FailureActionOverrides { get; init; } = EquatableArray<FailureActionOverrideModel>.Empty;
+
+    /// <summary><c>applyRules: One</c>: rules are tried in order and the first that passes or fails ends the policy.</summary>
+    public bool ApplyOne { get; init; }
 }
 
 /// <summary>

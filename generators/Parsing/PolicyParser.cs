@@ -139,6 +139,7 @@ internal static class PolicyParser
             FailurePolicy = reader.TakeString("failurePolicy"),
             WebhookTimeoutSeconds = reader.TakeInt("webhookTimeoutSeconds"),
             Background = reader.TakeBool("background"),
+            ApplyRules = reader.TakeString("applyRules"),
         };
 
         // Fields that only concern other rule types or background scans.
@@ -149,7 +150,6 @@ internal static class PolicyParser
         reader.TakeBool("schemaValidation");
         reader.TakeBool("emitWarning");
         reader.TakeBool("admission");
-        reader.NotSupported("applyRules", "every matching rule applies");
         foreach (var (item, _) in reader.TakeMappingList("validationFailureActionOverrides", "ValidationFailureActionOverride", "'- action: Enforce' with namespaces or a namespaceSelector") ?? [])
         {
             spec.FailureActionOverrides.Add(new FailureActionOverrideSyntax
@@ -213,7 +213,24 @@ internal static class PolicyParser
             rule.PreconditionsInvalid = rule.Preconditions is null;
         }
 
-        reader.NotSupported("celPreconditions", "CEL is not compiled");
+        // Kyverno evaluates celPreconditions only in validate.cel rules: its image verification never reads them
+        // (kyverno#13381), and since 1.15 a policy that puts them on any other rule is refused (kyverno#13514). Compiling
+        // them here would enforce a condition Kyverno never enforces, on a policy Kyverno rejects.
+        if (reader.Has("celPreconditions"))
+        {
+            var location = reader.KeyLocation("celPreconditions");
+            reader.TakeRaw("celPreconditions");
+            if (reader.Has("verifyImages"))
+            {
+                reader.File.Report(
+                    DiagnosticDescriptors.ConflictingSettings,
+                    location,
+                    reader.FieldPath("celPreconditions"),
+                    "verifyImages",
+                    "Kyverno evaluates celPreconditions only in validate.cel rules and refuses them on any other rule since 1.15; write the condition as 'preconditions' (JMESPath), e.g. key: \"{{ request.object.metadata.labels.app || '' }}\", operator: Equals, value: nginx");
+            }
+        }
+
         if (reader.TakeMapping("imageExtractors", "ImageExtractorConfigs") is { } extractors)
         {
             foreach (var kind in extractors.FieldNames)

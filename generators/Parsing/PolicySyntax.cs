@@ -37,6 +37,9 @@ internal sealed class SpecSyntax
 
     public Located<bool>? Background { get; set; }
 
+    /// <summary><c>applyRules</c>: <c>All</c> (the default) or <c>One</c>.</summary>
+    public Located<string>? ApplyRules { get; set; }
+
     public List<RuleSyntax>? Rules { get; set; }
 
     /// <summary><c>validationFailureActionOverrides</c>: per namespace (names or selector), another action.</summary>

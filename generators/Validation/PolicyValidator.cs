@@ -61,6 +61,21 @@ internal static class PolicyValidator
             }
         }
 
+        // The CRD declares the field as an enum (All;One), which the API server compares exactly, unlike
+        // validationFailureAction's list of spellings: "one" would never reach Kyverno.
+        var applyOne = false;
+        if (spec.ApplyRules is { } applyRules)
+        {
+            if (applyRules.Value is "All" or "One")
+            {
+                applyOne = applyRules.Value == "One";
+            }
+            else
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, applyRules.Location, applyRules.Value, "applyRules", "All, One");
+            }
+        }
+
         var overrides = new List<FailureActionOverrideModel>();
         foreach (var item in spec.FailureActionOverrides)
         {
@@ -117,6 +132,7 @@ internal static class PolicyValidator
         return new PolicyModel(kind, name, @namespace, className, sourcePath, failureAction, failurePolicy, timeout, syntax.Spec.Background?.Value ?? true, rules.ToEquatableArray())
         {
             FailureActionOverrides = overrides.ToEquatableArray(),
+            ApplyOne = applyOne,
         };
     }
 
