@@ -19,6 +19,7 @@ internal static class PolicyParser
     private static readonly string[] s_metadataFields = ["name", "namespace", "labels", "annotations", "generateName", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields", "selfLink"];
     private static readonly string[] s_specFields = ["rules", "applyRules", "failurePolicy", "validationFailureAction", "validationFailureActionOverrides", "emitWarning", "admission", "background", "schemaValidation", "webhookTimeoutSeconds", "mutateExistingOnPolicyUpdate", "generateExisting", "generateExistingOnPolicyUpdate", "useServerSideApply", "webhookConfiguration"];
     private static readonly string[] s_ruleFields = ["name", "context", "reportProperties", "match", "exclude", "imageExtractors", "preconditions", "celPreconditions", "mutate", "validate", "generate", "verifyImages", "skipBackgroundRequests"];
+    private static readonly string[] s_webhookConfigurationFields = ["failurePolicy", "timeoutSeconds", "matchConditions"];
     private static readonly string[] s_overrideFields = ["action", "namespaces", "namespaceSelector"];
     private static readonly string[] s_matchFields = ["any", "all", "resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_filterFields = ["resources", "subjects", "roles", "clusterRoles"];
@@ -161,7 +162,15 @@ internal static class PolicyParser
             });
             item.RejectUnknown(s_overrideFields);
         }
-        reader.NotSupported("webhookConfiguration", "the webhook configuration is derived from the compiled policies");
+        if (reader.TakeMapping("webhookConfiguration", "WebhookConfiguration") is { } webhook)
+        {
+            spec.WebhookFailurePolicy = webhook.TakeString("failurePolicy");
+            spec.WebhookConfigurationTimeoutSeconds = webhook.TakeInt("timeoutSeconds");
+            // The API server evaluates these CEL conditions before calling a webhook; the printed configuration has one
+            // webhook for every policy, so one policy's conditions would exempt requests from all of them.
+            webhook.NotSupported("matchConditions", "the webhook serves every compiled policy through one configuration, so one policy's CEL conditions cannot be given to the API server; write them as preconditions");
+            webhook.RejectUnknown(s_webhookConfigurationFields);
+        }
 
         if (reader.Has("rules"))
         {

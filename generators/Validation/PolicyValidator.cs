@@ -48,16 +48,23 @@ internal static class PolicyValidator
             }
         }
 
+        // webhookConfiguration's values win over the older spec-level fields, as Kyverno's Spec getters have it; both
+        // are checked, as the API server's schema checks both.
         var failurePolicy = "Fail";
-        if (spec.FailurePolicy is { } policy)
+        foreach (var (policy, field) in new[] { (spec.FailurePolicy, "failurePolicy"), (spec.WebhookFailurePolicy, "webhookConfiguration.failurePolicy") })
         {
+            if (policy is null)
+            {
+                continue;
+            }
+
             if (policy.Value is "Fail" or "Ignore")
             {
                 failurePolicy = policy.Value;
             }
             else
             {
-                file.Report(DiagnosticDescriptors.InvalidEnumValue, policy.Location, policy.Value, "failurePolicy", "Fail, Ignore");
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, policy.Location, policy.Value, field, "Fail, Ignore");
             }
         }
 
@@ -86,11 +93,16 @@ internal static class PolicyValidator
         }
 
         var timeout = 10;
-        if (spec.WebhookTimeoutSeconds is { } seconds)
+        foreach (var (seconds, field) in new[] { (spec.WebhookTimeoutSeconds, "webhookTimeoutSeconds"), (spec.WebhookConfigurationTimeoutSeconds, "webhookConfiguration.timeoutSeconds") })
         {
+            if (seconds is null)
+            {
+                continue;
+            }
+
             if (seconds.Value is < 1 or > 30)
             {
-                file.Report(DiagnosticDescriptors.TimeoutOutOfRange, seconds.Location, seconds.Value.ToString(CultureInfo.InvariantCulture));
+                file.Report(DiagnosticDescriptors.TimeoutOutOfRange, seconds.Location, field, seconds.Value.ToString(CultureInfo.InvariantCulture));
             }
             else
             {
