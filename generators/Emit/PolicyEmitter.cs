@@ -654,7 +654,9 @@ internal static class PolicyEmitter
                 string Text(string field, string? literal) => values.TryGetValue(field, out var value) ? value : CSharp.Literal(literal);
                 string Pattern(string field, string? literal) => values.TryGetValue(field, out var value) ? $"GoRegex.Create({value})" : Regex(literal);
                 var identity = $"new KeylessIdentity({Text("subject", templatedKeyless.Subject)}, {Pattern("subjectRegExp", templatedKeyless.SubjectRegExp)}, {Text("issuer", templatedKeyless.Issuer)}, {Pattern("issuerRegExp", templatedKeyless.IssuerRegExp)}, {Extensions(templatedKeyless.Extensions)})";
-                var roots = templatedKeyless.Roots.IsEmpty ? "null" : "[" + string.Join(", ", templatedKeyless.Roots.Select(fields.Certificate)) + "]";
+                var roots = values.TryGetValue("roots", out var substituted)
+                    ? substituted
+                    : templatedKeyless.Roots.IsEmpty ? "null" : "[" + string.Join(", ", templatedKeyless.Roots.Select(fields.Certificate)) + "]";
                 return $"new SignatureAttestorDefinition({path}, new KeylessSigner({identity}, roots: {roots}, ignoreSct: {CSharp.Literal(templatedKeyless.CtLog.IgnoreSct)}, ctLogs: {CtLogs(templatedKeyless.CtLog, fields)}), {requirements}{repository})";
             });
         }
@@ -705,7 +707,7 @@ internal static class PolicyEmitter
             values[templates[i].Field] = templates[i].Field switch
             {
                 "cert" => allCertificates ? $"PemCertificates.All({value})" : $"PemCertificates.One({value})",
-                "certChain" => $"PemCertificates.All({value})",
+                "certChain" or "roots" => $"PemCertificates.All({value})",
                 _ => value,
             };
         }

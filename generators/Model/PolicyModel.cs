@@ -275,7 +275,7 @@ internal sealed record KeylessModel(
     EquatableArray<KeyValueModel> Extensions,
     CtLogModel CtLog)
 {
-    /// <summary>Identity fields with variables, in the order subject, subjectRegExp, issuer, issuerRegExp.</summary>
+    /// <summary>Fields with variables, in the order subject, subjectRegExp, issuer, issuerRegExp, roots.</summary>
     public EquatableArray<TemplateFieldModel> Templates { get; init; } = EquatableArray<TemplateFieldModel>.Empty;
 }
 

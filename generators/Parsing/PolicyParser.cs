@@ -597,12 +597,12 @@ internal static class PolicyParser
                 SubjectRegExp = keyless.TakeString("subjectRegExp"),
                 Issuer = keyless.TakeString("issuer"),
                 IssuerRegExp = keyless.TakeString("issuerRegExp"),
-                Roots = keyless.TakeLiteralString("roots"),
+                Roots = keyless.TakeString("roots"),
                 Rekor = ParseRekor(keyless),
                 CtLog = ParseCtLog(keyless),
             };
             // Kyverno substitutes these from the rule's context and the request at admission, as it does publicKeys.
-            foreach (var (field, value) in new[] { ("subject", syntax.Subject), ("subjectRegExp", syntax.SubjectRegExp), ("issuer", syntax.Issuer), ("issuerRegExp", syntax.IssuerRegExp) })
+            foreach (var (field, value) in new[] { ("subject", syntax.Subject), ("subjectRegExp", syntax.SubjectRegExp), ("issuer", syntax.Issuer), ("issuerRegExp", syntax.IssuerRegExp), ("roots", syntax.Roots) })
             {
                 if (value is not null && value.Value.Contains("{{"))
                 {

@@ -422,7 +422,8 @@ internal static class AttestorValidator
         }
 
         var roots = new List<CheckedCertificate>();
-        if (keyless.Roots is { } rootsText)
+        // Roots with variables are PEM known at admission only; text that is not certificates then fails the attestor.
+        if (keyless.Roots is { } rootsText && !rootsText.Value.Contains("{{"))
         {
             var parsed = CertificateReader.ReadAll(rootsText.Value, out var error);
             var chainError = parsed is null ? error : CertificateReader.CheckChain(parsed, null);
@@ -448,7 +449,7 @@ internal static class AttestorValidator
                 extensions.OrderBy(e => e.Key, StringComparer.Ordinal).ToEquatableArray(),
                 ctlog)
             {
-                Templates = Templates(keyless.Templates, [("subject", keyless.Subject), ("subjectRegExp", keyless.SubjectRegExp), ("issuer", keyless.Issuer), ("issuerRegExp", keyless.IssuerRegExp)]),
+                Templates = Templates(keyless.Templates, [("subject", keyless.Subject), ("subjectRegExp", keyless.SubjectRegExp), ("issuer", keyless.Issuer), ("issuerRegExp", keyless.IssuerRegExp), ("roots", keyless.Roots)]),
             }
             : null;
 

@@ -300,6 +300,9 @@ public sealed class KeylessSigner(KeylessIdentity identity, IReadOnlyList<X509Ce
     /// <summary>The identity the signing certificate must name.</summary>
     public KeylessIdentity Identity => identity;
 
+    /// <summary>The policy's own roots (<c>keyless.roots</c>), or null for the trusted root's Fulcio authorities.</summary>
+    public IReadOnlyList<X509Certificate2>? Roots => roots;
+
     public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
     {
         var (presented, presentedChain, presentedError) = Presented(signature);
