@@ -653,7 +653,10 @@ internal static class PolicyEmitter
             {
                 string Text(string field, string? literal) => values.TryGetValue(field, out var value) ? value : CSharp.Literal(literal);
                 string Pattern(string field, string? literal) => values.TryGetValue(field, out var value) ? $"GoRegex.Create({value})" : Regex(literal);
-                var identity = $"new KeylessIdentity({Text("subject", templatedKeyless.Subject)}, {Pattern("subjectRegExp", templatedKeyless.SubjectRegExp)}, {Text("issuer", templatedKeyless.Issuer)}, {Pattern("issuerRegExp", templatedKeyless.IssuerRegExp)}, {Extensions(templatedKeyless.Extensions)})";
+                var substitutedExtensions = values
+                    .Where(v => v.Key.StartsWith(KeylessModel.ExtensionField, StringComparison.Ordinal))
+                    .Select(v => (v.Key.Substring(KeylessModel.ExtensionField.Length), v.Value));
+                var identity = $"new KeylessIdentity({Text("subject", templatedKeyless.Subject)}, {Pattern("subjectRegExp", templatedKeyless.SubjectRegExp)}, {Text("issuer", templatedKeyless.Issuer)}, {Pattern("issuerRegExp", templatedKeyless.IssuerRegExp)}, {Extensions(templatedKeyless.Extensions, substitutedExtensions)})";
                 var roots = values.TryGetValue("roots", out var substituted)
                     ? substituted
                     : templatedKeyless.Roots.IsEmpty ? "null" : "[" + string.Join(", ", templatedKeyless.Roots.Select(fields.Certificate)) + "]";
@@ -737,10 +740,16 @@ internal static class PolicyEmitter
     // subjectRegExp and issuerRegExp are Go regexes (cosign compiles them); GoRegex gives them Go's meaning.
     private static string Regex(string? pattern) => pattern is null ? "null" : $"GoRegex.Create({CSharp.Literal(pattern)})";
 
-    private static string Extensions(EquatableArray<KeyValueModel> extensions) =>
-        extensions.IsEmpty
-            ? "null"
-            : "new Dictionary<string, string>(StringComparer.Ordinal) { " + string.Join(", ", extensions.Select(e => $"[{CSharp.Literal(e.Key)}] = {CSharp.Literal(e.Value)}")) + " }";
+    /// <param name="substituted">Extensions whose values are substituted at admission: their names and C# expressions.</param>
+    private static string Extensions(EquatableArray<KeyValueModel> extensions, IEnumerable<(string Name, string Expression)>? substituted = null)
+    {
+        var entries = extensions.Select(e => (Name: e.Key, Expression: CSharp.Literal(e.Value)))
+            .Concat(substituted ?? [])
+            .OrderBy(e => e.Name, StringComparer.Ordinal)
+            .Select(e => $"[{CSharp.Literal(e.Name)}] = {e.Expression}")
+            .ToList();
+        return entries.Count == 0 ? "null" : "new Dictionary<string, string>(StringComparer.Ordinal) { " + string.Join(", ", entries) + " }";
+    }
 
     private static void WriteMatch(SourceWriter w, string ruleName, MatchModel matchBlock, MatchModel? excludeBlock, string method)
     {

@@ -26,7 +26,9 @@ internal sealed class TrustMaterial(SourceWriter writer)
     /// <summary>The name of the method substituting one attestor field (<c>subject</c>, <c>certChain</c>, …), written after the definition.</summary>
     public string Template(string field, Conditions.KyvernoTemplate template, string text)
     {
-        var name = char.ToUpperInvariant(field[0]) + field.Substring(1) + "Template" + _templates.Count.ToString(CultureInfo.InvariantCulture);
+        // An extension's field carries its name (or an OID) after a dot: the method is named for the map alone.
+        var member = field.Split('.')[0];
+        var name = char.ToUpperInvariant(member[0]) + member.Substring(1) + "Template" + _templates.Count.ToString(CultureInfo.InvariantCulture);
         _templates.Add((name, field, template, text));
         return name;
     }

@@ -275,7 +275,10 @@ internal sealed record KeylessModel(
     EquatableArray<KeyValueModel> Extensions,
     CtLogModel CtLog)
 {
-    /// <summary>Fields with variables, in the order subject, subjectRegExp, issuer, issuerRegExp, roots.</summary>
+    /// <summary>The field name of a templated <c>additionalExtensions</c> value: this prefix, then the extension's name.</summary>
+    public const string ExtensionField = "additionalExtensions.";
+
+    /// <summary>Fields with variables, in the order subject, subjectRegExp, issuer, issuerRegExp, roots, then extensions by name.</summary>
     public EquatableArray<TemplateFieldModel> Templates { get; init; } = EquatableArray<TemplateFieldModel>.Empty;
 }
 

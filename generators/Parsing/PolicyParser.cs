@@ -623,9 +623,20 @@ internal static class PolicyParser
                 foreach (var name in extensions.FieldNames)
                 {
                     syntax.ExtensionKeyLocations[name] = extensions.KeyLocation(name);
-                    if (extensions.TakeLiteralString(name) is { } value)
+                    if (extensions.TakeString(name) is { } value)
                     {
                         syntax.AdditionalExtensions[name] = value;
+                        if (value.Value.Contains("{{"))
+                        {
+                            if (ConditionParser.ParseTemplate(keyless.File, value, extensions.FieldPath(name)) is { } template)
+                            {
+                                syntax.Templates[Model.KeylessModel.ExtensionField + name] = template;
+                            }
+                            else
+                            {
+                                syntax.HasTemplateError = true;
+                            }
+                        }
                     }
                 }
             }

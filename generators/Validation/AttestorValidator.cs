@@ -415,7 +415,7 @@ internal static class AttestorValidator
                 file.Report(DiagnosticDescriptors.InvalidEnumValue, keyless.ExtensionKeyLocations.TryGetValue(pair.Key, out var location) ? location : pair.Value.Location, pair.Key, "additionalExtensions", "a Fulcio extension name (githubWorkflowTrigger, githubWorkflowSha, githubWorkflowName, githubWorkflowRepository, githubWorkflowRef, buildSignerURI, sourceRepositoryURI, ...) or an OID");
                 ok = false;
             }
-            else
+            else if (!pair.Value.Value.Contains("{{"))
             {
                 extensions.Add(new KeyValueModel(pair.Key, pair.Value.Value));
             }
@@ -449,7 +449,10 @@ internal static class AttestorValidator
                 extensions.OrderBy(e => e.Key, StringComparer.Ordinal).ToEquatableArray(),
                 ctlog)
             {
-                Templates = Templates(keyless.Templates, [("subject", keyless.Subject), ("subjectRegExp", keyless.SubjectRegExp), ("issuer", keyless.Issuer), ("issuerRegExp", keyless.IssuerRegExp), ("roots", keyless.Roots)]),
+                Templates = Templates(keyless.Templates, [
+                    ("subject", keyless.Subject), ("subjectRegExp", keyless.SubjectRegExp), ("issuer", keyless.Issuer), ("issuerRegExp", keyless.IssuerRegExp), ("roots", keyless.Roots),
+                    .. (keyless.AdditionalExtensions ?? []).OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => (KeylessModel.ExtensionField + e.Key, (Located<string>?)e.Value)),
+                ]),
             }
             : null;
 

@@ -379,16 +379,14 @@ public sealed class ContextEntryTests
 
         var run = GeneratorHarness.Run("policy.yaml", yaml);
 
-        // roots (line 19) is substituted at admission; the other three are refused.
+        // roots (line 19) and the extension value (line 21) are substituted at admission; the other two are refused.
         Assert.All(run.GeneratorDiagnostics, d => Assert.Equal("PC0099", d.Id));
         var diagnostics = run.GeneratorDiagnostics.OrderBy(d => d.Location.GetLineSpan().StartLinePosition.Line).ToList();
-        Assert.Equal(3, diagnostics.Count);
-        DiagnosticAssert.At(diagnostics[0], File, 21, 43);
-        DiagnosticAssert.MessageContains(diagnostics[0], "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless.additionalExtensions.githubWorkflowRepository' is valid Kyverno but PolicyCompiler does not compile it yet (variables are substituted in publicKeys, keyless subject/issuer (and their RegExp forms) and roots, cert and certChain only");
-        DiagnosticAssert.At(diagnostics[1], File, 23, 22);
-        DiagnosticAssert.MessageContains(diagnostics[1], "keyless.rekor.url'");
-        DiagnosticAssert.At(diagnostics[2], File, 25, 25);
-        DiagnosticAssert.MessageContains(diagnostics[2], "keyless.ctlog.pubkey'");
+        Assert.Equal(2, diagnostics.Count);
+        DiagnosticAssert.At(diagnostics[0], File, 23, 22);
+        DiagnosticAssert.MessageContains(diagnostics[0], "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless.rekor.url' is valid Kyverno but PolicyCompiler does not compile it yet (variables are substituted in publicKeys, keyless subject/issuer (and their RegExp forms), roots and additionalExtensions values, cert and certChain only");
+        DiagnosticAssert.At(diagnostics[1], File, 25, 25);
+        DiagnosticAssert.MessageContains(diagnostics[1], "keyless.ctlog.pubkey'");
     }
 
     [Fact]
@@ -458,7 +456,7 @@ public sealed class AttestorVariableTests
         attestor.Substitute(Runtime.Conditions.JmesValue.ParseJson(rootJson), new Runtime.Conditions.JmesContext());
 
     /// <summary>A certificate as Fulcio issues them: the identity in the SAN, the OIDC issuer in its extension.</summary>
-    private static Runtime.Sigstore.FulcioCertificate Fulcio(string email, string issuer)
+    private static Runtime.Sigstore.FulcioCertificate Fulcio(string email, string issuer, string? workflowRepository = null)
     {
         using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
         var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=sigstore", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
@@ -466,6 +464,12 @@ public sealed class AttestorVariableTests
         san.AddEmailAddress(email);
         request.CertificateExtensions.Add(san.Build());
         request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509Extension(Runtime.Sigstore.FulcioCertificate.OidcIssuerV1, System.Text.Encoding.UTF8.GetBytes(issuer), false));
+        if (workflowRepository is not null)
+        {
+            // Fulcio's v1 extension for the repository: the value's bytes, unwrapped.
+            request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509Extension("1.3.6.1.4.1.57264.1.5", System.Text.Encoding.UTF8.GetBytes(workflowRepository), false));
+        }
+
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(10));
         return Runtime.Sigstore.FulcioCertificate.Read(certificate);
     }
@@ -588,6 +592,38 @@ public sealed class AttestorVariableTests
 
         var bad = Assert.IsType<UnavailableAttestorDefinition>(Substitute(attestor, """{"identities":{"data":{"roots":"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"}}}"""));
         Assert.StartsWith("roots {{ identities.data.roots }} gave no usable attestor (", bad.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Additional_extension_values_are_substituted_beside_the_literal_ones()
+    {
+        var attestor = Attestor("""
+            keyless:
+                          subject: alice@example.com
+                          issuer: https://accounts.example.com
+                          additionalExtensions:
+                            githubWorkflowRepository: "acme/{{ request.namespace }}"
+                            githubWorkflowTrigger: push
+            """);
+        Assert.Equal("additionalExtensions.githubWorkflowRepository", Assert.Single(attestor.Templates).Field);
+        Assert.True(attestor.ReadsRequest);
+
+        var identity = Identity(Substitute(attestor, """{"request":{"namespace":"team-a"}}"""));
+
+        // The literal githubWorkflowTrigger is still required: the certificate without it fails on that extension.
+        Assert.Equal("extension mismatch: githubWorkflowTrigger is not present", identity.Check(Fulcio("alice@example.com", "https://accounts.example.com", "acme/team-a")));
+        var onlySubstituted = Identity(Substitute(Attestor("""
+            keyless:
+                          subject: alice@example.com
+                          issuer: https://accounts.example.com
+                          additionalExtensions:
+                            githubWorkflowRepository: "acme/{{ request.namespace }}"
+            """), """{"request":{"namespace":"team-a"}}"""));
+        Assert.Null(onlySubstituted.Check(Fulcio("alice@example.com", "https://accounts.example.com", "acme/team-a")));
+        Assert.Equal("extension mismatch: expected acme/team-a for githubWorkflowRepository, got acme/team-b", onlySubstituted.Check(Fulcio("alice@example.com", "https://accounts.example.com", "acme/team-b")));
+
+        var missing = Assert.IsType<UnavailableAttestorDefinition>(Substitute(attestor, """{"request":{}}"""));
+        Assert.StartsWith("additionalExtensions.githubWorkflowRepository acme/{{ request.namespace }}", missing.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
