@@ -11,7 +11,8 @@ using PolicyCompiler.Generators.Yaml;
 namespace PolicyCompiler.Generators.Parsing;
 
 /// <summary>
-/// Reads a rule's <c>context</c> entries (Kyverno's ContextEntry: <c>variable</c>, <c>configMap</c>, <c>apiCall</c>) into
+/// Reads a rule's <c>context</c> entries (Kyverno's ContextEntry: <c>variable</c>, <c>configMap</c>, <c>apiCall</c>,
+/// <c>imageRegistry</c>) into
 /// checked models. Every template and JMESPath is parsed here, so that a mistake is reported at its column.
 /// </summary>
 internal static class ContextParser
@@ -22,6 +23,8 @@ internal static class ContextParser
     private static readonly string[] s_configMapFields = ["name", "namespace"];
     private static readonly string[] s_apiCallFields = ["urlPath", "method", "data", "service", "jmesPath", "default"];
     private static readonly string[] s_requestDataFields = ["key", "value"];
+    private static readonly string[] s_imageRegistryFields = ["reference", "jmesPath", "imageRegistryCredentials"];
+    private static readonly string[] s_registryCredentialFields = ["allowInsecureRegistry", "providers", "secrets"];
 
     // Kyverno adds entries under their name as a JMESPath field; names it fills itself cannot be replaced.
     private static readonly Regex s_name = new("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
@@ -88,7 +91,6 @@ internal static class ContextParser
             ok = false;
         }
 
-        entry.NotSupported("imageRegistry", "image data from a registry (image, resolvedImage, registry, repository, identifier, manifest, configData) is not loaded yet; check signed facts with verifyImages attestations and their conditions instead");
         entry.NotSupported("globalReference", "global context entries are not built");
         ContextEntryModel? model = null;
         if (entry.TakeMapping("variable", "Variable") is { } variable)
@@ -104,6 +106,11 @@ internal static class ContextParser
         if (entry.TakeMapping("apiCall", "APICall") is { } apiCall)
         {
             model = ParseApiCall(apiCall, name?.Value ?? string.Empty, ref ok);
+        }
+
+        if (entry.TakeMapping("imageRegistry", "ImageRegistry") is { } imageRegistry)
+        {
+            model = ParseImageRegistry(imageRegistry, name?.Value ?? string.Empty, ref ok);
         }
 
         entry.RejectUnknown(s_entryFields);
@@ -219,6 +226,39 @@ internal static class ContextParser
             JmesPath = jmesPath,
             JmesPathText = jmesPathText,
             Default = @default,
+        };
+    }
+
+    private static ContextEntryModel? ParseImageRegistry(MappingReader imageRegistry, string name, ref bool ok)
+    {
+        var reference = imageRegistry.TakeString("reference");
+        if (reference is null)
+        {
+            imageRegistry.File.Report(DiagnosticDescriptors.MissingField, imageRegistry.Location, $"'{imageRegistry.Path}'", "reference", "reference: \"{{ request.object.spec.containers[0].image }}\"");
+            ok = false;
+        }
+
+        var referenceTemplate = reference is null ? null : Template(imageRegistry, reference, "reference", ref ok);
+        var (jmesPath, jmesPathText) = ParseJmesPath(imageRegistry, ref ok);
+        RegistryCredentialsModel? credentials = null;
+        if (imageRegistry.TakeMapping("imageRegistryCredentials", "ImageRegistryCredentials") is { } written)
+        {
+            credentials = Validation.PolicyValidator.ValidateRegistryCredentials(
+                written.File,
+                written.TakeBool("allowInsecureRegistry")?.Value ?? false,
+                written.TakeStringList("secrets"),
+                written.TakeStringList("providers"),
+                ref ok);
+            written.RejectUnknown(s_registryCredentialFields);
+        }
+
+        imageRegistry.RejectUnknown(s_imageRegistryFields);
+        return new ContextEntryModel(name, ContextEntryModel.ImageRegistrySource)
+        {
+            ImageReference = referenceTemplate,
+            JmesPath = jmesPath,
+            JmesPathText = jmesPathText,
+            RegistryCredentials = credentials,
         };
     }
 

@@ -55,6 +55,31 @@ public sealed class ApiCallContextEntry(string name, JmesFunc urlPath, string me
     public JmesFunc? Default { get; } = @default;
 }
 
+/// <summary>
+/// <c>imageRegistry</c>: what the registry serves for <c>reference</c> (substituted), as Kyverno's image data loader exposes
+/// it (<c>image</c>, <c>resolvedImage</c>, <c>registry</c>, <c>repository</c>, <c>identifier</c>, <c>manifest</c>,
+/// <c>configData</c>), <c>jmesPath</c> applied to that object; read with the entry's <c>imageRegistryCredentials</c>.
+/// </summary>
+public sealed class ImageRegistryContextEntry(string name, JmesFunc reference, JmesFunc? jmesPath = null, RegistryCredentialsDefinition? registryCredentials = null)
+    : ContextEntryDefinition(name)
+{
+    public JmesFunc Reference { get; } = reference;
+
+    public JmesFunc? JmesPath { get; } = jmesPath;
+
+    public RegistryCredentialsDefinition? RegistryCredentials { get; } = registryCredentials;
+}
+
+/// <summary>
+/// Where <c>imageRegistry</c> entries read from: an OCI registry, with the credentials of the
+/// <see cref="Registry.RegistryCredentialScope"/> in effect.
+/// </summary>
+public interface IImageDataSource
+{
+    /// <summary>Kyverno's image data object for <paramref name="reference"/>. Throws <see cref="ContextDataException"/>.</summary>
+    ValueTask<JsonElement> GetImageDataAsync(string reference, CancellationToken cancellationToken);
+}
+
 /// <summary>Where <c>configMap</c> and <c>apiCall</c> entries read from: the Kubernetes API in a cluster.</summary>
 public interface IContextDataSource
 {
@@ -83,6 +108,8 @@ public static class ContextLoader
     /// <summary>
     /// The entries' values by name. <paramref name="admission"/> holds <c>request</c> and <c>images</c>, which every entry
     /// may read. Throws <see cref="ContextDataException"/> when an entry cannot be loaded (transient or not).
+    /// <paramref name="registryScope"/> gives the credentials an <c>imageRegistry</c> entry reads with (its
+    /// <c>imageRegistryCredentials</c>, null when it has none); without it the caller's scope is used.
     /// </summary>
     public static async Task<JmesObject> LoadAsync(
         ImmutableArray<ContextEntryDefinition> entries,
@@ -90,7 +117,9 @@ public static class ContextLoader
         string? policyNamespace,
         IContextDataSource? source,
         JmesContext jmes,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        IImageDataSource? images = null,
+        Func<RegistryCredentialsDefinition?, CancellationToken, Task<Registry.RegistryCredentialScope.Scope?>>? registryScope = null)
     {
         ArgumentNullException.ThrowIfNull(admission);
         ArgumentNullException.ThrowIfNull(jmes);
@@ -110,6 +139,7 @@ public static class ContextLoader
                 VariableContextEntry variable => LoadVariable(variable, data, jmes),
                 ConfigMapContextEntry configMap => await LoadConfigMapAsync(configMap, data, policyNamespace, source, jmes, cancellationToken).ConfigureAwait(false),
                 ApiCallContextEntry apiCall => await LoadApiCallAsync(apiCall, data, policyNamespace, source, jmes, cancellationToken).ConfigureAwait(false),
+                ImageRegistryContextEntry image => await LoadImageDataAsync(image, data, images, registryScope, jmes, cancellationToken).ConfigureAwait(false),
                 _ => throw new ContextDataException($"context entry {entry.Name} has an unknown source", isTransient: false),
             };
 
@@ -258,6 +288,47 @@ public static class ContextLoader
         catch (JmesPathException e)
         {
             throw new ContextDataException($"failed to apply JMESPath for context entry {entry.Name}: {e.Message}", isTransient: false, e);
+        }
+    }
+
+    private static async Task<JmesValue> LoadImageDataAsync(
+        ImageRegistryContextEntry entry,
+        JmesValue root,
+        IImageDataSource? images,
+        Func<RegistryCredentialsDefinition?, CancellationToken, Task<Registry.RegistryCredentialScope.Scope?>>? registryScope,
+        JmesContext jmes,
+        CancellationToken cancellationToken)
+    {
+        var reference = Substitute(entry.Name, "imageRegistry.reference", entry.Reference, root, jmes);
+        if (reference.Type != JmesType.String)
+        {
+            throw new ContextDataException($"invalid image reference {KyvernoVariables.ToText(reference)}, image reference must be a string", isTransient: false);
+        }
+
+        if (images is null)
+        {
+            throw new ContextDataException($"failed to fetch image descriptor: {reference.GetString()}, error: no registry client is configured", isTransient: false);
+        }
+
+        if (registryScope is not null)
+        {
+            // This method's own scope: an async method's changes to it do not reach the caller or the next entry.
+            Registry.RegistryCredentialScope.Enter(await registryScope(entry.RegistryCredentials, cancellationToken).ConfigureAwait(false));
+        }
+
+        var data = JmesValue.FromJson(await images.GetImageDataAsync(reference.GetString(), cancellationToken).ConfigureAwait(false));
+        if (entry.JmesPath is null)
+        {
+            return data;
+        }
+
+        try
+        {
+            return Present(entry.JmesPath(data, jmes)) ?? JmesValue.Null;
+        }
+        catch (JmesPathException e)
+        {
+            throw new ContextDataException($"failed to apply JMESPath results to context entry {entry.Name}, error: {e.Message}", isTransient: false, e);
         }
     }
 

@@ -317,17 +317,97 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
-    public void Image_registry_entries_are_not_built_yet()
+    public void Image_registry_entry_compiles_with_its_reference_jmespath_and_credentials()
     {
-        var run = GeneratorHarness.Run("policy.yaml", Policy("""
-                  - name: image
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: imageData
+                    imageRegistry:
+                      reference: "{{ request.object.spec.containers[0].image }}"
+                      jmesPath: "{user: configData.config.User || '', layers: length(manifest.layers)}"
+                      imageRegistryCredentials:
+                        allowInsecureRegistry: true
+                        providers: [default, amazon]
+                        secrets: [regcred]
+            """))));
+
+        var entry = Assert.IsType<ImageRegistryContextEntry>(Assert.Single(policy.Rules[0].Context));
+        Assert.Equal("imageData", entry.Name);
+        Assert.True(entry.RegistryCredentials!.AllowInsecure);
+        Assert.Equal(["regcred"], entry.RegistryCredentials.Secrets.ToArray());
+        Assert.Equal(["default", "amazon"], entry.RegistryCredentials.Providers.ToArray());
+
+        // The compiled reference reads the request; the compiled jmesPath reads Kyverno's image data object.
+        var request = Runtime.Conditions.JmesValue.FromJson(JsonDocument.Parse("""{"request":{"object":{"spec":{"containers":[{"image":"registry.invalid/org/app:v1"}]}}}}""").RootElement);
+        Assert.Equal("registry.invalid/org/app:v1", entry.Reference(request, new Runtime.Conditions.JmesContext()).GetString());
+        var root = Runtime.Conditions.JmesValue.FromJson(JsonDocument.Parse("""{"configData":{"config":{"User":"0"}},"manifest":{"layers":[{},{},{}]}}""").RootElement);
+        Assert.Equal("""{"user":"0","layers":3}""", entry.JmesPath!(root, new Runtime.Conditions.JmesContext()).ToJsonString());
+        var bare = Runtime.Conditions.JmesValue.FromJson(JsonDocument.Parse("""{"configData":{"config":{}},"manifest":{"layers":[]}}""").RootElement);
+        Assert.Equal("""{"user":"","layers":0}""", entry.JmesPath!(bare, new Runtime.Conditions.JmesContext()).ToJsonString());
+    }
+
+    [Fact]
+    public void Image_registry_entry_without_credentials_or_jmespath_reads_the_whole_object()
+    {
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: imageData
                     imageRegistry:
                       reference: "ghcr.io/org/app:v1"
+            """))));
+
+        var entry = Assert.IsType<ImageRegistryContextEntry>(Assert.Single(policy.Rules[0].Context));
+        Assert.Null(entry.JmesPath);
+        Assert.Null(entry.RegistryCredentials);
+        Assert.Equal("ghcr.io/org/app:v1", entry.Reference(Runtime.Conditions.JmesValue.Null, new Runtime.Conditions.JmesContext()).GetString());
+    }
+
+    [Fact]
+    public void Image_registry_entry_without_a_reference_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: imageData
+                    imageRegistry:
+                      jmesPath: configData
             """));
 
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.At(diagnostic, File, 15, 9);
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].imageRegistry' is valid Kyverno but PolicyCompiler does not compile it yet (image data from a registry (image, resolvedImage, registry, repository, identifier, manifest, configData) is not loaded yet");
+        var diagnostic = run.Single("PC0004");
+        DiagnosticAssert.At(diagnostic, File, 16, 11);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].imageRegistry' requires 'reference'. Add it, for example: reference: \"{{ request.object.spec.containers[0].image }}\"");
+    }
+
+    [Fact]
+    public void Image_registry_entry_field_mistakes_are_build_errors_at_their_column()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: imageData
+                    imageRegistry:
+                      reference: "{{ request.[ }}"
+                      jmesPath: "manifest.layers | length("
+                      ref: ghcr.io/org/app:v1
+                      imageRegistryCredentials:
+                        secrets: [Not_A_Name]
+                        providers: [github]
+                        insecure: true
+            """));
+
+        var expressions = run.GeneratorDiagnostics.Where(d => d.Id == "PC0023").OrderBy(d => d.Location.GetLineSpan().StartLinePosition.Line).ToList();
+        Assert.Equal(2, expressions.Count);
+        Assert.Equal(16, expressions[0].Location.GetLineSpan().StartLinePosition.Line + 1);
+        DiagnosticAssert.MessageContains(expressions[0], "'spec.rules[0].context[0].imageRegistry.reference' has an invalid variable");
+        Assert.Equal(17, expressions[1].Location.GetLineSpan().StartLinePosition.Line + 1);
+        DiagnosticAssert.MessageContains(expressions[1], "'spec.rules[0].context[0].imageRegistry.jmesPath'");
+        Assert.Equal(6, run.GeneratorDiagnostics.Length);
+        var unknown = run.GeneratorDiagnostics.Where(d => d.Id == "PC0002").OrderBy(d => d.Location.GetLineSpan().StartLinePosition.Line).ToList();
+        Assert.Equal(2, unknown.Count);
+        DiagnosticAssert.At(unknown[0], File, 18, 11);
+        DiagnosticAssert.MessageContains(unknown[0], "'ref' is not a field of");
+        DiagnosticAssert.At(unknown[1], File, 22, 13);
+        DiagnosticAssert.MessageContains(unknown[1], "'insecure' is not a field of");
+        var secret = Assert.Single(run.GeneratorDiagnostics, d => d.Id == "PC0015");
+        DiagnosticAssert.At(secret, File, 20, 23);
+        DiagnosticAssert.MessageContains(secret, "'Not_A_Name' is not a valid Secret name");
+        var provider = Assert.Single(run.GeneratorDiagnostics, d => d.Id == "PC0099");
+        DiagnosticAssert.At(provider, File, 21, 25);
+        DiagnosticAssert.MessageContains(provider, "'imageRegistryCredentials.providers: github' is valid Kyverno but PolicyCompiler does not compile it yet (the azure and github credential helpers are not built");
     }
 
     [Fact]
