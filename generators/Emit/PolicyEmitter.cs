@@ -284,7 +284,7 @@ internal static class PolicyEmitter
             var entry = rule.Context[c];
             var prefix = ContextField(r) + c.ToString(CultureInfo.InvariantCulture);
             var name = CSharp.Literal(entry.Name);
-            var jmesPath = entry.JmesPath is null ? string.Empty : $", jmesPath: {prefix}JmesPath";
+            var jmesPath = entry.JmesPath is null ? string.Empty : entry.JmesPathHasVariables ? $", jmesPathWithVariables: {prefix}JmesPath" : $", jmesPath: {prefix}JmesPath";
             var @default = entry.Default is null ? string.Empty : $", @default: {prefix}Default";
             switch (entry.Source)
             {
@@ -347,7 +347,9 @@ internal static class PolicyEmitter
 
             if (entry.JmesPath is { } expression)
             {
-                methods.WriteBlock(Conditions.JmesCompiler.EmitMethod(expression, Conditions.JmesDialect.Kyverno, prefix + "JmesPath", entry.JmesPathText ?? string.Empty, "private"));
+                methods.WriteBlock(entry.JmesPathHasVariables
+                    ? Conditions.JmesEmitter.EmitContextMethod(expression, Conditions.JmesDialect.Kyverno, prefix + "JmesPath", entry.JmesPathText ?? string.Empty, "private")
+                    : Conditions.JmesCompiler.EmitMethod(expression, Conditions.JmesDialect.Kyverno, prefix + "JmesPath", entry.JmesPathText ?? string.Empty, "private"));
             }
 
             body.WriteLine();

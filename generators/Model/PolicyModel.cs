@@ -70,6 +70,9 @@ internal sealed record ContextEntryModel(string Name, string Source)
 
     public string? JmesPathText { get; init; }
 
+    /// <summary>The <c>jmesPath</c> holds <c>{{ }}</c> variables, which read the rule's context rather than the entry's data.</summary>
+    public bool JmesPathHasVariables { get; init; }
+
     public Conditions.KyvernoValue? Default { get; init; }
 
     public Conditions.KyvernoTemplate? ConfigMapName { get; init; }

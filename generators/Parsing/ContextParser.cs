@@ -124,7 +124,7 @@ internal static class ContextParser
             : null;
         ok &= !(variable.Has("value") && value is null && !IsNullField(variable, "value"));
         var hasJmesPath = variable.Has("jmesPath");
-        var (jmesPath, jmesPathText) = ParseJmesPath(variable, ref ok);
+        var (jmesPath, jmesPathText, jmesPathHasVariables) = ParseJmesPath(variable, ref ok);
         var @default = variable.TakeRaw("default") is { } defaultNode && !MappingReader.IsNull(defaultNode)
             ? ConditionParser.ParseValue(variable.File, defaultNode, variable.FieldPath("default"))
             : null;
@@ -136,7 +136,7 @@ internal static class ContextParser
         }
 
         variable.RejectUnknown(s_variableFields);
-        return new ContextEntryModel(name, ContextEntryModel.VariableSource) { Value = value, JmesPath = jmesPath, JmesPathText = jmesPathText, Default = @default };
+        return new ContextEntryModel(name, ContextEntryModel.VariableSource) { Value = value, JmesPath = jmesPath, JmesPathText = jmesPathText, JmesPathHasVariables = jmesPathHasVariables, Default = @default };
     }
 
     private static ContextEntryModel? ParseConfigMap(MappingReader configMap, string name, ref bool ok)
@@ -212,7 +212,7 @@ internal static class ContextParser
             ok = false;
         }
 
-        var (jmesPath, jmesPathText) = ParseJmesPath(apiCall, ref ok);
+        var (jmesPath, jmesPathText, jmesPathHasVariables) = ParseJmesPath(apiCall, ref ok);
         var @default = apiCall.TakeRaw("default") is { } defaultNode && !MappingReader.IsNull(defaultNode)
             ? ConditionParser.ParseValue(apiCall.File, defaultNode, apiCall.FieldPath("default"))
             : null;
@@ -225,6 +225,7 @@ internal static class ContextParser
             Data = data.ToEquatableArray(),
             JmesPath = jmesPath,
             JmesPathText = jmesPathText,
+            JmesPathHasVariables = jmesPathHasVariables,
             Default = @default,
         };
     }
@@ -239,7 +240,7 @@ internal static class ContextParser
         }
 
         var referenceTemplate = reference is null ? null : Template(imageRegistry, reference, "reference", ref ok);
-        var (jmesPath, jmesPathText) = ParseJmesPath(imageRegistry, ref ok);
+        var (jmesPath, jmesPathText, jmesPathHasVariables) = ParseJmesPath(imageRegistry, ref ok);
         RegistryCredentialsModel? credentials = null;
         if (imageRegistry.TakeMapping("imageRegistryCredentials", "ImageRegistryCredentials") is { } written)
         {
@@ -258,27 +259,28 @@ internal static class ContextParser
             ImageReference = referenceTemplate,
             JmesPath = jmesPath,
             JmesPathText = jmesPathText,
+            JmesPathHasVariables = jmesPathHasVariables,
             RegistryCredentials = credentials,
         };
     }
 
-    private static (JmesNode? Node, string? Text) ParseJmesPath(MappingReader reader, ref bool ok)
+    /// <summary>
+    /// The entry's <c>jmesPath</c>. Kyverno substitutes <c>{{ }}</c> variables into its text before evaluating it; here they
+    /// are parsed as nested variables of the expression (a name position takes the value as a field name, a
+    /// <c>'…'</c> literal as text), evaluated against the rule's context at admission, so the expression is still
+    /// compiled at build time and a value cannot change its syntax.
+    /// </summary>
+    private static (JmesNode? Node, string? Text, bool HasVariables) ParseJmesPath(MappingReader reader, ref bool ok)
     {
         if (reader.TakeString("jmesPath") is not { } text)
         {
-            return (null, null);
+            return (null, null, false);
         }
 
-        if (text.Value.Contains("{{"))
-        {
-            reader.File.Report(DiagnosticDescriptors.NotSupportedYet, text.Location, reader.FieldPath("jmesPath"), "variables inside a context entry's jmesPath are not compiled; read the variable in the expression itself");
-            ok = false;
-            return (null, null);
-        }
-
-        var node = ConditionParser.ParseExpression(reader.File, text, reader.FieldPath("jmesPath"));
+        var hasVariables = text.Value.Contains("{{");
+        var node = ConditionParser.ParseExpression(reader.File, text, reader.FieldPath("jmesPath"), allowVariables: hasVariables);
         ok &= node is not null;
-        return (node, text.Value);
+        return (node, text.Value, hasVariables);
     }
 
     private static KyvernoTemplate? Template(MappingReader reader, Located<string> text, string field, ref bool ok)

@@ -15,10 +15,14 @@ public abstract class ContextEntryDefinition(string name)
 
 /// <summary>
 /// <c>variable</c>: <c>value</c> (substituted), or <c>jmesPath</c> over the context when there is no value, or over the value
-/// when there is one; <c>default</c> when the expression fails or (without a value) gives null.
+/// when there is one; <c>default</c> when the expression fails or (without a value) gives null. A <c>jmesPath</c> with
+/// variables in it is <paramref name="jmesPathWithVariables"/> instead of <paramref name="jmesPath"/>.
 /// </summary>
-public sealed class VariableContextEntry(string name, JmesFunc? value, JmesFunc? jmesPath = null, JmesFunc? @default = null) : ContextEntryDefinition(name)
+public sealed class VariableContextEntry(string name, JmesFunc? value, JmesFunc? jmesPath = null, JmesFunc? @default = null, ContextJmesFunc? jmesPathWithVariables = null)
+    : ContextEntryDefinition(name)
 {
+    public ContextJmesFunc? JmesPathWithVariables { get; } = jmesPathWithVariables;
+
     public JmesFunc? Value { get; } = value;
 
     public JmesFunc? JmesPath { get; } = jmesPath;
@@ -41,9 +45,11 @@ public sealed record ApiCallData(string Key, JmesFunc Value);
 /// <c>apiCall</c>: a GET (or a POST with <c>data</c>) of <c>urlPath</c> on the Kubernetes API server, <c>jmesPath</c> applied
 /// to the answer; <c>default</c> instead of the answer when the call fails.
 /// </summary>
-public sealed class ApiCallContextEntry(string name, JmesFunc urlPath, string method, ImmutableArray<ApiCallData> data = default, JmesFunc? jmesPath = null, JmesFunc? @default = null)
+public sealed class ApiCallContextEntry(string name, JmesFunc urlPath, string method, ImmutableArray<ApiCallData> data = default, JmesFunc? jmesPath = null, JmesFunc? @default = null, ContextJmesFunc? jmesPathWithVariables = null)
     : ContextEntryDefinition(name)
 {
+    public ContextJmesFunc? JmesPathWithVariables { get; } = jmesPathWithVariables;
+
     public JmesFunc UrlPath { get; } = urlPath;
 
     public string Method { get; } = method;
@@ -60,9 +66,11 @@ public sealed class ApiCallContextEntry(string name, JmesFunc urlPath, string me
 /// it (<c>image</c>, <c>resolvedImage</c>, <c>registry</c>, <c>repository</c>, <c>identifier</c>, <c>manifest</c>,
 /// <c>configData</c>), <c>jmesPath</c> applied to that object; read with the entry's <c>imageRegistryCredentials</c>.
 /// </summary>
-public sealed class ImageRegistryContextEntry(string name, JmesFunc reference, JmesFunc? jmesPath = null, RegistryCredentialsDefinition? registryCredentials = null)
+public sealed class ImageRegistryContextEntry(string name, JmesFunc reference, JmesFunc? jmesPath = null, RegistryCredentialsDefinition? registryCredentials = null, ContextJmesFunc? jmesPathWithVariables = null)
     : ContextEntryDefinition(name)
 {
+    public ContextJmesFunc? JmesPathWithVariables { get; } = jmesPathWithVariables;
+
     public JmesFunc Reference { get; } = reference;
 
     public JmesFunc? JmesPath { get; } = jmesPath;
@@ -154,15 +162,16 @@ public static class ContextLoader
     {
         var fallback = entry.Default is null ? (JmesValue?)null : Substitute(entry.Name, "default", entry.Default, root, jmes);
         JmesValue? output = fallback;
+        var hasJmesPath = entry.JmesPath is not null || entry.JmesPathWithVariables is not null;
         if (entry.Value is not null)
         {
             var value = Substitute(entry.Name, "value", entry.Value, root, jmes);
             output = value;
-            if (entry.JmesPath is not null)
+            if (hasJmesPath)
             {
                 try
                 {
-                    output = Present(entry.JmesPath(value, jmes));
+                    output = Present(ApplyJmesPath(entry.Name, entry.JmesPath, entry.JmesPathWithVariables, value, root, jmes));
                 }
                 catch (JmesPathException e)
                 {
@@ -170,11 +179,11 @@ public static class ContextLoader
                 }
             }
         }
-        else if (entry.JmesPath is not null)
+        else if (hasJmesPath)
         {
             try
             {
-                var found = Present(entry.JmesPath(root, jmes));
+                var found = Present(ApplyJmesPath(entry.Name, entry.JmesPath, entry.JmesPathWithVariables, root, root, jmes));
                 if (found is { IsNull: false })
                 {
                     output = found;
@@ -276,14 +285,19 @@ public static class ContextLoader
         }
 
         var result = JmesValue.FromJson(answer);
-        if (entry.JmesPath is null)
+        if (entry.JmesPath is null && entry.JmesPathWithVariables is null)
         {
             return result;
         }
 
         try
         {
-            return Present(entry.JmesPath(result, jmes)) ?? JmesValue.Null;
+            return Present(ApplyJmesPath(entry.Name, entry.JmesPath, entry.JmesPathWithVariables, result, root, jmes)) ?? JmesValue.Null;
+        }
+        catch (ContextDataException) when (entry.Default is not null)
+        {
+            // Kyverno substitutes the whole apiCall, jmesPath included, before the call; when that fails it stores the default.
+            return Substitute(entry.Name, "apiCall.default", entry.Default, root, jmes);
         }
         catch (JmesPathException e)
         {
@@ -317,18 +331,41 @@ public static class ContextLoader
         }
 
         var data = JmesValue.FromJson(await images.GetImageDataAsync(reference.GetString(), cancellationToken).ConfigureAwait(false));
-        if (entry.JmesPath is null)
+        if (entry.JmesPath is null && entry.JmesPathWithVariables is null)
         {
             return data;
         }
 
         try
         {
-            return Present(entry.JmesPath(data, jmes)) ?? JmesValue.Null;
+            return Present(ApplyJmesPath(entry.Name, entry.JmesPath, entry.JmesPathWithVariables, data, root, jmes)) ?? JmesValue.Null;
         }
         catch (JmesPathException e)
         {
             throw new ContextDataException($"failed to apply JMESPath results to context entry {entry.Name}, error: {e.Message}", isTransient: false, e);
+        }
+    }
+
+    /// <summary>
+    /// The entry's jmesPath over <paramref name="input"/>. Variables in it read <paramref name="root"/>; one that does not
+    /// resolve is Kyverno's substitution error, which no <c>default</c> replaces (a <see cref="ContextDataException"/>),
+    /// while the expression's own failures stay <see cref="JmesPathException"/>s for the caller.
+    /// </summary>
+    private static JmesValue ApplyJmesPath(string entry, JmesFunc? jmesPath, ContextJmesFunc? withVariables, JmesValue input, JmesValue root, JmesContext jmes)
+    {
+        if (withVariables is null)
+        {
+            return jmesPath!(input, jmes);
+        }
+
+        try
+        {
+            return withVariables(input, root, jmes);
+        }
+        catch (JmesPathException e) when (e.Kind == JmesErrorKind.VariableNotFound)
+        {
+            // Only the nested variables resolve strictly: a plain JMESPath field that is missing gives null, never this.
+            throw new ContextDataException($"failed to substitute variables in context entry {entry} jmesPath: {e.Message}", isTransient: false, e);
         }
     }
 

@@ -257,6 +257,90 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
+    public async Task Variable_in_a_jmespath_names_the_field_to_read()
+    {
+        // Kyverno's form: the namespace picks the ConfigMap key. The variable reads the context, the path the entry's data.
+        var data = new FakeContextData { ["default/owners"] = """{"metadata":{"name":"owners"},"data":{"payments":"payments","web":"web-team"}}""" };
+        var engine = Engine(Policy("""
+                  - name: owners
+                    configMap:
+                      name: owners
+                  - name: team
+                    variable:
+                      jmesPath: 'owners.data."{{ request.namespace }}"'
+            """, TeamPrecondition), data);
+
+        var payments = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
+        var web = await engine.ValidateAsync(Pod("web"), CancellationToken.None);
+
+        Assert.False(payments.Allowed);
+        Assert.Contains("missing digest for registry.invalid/org/app:v1", payments.Status!.Message, StringComparison.Ordinal);
+        Assert.True(web.Allowed);
+    }
+
+    [Fact]
+    public void Variable_in_a_jmespath_compiles_to_an_expression_over_the_data_with_variables_over_the_context()
+    {
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: replicas
+                    apiCall:
+                      urlPath: /apis/apps/v1/deployments
+                      jmesPath: "items[?metadata.namespace == '{{ request.namespace }}'].spec.replicas"
+                  - name: image
+                    imageRegistry:
+                      reference: "{{ request.object.spec.containers[0].image }}"
+                      jmesPath: "configData.config.Labels.\"{{ request.object.metadata.labels.team }}\""
+            """))));
+
+        var apiCall = Assert.IsType<ApiCallContextEntry>(policy.Rules[0].Context[0]);
+        var image = Assert.IsType<ImageRegistryContextEntry>(policy.Rules[0].Context[1]);
+        Assert.Null(apiCall.JmesPath);
+        Assert.Null(image.JmesPath);
+        var root = Runtime.Conditions.JmesValue.ParseJson("""{"request":{"namespace":"team-a","object":{"metadata":{"labels":{"team":"payments"}}}}}""");
+        var answer = Runtime.Conditions.JmesValue.ParseJson("""{"items":[{"metadata":{"namespace":"team-a"},"spec":{"replicas":2}},{"metadata":{"namespace":"team-b"},"spec":{"replicas":5}}]}""");
+        var imageData = Runtime.Conditions.JmesValue.ParseJson("""{"configData":{"config":{"Labels":{"payments":"owned","web":"other"}}}}""");
+        var context = new Runtime.Conditions.JmesContext();
+
+        Assert.Equal("[2]", apiCall.JmesPathWithVariables!(answer, root, context).ToJsonString());
+        Assert.Equal("owned", image.JmesPathWithVariables!(imageData, root, context).GetString());
+
+        // A quote in the value stays inside the literal: it cannot change what the expression means.
+        var hostile = Runtime.Conditions.JmesValue.ParseJson("""{"request":{"namespace":"x' || `true` || '"}}""");
+        Assert.Equal("[]", apiCall.JmesPathWithVariables!(answer, hostile, context).ToJsonString());
+    }
+
+    [Fact]
+    public async Task Variable_in_a_jmespath_that_does_not_resolve_fails_the_rule_despite_a_default()
+    {
+        // Kyverno substitutes the jmesPath before it applies it, and a failed substitution is an error, not the default.
+        var engine = Engine(Policy("""
+                  - name: team
+                    variable:
+                      jmesPath: 'request.object.metadata.labels."{{ request.object.metadata.annotations.owner }}"'
+                      default: payments
+            """, TeamPrecondition));
+
+        var response = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
+
+        Assert.False(response.Allowed);
+        Assert.Contains("failed to load context: failed to substitute variables in context entry team jmesPath:", Unfolded(response.Status!.Message!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bad_variable_inside_a_jmespath_is_a_build_error_at_its_column()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: team
+                    variable:
+                      jmesPath: 'owners.data."{{ request.[ }}"'
+            """));
+
+        var diagnostic = run.Single("PC0023");
+        DiagnosticAssert.At(diagnostic, File, 16, 48);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].variable.jmesPath' has an invalid variable");
+    }
+
+    [Fact]
     public void Bad_jmespath_is_a_build_error_at_its_column()
     {
         var run = GeneratorHarness.Run("policy.yaml", Policy("""

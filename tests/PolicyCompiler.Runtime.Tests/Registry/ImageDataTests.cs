@@ -175,6 +175,28 @@ public sealed class ImageDataTests(DockerRegistryFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Loader_applies_a_jmespath_whose_variables_read_the_context()
+    {
+        var repository = "apps/vars-" + DockerRegistryFixture.Unique();
+        await Registry.PushImageAsync(repository, "v1");
+
+        // configData.{{ field }}, with field an earlier entry: what the compiled form of a jmesPath variable does.
+        var entries = new ContextEntryDefinition[]
+        {
+            new VariableContextEntry("field", static (_, _) => JmesValue.From("architecture")),
+            new ImageRegistryContextEntry("picked", s_firstImage, jmesPathWithVariables: static (input, root, _) => input.Field("configData").Field(KyvernoVariables.ToText(KyvernoVariables.Require(root.Field("field"), "{{ field }}")))),
+            new ImageRegistryContextEntry("unresolved", s_firstImage, jmesPathWithVariables: static (input, root, _) => input.Field(KyvernoVariables.ToText(KyvernoVariables.Require(root.Field("nothing"), "{{ nothing }}")))),
+        };
+
+        var picked = await ContextLoader.LoadAsync([.. entries[..2]], Admission($"{Registry.Host}/{repository}:v1"), null, null, new JmesContext(), CancellationToken.None, Data());
+        var error = await Assert.ThrowsAsync<ContextDataException>(() => ContextLoader.LoadAsync([.. entries], Admission($"{Registry.Host}/{repository}:v1"), null, null, new JmesContext(), CancellationToken.None, Data()));
+
+        Assert.Equal("amd64", picked["picked"].GetString());
+        Assert.False(error.IsTransient);
+        Assert.StartsWith("failed to substitute variables in context entry unresolved jmesPath: ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Loader_enters_the_entry_credential_scope_for_the_read()
     {
         var repository = "apps/scoped-" + DockerRegistryFixture.Unique();
