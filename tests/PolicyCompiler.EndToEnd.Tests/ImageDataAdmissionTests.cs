@@ -5,7 +5,8 @@ namespace PolicyCompiler.EndToEnd.Tests;
 /// <summary>
 /// A rule <c>context</c> entry of type <c>imageRegistry</c>, as the Kyverno documentation uses it: the published webhook
 /// reads each Pod image's config from the real registry (images pushed by skopeo, their config <c>User</c> set) and the
-/// rule's preconditions decide on it. Images that run as root must be signed; others are not checked.
+/// rule's preconditions decide on it. Images that run as root must be signed; others are not checked. The config's
+/// user is picked by a <c>jmesPath</c> with a variable in it (the field name is another entry), compiled into the binary.
 /// </summary>
 [Collection(WebhookCollection.Name)]
 public sealed class ImageDataAdmissionTests(WebhookFixture fixture)
@@ -39,13 +40,20 @@ public sealed class ImageDataAdmissionTests(WebhookFixture fixture)
                 imageRegistry:
                   reference: "{{ imageData.resolvedImage }}"
                   jmesPath: "manifest.layers | length(@)"
+              - name: userField
+                variable:
+                  value: User
+              - name: user
+                variable:
+                  value: "{{ imageData.configData.config }}"
+                  jmesPath: '"{{ userField }}" || '''''
               preconditions:
                 all:
                 - key: "{{ layers }}"
                   operator: GreaterThan
                   value: 0
                 any:
-                - key: "{{ imageData.configData.config.User || '' }}"
+                - key: "{{ user }}"
                   operator: AnyIn
                   value: ["", "root", "0"]
               verifyImages:
