@@ -94,6 +94,39 @@ internal sealed class JmesEmitter
         return writer.ToString();
     }
 
+    /// <summary>
+    /// A method <c>static JmesValue Name(JmesValue input, JmesValue root, JmesContext context)</c> for a context entry's
+    /// <c>jmesPath</c> with nested variables: the expression runs over <c>input</c>, its variables over <c>root</c>
+    /// (strictly: one that does not resolve throws, as Kyverno's substitution fails).
+    /// </summary>
+    public static string EmitContextMethod(JmesNode node, JmesDialect dialect, string methodName, string expressionText, string accessibility = "public")
+    {
+        var emitter = new JmesEmitter("__" + methodName + "_", HoleMode.Strict).WithDialect(dialect);
+        var expression = emitter.EmitExpression(node, "input", "root", "context");
+        var writer = new SourceWriter();
+        foreach (var field in emitter.Fields)
+        {
+            writer.WriteLine(field);
+        }
+
+        if (emitter.Fields.Count > 0)
+        {
+            writer.WriteLine();
+        }
+
+        writer.WriteLine($"/// <summary>JMESPath <c>{XmlEscape(CSharp.CommentSafe(expressionText))}</c>, its variables read from the rule's context.</summary>");
+        writer.WriteLine($"{accessibility} static JmesValue {methodName}(JmesValue input, JmesValue root, JmesContext context)");
+        writer.OpenBrace();
+        foreach (var statement in emitter.Statements)
+        {
+            writer.WriteLine(statement);
+        }
+
+        writer.WriteLine($"return {expression};");
+        writer.CloseBrace();
+        return writer.ToString();
+    }
+
     private string _root = "input";
     private string _rootContext = "context";
 

@@ -290,7 +290,7 @@ internal static class PolicyEmitter
             var entry = rule.Context[c];
             var prefix = ContextField(r) + c.ToString(CultureInfo.InvariantCulture);
             var name = CSharp.Literal(entry.Name);
-            var jmesPath = entry.JmesPath is null ? string.Empty : $", jmesPath: {prefix}JmesPath";
+            var jmesPath = entry.JmesPath is null ? string.Empty : entry.JmesPathHasVariables ? $", jmesPathWithVariables: {prefix}JmesPath" : $", jmesPath: {prefix}JmesPath";
             var @default = entry.Default is null ? string.Empty : $", @default: {prefix}Default";
             switch (entry.Source)
             {
@@ -301,6 +301,12 @@ internal static class PolicyEmitter
                 case ContextEntryModel.ConfigMapSource:
                     var ns = entry.ConfigMapNamespace is null ? "null" : prefix + "Namespace";
                     w.WriteLine($"new ConfigMapContextEntry({name}, {prefix}Name, {ns}),");
+                    break;
+                case ContextEntryModel.ImageRegistrySource:
+                    var credentials = entry.RegistryCredentials is { } entryCredentials
+                        ? $", registryCredentials: {RegistryCredentialsDefinition(entryCredentials)}"
+                        : string.Empty;
+                    w.WriteLine($"new ImageRegistryContextEntry({name}, {prefix}Reference{jmesPath}{credentials}),");
                     break;
                 default:
                     var data = entry.Data.IsEmpty
@@ -339,6 +345,7 @@ internal static class PolicyEmitter
             Value("Name", entry.ConfigMapName is { } cmName ? new Conditions.KyvernoStringValue(cmName) : null);
             Value("Namespace", entry.ConfigMapNamespace is { } cmNamespace ? new Conditions.KyvernoStringValue(cmNamespace) : null);
             Value("UrlPath", entry.UrlPath is { } urlPath ? new Conditions.KyvernoStringValue(urlPath) : null);
+            Value("Reference", entry.ImageReference is { } reference ? new Conditions.KyvernoStringValue(reference) : null);
             for (var d = 0; d < entry.Data.Count; d++)
             {
                 Value("Data" + d.ToString(CultureInfo.InvariantCulture), entry.Data[d].Value);
@@ -346,7 +353,9 @@ internal static class PolicyEmitter
 
             if (entry.JmesPath is { } expression)
             {
-                methods.WriteBlock(Conditions.JmesCompiler.EmitMethod(expression, Conditions.JmesDialect.Kyverno, prefix + "JmesPath", entry.JmesPathText ?? string.Empty, "private"));
+                methods.WriteBlock(entry.JmesPathHasVariables
+                    ? Conditions.JmesEmitter.EmitContextMethod(expression, Conditions.JmesDialect.Kyverno, prefix + "JmesPath", entry.JmesPathText ?? string.Empty, "private")
+                    : Conditions.JmesCompiler.EmitMethod(expression, Conditions.JmesDialect.Kyverno, prefix + "JmesPath", entry.JmesPathText ?? string.Empty, "private"));
             }
 
             body.WriteLine();
@@ -500,9 +509,7 @@ internal static class PolicyEmitter
 
         if (entry.RegistryCredentials is { } credentials)
         {
-            var secrets = "[" + string.Join(", ", credentials.Secrets.Select(CSharp.Literal)) + "]";
-            var providers = credentials.Providers.IsEmpty ? string.Empty : ", [" + string.Join(", ", credentials.Providers.Select(CSharp.Literal)) + "]";
-            optional.Add($"registryCredentials: new RegistryCredentialsDefinition({CSharp.Literal(credentials.AllowInsecure)}, {secrets}{providers})");
+            optional.Add($"registryCredentials: {RegistryCredentialsDefinition(credentials)}");
         }
 
         if (entry.Validation is { } validation)
@@ -1011,6 +1018,13 @@ internal static class PolicyEmitter
 
     private static string DenyField(int ruleIndex, int entryIndex) =>
         "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Image" + entryIndex.ToString(CultureInfo.InvariantCulture) + "Deny";
+
+    private static string RegistryCredentialsDefinition(RegistryCredentialsModel credentials)
+    {
+        var secrets = "[" + string.Join(", ", credentials.Secrets.Select(CSharp.Literal)) + "]";
+        var providers = credentials.Providers.IsEmpty ? string.Empty : ", [" + string.Join(", ", credentials.Providers.Select(CSharp.Literal)) + "]";
+        return $"new RegistryCredentialsDefinition({CSharp.Literal(credentials.AllowInsecure)}, {secrets}{providers})";
+    }
 
     private static string ContextField(int ruleIndex) => "Rule" + ruleIndex.ToString(CultureInfo.InvariantCulture) + "Context";
 

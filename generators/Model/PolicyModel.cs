@@ -56,20 +56,25 @@ internal sealed record RuleModel(
 
 /// <summary>
 /// One <c>context</c> entry: a <see cref="VariableSource"/> (value and/or jmesPath over the context, default), a
-/// <see cref="ConfigMapSource"/> (name and namespace templates) or an <see cref="ApiCallSource"/> (GET or POST on the
-/// API server's urlPath, jmesPath over the answer, default).
+/// <see cref="ConfigMapSource"/> (name and namespace templates), an <see cref="ApiCallSource"/> (GET or POST on the
+/// API server's urlPath, jmesPath over the answer, default) or an <see cref="ImageRegistrySource"/> (the reference
+/// template, jmesPath over the image data, registry credentials).
 /// </summary>
 internal sealed record ContextEntryModel(string Name, string Source)
 {
     public const string VariableSource = "variable";
     public const string ConfigMapSource = "configMap";
     public const string ApiCallSource = "apiCall";
+    public const string ImageRegistrySource = "imageRegistry";
 
     public Conditions.KyvernoValue? Value { get; init; }
 
     public Conditions.JmesNode? JmesPath { get; init; }
 
     public string? JmesPathText { get; init; }
+
+    /// <summary>The <c>jmesPath</c> holds <c>{{ }}</c> variables, which read the rule's context rather than the entry's data.</summary>
+    public bool JmesPathHasVariables { get; init; }
 
     public Conditions.KyvernoValue? Default { get; init; }
 
@@ -82,6 +87,12 @@ internal sealed record ContextEntryModel(string Name, string Source)
     public string Method { get; init; } = "GET";
 
     public EquatableArray<ContextDataModel> Data { get; init; } = EquatableArray<ContextDataModel>.Empty;
+
+    /// <summary><c>imageRegistry.reference</c>.</summary>
+    public Conditions.KyvernoTemplate? ImageReference { get; init; }
+
+    /// <summary><c>imageRegistry.imageRegistryCredentials</c>.</summary>
+    public RegistryCredentialsModel? RegistryCredentials { get; init; }
 }
 
 /// <summary>One <c>apiCall.data</c> item: a member of the POST body.</summary>

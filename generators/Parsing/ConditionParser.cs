@@ -313,9 +313,9 @@ internal static class ConditionParser
     public static bool ReadsRequest(KyvernoTemplate template) => ReadsRequest(new KyvernoStringValue(template));
 
     /// <summary>Parses a bare JMESPath expression (no <c>{{ }}</c>) written in YAML; null after reporting its mistakes.</summary>
-    public static JmesNode? ParseExpression(YamlFile file, Located<string> text, string path)
+    public static JmesNode? ParseExpression(YamlFile file, Located<string> text, string path, bool allowVariables = false)
     {
-        var result = JmesCompiler.Parse(text.Value, JmesDialect.Kyverno);
+        var result = JmesCompiler.ParseRange(text.Value, 0, text.Value.Length, JmesDialect.Kyverno, allowVariables);
         if (result.Success)
         {
             return result.Expression;

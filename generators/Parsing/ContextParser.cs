@@ -11,7 +11,8 @@ using PolicyCompiler.Generators.Yaml;
 namespace PolicyCompiler.Generators.Parsing;
 
 /// <summary>
-/// Reads a rule's <c>context</c> entries (Kyverno's ContextEntry: <c>variable</c>, <c>configMap</c>, <c>apiCall</c>) into
+/// Reads a rule's <c>context</c> entries (Kyverno's ContextEntry: <c>variable</c>, <c>configMap</c>, <c>apiCall</c>,
+/// <c>imageRegistry</c>) into
 /// checked models. Every template and JMESPath is parsed here, so that a mistake is reported at its column.
 /// </summary>
 internal static class ContextParser
@@ -22,6 +23,8 @@ internal static class ContextParser
     private static readonly string[] s_configMapFields = ["name", "namespace"];
     private static readonly string[] s_apiCallFields = ["urlPath", "method", "data", "service", "jmesPath", "default"];
     private static readonly string[] s_requestDataFields = ["key", "value"];
+    private static readonly string[] s_imageRegistryFields = ["reference", "jmesPath", "imageRegistryCredentials"];
+    private static readonly string[] s_registryCredentialFields = ["allowInsecureRegistry", "providers", "secrets"];
 
     // Kyverno adds entries under their name as a JMESPath field; names it fills itself cannot be replaced.
     private static readonly Regex s_name = new("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
@@ -88,7 +91,6 @@ internal static class ContextParser
             ok = false;
         }
 
-        entry.NotSupported("imageRegistry", "image data from a registry (image, resolvedImage, registry, repository, identifier, manifest, configData) is not loaded yet; check signed facts with verifyImages attestations and their conditions instead");
         entry.NotSupported("globalReference", "global context entries are not built");
         ContextEntryModel? model = null;
         if (entry.TakeMapping("variable", "Variable") is { } variable)
@@ -106,6 +108,11 @@ internal static class ContextParser
             model = ParseApiCall(apiCall, name?.Value ?? string.Empty, ref ok);
         }
 
+        if (entry.TakeMapping("imageRegistry", "ImageRegistry") is { } imageRegistry)
+        {
+            model = ParseImageRegistry(imageRegistry, name?.Value ?? string.Empty, ref ok);
+        }
+
         entry.RejectUnknown(s_entryFields);
         return ok && sources.Count == 1 ? model : null;
     }
@@ -117,7 +124,7 @@ internal static class ContextParser
             : null;
         ok &= !(variable.Has("value") && value is null && !IsNullField(variable, "value"));
         var hasJmesPath = variable.Has("jmesPath");
-        var (jmesPath, jmesPathText) = ParseJmesPath(variable, ref ok);
+        var (jmesPath, jmesPathText, jmesPathHasVariables) = ParseJmesPath(variable, ref ok);
         var @default = variable.TakeRaw("default") is { } defaultNode && !MappingReader.IsNull(defaultNode)
             ? ConditionParser.ParseValue(variable.File, defaultNode, variable.FieldPath("default"))
             : null;
@@ -129,7 +136,7 @@ internal static class ContextParser
         }
 
         variable.RejectUnknown(s_variableFields);
-        return new ContextEntryModel(name, ContextEntryModel.VariableSource) { Value = value, JmesPath = jmesPath, JmesPathText = jmesPathText, Default = @default };
+        return new ContextEntryModel(name, ContextEntryModel.VariableSource) { Value = value, JmesPath = jmesPath, JmesPathText = jmesPathText, JmesPathHasVariables = jmesPathHasVariables, Default = @default };
     }
 
     private static ContextEntryModel? ParseConfigMap(MappingReader configMap, string name, ref bool ok)
@@ -205,7 +212,7 @@ internal static class ContextParser
             ok = false;
         }
 
-        var (jmesPath, jmesPathText) = ParseJmesPath(apiCall, ref ok);
+        var (jmesPath, jmesPathText, jmesPathHasVariables) = ParseJmesPath(apiCall, ref ok);
         var @default = apiCall.TakeRaw("default") is { } defaultNode && !MappingReader.IsNull(defaultNode)
             ? ConditionParser.ParseValue(apiCall.File, defaultNode, apiCall.FieldPath("default"))
             : null;
@@ -218,27 +225,62 @@ internal static class ContextParser
             Data = data.ToEquatableArray(),
             JmesPath = jmesPath,
             JmesPathText = jmesPathText,
+            JmesPathHasVariables = jmesPathHasVariables,
             Default = @default,
         };
     }
 
-    private static (JmesNode? Node, string? Text) ParseJmesPath(MappingReader reader, ref bool ok)
+    private static ContextEntryModel? ParseImageRegistry(MappingReader imageRegistry, string name, ref bool ok)
+    {
+        var reference = imageRegistry.TakeString("reference");
+        if (reference is null)
+        {
+            imageRegistry.File.Report(DiagnosticDescriptors.MissingField, imageRegistry.Location, $"'{imageRegistry.Path}'", "reference", "reference: \"{{ request.object.spec.containers[0].image }}\"");
+            ok = false;
+        }
+
+        var referenceTemplate = reference is null ? null : Template(imageRegistry, reference, "reference", ref ok);
+        var (jmesPath, jmesPathText, jmesPathHasVariables) = ParseJmesPath(imageRegistry, ref ok);
+        RegistryCredentialsModel? credentials = null;
+        if (imageRegistry.TakeMapping("imageRegistryCredentials", "ImageRegistryCredentials") is { } written)
+        {
+            credentials = Validation.PolicyValidator.ValidateRegistryCredentials(
+                written.File,
+                written.TakeBool("allowInsecureRegistry")?.Value ?? false,
+                written.TakeStringList("secrets"),
+                written.TakeStringList("providers"),
+                ref ok);
+            written.RejectUnknown(s_registryCredentialFields);
+        }
+
+        imageRegistry.RejectUnknown(s_imageRegistryFields);
+        return new ContextEntryModel(name, ContextEntryModel.ImageRegistrySource)
+        {
+            ImageReference = referenceTemplate,
+            JmesPath = jmesPath,
+            JmesPathText = jmesPathText,
+            JmesPathHasVariables = jmesPathHasVariables,
+            RegistryCredentials = credentials,
+        };
+    }
+
+    /// <summary>
+    /// The entry's <c>jmesPath</c>. Kyverno substitutes <c>{{ }}</c> variables into its text before evaluating it; here they
+    /// are parsed as nested variables of the expression (a name position takes the value as a field name, a
+    /// <c>'…'</c> literal as text), evaluated against the rule's context at admission, so the expression is still
+    /// compiled at build time and a value cannot change its syntax.
+    /// </summary>
+    private static (JmesNode? Node, string? Text, bool HasVariables) ParseJmesPath(MappingReader reader, ref bool ok)
     {
         if (reader.TakeString("jmesPath") is not { } text)
         {
-            return (null, null);
+            return (null, null, false);
         }
 
-        if (text.Value.Contains("{{"))
-        {
-            reader.File.Report(DiagnosticDescriptors.NotSupportedYet, text.Location, reader.FieldPath("jmesPath"), "variables inside a context entry's jmesPath are not compiled; read the variable in the expression itself");
-            ok = false;
-            return (null, null);
-        }
-
-        var node = ConditionParser.ParseExpression(reader.File, text, reader.FieldPath("jmesPath"));
+        var hasVariables = text.Value.Contains("{{");
+        var node = ConditionParser.ParseExpression(reader.File, text, reader.FieldPath("jmesPath"), allowVariables: hasVariables);
         ok &= node is not null;
-        return (node, text.Value);
+        return (node, text.Value, hasVariables);
     }
 
     private static KyvernoTemplate? Template(MappingReader reader, Located<string> text, string field, ref bool ok)

@@ -922,32 +922,7 @@ internal static class PolicyValidator
         RegistryCredentialsModel? registryCredentials = null;
         if (entry.RegistryCredentialsLocation is not null)
         {
-            foreach (var secret in entry.RegistrySecrets ?? [])
-            {
-                if (secret.Value.Length == 0 || secret.Value.Any(c => !(char.IsLower(c) || char.IsDigit(c) || c is '-' or '.')))
-                {
-                    file.Report(DiagnosticDescriptors.InvalidName, secret.Location, secret.Value, "Secret name", "Secret names are lower-case letters, digits, '-' and '.'");
-                    ok = false;
-                }
-            }
-
-            foreach (var provider in entry.RegistryProviders ?? [])
-            {
-                switch (provider.Value)
-                {
-                    case "default" or "amazon" or "google" or "azure" or "github":
-                        break;
-                    default:
-                        file.Report(DiagnosticDescriptors.InvalidEnumValue, provider.Location, provider.Value, "imageRegistryCredentials.providers", "default, amazon, azure, google, github");
-                        ok = false;
-                        break;
-                }
-            }
-
-            registryCredentials = new RegistryCredentialsModel(entry.AllowInsecureRegistry?.Value ?? false, (entry.RegistrySecrets ?? []).Select(s => s.Value).ToEquatableArray())
-            {
-                Providers = (entry.RegistryProviders ?? []).Select(p => p.Value).Distinct(StringComparer.Ordinal).ToEquatableArray(),
-            };
+            registryCredentials = ValidateRegistryCredentials(file, entry.AllowInsecureRegistry?.Value ?? false, entry.RegistrySecrets, entry.RegistryProviders, ref ok);
         }
 
         return ok
@@ -962,6 +937,40 @@ internal static class PolicyValidator
                 entry.UseCache?.Value ?? true,
                 entry.Repository?.Value) { Attestations = attestations.ToEquatableArray(), Format = entry.Type?.Value ?? "Cosign", CosignOci11 = entry.CosignOci11?.Value ?? false, Validation = validation, RegistryCredentials = registryCredentials }
             : null;
+    }
+
+    /// <summary>
+    /// <c>imageRegistryCredentials</c> of a verifyImages entry or an <c>imageRegistry</c> context entry: Secret names and
+    /// the credential helpers Kyverno knows.
+    /// </summary>
+    internal static RegistryCredentialsModel ValidateRegistryCredentials(YamlFile file, bool allowInsecure, List<Located<string>>? secrets, List<Located<string>>? providers, ref bool ok)
+    {
+        foreach (var secret in secrets ?? [])
+        {
+            if (secret.Value.Length == 0 || secret.Value.Any(c => !(char.IsLower(c) || char.IsDigit(c) || c is '-' or '.')))
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, secret.Location, secret.Value, "Secret name", "Secret names are lower-case letters, digits, '-' and '.'");
+                ok = false;
+            }
+        }
+
+        foreach (var provider in providers ?? [])
+        {
+            switch (provider.Value)
+            {
+                case "default" or "amazon" or "google" or "azure" or "github":
+                    break;
+                default:
+                    file.Report(DiagnosticDescriptors.InvalidEnumValue, provider.Location, provider.Value, "imageRegistryCredentials.providers", "default, amazon, azure, google, github");
+                    ok = false;
+                    break;
+            }
+        }
+
+        return new RegistryCredentialsModel(allowInsecure, (secrets ?? []).Select(s => s.Value).ToEquatableArray())
+        {
+            Providers = (providers ?? []).Select(p => p.Value).Distinct(StringComparer.Ordinal).ToEquatableArray(),
+        };
     }
 
     /// <summary>

@@ -32,3 +32,11 @@ public sealed class JmesContext
 
 /// <summary>A compiled expression (or the right-hand side of a projection, or an expression reference <c>&amp;expr</c>).</summary>
 public delegate JmesValue JmesFunc(JmesValue current, JmesContext context);
+
+/// <summary>
+/// A compiled context entry <c>jmesPath</c> with Kyverno variables in it (<c>data."{{ request.namespace }}"</c>): the
+/// expression runs over <paramref name="current"/> (the entry's value, answer or image data) while its variables read
+/// <paramref name="root"/> (<c>request</c>, <c>images</c> and the entries loaded before), as Kyverno substitutes them
+/// into the text before it evaluates it.
+/// </summary>
+public delegate JmesValue ContextJmesFunc(JmesValue current, JmesValue root, JmesContext context);

@@ -21,7 +21,8 @@ public sealed class AdmissionEngine(
     IReadOnlyList<string>? hostPullSecrets = null,
     IContextDataSource? contextData = null,
     IRoleBindingSource? roleBindings = null,
-    RequestExclusions? exclusions = null)
+    RequestExclusions? exclusions = null,
+    IImageDataSource? imageData = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -37,6 +38,11 @@ public sealed class AdmissionEngine(
     public const int DefaultTimeoutSeconds = 10;
 
     public ImmutableArray<PolicyDefinition> Policies => policies;
+
+    /// <summary>How long an <c>imageRegistry</c> context entry's answer is kept when the host gives no reader of its own.</summary>
+    public static readonly TimeSpan ImageDataTimeToLive = TimeSpan.FromSeconds(30);
+
+    private readonly IImageDataSource _imageData = imageData ?? new RegistryImageData(verifier.Registry, ImageDataTimeToLive, TimeProvider.System);
 
     // Built once: a review visits only the rules that could match its kind and namespace, so its cost follows the
     // policies that apply to it rather than every compiled policy (issue 8).
@@ -375,7 +381,7 @@ public sealed class AdmissionEngine(
         timeout.CancelAfter(ContextLoadTimeout);
         try
         {
-            var values = await ContextLoader.LoadAsync(rule.Context, ConditionDocument.AdmissionDataFor(context, rule.Autogen), policy.Namespace, contextData, verifier.Conditions, timeout.Token).ConfigureAwait(false);
+            var values = await ContextLoader.LoadAsync(rule.Context, ConditionDocument.AdmissionDataFor(context, rule.Autogen), policy.Namespace, contextData, verifier.Conditions, timeout.Token, _imageData, ImageDataScopeAsync).ConfigureAwait(false);
             var json = Conditions.JmesValue.FromObject(values).ToJsonString();
             var fingerprint = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(json)), 0, 16);
             context.RuleContext[rule] = (values, fingerprint);
@@ -393,6 +399,19 @@ public sealed class AdmissionEngine(
         {
             return ImageVerificationResult.Error($"failed to load context: no answer within {ContextLoadTimeout.TotalSeconds}s");
         }
+    }
+
+    /// <summary>
+    /// The credentials an <c>imageRegistry</c> context entry reads with, as Kyverno's registry client for it has them: the
+    /// entry's Secrets, then the host's pull secrets (<c>Registry:PullSecrets</c>), then the host's files. Not the Pod's
+    /// pull secrets: Kyverno does not lend them to context entries.
+    /// </summary>
+    private async Task<RegistryCredentialScope.Scope?> ImageDataScopeAsync(RegistryCredentialsDefinition? credentials, CancellationToken cancellationToken)
+    {
+        var host = pullSecrets is not null && hostPullSecrets is { Count: > 0 }
+            ? await ReadPullSecretsAsync(webhookNamespace ?? "default", hostPullSecrets, cancellationToken).ConfigureAwait(false)
+            : null;
+        return credentials is null ? host : await EntryScopeAsync(credentials, host, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<RegistryCredentialScope.Scope> EntryScopeAsync(RegistryCredentialsDefinition credentials, RegistryCredentialScope.Scope? review, CancellationToken cancellationToken)

@@ -15,10 +15,14 @@ public abstract class ContextEntryDefinition(string name)
 
 /// <summary>
 /// <c>variable</c>: <c>value</c> (substituted), or <c>jmesPath</c> over the context when there is no value, or over the value
-/// when there is one; <c>default</c> when the expression fails or (without a value) gives null.
+/// when there is one; <c>default</c> when the expression fails or (without a value) gives null. A <c>jmesPath</c> with
+/// variables in it is <paramref name="jmesPathWithVariables"/> instead of <paramref name="jmesPath"/>.
 /// </summary>
-public sealed class VariableContextEntry(string name, JmesFunc? value, JmesFunc? jmesPath = null, JmesFunc? @default = null) : ContextEntryDefinition(name)
+public sealed class VariableContextEntry(string name, JmesFunc? value, JmesFunc? jmesPath = null, JmesFunc? @default = null, ContextJmesFunc? jmesPathWithVariables = null)
+    : ContextEntryDefinition(name)
 {
+    public ContextJmesFunc? JmesPathWithVariables { get; } = jmesPathWithVariables;
+
     public JmesFunc? Value { get; } = value;
 
     public JmesFunc? JmesPath { get; } = jmesPath;
@@ -41,9 +45,11 @@ public sealed record ApiCallData(string Key, JmesFunc Value);
 /// <c>apiCall</c>: a GET (or a POST with <c>data</c>) of <c>urlPath</c> on the Kubernetes API server, <c>jmesPath</c> applied
 /// to the answer; <c>default</c> instead of the answer when the call fails.
 /// </summary>
-public sealed class ApiCallContextEntry(string name, JmesFunc urlPath, string method, ImmutableArray<ApiCallData> data = default, JmesFunc? jmesPath = null, JmesFunc? @default = null)
+public sealed class ApiCallContextEntry(string name, JmesFunc urlPath, string method, ImmutableArray<ApiCallData> data = default, JmesFunc? jmesPath = null, JmesFunc? @default = null, ContextJmesFunc? jmesPathWithVariables = null)
     : ContextEntryDefinition(name)
 {
+    public ContextJmesFunc? JmesPathWithVariables { get; } = jmesPathWithVariables;
+
     public JmesFunc UrlPath { get; } = urlPath;
 
     public string Method { get; } = method;
@@ -53,6 +59,33 @@ public sealed class ApiCallContextEntry(string name, JmesFunc urlPath, string me
     public JmesFunc? JmesPath { get; } = jmesPath;
 
     public JmesFunc? Default { get; } = @default;
+}
+
+/// <summary>
+/// <c>imageRegistry</c>: what the registry serves for <c>reference</c> (substituted), as Kyverno's image data loader exposes
+/// it (<c>image</c>, <c>resolvedImage</c>, <c>registry</c>, <c>repository</c>, <c>identifier</c>, <c>manifest</c>,
+/// <c>configData</c>), <c>jmesPath</c> applied to that object; read with the entry's <c>imageRegistryCredentials</c>.
+/// </summary>
+public sealed class ImageRegistryContextEntry(string name, JmesFunc reference, JmesFunc? jmesPath = null, RegistryCredentialsDefinition? registryCredentials = null, ContextJmesFunc? jmesPathWithVariables = null)
+    : ContextEntryDefinition(name)
+{
+    public ContextJmesFunc? JmesPathWithVariables { get; } = jmesPathWithVariables;
+
+    public JmesFunc Reference { get; } = reference;
+
+    public JmesFunc? JmesPath { get; } = jmesPath;
+
+    public RegistryCredentialsDefinition? RegistryCredentials { get; } = registryCredentials;
+}
+
+/// <summary>
+/// Where <c>imageRegistry</c> entries read from: an OCI registry, with the credentials of the
+/// <see cref="Registry.RegistryCredentialScope"/> in effect.
+/// </summary>
+public interface IImageDataSource
+{
+    /// <summary>Kyverno's image data object for <paramref name="reference"/>. Throws <see cref="ContextDataException"/>.</summary>
+    ValueTask<JsonElement> GetImageDataAsync(string reference, CancellationToken cancellationToken);
 }
 
 /// <summary>Where <c>configMap</c> and <c>apiCall</c> entries read from: the Kubernetes API in a cluster.</summary>
@@ -83,6 +116,8 @@ public static class ContextLoader
     /// <summary>
     /// The entries' values by name. <paramref name="admission"/> holds <c>request</c> and <c>images</c>, which every entry
     /// may read. Throws <see cref="ContextDataException"/> when an entry cannot be loaded (transient or not).
+    /// <paramref name="registryScope"/> gives the credentials an <c>imageRegistry</c> entry reads with (its
+    /// <c>imageRegistryCredentials</c>, null when it has none); without it the caller's scope is used.
     /// </summary>
     public static async Task<JmesObject> LoadAsync(
         ImmutableArray<ContextEntryDefinition> entries,
@@ -90,7 +125,9 @@ public static class ContextLoader
         string? policyNamespace,
         IContextDataSource? source,
         JmesContext jmes,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        IImageDataSource? images = null,
+        Func<RegistryCredentialsDefinition?, CancellationToken, Task<Registry.RegistryCredentialScope.Scope?>>? registryScope = null)
     {
         ArgumentNullException.ThrowIfNull(admission);
         ArgumentNullException.ThrowIfNull(jmes);
@@ -110,6 +147,7 @@ public static class ContextLoader
                 VariableContextEntry variable => LoadVariable(variable, data, jmes),
                 ConfigMapContextEntry configMap => await LoadConfigMapAsync(configMap, data, policyNamespace, source, jmes, cancellationToken).ConfigureAwait(false),
                 ApiCallContextEntry apiCall => await LoadApiCallAsync(apiCall, data, policyNamespace, source, jmes, cancellationToken).ConfigureAwait(false),
+                ImageRegistryContextEntry image => await LoadImageDataAsync(image, data, images, registryScope, jmes, cancellationToken).ConfigureAwait(false),
                 _ => throw new ContextDataException($"context entry {entry.Name} has an unknown source", isTransient: false),
             };
 
@@ -124,15 +162,16 @@ public static class ContextLoader
     {
         var fallback = entry.Default is null ? (JmesValue?)null : Substitute(entry.Name, "default", entry.Default, root, jmes);
         JmesValue? output = fallback;
+        var hasJmesPath = entry.JmesPath is not null || entry.JmesPathWithVariables is not null;
         if (entry.Value is not null)
         {
             var value = Substitute(entry.Name, "value", entry.Value, root, jmes);
             output = value;
-            if (entry.JmesPath is not null)
+            if (hasJmesPath)
             {
                 try
                 {
-                    output = Present(entry.JmesPath(value, jmes));
+                    output = Present(ApplyJmesPath(entry.Name, entry.JmesPath, entry.JmesPathWithVariables, value, root, jmes));
                 }
                 catch (JmesPathException e)
                 {
@@ -140,11 +179,11 @@ public static class ContextLoader
                 }
             }
         }
-        else if (entry.JmesPath is not null)
+        else if (hasJmesPath)
         {
             try
             {
-                var found = Present(entry.JmesPath(root, jmes));
+                var found = Present(ApplyJmesPath(entry.Name, entry.JmesPath, entry.JmesPathWithVariables, root, root, jmes));
                 if (found is { IsNull: false })
                 {
                     output = found;
@@ -246,18 +285,87 @@ public static class ContextLoader
         }
 
         var result = JmesValue.FromJson(answer);
-        if (entry.JmesPath is null)
+        if (entry.JmesPath is null && entry.JmesPathWithVariables is null)
         {
             return result;
         }
 
         try
         {
-            return Present(entry.JmesPath(result, jmes)) ?? JmesValue.Null;
+            return Present(ApplyJmesPath(entry.Name, entry.JmesPath, entry.JmesPathWithVariables, result, root, jmes)) ?? JmesValue.Null;
+        }
+        catch (ContextDataException) when (entry.Default is not null)
+        {
+            // Kyverno substitutes the whole apiCall, jmesPath included, before the call; when that fails it stores the default.
+            return Substitute(entry.Name, "apiCall.default", entry.Default, root, jmes);
         }
         catch (JmesPathException e)
         {
             throw new ContextDataException($"failed to apply JMESPath for context entry {entry.Name}: {e.Message}", isTransient: false, e);
+        }
+    }
+
+    private static async Task<JmesValue> LoadImageDataAsync(
+        ImageRegistryContextEntry entry,
+        JmesValue root,
+        IImageDataSource? images,
+        Func<RegistryCredentialsDefinition?, CancellationToken, Task<Registry.RegistryCredentialScope.Scope?>>? registryScope,
+        JmesContext jmes,
+        CancellationToken cancellationToken)
+    {
+        var reference = Substitute(entry.Name, "imageRegistry.reference", entry.Reference, root, jmes);
+        if (reference.Type != JmesType.String)
+        {
+            throw new ContextDataException($"invalid image reference {KyvernoVariables.ToText(reference)}, image reference must be a string", isTransient: false);
+        }
+
+        if (images is null)
+        {
+            throw new ContextDataException($"failed to fetch image descriptor: {reference.GetString()}, error: no registry client is configured", isTransient: false);
+        }
+
+        if (registryScope is not null)
+        {
+            // This method's own scope: an async method's changes to it do not reach the caller or the next entry.
+            Registry.RegistryCredentialScope.Enter(await registryScope(entry.RegistryCredentials, cancellationToken).ConfigureAwait(false));
+        }
+
+        var data = JmesValue.FromJson(await images.GetImageDataAsync(reference.GetString(), cancellationToken).ConfigureAwait(false));
+        if (entry.JmesPath is null && entry.JmesPathWithVariables is null)
+        {
+            return data;
+        }
+
+        try
+        {
+            return Present(ApplyJmesPath(entry.Name, entry.JmesPath, entry.JmesPathWithVariables, data, root, jmes)) ?? JmesValue.Null;
+        }
+        catch (JmesPathException e)
+        {
+            throw new ContextDataException($"failed to apply JMESPath results to context entry {entry.Name}, error: {e.Message}", isTransient: false, e);
+        }
+    }
+
+    /// <summary>
+    /// The entry's jmesPath over <paramref name="input"/>. Variables in it read <paramref name="root"/>; one that does not
+    /// resolve is Kyverno's substitution error, which no <c>default</c> replaces (a <see cref="ContextDataException"/>),
+    /// while the expression's own failures stay <see cref="JmesPathException"/>s for the caller.
+    /// </summary>
+    private static JmesValue ApplyJmesPath(string entry, JmesFunc? jmesPath, ContextJmesFunc? withVariables, JmesValue input, JmesValue root, JmesContext jmes)
+    {
+        if (withVariables is null)
+        {
+            return jmesPath!(input, jmes);
+        }
+
+        try
+        {
+            return withVariables(input, root, jmes);
+        }
+        catch (JmesPathException e) when (e.Kind == JmesErrorKind.VariableNotFound)
+        {
+            // Only the nested variables resolve strictly: a plain JMESPath field that is missing gives null, never this.
+            throw new ContextDataException($"failed to substitute variables in context entry {entry} jmesPath: {e.Message}", isTransient: false, e);
         }
     }
 

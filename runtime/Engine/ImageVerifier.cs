@@ -28,6 +28,9 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
     public VerificationCache Cache => cache;
 
+    /// <summary>The registry client verifications read with; rule context entries of type <c>imageRegistry</c> read with it too.</summary>
+    public RegistryClient Registry => registry;
+
     /// <summary>Resolves the digest the image's tag points to now; a digest reference resolves to itself without a registry call.</summary>
     public async Task<string> ResolveDigestAsync(ImageReference image, CancellationToken cancellationToken)
     {

@@ -104,6 +104,13 @@ public sealed class WebhookFixture : IAsyncLifetime
     public PushedImage ContextOtherKeyImage { get; private set; } = null!;
 
     /// <summary>e2e/rbac-unsigned:v1 and e2e/rbac-signed:v1 (signed by <see cref="Signer"/>), under the roles policy.</summary>
+    /// <summary>Images whose config <c>User</c> <see cref="ImageDataAdmissionTests"/> reads from the registry: root and unsigned, root and signed, non-root and unsigned.</summary>
+    public PushedImage ImageDataRootUnsignedImage { get; private set; } = null!;
+
+    public PushedImage ImageDataRootSignedImage { get; private set; } = null!;
+
+    public PushedImage ImageDataNonRootImage { get; private set; } = null!;
+
     public PushedImage RbacUnsignedImage { get; private set; } = null!;
 
     public PushedImage RbacSignedImage { get; private set; } = null!;
@@ -132,6 +139,7 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, ContextAdmissionTests.PolicyName, ContextAdmissionTests.Policy());
             KubernetesApi.Objects[ContextAdmissionTests.ConfigMapPath] = ContextAdmissionTests.ConfigMap(Signer.PublicKeyPem);
             PolicyTemplate.Write(policies, RbacAdmissionTests.PolicyName, RbacAdmissionTests.Policy(Signer.PublicKeyPem));
+            PolicyTemplate.Write(policies, ImageDataAdmissionTests.PolicyName, ImageDataAdmissionTests.Policy(Signer.PublicKeyPem));
             foreach (var (name, yaml) in Attached.Policies(Signer.PublicKeyPem))
             {
                 PolicyTemplate.Write(policies, name, yaml);
@@ -171,6 +179,10 @@ public sealed class WebhookFixture : IAsyncLifetime
                 await Signer.SignAsync(Registry, ContextSignedImage);
                 ContextOtherKeyImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/ctx-otherkey", "v1");
                 await OtherSigner.SignAsync(Registry, ContextOtherKeyImage);
+                ImageDataRootUnsignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/imgdata-root", "v1", user: "0");
+                ImageDataRootSignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/imgdata-root-signed", "v1", user: "root");
+                await Signer.SignAsync(Registry, ImageDataRootSignedImage);
+                ImageDataNonRootImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/imgdata-app", "v1", user: "65532:65532");
                 await Notary.PushAsync(Registry, images);
             }
             catch (Exception e)

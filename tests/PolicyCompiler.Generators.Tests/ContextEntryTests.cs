@@ -257,6 +257,90 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
+    public async Task Variable_in_a_jmespath_names_the_field_to_read()
+    {
+        // Kyverno's form: the namespace picks the ConfigMap key. The variable reads the context, the path the entry's data.
+        var data = new FakeContextData { ["default/owners"] = """{"metadata":{"name":"owners"},"data":{"payments":"payments","web":"web-team"}}""" };
+        var engine = Engine(Policy("""
+                  - name: owners
+                    configMap:
+                      name: owners
+                  - name: team
+                    variable:
+                      jmesPath: 'owners.data."{{ request.namespace }}"'
+            """, TeamPrecondition), data);
+
+        var payments = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
+        var web = await engine.ValidateAsync(Pod("web"), CancellationToken.None);
+
+        Assert.False(payments.Allowed);
+        Assert.Contains("missing digest for registry.invalid/org/app:v1", payments.Status!.Message, StringComparison.Ordinal);
+        Assert.True(web.Allowed);
+    }
+
+    [Fact]
+    public void Variable_in_a_jmespath_compiles_to_an_expression_over_the_data_with_variables_over_the_context()
+    {
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: replicas
+                    apiCall:
+                      urlPath: /apis/apps/v1/deployments
+                      jmesPath: "items[?metadata.namespace == '{{ request.namespace }}'].spec.replicas"
+                  - name: image
+                    imageRegistry:
+                      reference: "{{ request.object.spec.containers[0].image }}"
+                      jmesPath: "configData.config.Labels.\"{{ request.object.metadata.labels.team }}\""
+            """))));
+
+        var apiCall = Assert.IsType<ApiCallContextEntry>(policy.Rules[0].Context[0]);
+        var image = Assert.IsType<ImageRegistryContextEntry>(policy.Rules[0].Context[1]);
+        Assert.Null(apiCall.JmesPath);
+        Assert.Null(image.JmesPath);
+        var root = Runtime.Conditions.JmesValue.ParseJson("""{"request":{"namespace":"team-a","object":{"metadata":{"labels":{"team":"payments"}}}}}""");
+        var answer = Runtime.Conditions.JmesValue.ParseJson("""{"items":[{"metadata":{"namespace":"team-a"},"spec":{"replicas":2}},{"metadata":{"namespace":"team-b"},"spec":{"replicas":5}}]}""");
+        var imageData = Runtime.Conditions.JmesValue.ParseJson("""{"configData":{"config":{"Labels":{"payments":"owned","web":"other"}}}}""");
+        var context = new Runtime.Conditions.JmesContext();
+
+        Assert.Equal("[2]", apiCall.JmesPathWithVariables!(answer, root, context).ToJsonString());
+        Assert.Equal("owned", image.JmesPathWithVariables!(imageData, root, context).GetString());
+
+        // A quote in the value stays inside the literal: it cannot change what the expression means.
+        var hostile = Runtime.Conditions.JmesValue.ParseJson("""{"request":{"namespace":"x' || `true` || '"}}""");
+        Assert.Equal("[]", apiCall.JmesPathWithVariables!(answer, hostile, context).ToJsonString());
+    }
+
+    [Fact]
+    public async Task Variable_in_a_jmespath_that_does_not_resolve_fails_the_rule_despite_a_default()
+    {
+        // Kyverno substitutes the jmesPath before it applies it, and a failed substitution is an error, not the default.
+        var engine = Engine(Policy("""
+                  - name: team
+                    variable:
+                      jmesPath: 'request.object.metadata.labels."{{ request.object.metadata.annotations.owner }}"'
+                      default: payments
+            """, TeamPrecondition));
+
+        var response = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
+
+        Assert.False(response.Allowed);
+        Assert.Contains("failed to load context: failed to substitute variables in context entry team jmesPath:", Unfolded(response.Status!.Message!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bad_variable_inside_a_jmespath_is_a_build_error_at_its_column()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: team
+                    variable:
+                      jmesPath: 'owners.data."{{ request.[ }}"'
+            """));
+
+        var diagnostic = run.Single("PC0023");
+        DiagnosticAssert.At(diagnostic, File, 16, 48);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].variable.jmesPath' has an invalid variable");
+    }
+
+    [Fact]
     public void Bad_jmespath_is_a_build_error_at_its_column()
     {
         var run = GeneratorHarness.Run("policy.yaml", Policy("""
@@ -317,17 +401,98 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
-    public void Image_registry_entries_are_not_built_yet()
+    public void Image_registry_entry_compiles_with_its_reference_jmespath_and_credentials()
     {
-        var run = GeneratorHarness.Run("policy.yaml", Policy("""
-                  - name: image
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: imageData
+                    imageRegistry:
+                      reference: "{{ request.object.spec.containers[0].image }}"
+                      jmesPath: "{user: configData.config.User || '', layers: length(manifest.layers)}"
+                      imageRegistryCredentials:
+                        allowInsecureRegistry: true
+                        providers: [default, amazon]
+                        secrets: [regcred]
+            """))));
+
+        var entry = Assert.IsType<ImageRegistryContextEntry>(Assert.Single(policy.Rules[0].Context));
+        Assert.Equal("imageData", entry.Name);
+        Assert.True(entry.RegistryCredentials!.AllowInsecure);
+        Assert.Equal(["regcred"], entry.RegistryCredentials.Secrets.ToArray());
+        Assert.Equal(["default", "amazon"], entry.RegistryCredentials.Providers.ToArray());
+
+        // The compiled reference reads the request; the compiled jmesPath reads Kyverno's image data object.
+        var request = Runtime.Conditions.JmesValue.FromJson(JsonDocument.Parse("""{"request":{"object":{"spec":{"containers":[{"image":"registry.invalid/org/app:v1"}]}}}}""").RootElement);
+        Assert.Equal("registry.invalid/org/app:v1", entry.Reference(request, new Runtime.Conditions.JmesContext()).GetString());
+        var root = Runtime.Conditions.JmesValue.FromJson(JsonDocument.Parse("""{"configData":{"config":{"User":"0"}},"manifest":{"layers":[{},{},{}]}}""").RootElement);
+        Assert.Equal("""{"user":"0","layers":3}""", entry.JmesPath!(root, new Runtime.Conditions.JmesContext()).ToJsonString());
+        var bare = Runtime.Conditions.JmesValue.FromJson(JsonDocument.Parse("""{"configData":{"config":{}},"manifest":{"layers":[]}}""").RootElement);
+        Assert.Equal("""{"user":"","layers":0}""", entry.JmesPath!(bare, new Runtime.Conditions.JmesContext()).ToJsonString());
+    }
+
+    [Fact]
+    public void Image_registry_entry_without_credentials_or_jmespath_reads_the_whole_object()
+    {
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: imageData
                     imageRegistry:
                       reference: "ghcr.io/org/app:v1"
+            """))));
+
+        var entry = Assert.IsType<ImageRegistryContextEntry>(Assert.Single(policy.Rules[0].Context));
+        Assert.Null(entry.JmesPath);
+        Assert.Null(entry.RegistryCredentials);
+        Assert.Equal("ghcr.io/org/app:v1", entry.Reference(Runtime.Conditions.JmesValue.Null, new Runtime.Conditions.JmesContext()).GetString());
+    }
+
+    [Fact]
+    public void Image_registry_entry_without_a_reference_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: imageData
+                    imageRegistry:
+                      jmesPath: configData
             """));
 
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.At(diagnostic, File, 15, 9);
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].imageRegistry' is valid Kyverno but PolicyCompiler does not compile it yet (image data from a registry (image, resolvedImage, registry, repository, identifier, manifest, configData) is not loaded yet");
+        var diagnostic = run.Single("PC0004");
+        DiagnosticAssert.At(diagnostic, File, 16, 11);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].imageRegistry' requires 'reference'. Add it, for example: reference: \"{{ request.object.spec.containers[0].image }}\"");
+    }
+
+    [Fact]
+    public void Image_registry_entry_field_mistakes_are_build_errors_at_their_column()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: imageData
+                    imageRegistry:
+                      reference: "{{ request.[ }}"
+                      jmesPath: "manifest.layers | length("
+                      ref: ghcr.io/org/app:v1
+                      imageRegistryCredentials:
+                        secrets: [Not_A_Name]
+                        providers: [aws]
+                        insecure: true
+            """));
+
+        var expressions = run.GeneratorDiagnostics.Where(d => d.Id == "PC0023").OrderBy(d => d.Location.GetLineSpan().StartLinePosition.Line).ToList();
+        Assert.Equal(2, expressions.Count);
+        Assert.Equal(16, expressions[0].Location.GetLineSpan().StartLinePosition.Line + 1);
+        DiagnosticAssert.MessageContains(expressions[0], "'spec.rules[0].context[0].imageRegistry.reference' has an invalid variable");
+        Assert.Equal(17, expressions[1].Location.GetLineSpan().StartLinePosition.Line + 1);
+        DiagnosticAssert.MessageContains(expressions[1], "'spec.rules[0].context[0].imageRegistry.jmesPath'");
+        Assert.Equal(6, run.GeneratorDiagnostics.Length);
+        var unknown = run.GeneratorDiagnostics.Where(d => d.Id == "PC0002").OrderBy(d => d.Location.GetLineSpan().StartLinePosition.Line).ToList();
+        Assert.Equal(2, unknown.Count);
+        DiagnosticAssert.At(unknown[0], File, 18, 11);
+        DiagnosticAssert.MessageContains(unknown[0], "'ref' is not a field of");
+        DiagnosticAssert.At(unknown[1], File, 22, 13);
+        DiagnosticAssert.MessageContains(unknown[1], "'insecure' is not a field of");
+        var secret = Assert.Single(run.GeneratorDiagnostics, d => d.Id == "PC0015");
+        DiagnosticAssert.At(secret, File, 20, 23);
+        DiagnosticAssert.MessageContains(secret, "'Not_A_Name' is not a valid Secret name");
+        var provider = Assert.Single(run.GeneratorDiagnostics, d => d.Id == "PC0010");
+        DiagnosticAssert.At(provider, File, 21, 25);
+        DiagnosticAssert.MessageContains(provider, "'aws'");
+        DiagnosticAssert.MessageContains(provider, "default, amazon, azure, google, github");
     }
 
     [Fact]

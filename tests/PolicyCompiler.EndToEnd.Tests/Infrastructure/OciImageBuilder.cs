@@ -46,9 +46,10 @@ public sealed class OciImageBuilder
 
     /// <summary>
     /// Writes an image holding <c>/e2e/content.txt</c> = <paramref name="uniqueContent"/> into the layout under
-    /// <paramref name="tag"/> and returns its manifest digest in the layout.
+    /// <paramref name="tag"/> and returns its manifest digest in the layout. <paramref name="user"/>, when given, is the
+    /// config's <c>User</c> (what a policy reading the image's config data sees).
     /// </summary>
-    public string AddImage(string tag, string uniqueContent)
+    public string AddImage(string tag, string uniqueContent, string? user = null)
     {
         var (layerTar, layerGzip) = CreateLayer(uniqueContent);
         var layerDigest = WriteBlob(layerGzip);
@@ -57,10 +58,9 @@ public sealed class OciImageBuilder
         {
             ["architecture"] = "amd64",
             ["os"] = "linux",
-            ["config"] = new JsonObject
-            {
-                ["Labels"] = new JsonObject { ["dev.policycompiler.e2e.content"] = uniqueContent },
-            },
+            ["config"] = user is null
+                ? new JsonObject { ["Labels"] = new JsonObject { ["dev.policycompiler.e2e.content"] = uniqueContent } }
+                : new JsonObject { ["User"] = user, ["Labels"] = new JsonObject { ["dev.policycompiler.e2e.content"] = uniqueContent } },
             ["rootfs"] = new JsonObject
             {
                 ["type"] = "layers",
@@ -140,11 +140,11 @@ public sealed class OciImageBuilder
     }
 
     /// <summary>Builds a fresh layout under <paramref name="workDirectory"/>, adds one image and pushes it.</summary>
-    public static async Task<PushedImage> BuildAndPushAsync(RegistryProcess registry, string workDirectory, string repository, string tag, string? uniqueContent = null, CancellationToken cancellationToken = default)
+    public static async Task<PushedImage> BuildAndPushAsync(RegistryProcess registry, string workDirectory, string repository, string tag, string? uniqueContent = null, CancellationToken cancellationToken = default, string? user = null)
     {
         var layout = Path.Combine(workDirectory, "oci-" + Guid.NewGuid().ToString("N"));
         var builder = new OciImageBuilder(layout);
-        builder.AddImage(tag, uniqueContent ?? $"{repository}:{tag} {Guid.NewGuid():N}");
+        builder.AddImage(tag, uniqueContent ?? $"{repository}:{tag} {Guid.NewGuid():N}", user);
         return await builder.PushAsync(registry, repository, tag, cancellationToken).ConfigureAwait(false);
     }
 

@@ -273,6 +273,29 @@ public sealed class ContextDataTests : IDisposable
         ContextLoader.LoadAsync([.. entries], Admission(), null, new KubernetesContextData(new KubernetesApi(_api.Address, null, null), TimeSpan.FromSeconds(30), new FakeTimeProvider()), new JmesContext(), CancellationToken.None);
 
     [Fact]
+    public async Task Api_call_jmespath_variables_read_the_context_and_fall_back_to_the_default_when_unresolved()
+    {
+        _api.Paths["/apis/apps/v1/deployments"] = """{"items":[{"metadata":{"namespace":"team-a"},"spec":{"replicas":2}},{"metadata":{"namespace":"team-b"},"spec":{"replicas":5}}]}""";
+
+        // items[?metadata.namespace == '{{ request.namespace }}'].spec.replicas, compiled by hand.
+        static JmesValue InNamespace(JmesValue input, JmesValue root, JmesContext c, string variable)
+        {
+            var ns = KyvernoVariables.ToText(KyvernoVariables.Require(root.Field("request").Field(variable), "{{ request." + variable + " }}"));
+            return Jmes.Filter(input.Field("items"), (v, _) => Jmes.Equal(v.Field("metadata").Field("namespace"), JmesValue.From(ns)), static (v, _) => v.Field("spec").Field("replicas"), c);
+        }
+
+        var values = await Load(
+            new ApiCallContextEntry("replicas", static (_, _) => Text("/apis/apps/v1/deployments"), "GET", jmesPathWithVariables: static (input, root, c) => InNamespace(input, root, c, "namespace")),
+            new ApiCallContextEntry("fallback", static (_, _) => Text("/apis/apps/v1/deployments"), "GET", @default: static (_, _) => JmesValue.From(0d), jmesPathWithVariables: static (input, root, c) => InNamespace(input, root, c, "missing")));
+        var error = await Assert.ThrowsAsync<ContextDataException>(() => Load(
+            new ApiCallContextEntry("strict", static (_, _) => Text("/apis/apps/v1/deployments"), "GET", jmesPathWithVariables: static (input, root, c) => InNamespace(input, root, c, "missing"))));
+
+        Assert.Equal("[2]", values["replicas"].ToJsonString());
+        Assert.Equal("0", values["fallback"].ToJsonString());
+        Assert.StartsWith("failed to substitute variables in context entry strict jmesPath: ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Api_call_reads_any_path_and_applies_its_jmespath()
     {
         _api.Paths["/apis/apps/v1/namespaces/team-a/deployments"] = """{"items":[{"spec":{"replicas":2}},{"spec":{"replicas":3}}]}""";
