@@ -113,6 +113,7 @@ public static class CheckCommand
         IReadOnlyList<string> hostPullSecrets;
         IContextDataSource? contextData;
         IRoleBindingSource? roleBindings;
+        IServiceCallSource services;
         try
         {
             var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
@@ -124,6 +125,7 @@ public static class CheckCommand
             hostPullSecrets = KubernetesSources.HostPullSecrets(configuration, pullSecrets);
             contextData = KubernetesSources.ContextDataFromConfiguration(configuration, TimeProvider.System);
             roleBindings = KubernetesSources.RoleBindingsFromConfiguration(configuration, TimeProvider.System, policies);
+            services = KubernetesSources.ServiceCallsFromConfiguration(configuration);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)
         {
@@ -136,7 +138,7 @@ public static class CheckCommand
             documents.AddRange(await ReadAsync(path, input).ConfigureAwait(false));
         }
 
-        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets, contextData, roleBindings));
+        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets, contextData, roleBindings, services));
         var resources = new List<ResourceReport>();
         var errors = new List<ManifestDocument>();
         foreach (var document in documents)

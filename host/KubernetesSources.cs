@@ -1,6 +1,7 @@
 using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Engine;
 using PolicyCompiler.Runtime.Kubernetes;
+using PolicyCompiler.Runtime.Services;
 
 namespace PolicyCompiler.Host;
 
@@ -53,6 +54,22 @@ internal static class KubernetesSources
         KubernetesApiFromConfiguration(configuration) is { } api
             ? new KubernetesContextData(api, configuration.GetValue("Kubernetes:ContextTimeToLive", TimeSpan.FromSeconds(30)), time)
             : null;
+
+    /// <summary>
+    /// Rule context <c>apiCall.service</c> calls: <c>Context:ServiceMaxResponseBytes</c> (default 10,000,000) and
+    /// <c>Context:ServiceTimeout</c> (default 30 s, within the rule context's own deadline). They need no cluster.
+    /// </summary>
+    public static ServiceCaller ServiceCallsFromConfiguration(IConfiguration configuration)
+    {
+        var options = new ServiceCallOptions
+        {
+            MaxResponseBytes = configuration.GetValue("Context:ServiceMaxResponseBytes", 10_000_000L),
+            Timeout = configuration.GetValue("Context:ServiceTimeout", TimeSpan.FromSeconds(30)),
+        };
+        return options.Timeout <= TimeSpan.Zero
+            ? throw new ArgumentException("Context:ServiceTimeout must be positive")
+            : new ServiceCaller(options);
+    }
 
     /// <summary>The registry credentials of Pods' <c>imagePullSecrets</c>, read through the same API; none outside a cluster.</summary>
     public static IPullSecretSource? PullSecretsFromConfiguration(IConfiguration configuration, TimeProvider time) =>

@@ -140,6 +140,11 @@ internal static class DiagnosticDescriptors
         "Duplicate context entry name",
         "Context entry '{0}' is defined twice in this rule. Give every entry of a rule's context its own name.");
 
+    public static readonly DiagnosticDescriptor InvalidUrl = Error(
+        "PC0027",
+        "Invalid service URL",
+        "'{0}' cannot be used as '{1}': {2}. Write an absolute http:// or https:// URL, e.g. https://scanner.security.svc/check.");
+
     public static readonly DiagnosticDescriptor NotSupportedYet = Error(
         "PC0099",
         "Kyverno field not supported yet",

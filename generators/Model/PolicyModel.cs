@@ -79,7 +79,16 @@ internal sealed record ContextEntryModel(string Name, string Source)
     public string Method { get; init; } = "GET";
 
     public EquatableArray<ContextDataModel> Data { get; init; } = EquatableArray<ContextDataModel>.Empty;
+
+    /// <summary><c>apiCall.service</c>: a call to a service outside the API server instead of <see cref="UrlPath"/>.</summary>
+    public ServiceCallModel? Service { get; init; }
 }
+
+/// <summary><c>apiCall.service</c>: the URL, the PEM CAs trusted for it (system roots when null) and headers, all templates.</summary>
+internal sealed record ServiceCallModel(Conditions.KyvernoTemplate Url, Conditions.KyvernoTemplate? CaBundle, EquatableArray<ServiceHeaderModel> Headers);
+
+/// <summary>One <c>apiCall.service.headers</c> item: a literal name and a value template.</summary>
+internal sealed record ServiceHeaderModel(string Key, Conditions.KyvernoTemplate Value);
 
 /// <summary>One <c>apiCall.data</c> item: a member of the POST body.</summary>
 internal sealed record ContextDataModel(string Key, Conditions.KyvernoValue Value);

@@ -20,7 +20,8 @@ public sealed class AdmissionEngine(
     string? webhookNamespace = null,
     IReadOnlyList<string>? hostPullSecrets = null,
     IContextDataSource? contextData = null,
-    IRoleBindingSource? roleBindings = null)
+    IRoleBindingSource? roleBindings = null,
+    IServiceCallSource? services = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -40,6 +41,8 @@ public sealed class AdmissionEngine(
     // Built once: a review visits only the rules that could match its kind and namespace, so its cost follows the
     // policies that apply to it rather than every compiled policy (issue 8).
     private readonly RuleIndex _rules = new(policies);
+
+    private readonly ContextSources _contextSources = new(contextData, services);
 
     public Task<AdmissionResponse> MutateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
         DecideAsync(request, mutate: true, outcomes: null, cancellationToken);
@@ -307,7 +310,7 @@ public sealed class AdmissionEngine(
         timeout.CancelAfter(ContextLoadTimeout);
         try
         {
-            var values = await ContextLoader.LoadAsync(rule.Context, ConditionDocument.AdmissionDataFor(context, rule.Autogen), policy.Namespace, contextData, verifier.Conditions, timeout.Token).ConfigureAwait(false);
+            var values = await ContextLoader.LoadAsync(rule.Context, ConditionDocument.AdmissionDataFor(context, rule.Autogen), policy.Namespace, _contextSources, verifier.Conditions, timeout.Token).ConfigureAwait(false);
             var json = Conditions.JmesValue.FromObject(values).ToJsonString();
             var fingerprint = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(json)), 0, 16);
             context.RuleContext[rule] = (values, fingerprint);
