@@ -56,6 +56,15 @@ internal static class KubernetesSources
             : null;
 
     /// <summary>
+    /// GlobalContextEntry resources for <c>globalReference</c>, and their data, read through the same API (resources kept
+    /// <c>Kubernetes:ContextTimeToLive</c>, calls their <c>refreshInterval</c>); none outside a cluster.
+    /// </summary>
+    public static IGlobalContextSource? GlobalContextFromConfiguration(IConfiguration configuration, TimeProvider time, IServiceCallSource services) =>
+        KubernetesApiFromConfiguration(configuration) is { } api
+            ? new KubernetesGlobalContext(api, services, configuration.GetValue("Kubernetes:ContextTimeToLive", TimeSpan.FromSeconds(30)), time)
+            : null;
+
+    /// <summary>
     /// Rule context <c>apiCall.service</c> calls: <c>Context:ServiceMaxResponseBytes</c> (default 10,000,000) and
     /// <c>Context:ServiceTimeout</c> (default 30 s, within the rule context's own deadline). They need no cluster.
     /// </summary>

@@ -133,7 +133,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor ContextSource = Error(
         "PC0025",
         "Context entry must name exactly one source",
-        "'{0}' names {1}. Give exactly one of variable, configMap or apiCall.");
+        "'{0}' names {1}. Give exactly one of variable, configMap, apiCall or globalReference.");
 
     public static readonly DiagnosticDescriptor DuplicateContextName = Error(
         "PC0026",

@@ -292,6 +292,9 @@ internal static class PolicyEmitter
                     var value = entry.Value is null ? "null" : prefix + "Value";
                     w.WriteLine($"new VariableContextEntry({name}, {value}{jmesPath}{@default}),");
                     break;
+                case ContextEntryModel.GlobalReferenceSource:
+                    w.WriteLine($"new GlobalReferenceContextEntry({name}, {prefix}GlobalName{jmesPath}),");
+                    break;
                 case ContextEntryModel.ConfigMapSource:
                     var ns = entry.ConfigMapNamespace is null ? "null" : prefix + "Namespace";
                     w.WriteLine($"new ConfigMapContextEntry({name}, {prefix}Name, {ns}),");
@@ -339,6 +342,7 @@ internal static class PolicyEmitter
             Value("Name", entry.ConfigMapName is { } cmName ? new Conditions.KyvernoStringValue(cmName) : null);
             Value("Namespace", entry.ConfigMapNamespace is { } cmNamespace ? new Conditions.KyvernoStringValue(cmNamespace) : null);
             Value("UrlPath", entry.UrlPath is { } urlPath ? new Conditions.KyvernoStringValue(urlPath) : null);
+            Value("GlobalName", entry.GlobalName is { } globalName ? new Conditions.KyvernoStringValue(globalName) : null);
             for (var d = 0; d < entry.Data.Count; d++)
             {
                 Value("Data" + d.ToString(CultureInfo.InvariantCulture), entry.Data[d].Value);

@@ -61,6 +61,7 @@ internal sealed record ContextEntryModel(string Name, string Source)
     public const string VariableSource = "variable";
     public const string ConfigMapSource = "configMap";
     public const string ApiCallSource = "apiCall";
+    public const string GlobalReferenceSource = "globalReference";
 
     public Conditions.KyvernoValue? Value { get; init; }
 
@@ -79,6 +80,9 @@ internal sealed record ContextEntryModel(string Name, string Source)
     public string Method { get; init; } = "GET";
 
     public EquatableArray<ContextDataModel> Data { get; init; } = EquatableArray<ContextDataModel>.Empty;
+
+    /// <summary><c>globalReference.name</c>: the GlobalContextEntry read, a template.</summary>
+    public Conditions.KyvernoTemplate? GlobalName { get; init; }
 
     /// <summary><c>apiCall.service</c>: a call to a service outside the API server instead of <see cref="UrlPath"/>.</summary>
     public ServiceCallModel? Service { get; init; }

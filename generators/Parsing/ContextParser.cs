@@ -22,6 +22,7 @@ internal static class ContextParser
     private static readonly string[] s_configMapFields = ["name", "namespace"];
     private static readonly string[] s_apiCallFields = ["urlPath", "method", "data", "service", "jmesPath", "default"];
     private static readonly string[] s_requestDataFields = ["key", "value"];
+    private static readonly string[] s_globalReferenceFields = ["name", "jmesPath"];
     private static readonly string[] s_serviceFields = ["url", "caBundle", "headers"];
     private static readonly string[] s_headerFields = ["key", "value"];
 
@@ -94,7 +95,6 @@ internal static class ContextParser
         }
 
         entry.NotSupported("imageRegistry", "image data from a registry (image, resolvedImage, registry, repository, identifier, manifest, configData) is not loaded yet; check signed facts with verifyImages attestations and their conditions instead");
-        entry.NotSupported("globalReference", "global context entries are not built");
         ContextEntryModel? model = null;
         if (entry.TakeMapping("variable", "Variable") is { } variable)
         {
@@ -109,6 +109,11 @@ internal static class ContextParser
         if (entry.TakeMapping("apiCall", "APICall") is { } apiCall)
         {
             model = ParseApiCall(apiCall, name?.Value ?? string.Empty, ref ok);
+        }
+
+        if (entry.TakeMapping("globalReference", "GlobalContextEntryReference") is { } globalReference)
+        {
+            model = ParseGlobalReference(globalReference, name?.Value ?? string.Empty, ref ok);
         }
 
         entry.RejectUnknown(s_entryFields);
@@ -151,6 +156,31 @@ internal static class ContextParser
         var namespaceTemplate = cmNamespace is null ? null : Template(configMap, cmNamespace, "namespace", ref ok);
         configMap.RejectUnknown(s_configMapFields);
         return new ContextEntryModel(name, ContextEntryModel.ConfigMapSource) { ConfigMapName = nameTemplate, ConfigMapNamespace = namespaceTemplate };
+    }
+
+    private static ContextEntryModel? ParseGlobalReference(MappingReader reference, string name, ref bool ok)
+    {
+        var entryName = reference.TakeString("name");
+        KyvernoTemplate? template = null;
+        if (entryName is null)
+        {
+            reference.File.Report(DiagnosticDescriptors.MissingField, reference.Location, $"'{reference.Path}'", "name", "name: allowed-registries (a GlobalContextEntry)");
+            ok = false;
+        }
+        else
+        {
+            template = Template(reference, entryName, "name", ref ok);
+            if (template is not null && !template.HasVariables && entryName.Value.Contains("."))
+            {
+                // Kyverno reads 'entry.projection' as a projection of a kyverno.io/v2beta1 entry, computed by its controller.
+                reference.File.Report(DiagnosticDescriptors.NotSupportedYet, entryName.Location, reference.FieldPath("name"), "projections of global context entries ('entry.projection') are not built; name the entry and select with jmesPath");
+                ok = false;
+            }
+        }
+
+        var (jmesPath, jmesPathText) = ParseJmesPath(reference, ref ok);
+        reference.RejectUnknown(s_globalReferenceFields);
+        return new ContextEntryModel(name, ContextEntryModel.GlobalReferenceSource) { GlobalName = template, JmesPath = jmesPath, JmesPathText = jmesPathText };
     }
 
     private static ContextEntryModel? ParseApiCall(MappingReader apiCall, string name, ref bool ok)

@@ -21,7 +21,8 @@ public sealed class AdmissionEngine(
     IReadOnlyList<string>? hostPullSecrets = null,
     IContextDataSource? contextData = null,
     IRoleBindingSource? roleBindings = null,
-    IServiceCallSource? services = null)
+    IServiceCallSource? services = null,
+    IGlobalContextSource? globalContext = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -42,7 +43,7 @@ public sealed class AdmissionEngine(
     // policies that apply to it rather than every compiled policy (issue 8).
     private readonly RuleIndex _rules = new(policies);
 
-    private readonly ContextSources _contextSources = new(contextData, services);
+    private readonly ContextSources _contextSources = new(contextData, services, globalContext);
 
     public Task<AdmissionResponse> MutateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
         DecideAsync(request, mutate: true, outcomes: null, cancellationToken);

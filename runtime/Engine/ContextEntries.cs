@@ -34,6 +34,18 @@ public sealed class ConfigMapContextEntry(string name, JmesFunc configMapName, J
     public JmesFunc? Namespace { get; } = @namespace;
 }
 
+/// <summary>
+/// <c>globalReference</c>: the data of the GlobalContextEntry named <see cref="EntryName"/> (for a
+/// <c>kubernetesResource</c> entry the list of its objects, for an <c>apiCall</c> entry the call's answer), with
+/// <c>jmesPath</c> applied.
+/// </summary>
+public sealed class GlobalReferenceContextEntry(string name, JmesFunc entryName, JmesFunc? jmesPath = null) : ContextEntryDefinition(name)
+{
+    public JmesFunc EntryName { get; } = entryName;
+
+    public JmesFunc? JmesPath { get; } = jmesPath;
+}
+
 /// <summary>One member of an <c>apiCall</c> POST body.</summary>
 public sealed record ApiCallData(string Key, JmesFunc Value);
 
@@ -87,8 +99,18 @@ public interface IServiceCallSource
     ValueTask<JsonElement> CallAsync(ServiceCallRequest request, CancellationToken cancellationToken);
 }
 
-/// <summary>What context entries read from: the Kubernetes API (ConfigMaps, urlPath calls) and services (service calls).</summary>
-public sealed record ContextSources(IContextDataSource? Kubernetes, IServiceCallSource? Services = null);
+/// <summary>Where <c>globalReference</c> entries read from: GlobalContextEntry resources and the data they name.</summary>
+public interface IGlobalContextSource
+{
+    /// <summary>The entry's data. Throws <see cref="ContextDataException"/>.</summary>
+    ValueTask<JsonElement> GetAsync(string entryName, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// What context entries read from: the Kubernetes API (ConfigMaps, urlPath calls), services (service calls) and global
+/// context entries.
+/// </summary>
+public sealed record ContextSources(IContextDataSource? Kubernetes, IServiceCallSource? Services = null, IGlobalContextSource? Global = null);
 
 /// <summary>
 /// A context read failed. <see cref="IsTransient"/> when the API server could not be asked or answered with an error
@@ -146,6 +168,7 @@ public static class ContextLoader
             {
                 VariableContextEntry variable => LoadVariable(variable, data, jmes),
                 ConfigMapContextEntry configMap => await LoadConfigMapAsync(configMap, data, policyNamespace, source, jmes, cancellationToken).ConfigureAwait(false),
+                GlobalReferenceContextEntry global => await LoadGlobalReferenceAsync(global, data, sources.Global, jmes, cancellationToken).ConfigureAwait(false),
                 ApiCallContextEntry { Service: { } service } apiCall => await LoadServiceCallAsync(apiCall, service, data, sources.Services, jmes, cancellationToken).ConfigureAwait(false),
                 ApiCallContextEntry apiCall => await LoadApiCallAsync(apiCall, data, policyNamespace, source, jmes, cancellationToken).ConfigureAwait(false),
                 _ => throw new ContextDataException($"context entry {entry.Name} has an unknown source", isTransient: false),
@@ -314,6 +337,46 @@ public static class ContextLoader
         }
 
         return Transform(entry, answer, jmes);
+    }
+
+    private static async Task<JmesValue> LoadGlobalReferenceAsync(GlobalReferenceContextEntry entry, JmesValue root, IGlobalContextSource? source, JmesContext jmes, CancellationToken cancellationToken)
+    {
+        var name = Text(entry.Name, "globalReference.name", entry.EntryName, root, jmes);
+        JsonElement data;
+        try
+        {
+            if (name.Contains('.', StringComparison.Ordinal))
+            {
+                throw new ContextDataException($"failed to fetch entry key={name[..name.IndexOf('.', StringComparison.Ordinal)]}: projections are not built", isTransient: false);
+            }
+
+            if (source is null)
+            {
+                throw new ContextDataException($"failed to fetch entry key={name}: no Kubernetes API is configured", isTransient: false);
+            }
+
+            data = await source.GetAsync(name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContextDataException e)
+        {
+            // Kyverno's global context loader words every failure this way.
+            throw new ContextDataException($"failed to marshal APICall data for context entry {entry.Name}: {e.Message}", e.IsTransient, e);
+        }
+
+        var value = JmesValue.FromJson(data);
+        if (entry.JmesPath is null)
+        {
+            return value;
+        }
+
+        try
+        {
+            return Present(entry.JmesPath(value, jmes)) ?? JmesValue.Null;
+        }
+        catch (JmesPathException e)
+        {
+            throw new ContextDataException($"failed to marshal APICall data for context entry {entry.Name}: failed to apply JMESPath for context entry {entry.Name}: {e.Message}", isTransient: false, e);
+        }
     }
 
     /// <summary>The POST body: <c>data</c> as one JSON object, each value substituted; null for a GET.</summary>
