@@ -55,6 +55,11 @@ internal static class KubernetesSources
             ? new KubernetesContextData(api, configuration.GetValue("Kubernetes:ContextTimeToLive", TimeSpan.FromSeconds(30)), time)
             : null;
 
+    private static Uri AllowlistEntry(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp) && uri.Host.Length > 0
+            ? uri
+            : throw new ArgumentException($"Context:ServiceAllowlist entry '{text}' must be an absolute http(s) URL with a host, e.g. https://scanner.security.svc/");
+
     /// <summary>
     /// GlobalContextEntry resources for <c>globalReference</c>, and their data, read through the same API (resources kept
     /// <c>Kubernetes:ContextTimeToLive</c>, calls their <c>refreshInterval</c>); none outside a cluster.
@@ -65,8 +70,9 @@ internal static class KubernetesSources
             : null;
 
     /// <summary>
-    /// Rule context <c>apiCall.service</c> calls: <c>Context:ServiceMaxResponseBytes</c> (default 10,000,000) and
-    /// <c>Context:ServiceTimeout</c> (default 30 s, within the rule context's own deadline). They need no cluster.
+    /// Rule context <c>apiCall.service</c> calls: <c>Context:ServiceMaxResponseBytes</c> (default 10,000,000),
+    /// <c>Context:ServiceTimeout</c> (default 30 s, within the rule context's own deadline) and
+    /// <c>Context:ServiceAllowlist:N</c> (URL prefixes; none: any URL). They need no cluster.
     /// </summary>
     public static ServiceCaller ServiceCallsFromConfiguration(IConfiguration configuration)
     {
@@ -74,6 +80,7 @@ internal static class KubernetesSources
         {
             MaxResponseBytes = configuration.GetValue("Context:ServiceMaxResponseBytes", 10_000_000L),
             Timeout = configuration.GetValue("Context:ServiceTimeout", TimeSpan.FromSeconds(30)),
+            Allowlist = [.. configuration.GetSection("Context:ServiceAllowlist").GetChildren().Select(c => c.Value).OfType<string>().Where(v => v.Length > 0).Select(AllowlistEntry)],
         };
         return options.Timeout <= TimeSpan.Zero
             ? throw new ArgumentException("Context:ServiceTimeout must be positive")

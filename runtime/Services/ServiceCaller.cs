@@ -20,6 +20,13 @@ public sealed record ServiceCallOptions
     /// (<see cref="AdmissionEngine.ContextLoadTimeout"/>), which wins when it comes first.
     /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// When not empty, the only URLs that may be called: each entry's scheme, host and port, and its path or a path
+    /// below it (Kyverno's <c>--httpAllowlist</c>). A URL whose host a variable gives (from the request, say) can then not
+    /// be pointed anywhere else, such as a cloud metadata endpoint, with the policy's headers.
+    /// </summary>
+    public IReadOnlyList<Uri> Allowlist { get; init; } = [];
 }
 
 /// <summary>
@@ -49,6 +56,11 @@ public sealed class ServiceCaller : IServiceCallSource, IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         var where = Describe(request.Url);
+        if (_options.Allowlist.Count > 0 && !_options.Allowlist.Any(entry => Allows(entry, request.Url)))
+        {
+            throw new ContextDataException($"{where} is not permitted: no Context:ServiceAllowlist entry matches it", isTransient: false);
+        }
+
         var (client, owned) = ClientFor(request.CaBundle);
         try
         {
@@ -113,6 +125,19 @@ public sealed class ServiceCaller : IServiceCallSource, IDisposable
                 client.Dispose();
             }
         }
+    }
+
+    private static bool Allows(Uri entry, Uri url)
+    {
+        if (!entry.Scheme.Equals(url.Scheme, StringComparison.OrdinalIgnoreCase) || !entry.IdnHost.Equals(url.IdnHost, StringComparison.OrdinalIgnoreCase) || entry.Port != url.Port)
+        {
+            return false;
+        }
+
+        // Both paths as Uri normalised them (dot segments removed), compared at segment boundaries.
+        var prefix = entry.AbsolutePath.TrimEnd('/');
+        var path = url.AbsolutePath;
+        return prefix.Length == 0 || path == prefix || path.StartsWith(prefix + "/", StringComparison.Ordinal);
     }
 
     /// <summary>Scheme, host, port and path: queries can carry tokens, and messages reach the denial and the logs.</summary>

@@ -210,7 +210,7 @@ public sealed class WebhookFixture : IAsyncLifetime
 
             registryFailure?.Throw();
 
-            _host = await WebhookHost.StartAsync(Published, Certificate, Work.Path, [Registry.Host], [.. NamespaceSelectorAdmissionTests.HostArguments, "--Kubernetes:ApiServer=" + KubernetesApi.Address]);
+            _host = await WebhookHost.StartAsync(Published, Certificate, Work.Path, [Registry.Host], [.. NamespaceSelectorAdmissionTests.HostArguments, "--Kubernetes:ApiServer=" + KubernetesApi.Address, "--Context:ServiceAllowlist:0=" + new Uri(DecisionService.Address, "/decide")]);
             Admission = new AdmissionClient(Host.Client);
         }
         catch

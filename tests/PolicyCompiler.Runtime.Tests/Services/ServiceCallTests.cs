@@ -217,6 +217,43 @@ public sealed class ServiceCallTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("/scan", true)]
+    [InlineData("/scan/deep", true)]
+    [InlineData("/scanner", false)]
+    [InlineData("/scan/../metadata", false)]
+    [InlineData("/other", false)]
+    public async Task With_an_allowlist_only_urls_below_an_entry_are_called(string path, bool allowed)
+    {
+        using var caller = new ServiceCaller(new ServiceCallOptions { Allowlist = [new Uri(_service.Address, "/scan/")] });
+        var entry = new ApiCallContextEntry("scan", null, "GET", service: Service(path));
+
+        if (allowed)
+        {
+            await Load(caller, entry);
+            Assert.Single(_service.Requests);
+        }
+        else
+        {
+            var e = await Assert.ThrowsAsync<ContextDataException>(() => Load(caller, entry));
+            Assert.False(e.IsTransient);
+            Assert.EndsWith("is not permitted: no Context:ServiceAllowlist entry matches it", e.Message, StringComparison.Ordinal);
+            Assert.Empty(_service.Requests);
+        }
+    }
+
+    [Fact]
+    public async Task An_allowlist_entry_names_one_host_and_port()
+    {
+        // The same path on another service (another port of the same host) is not allowed.
+        using var caller = new ServiceCaller(new ServiceCallOptions { Allowlist = [new Uri(_otherService.Address, "/scan")] });
+
+        var e = await Assert.ThrowsAsync<ContextDataException>(() => Load(caller, new ApiCallContextEntry("scan", null, "GET", service: Service("/scan"))));
+
+        Assert.Contains("is not permitted", e.Message, StringComparison.Ordinal);
+        Assert.Empty(_service.Requests);
+    }
+
+    [Theory]
     [InlineData("ftp://files.example/x")]
     [InlineData("/relative/path")]
     public async Task A_substituted_url_that_is_not_absolute_http_fails_without_a_call(string url)
