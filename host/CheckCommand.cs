@@ -113,6 +113,7 @@ public static class CheckCommand
         IReadOnlyList<string> hostPullSecrets;
         IContextDataSource? contextData;
         IRoleBindingSource? roleBindings;
+        RequestExclusions exclusions;
         IServiceCallSource services;
         IGlobalContextSource? globalContext;
         try
@@ -126,6 +127,7 @@ public static class CheckCommand
             hostPullSecrets = KubernetesSources.HostPullSecrets(configuration, pullSecrets);
             contextData = KubernetesSources.ContextDataFromConfiguration(configuration, TimeProvider.System);
             roleBindings = KubernetesSources.RoleBindingsFromConfiguration(configuration, TimeProvider.System, policies);
+            exclusions = KubernetesSources.Exclusions(configuration);
             services = KubernetesSources.ServiceCallsFromConfiguration(configuration);
             globalContext = KubernetesSources.GlobalContextFromConfiguration(configuration, TimeProvider.System, services);
         }
@@ -140,7 +142,7 @@ public static class CheckCommand
             documents.AddRange(await ReadAsync(path, input).ConfigureAwait(false));
         }
 
-        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets, contextData, roleBindings, services, globalContext));
+        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets, contextData, roleBindings, exclusions, services, globalContext));
         var resources = new List<ResourceReport>();
         var errors = new List<ManifestDocument>();
         foreach (var document in documents)

@@ -39,9 +39,31 @@ internal static class KubernetesSources
     /// time, as namespace selectors are.
     /// </summary>
     public static IRoleBindingSource? RoleBindingsFromConfiguration(IConfiguration configuration, TimeProvider time, IEnumerable<PolicyDefinition> policies) =>
-        policies.Any(p => p.Rules.Any(r => r.Roles != RoleUse.None)) && KubernetesApiFromConfiguration(configuration) is { } api
+        (policies.Any(p => p.Rules.Any(r => r.Roles != RoleUse.None)) || Exclusions(configuration).RolesNeeded != RoleUse.None)
+        && KubernetesApiFromConfiguration(configuration) is { } api
             ? new KubernetesRoleBindings(api, configuration.GetValue("Kubernetes:RoleBindingTimeToLive", TimeSpan.FromSeconds(30)), time)
             : null;
+
+    /// <summary>
+    /// Kyverno's request exclusions (its ConfigMap's <c>excludeUsernames</c>, <c>excludeGroups</c>, <c>excludeRoles</c>,
+    /// <c>excludeClusterRoles</c>): <c>Kubernetes:ExcludeUsernames:N</c> and so on, <c>!pattern</c> for an inclusion.
+    /// A list that is not configured takes the value of Kyverno's Helm chart: groups <c>system:nodes</c>, the others
+    /// empty; one empty entry (<c>Kubernetes:ExcludeGroups:0=</c>) empties it.
+    /// </summary>
+    public static RequestExclusions Exclusions(IConfiguration configuration)
+    {
+        string[]? List(string key)
+        {
+            var section = configuration.GetSection("Kubernetes:" + key);
+            return section.GetChildren().Any() ? [.. section.GetChildren().Select(c => c.Value ?? string.Empty)] : null;
+        }
+
+        return new RequestExclusions(
+            List("ExcludeUsernames"),
+            List("ExcludeGroups") ?? ["system:nodes"],
+            List("ExcludeRoles"),
+            List("ExcludeClusterRoles"));
+    }
 
     /// <summary>Secrets holding <c>cosign.pub</c> keys, read through the same API as namespace labels; none outside a cluster.</summary>
     public static ISecretKeySource? SecretKeysFromConfiguration(IConfiguration configuration, TimeProvider time) =>

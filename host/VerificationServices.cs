@@ -67,6 +67,9 @@ public sealed class VerificationServices
             VaultToken = configuration["Cloud:Vault:Token"],
             VaultTransitPath = configuration["Cloud:Vault:TransitPath"],
             AzureKeyVaultEndpoint = Endpoint("Cloud:Azure:KeyVaultEndpoint"),
+            AzureAuthorityHost = Endpoint("Cloud:Azure:AuthorityHost"),
+            GitHubToken = configuration["Cloud:GitHub:Token"],
+            GitHubActor = configuration["Cloud:GitHub:Actor"],
             KeyTimeToLive = configuration.GetValue("Cloud:KeyTimeToLive", TimeSpan.FromMinutes(5)),
         };
         if (Endpoint("Cloud:Aws:ImdsEndpoint") is { } awsImds)

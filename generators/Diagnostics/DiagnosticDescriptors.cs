@@ -62,8 +62,8 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor TimeoutOutOfRange = Error(
         "PC0011",
-        "webhookTimeoutSeconds out of range",
-        "webhookTimeoutSeconds is {0}; the Kubernetes API server accepts 1 to 30 seconds. Use a value in that range.");
+        "webhook timeout out of range",
+        "{0} is {1}; the Kubernetes API server accepts 1 to 30 seconds. Use a value in that range.");
 
     public static readonly DiagnosticDescriptor DuplicateRuleName = Error(
         "PC0012",

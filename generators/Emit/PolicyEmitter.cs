@@ -249,9 +249,10 @@ internal static class PolicyEmitter
         }
 
         w.Indentation--;
+        var applyRules = policy.ApplyOne ? "applyRules: ApplyRules.One);" : null;
         if (policy.FailureActionOverrides.IsEmpty)
         {
-            w.WriteLine("]);");
+            w.WriteLine(applyRules is null ? "]);" : "],");
         }
         else
         {
@@ -266,7 +267,12 @@ internal static class PolicyEmitter
             }
 
             w.Indentation--;
-            w.WriteLine("]);");
+            w.WriteLine(applyRules is null ? "]);" : "],");
+        }
+
+        if (applyRules is not null)
+        {
+            w.WriteLine(applyRules);
         }
 
         w.Indentation--;
@@ -637,6 +643,18 @@ internal static class PolicyEmitter
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             w.WriteLine($"new PublicKeyAttestorDefinition({path}, {fields.Key(key)}{requirementsArgument}{repository}),");
         }
+        else if (attestor.Certificates is { IsTrustStore: true, Templates.IsEmpty: false } templatedStore)
+        {
+            WriteTemplated(w, attestor.Path, templatedStore.Templates, fields, values =>
+            {
+                var parts = templatedStore.Chain.Select(fields.Certificate).Concat(values.Values.Select(v => ".. " + v));
+                return $"new SignatureAttestorDefinition({path}, CertificateSigner.NotaryTrustStore([{string.Join(", ", parts)}]), {requirements}{repository})";
+            }, allCertificates: true);
+        }
+        else if (attestor.Certificates is { IsTrustStore: true } store)
+        {
+            w.WriteLine($"new SignatureAttestorDefinition({path}, CertificateSigner.NotaryTrustStore([{string.Join(", ", store.Chain.Select(fields.Certificate))}]), {requirements}{repository}),");
+        }
         else if (attestor.Certificates is { Templates.IsEmpty: false } templatedCertificates)
         {
             WriteTemplated(w, attestor.Path, templatedCertificates.Templates, fields, values =>
@@ -656,7 +674,9 @@ internal static class PolicyEmitter
                 string Text(string field, string? literal) => values.TryGetValue(field, out var value) ? value : CSharp.Literal(literal);
                 string Pattern(string field, string? literal) => values.TryGetValue(field, out var value) ? $"GoRegex.Create({value})" : Regex(literal);
                 var identity = $"new KeylessIdentity({Text("subject", templatedKeyless.Subject)}, {Pattern("subjectRegExp", templatedKeyless.SubjectRegExp)}, {Text("issuer", templatedKeyless.Issuer)}, {Pattern("issuerRegExp", templatedKeyless.IssuerRegExp)}, {Extensions(templatedKeyless.Extensions)})";
-                var roots = templatedKeyless.Roots.IsEmpty ? "null" : "[" + string.Join(", ", templatedKeyless.Roots.Select(fields.Certificate)) + "]";
+                var roots = values.TryGetValue("roots", out var substituted)
+                    ? substituted
+                    : templatedKeyless.Roots.IsEmpty ? "null" : "[" + string.Join(", ", templatedKeyless.Roots.Select(fields.Certificate)) + "]";
                 return $"new SignatureAttestorDefinition({path}, new KeylessSigner({identity}, roots: {roots}, ignoreSct: {CSharp.Literal(templatedKeyless.CtLog.IgnoreSct)}, ctLogs: {CtLogs(templatedKeyless.CtLog, fields)}), {requirements}{repository})";
             });
         }
@@ -697,7 +717,8 @@ internal static class PolicyEmitter
     /// texts. <paramref name="build"/> is given each templated field's C# expression for its substituted text
     /// (<c>values[0]</c>, …, or the PEM parsed from it) and returns the lambda's body.
     /// </summary>
-    private static void WriteTemplated(SourceWriter w, string attestorPath, EquatableArray<TemplateFieldModel> templates, TrustMaterial fields, Func<Dictionary<string, string>, string> build)
+    /// <param name="allCertificates">A Notary trust store: <c>cert</c> may hold several certificates, as <c>certChain</c> may.</param>
+    private static void WriteTemplated(SourceWriter w, string attestorPath, EquatableArray<TemplateFieldModel> templates, TrustMaterial fields, Func<Dictionary<string, string>, string> build, bool allCertificates = false)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < templates.Count; i++)
@@ -705,8 +726,8 @@ internal static class PolicyEmitter
             var value = $"values[{i.ToString(CultureInfo.InvariantCulture)}]";
             values[templates[i].Field] = templates[i].Field switch
             {
-                "cert" => $"PemCertificates.One({value})",
-                "certChain" => $"PemCertificates.All({value})",
+                "cert" => allCertificates ? $"PemCertificates.All({value})" : $"PemCertificates.One({value})",
+                "certChain" or "roots" => $"PemCertificates.All({value})",
                 _ => value,
             };
         }

@@ -19,6 +19,9 @@ internal sealed record PolicyModel(
 {
     /// <summary><c>validationFailureActionOverrides</c>, in order: the first that applies to the namespace decides.</summary>
     public EquatableArray<FailureActionOverrideModel> FailureActionOverrides { get; init; } = EquatableArray<FailureActionOverrideModel>.Empty;
+
+    /// <summary><c>applyRules: One</c>: rules are tried in order and the first that passes or fails ends the policy.</summary>
+    public bool ApplyOne { get; init; }
 }
 
 /// <summary>
@@ -265,6 +268,12 @@ internal sealed record CertificatesModel(CertificateModel? Certificate, Equatabl
 {
     /// <summary><c>cert</c>/<c>certChain</c> with variables (then <see cref="Certificate"/>/<see cref="Chain"/> stay empty for them).</summary>
     public EquatableArray<TemplateFieldModel> Templates { get; init; } = EquatableArray<TemplateFieldModel>.Empty;
+
+    /// <summary>
+    /// A Notary entry's attestor: every certificate of <c>cert</c> and <c>certChain</c> is one CA trust store (all in
+    /// <see cref="Chain"/>, <c>cert</c>'s first), as Kyverno hands Notation both fields' PEM blocks together.
+    /// </summary>
+    public bool IsTrustStore { get; init; }
 }
 
 /// <summary>An attestor field written with variables: substituted from the rule's context and the request at admission.</summary>
@@ -279,7 +288,7 @@ internal sealed record KeylessModel(
     EquatableArray<KeyValueModel> Extensions,
     CtLogModel CtLog)
 {
-    /// <summary>Identity fields with variables, in the order subject, subjectRegExp, issuer, issuerRegExp.</summary>
+    /// <summary>Fields with variables, in the order subject, subjectRegExp, issuer, issuerRegExp, roots.</summary>
     public EquatableArray<TemplateFieldModel> Templates { get; init; } = EquatableArray<TemplateFieldModel>.Empty;
 }
 

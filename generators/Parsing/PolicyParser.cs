@@ -19,6 +19,7 @@ internal static class PolicyParser
     private static readonly string[] s_metadataFields = ["name", "namespace", "labels", "annotations", "generateName", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields", "selfLink"];
     private static readonly string[] s_specFields = ["rules", "applyRules", "failurePolicy", "validationFailureAction", "validationFailureActionOverrides", "emitWarning", "admission", "background", "schemaValidation", "webhookTimeoutSeconds", "mutateExistingOnPolicyUpdate", "generateExisting", "generateExistingOnPolicyUpdate", "useServerSideApply", "webhookConfiguration"];
     private static readonly string[] s_ruleFields = ["name", "context", "reportProperties", "match", "exclude", "imageExtractors", "preconditions", "celPreconditions", "mutate", "validate", "generate", "verifyImages", "skipBackgroundRequests"];
+    private static readonly string[] s_webhookConfigurationFields = ["failurePolicy", "timeoutSeconds", "matchConditions"];
     private static readonly string[] s_overrideFields = ["action", "namespaces", "namespaceSelector"];
     private static readonly string[] s_matchFields = ["any", "all", "resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_filterFields = ["resources", "subjects", "roles", "clusterRoles"];
@@ -139,6 +140,7 @@ internal static class PolicyParser
             FailurePolicy = reader.TakeString("failurePolicy"),
             WebhookTimeoutSeconds = reader.TakeInt("webhookTimeoutSeconds"),
             Background = reader.TakeBool("background"),
+            ApplyRules = reader.TakeString("applyRules"),
         };
 
         // Fields that only concern other rule types or background scans.
@@ -149,7 +151,6 @@ internal static class PolicyParser
         reader.TakeBool("schemaValidation");
         reader.TakeBool("emitWarning");
         reader.TakeBool("admission");
-        reader.NotSupported("applyRules", "every matching rule applies");
         foreach (var (item, _) in reader.TakeMappingList("validationFailureActionOverrides", "ValidationFailureActionOverride", "'- action: Enforce' with namespaces or a namespaceSelector") ?? [])
         {
             spec.FailureActionOverrides.Add(new FailureActionOverrideSyntax
@@ -161,7 +162,15 @@ internal static class PolicyParser
             });
             item.RejectUnknown(s_overrideFields);
         }
-        reader.NotSupported("webhookConfiguration", "the webhook configuration is derived from the compiled policies");
+        if (reader.TakeMapping("webhookConfiguration", "WebhookConfiguration") is { } webhook)
+        {
+            spec.WebhookFailurePolicy = webhook.TakeString("failurePolicy");
+            spec.WebhookConfigurationTimeoutSeconds = webhook.TakeInt("timeoutSeconds");
+            // The API server evaluates these CEL conditions before calling a webhook; the printed configuration has one
+            // webhook for every policy, so one policy's conditions would exempt requests from all of them.
+            webhook.NotSupported("matchConditions", "the webhook serves every compiled policy through one configuration, so one policy's CEL conditions cannot be given to the API server; write them as preconditions");
+            webhook.RejectUnknown(s_webhookConfigurationFields);
+        }
 
         if (reader.Has("rules"))
         {
@@ -213,7 +222,24 @@ internal static class PolicyParser
             rule.PreconditionsInvalid = rule.Preconditions is null;
         }
 
-        reader.NotSupported("celPreconditions", "CEL is not compiled");
+        // Kyverno evaluates celPreconditions only in validate.cel rules: its image verification never reads them
+        // (kyverno#13381), and since 1.15 a policy that puts them on any other rule is refused (kyverno#13514). Compiling
+        // them here would enforce a condition Kyverno never enforces, on a policy Kyverno rejects.
+        if (reader.Has("celPreconditions"))
+        {
+            var location = reader.KeyLocation("celPreconditions");
+            reader.TakeRaw("celPreconditions");
+            if (reader.Has("verifyImages"))
+            {
+                reader.File.Report(
+                    DiagnosticDescriptors.ConflictingSettings,
+                    location,
+                    reader.FieldPath("celPreconditions"),
+                    "verifyImages",
+                    "Kyverno evaluates celPreconditions only in validate.cel rules and refuses them on any other rule since 1.15; write the condition as 'preconditions' (JMESPath), e.g. key: \"{{ request.object.metadata.labels.app || '' }}\", operator: Equals, value: nginx");
+            }
+        }
+
         if (reader.TakeMapping("imageExtractors", "ImageExtractorConfigs") is { } extractors)
         {
             foreach (var kind in extractors.FieldNames)
@@ -571,12 +597,12 @@ internal static class PolicyParser
                 SubjectRegExp = keyless.TakeString("subjectRegExp"),
                 Issuer = keyless.TakeString("issuer"),
                 IssuerRegExp = keyless.TakeString("issuerRegExp"),
-                Roots = keyless.TakeLiteralString("roots"),
+                Roots = keyless.TakeString("roots"),
                 Rekor = ParseRekor(keyless),
                 CtLog = ParseCtLog(keyless),
             };
             // Kyverno substitutes these from the rule's context and the request at admission, as it does publicKeys.
-            foreach (var (field, value) in new[] { ("subject", syntax.Subject), ("subjectRegExp", syntax.SubjectRegExp), ("issuer", syntax.Issuer), ("issuerRegExp", syntax.IssuerRegExp) })
+            foreach (var (field, value) in new[] { ("subject", syntax.Subject), ("subjectRegExp", syntax.SubjectRegExp), ("issuer", syntax.Issuer), ("issuerRegExp", syntax.IssuerRegExp), ("roots", syntax.Roots) })
             {
                 if (value is not null && value.Value.Contains("{{"))
                 {

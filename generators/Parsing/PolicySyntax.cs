@@ -35,7 +35,16 @@ internal sealed class SpecSyntax
 
     public Located<int>? WebhookTimeoutSeconds { get; set; }
 
+    /// <summary><c>webhookConfiguration.failurePolicy</c>: when set, it wins over <c>failurePolicy</c>, as in Kyverno.</summary>
+    public Located<string>? WebhookFailurePolicy { get; set; }
+
+    /// <summary><c>webhookConfiguration.timeoutSeconds</c>: when set, it wins over <c>webhookTimeoutSeconds</c>.</summary>
+    public Located<int>? WebhookConfigurationTimeoutSeconds { get; set; }
+
     public Located<bool>? Background { get; set; }
+
+    /// <summary><c>applyRules</c>: <c>All</c> (the default) or <c>One</c>.</summary>
+    public Located<string>? ApplyRules { get; set; }
 
     public List<RuleSyntax>? Rules { get; set; }
 

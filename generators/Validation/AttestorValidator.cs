@@ -33,7 +33,8 @@ internal static class AttestorValidator
         "sourceRepositoryVisibilityAtSigning",
     };
 
-    public static AttestorSetModel? ValidateSet(AttestorSetSyntax set, string path, IReadOnlyDictionary<string, Located<string>>? inheritedAnnotations, YamlFile file)
+    /// <param name="notary">The set belongs to a <c>type: Notary</c> entry: certificates are a trust store, not a signer's chain.</param>
+    public static AttestorSetModel? ValidateSet(AttestorSetSyntax set, string path, IReadOnlyDictionary<string, Located<string>>? inheritedAnnotations, YamlFile file, bool notary = false)
     {
         if (set.Entries.Count == 0)
         {
@@ -49,7 +50,7 @@ internal static class AttestorValidator
         var next = 0;
         foreach (var attestor in set.Entries)
         {
-            var models = ValidateEntry(attestor, path, next, inheritedAnnotations, file, out var width);
+            var models = ValidateEntry(attestor, path, next, inheritedAnnotations, file, notary, out var width);
             next += Math.Max(width, 1);
             if (models is null)
             {
@@ -78,7 +79,7 @@ internal static class AttestorValidator
         return ok ? new AttestorSetModel(path, set.Count?.Value, entries.ToEquatableArray()) : null;
     }
 
-    private static List<AttestorModel>? ValidateEntry(AttestorSyntax attestor, string setPath, int index, IReadOnlyDictionary<string, Located<string>>? inheritedAnnotations, YamlFile file, out int width)
+    private static List<AttestorModel>? ValidateEntry(AttestorSyntax attestor, string setPath, int index, IReadOnlyDictionary<string, Located<string>>? inheritedAnnotations, YamlFile file, bool notary, out int width)
     {
         width = 1;
         var entryPath = $"{setPath}.entries[{index.ToString(CultureInfo.InvariantCulture)}]";
@@ -107,7 +108,7 @@ internal static class AttestorValidator
 
         if (attestor.Nested is { } nested)
         {
-            var set = ValidateSet(nested, entryPath + ".attestor", inheritedAnnotations, file);
+            var set = ValidateSet(nested, entryPath + ".attestor", inheritedAnnotations, file, notary);
             return ok && set is not null
                 ? [new AttestorModel(entryPath + ".attestor", null, null, null, set, new RequirementsModel(annotations, new TransparencyLogModel(true, null, null)), attestor.Repository?.Value)]
                 : null;
@@ -181,7 +182,7 @@ internal static class AttestorValidator
         {
             var tlog = ValidateRekor(certificates.Rekor, file);
             var certificatesTsa = ValidateTsaChain(certificates.CtLog, file, ref ok);
-            var model = ValidateCertificates(certificates, file);
+            var model = notary ? ValidateTrustStore(certificates, file) : ValidateCertificates(certificates, file);
             return ok && tlog is not null && model is not null
                 ? [new AttestorModel(entryPath + ".certificates", null, model, null, null, new RequirementsModel(annotations, tlog) { TsaChain = certificatesTsa }, attestor.Repository?.Value)]
                 : null;
@@ -273,6 +274,49 @@ internal static class AttestorValidator
         }
 
         return new CtLogModel(false, null);
+    }
+
+    /// <summary>
+    /// The certificates of a Notary entry's attestor. Kyverno joins <c>cert</c> and <c>certChain</c> and loads every PEM
+    /// block of both into Notation's CA trust store, which trusts a signature when any certificate of its chain is one of
+    /// them: so each field may hold several certificates, and they need not form a chain among themselves.
+    /// </summary>
+    private static CertificatesModel? ValidateTrustStore(CertificatesSyntax certificates, YamlFile file)
+    {
+        if (certificates.Cert is null && certificates.CertChain is null)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, certificates.Location, "certificates", "cert or certChain", "cert: |- followed by the PEM root or CA certificates to trust");
+            return null;
+        }
+
+        if (certificates.HasTemplateError)
+        {
+            return null;
+        }
+
+        var trusted = new List<CheckedCertificate>();
+        foreach (var (name, field) in new[] { ("cert", certificates.Cert), ("certChain", certificates.CertChain) })
+        {
+            if (field is null || certificates.Templates.ContainsKey(name))
+            {
+                continue;
+            }
+
+            var parsed = CertificateReader.ReadAll(field.Value, out var error);
+            if (parsed is null)
+            {
+                file.Report(DiagnosticDescriptors.InvalidCertificate, field.Location, "certificates." + name, error!);
+                return null;
+            }
+
+            trusted.AddRange(parsed);
+        }
+
+        return new CertificatesModel(null, trusted.Select(ToModel).ToEquatableArray(), "sha256", new CtLogModel(true, null))
+        {
+            Templates = Templates(certificates.Templates, [("cert", certificates.Cert), ("certChain", certificates.CertChain)]),
+            IsTrustStore = true,
+        };
     }
 
     private static CertificatesModel? ValidateCertificates(CertificatesSyntax certificates, YamlFile file)
@@ -378,7 +422,8 @@ internal static class AttestorValidator
         }
 
         var roots = new List<CheckedCertificate>();
-        if (keyless.Roots is { } rootsText)
+        // Roots with variables are PEM known at admission only; text that is not certificates then fails the attestor.
+        if (keyless.Roots is { } rootsText && !rootsText.Value.Contains("{{"))
         {
             var parsed = CertificateReader.ReadAll(rootsText.Value, out var error);
             var chainError = parsed is null ? error : CertificateReader.CheckChain(parsed, null);
@@ -404,7 +449,7 @@ internal static class AttestorValidator
                 extensions.OrderBy(e => e.Key, StringComparer.Ordinal).ToEquatableArray(),
                 ctlog)
             {
-                Templates = Templates(keyless.Templates, [("subject", keyless.Subject), ("subjectRegExp", keyless.SubjectRegExp), ("issuer", keyless.Issuer), ("issuerRegExp", keyless.IssuerRegExp)]),
+                Templates = Templates(keyless.Templates, [("subject", keyless.Subject), ("subjectRegExp", keyless.SubjectRegExp), ("issuer", keyless.Issuer), ("issuerRegExp", keyless.IssuerRegExp), ("roots", keyless.Roots)]),
             }
             : null;
 

@@ -48,16 +48,38 @@ internal static class PolicyValidator
             }
         }
 
+        // webhookConfiguration's values win over the older spec-level fields, as Kyverno's Spec getters have it; both
+        // are checked, as the API server's schema checks both.
         var failurePolicy = "Fail";
-        if (spec.FailurePolicy is { } policy)
+        foreach (var (policy, field) in new[] { (spec.FailurePolicy, "failurePolicy"), (spec.WebhookFailurePolicy, "webhookConfiguration.failurePolicy") })
         {
+            if (policy is null)
+            {
+                continue;
+            }
+
             if (policy.Value is "Fail" or "Ignore")
             {
                 failurePolicy = policy.Value;
             }
             else
             {
-                file.Report(DiagnosticDescriptors.InvalidEnumValue, policy.Location, policy.Value, "failurePolicy", "Fail, Ignore");
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, policy.Location, policy.Value, field, "Fail, Ignore");
+            }
+        }
+
+        // The CRD declares the field as an enum (All;One), which the API server compares exactly, unlike
+        // validationFailureAction's list of spellings: "one" would never reach Kyverno.
+        var applyOne = false;
+        if (spec.ApplyRules is { } applyRules)
+        {
+            if (applyRules.Value is "All" or "One")
+            {
+                applyOne = applyRules.Value == "One";
+            }
+            else
+            {
+                file.Report(DiagnosticDescriptors.InvalidEnumValue, applyRules.Location, applyRules.Value, "applyRules", "All, One");
             }
         }
 
@@ -71,11 +93,16 @@ internal static class PolicyValidator
         }
 
         var timeout = 10;
-        if (spec.WebhookTimeoutSeconds is { } seconds)
+        foreach (var (seconds, field) in new[] { (spec.WebhookTimeoutSeconds, "webhookTimeoutSeconds"), (spec.WebhookConfigurationTimeoutSeconds, "webhookConfiguration.timeoutSeconds") })
         {
+            if (seconds is null)
+            {
+                continue;
+            }
+
             if (seconds.Value is < 1 or > 30)
             {
-                file.Report(DiagnosticDescriptors.TimeoutOutOfRange, seconds.Location, seconds.Value.ToString(CultureInfo.InvariantCulture));
+                file.Report(DiagnosticDescriptors.TimeoutOutOfRange, seconds.Location, field, seconds.Value.ToString(CultureInfo.InvariantCulture));
             }
             else
             {
@@ -117,6 +144,7 @@ internal static class PolicyValidator
         return new PolicyModel(kind, name, @namespace, className, sourcePath, failureAction, failurePolicy, timeout, syntax.Spec.Background?.Value ?? true, rules.ToEquatableArray())
         {
             FailureActionOverrides = overrides.ToEquatableArray(),
+            ApplyOne = applyOne,
         };
     }
 
@@ -709,8 +737,7 @@ internal static class PolicyValidator
     /// <summary>
     /// Kyverno has Notation verify Notary signatures against a trust store made of certificates, and refuses keys and
     /// keyless attestors on a Notary entry; here the rule also covers nested sets and the deprecated key/issuer forms,
-    /// which Kyverno's check does not reach and whose signatures would never verify. Notation attestations (referrers
-    /// of another artifact type) are not built yet.
+    /// which Kyverno's check does not reach and whose signatures would never verify, and an attestation's own attestors.
     /// </summary>
     private static bool CheckNotaryEntry(VerifyImageSyntax entry, YamlFile file)
     {
@@ -734,13 +761,13 @@ internal static class PolicyValidator
             ok = false;
         }
 
+        ok &= CheckSets(entry.Attestors);
         foreach (var attestation in entry.Attestations)
         {
-            file.Report(DiagnosticDescriptors.NotSupportedYet, attestation.Location, "attestations", "Notation attestations of a type: Notary entry are not verified yet; Notation signatures are");
-            ok = false;
+            ok &= CheckSets(attestation.Attestors);
         }
 
-        return ok & CheckSets(entry.Attestors);
+        return ok;
 
         bool CheckSets(IEnumerable<AttestorSetSyntax> sets)
         {
@@ -839,7 +866,7 @@ internal static class PolicyValidator
             foreach (var set in entry.Attestors)
             {
                 var path = $".attestors[{setIndex.ToString(CultureInfo.InvariantCulture)}]";
-                if (AttestorValidator.ValidateSet(set, path, entry.Annotations, file) is { } model)
+                if (AttestorValidator.ValidateSet(set, path, entry.Annotations, file, entry.Type?.Value == "Notary") is { } model)
                 {
                     attestors.Add(model);
                 }
@@ -861,7 +888,7 @@ internal static class PolicyValidator
         var attestations = new List<AttestationModel>();
         foreach (var attestation in entry.Attestations)
         {
-            if (ValidateAttestation(attestation, converted ? [] : entry.Attestors, file) is { } model)
+            if (ValidateAttestation(attestation, converted ? [] : entry.Attestors, entry.Type?.Value == "Notary", file) is { } model)
             {
                 attestations.Add(model);
             }
@@ -908,13 +935,7 @@ internal static class PolicyValidator
             {
                 switch (provider.Value)
                 {
-                    case "default" or "amazon" or "google":
-                        break;
-                    case "azure" or "github":
-                        // Kyverno's azure helper exchanges an Entra ID token for an ACR refresh token, and its github one
-                        // reads GITHUB_TOKEN; neither has a protocol test here yet, so neither is claimed.
-                        file.Report(DiagnosticDescriptors.NotSupportedYet, provider.Location, $"imageRegistryCredentials.providers: {provider.Value}", "the azure and github credential helpers are not built; use default, amazon or google, or name a dockerconfigjson Secret in secrets");
-                        ok = false;
+                    case "default" or "amazon" or "google" or "azure" or "github":
                         break;
                     default:
                         file.Report(DiagnosticDescriptors.InvalidEnumValue, provider.Location, provider.Value, "imageRegistryCredentials.providers", "default, amazon, azure, google, github");
@@ -947,7 +968,7 @@ internal static class PolicyValidator
     /// An attestation needs a predicate type and its own attestors: Kyverno would otherwise read statements without
     /// verifying who signed them, which PolicyCompiler refuses to compile.
     /// </summary>
-    private static AttestationModel? ValidateAttestation(AttestationSyntax attestation, List<AttestorSetSyntax> entryAttestors, YamlFile file)
+    private static AttestationModel? ValidateAttestation(AttestationSyntax attestation, List<AttestorSetSyntax> entryAttestors, bool notary, YamlFile file)
     {
         var path = $".attestations[{attestation.Index.ToString(CultureInfo.InvariantCulture)}]";
         var ok = true;
@@ -976,7 +997,7 @@ internal static class PolicyValidator
         var index = 0;
         foreach (var set in attestors)
         {
-            if (AttestorValidator.ValidateSet(set, $".attestors[{index.ToString(CultureInfo.InvariantCulture)}]", null, file) is { } model)
+            if (AttestorValidator.ValidateSet(set, $".attestors[{index.ToString(CultureInfo.InvariantCulture)}]", null, file, notary) is { } model)
             {
                 sets.Add(model);
             }

@@ -295,7 +295,7 @@ internal sealed class MappingReader
         var value = TakeString(field);
         if (value is not null && value.Value.Contains("{{"))
         {
-            _file.Report(DiagnosticDescriptors.NotSupportedYet, value.Location, FieldPath(field), "variables are substituted in publicKeys, keyless subject/issuer (and their RegExp forms), cert and certChain only; write the value itself here");
+            _file.Report(DiagnosticDescriptors.NotSupportedYet, value.Location, FieldPath(field), "variables are substituted in publicKeys, keyless subject/issuer (and their RegExp forms) and roots, cert and certChain only; write the value itself here");
             return null;
         }
 

@@ -68,14 +68,11 @@ public sealed class AdmissionContext
     /// <summary>The user's ClusterRole names from RoleBindings and ClusterRoleBindings, set as <see cref="Roles"/> is.</summary>
     public IReadOnlySet<string> ClusterRoles { get; set; } = EmptyRoles;
 
-    /// <summary>Kyverno's <c>excludeGroupRole</c> users and groups skip the role checks: for them every role check holds.</summary>
-    public bool RoleChecksExcluded => _roleChecksExcluded ??= Engine.UserRoles.IsExcluded(Request.UserInfo);
-
     /// <summary>A <c>roles</c> entry: the user holds <paramref name="role"/> (<c>namespace:role</c>), compared exactly.</summary>
-    public bool HasRole(string role) => RoleChecksExcluded || Roles.Contains(role);
+    public bool HasRole(string role) => Roles.Contains(role);
 
     /// <summary>A <c>clusterRoles</c> entry: the user holds <paramref name="clusterRole"/>, compared exactly.</summary>
-    public bool HasClusterRole(string clusterRole) => RoleChecksExcluded || ClusterRoles.Contains(clusterRole);
+    public bool HasClusterRole(string clusterRole) => ClusterRoles.Contains(clusterRole);
 
     internal bool RolesLoaded { get; set; }
 
@@ -86,7 +83,6 @@ public sealed class AdmissionContext
 
     private static readonly IReadOnlySet<string> EmptyRoles = new HashSet<string>();
 
-    private bool? _roleChecksExcluded;
 
     /// <summary>Kyverno's ServiceAccount subject: <paramref name="pattern"/> is <c>namespace:name</c> (wildcards allowed) against the username after <c>system:serviceaccount:</c>.</summary>
     public bool ServiceAccountMatches(string pattern)

@@ -42,6 +42,18 @@ public sealed class CloudOptions
     /// <summary>Azure instance metadata service (managed identity); default <c>http://169.254.169.254</c>.</summary>
     public Uri AzureImdsEndpoint { get; set; } = new("http://169.254.169.254");
 
+    /// <summary>
+    /// Microsoft Entra ID, where the <c>azure</c> registry helper trades the host's client secret or federated token for
+    /// an access token; default <c>AZURE_AUTHORITY_HOST</c>, then <c>https://login.microsoftonline.com</c>.
+    /// </summary>
+    public Uri? AzureAuthorityHost { get; set; }
+
+    /// <summary>The token the <c>github</c> registry helper gives <c>ghcr.io</c>; default <c>GITHUB_TOKEN</c>.</summary>
+    public string? GitHubToken { get; set; }
+
+    /// <summary>The user name sent with <see cref="GitHubToken"/>; default <c>GITHUB_ACTOR</c>, then <c>unset</c>.</summary>
+    public string? GitHubActor { get; set; }
+
     /// <summary>How long a key fetched by a reference that can move (an alias, the newest version) is kept.</summary>
     public TimeSpan KeyTimeToLive { get; set; } = TimeSpan.FromMinutes(5);
 

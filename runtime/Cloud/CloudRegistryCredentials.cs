@@ -20,11 +20,19 @@ public interface ICloudRegistryCredentials
 /// Kyverno's keychains, with the host's own identity: <c>amazon</c> serves Amazon ECR registries
 /// (<c>{account}.dkr.ecr.{region}.amazonaws.com</c>) with a token from ECR's <c>GetAuthorizationToken</c> (signed with
 /// SigV4, credentials as for AWS KMS) as user <c>AWS</c>; <c>google</c> serves <c>gcr.io</c>, <c>*.gcr.io</c> and
-/// <c>*.pkg.dev</c> with the Google OAuth token as user <c>oauth2accesstoken</c>; <c>default</c> is the host's credential
-/// files, which every registry call falls back to anyway. Credentials are kept until shortly before they expire.
+/// <c>*.pkg.dev</c> with the Google OAuth token as user <c>oauth2accesstoken</c>; <c>azure</c> serves Azure Container
+/// Registry (<c>*.azurecr.io</c>, <c>.cn</c>, <c>.de</c>, <c>.us</c>) with an ACR refresh token, obtained by exchanging the
+/// host's Entra ID token for the registry's cloud at <c>https://{registry}/oauth2/exchange</c>, as user
+/// <c>00000000-0000-0000-0000-000000000000</c>; <c>github</c> serves <c>ghcr.io</c> with <c>GITHUB_TOKEN</c> as user
+/// <c>GITHUB_ACTOR</c> (<c>unset</c> without one), and without a token leaves the registry to the next helper, as
+/// Kyverno's keychain answers anonymous; <c>default</c> is the host's credential files, which every registry call falls
+/// back to anyway. Credentials are kept until shortly before they expire.
 /// </summary>
 public sealed partial class CloudRegistryCredentials : ICloudRegistryCredentials, IDisposable
 {
+    /// <summary>The user name ACR documents for a refresh token used as a password.</summary>
+    public const string AcrUserName = "00000000-0000-0000-0000-000000000000";
+
     private readonly HttpClient _http;
     private readonly CloudOptions _options;
     private readonly TimeProvider _time;
@@ -61,12 +69,105 @@ public sealed partial class CloudRegistryCredentials : ICloudRegistryCredentials
                 {
                     // The token is kept by CloudTokens; this credential lives as long as the token it carries.
                     var token = await _tokens.GoogleAsync(cancellationToken).ConfigureAwait(false);
-                    return (new RegistryCredential("oauth2accesstoken", token), _time.GetUtcNow() + TimeSpan.FromMinutes(5));
+                    return (new RegistryCredential("oauth2accesstoken", token) { CloudProvider = "google" }, _time.GetUtcNow() + TimeSpan.FromMinutes(5));
+                }).ConfigureAwait(false);
+            }
+
+            if (provider == "azure" && AzureCloudOf(registry) is { } resourceManager)
+            {
+                return await CachedAsync("azure|" + registry, () => AcrAsync(registry, resourceManager, cancellationToken)).ConfigureAwait(false);
+            }
+
+            if (provider == "github" && IsGitHubRegistry(registry)
+                && (_options.GitHubToken is { Length: > 0 } ? _options.GitHubToken : _options.Environment("GITHUB_TOKEN")) is { Length: > 0 } token)
+            {
+                // One instance per token, so that registry tokens obtained with it are cached under one credential.
+                return await CachedAsync("github|" + token, () =>
+                {
+                    var actor = _options.GitHubActor is { Length: > 0 } ? _options.GitHubActor : _options.Environment("GITHUB_ACTOR");
+                    return Task.FromResult((new RegistryCredential(actor is { Length: > 0 } ? actor : "unset", token) { CloudProvider = "github" }, DateTimeOffset.MaxValue));
                 }).ConfigureAwait(false);
             }
         }
 
         return null;
+    }
+
+    /// <summary>The host name of <c>host[:port]</c>, lower case, without a trailing dot.</summary>
+    private static string HostOf(string registry)
+    {
+        var host = registry.StartsWith('[') ? registry : registry.Split(':')[0];
+        return host.TrimEnd('.').ToLowerInvariant();
+    }
+
+    private static bool IsGitHubRegistry(string registry) => HostOf(registry) == "ghcr.io";
+
+    /// <summary>
+    /// The Resource Manager audience of an Azure Container Registry's cloud (China for <c>.azurecr.cn</c>, US Government
+    /// for <c>.azurecr.us</c>, public otherwise, as the ACR client Kyverno uses picks it), or null for another registry.
+    /// </summary>
+    private static string? AzureCloudOf(string registry)
+    {
+        var host = HostOf(registry);
+        foreach (var (suffix, resourceManager) in (ReadOnlySpan<(string, string)>)[
+            (".azurecr.io", "https://management.azure.com"),
+            (".azurecr.de", "https://management.azure.com"),
+            (".azurecr.cn", "https://management.chinacloudapi.cn"),
+            (".azurecr.us", "https://management.usgovcloudapi.net")])
+        {
+            if (host.Length > suffix.Length && host.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return resourceManager;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// ACR's token exchange (its AAD-OAuth protocol): the host's Entra ID token for the registry's cloud goes, over HTTPS and
+    /// only to the registry itself, to <c>POST /oauth2/exchange</c> and comes back as a registry refresh token.
+    /// </summary>
+    private async Task<(RegistryCredential, DateTimeOffset)> AcrAsync(string registry, string resourceManager, CancellationToken cancellationToken)
+    {
+        var what = $"Azure Container Registry token exchange for {registry}";
+        var entraToken = await _tokens.AzureResourceManagerAsync(resourceManager, cancellationToken).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"https://{registry}/oauth2/exchange"))
+        {
+            Content = new FormUrlEncodedContent([new("grant_type", "access_token"), new("service", HostOf(registry)), new("access_token", entraToken)]),
+        };
+
+        using var document = CloudHttp.ParseJson(await CloudHttp.SendAsync(_http, request, what, null, cancellationToken).ConfigureAwait(false), what);
+        var refreshToken = CloudHttp.RequiredString(document.RootElement, "refresh_token", what);
+
+        // The refresh token is a JWT whose exp says how long ACR takes it (3 hours today); without a readable exp, keep it
+        // for the 10 minutes the ACR client Kyverno uses assumes.
+        var expires = JwtExpiry(refreshToken) is { } exp ? exp - TimeSpan.FromMinutes(5) : _time.GetUtcNow() + TimeSpan.FromMinutes(10);
+        return (new RegistryCredential(AcrUserName, refreshToken) { CloudProvider = "azure" }, expires);
+    }
+
+    private static DateTimeOffset? JwtExpiry(string token)
+    {
+        var parts = token.Split('.');
+        if (parts.Length != 3)
+        {
+            return null;
+        }
+
+        try
+        {
+            var payload = parts[1].Replace('-', '+').Replace('_', '/');
+            payload += new string('=', (4 - (payload.Length % 4)) % 4);
+            using var claims = JsonDocument.Parse(Convert.FromBase64String(payload));
+            return claims.RootElement.ValueKind == JsonValueKind.Object && claims.RootElement.TryGetProperty("exp", out var exp) && exp.TryGetInt64(out var seconds)
+                && seconds is > 0 and < 253402300799
+                ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+                : null;
+        }
+        catch (Exception e) when (e is FormatException or JsonException)
+        {
+            return null;
+        }
     }
 
     private static bool IsGoogleRegistry(string registry) =>
@@ -123,6 +224,6 @@ public sealed partial class CloudRegistryCredentials : ICloudRegistryCredentials
         var expires = data[0].TryGetProperty("expiresAt", out var at) && at.TryGetDouble(out var seconds)
             ? DateTimeOffset.FromUnixTimeMilliseconds((long)(seconds * 1000))
             : _time.GetUtcNow() + TimeSpan.FromHours(1);
-        return (new RegistryCredential(decoded[..colon], decoded[(colon + 1)..]), expires - TimeSpan.FromMinutes(5));
+        return (new RegistryCredential(decoded[..colon], decoded[(colon + 1)..]) { CloudProvider = "amazon" }, expires - TimeSpan.FromMinutes(5));
     }
 }

@@ -8,8 +8,11 @@ namespace PolicyCompiler.Runtime.Cloud;
 /// <summary>
 /// OAuth access tokens of the host's own identity. Google: a service-account key file named by
 /// <c>GOOGLE_APPLICATION_CREDENTIALS</c> (a JWT-bearer grant), otherwise the metadata server (GCE, GKE workload
-/// identity). Azure: the managed identity through the instance metadata service (<c>AZURE_CLIENT_ID</c> picks a
-/// user-assigned one). Tokens are kept until five minutes before they expire.
+/// identity). Azure Key Vault: the managed identity through the instance metadata service (<c>AZURE_CLIENT_ID</c> picks a
+/// user-assigned one). Azure Resource Manager (for the ACR exchange): the sources of the Azure SDK's default credential
+/// that work without a CLI, in its order: a client secret (<c>AZURE_TENANT_ID</c>, <c>AZURE_CLIENT_ID</c>,
+/// <c>AZURE_CLIENT_SECRET</c>), a federated token file (<c>AZURE_FEDERATED_TOKEN_FILE</c>, AKS workload identity), then the
+/// managed identity. Tokens are kept until five minutes before they expire.
 /// </summary>
 internal sealed class CloudTokens(HttpClient http, CloudOptions options, TimeProvider time)
 {
@@ -21,6 +24,10 @@ internal sealed class CloudTokens(HttpClient http, CloudOptions options, TimePro
     public Task<string> GoogleAsync(CancellationToken cancellationToken) => CachedAsync("google", FetchGoogleAsync, cancellationToken);
 
     public Task<string> AzureKeyVaultAsync(CancellationToken cancellationToken) => CachedAsync("azure-keyvault", ct => FetchAzureAsync("https://vault.azure.net", ct), cancellationToken);
+
+    /// <param name="resource">The Resource Manager of the registry's cloud, e.g. <c>https://management.azure.com</c>.</param>
+    public Task<string> AzureResourceManagerAsync(string resource, CancellationToken cancellationToken) =>
+        CachedAsync("azure-arm|" + resource, ct => FetchAzureEntraAsync(resource, ct), cancellationToken);
 
     private async Task<string> CachedAsync(string name, Func<CancellationToken, Task<(string Token, TimeSpan Lifetime)>> fetch, CancellationToken cancellationToken)
     {
@@ -99,6 +106,76 @@ internal sealed class CloudTokens(HttpClient http, CloudOptions options, TimePro
             };
             return ReadToken(await CloudHttp.SendAsync(http, request, "Google OAuth token for " + email, null, cancellationToken).ConfigureAwait(false), "Google OAuth token");
         }
+    }
+
+    private async Task<(string, TimeSpan)> FetchAzureEntraAsync(string resource, CancellationToken cancellationToken)
+    {
+        // As the SDK's environment and workload identity credentials: both need the tenant and the client id; a source
+        // whose variables are incomplete is skipped, not an error.
+        var tenant = options.Environment("AZURE_TENANT_ID");
+        var clientId = options.Environment("AZURE_CLIENT_ID");
+        if (tenant is not { Length: > 0 } || clientId is not { Length: > 0 })
+        {
+            return await FetchAzureAsync(resource, cancellationToken).ConfigureAwait(false);
+        }
+
+        List<KeyValuePair<string, string>> form;
+        string what;
+        if (options.Environment("AZURE_CLIENT_SECRET") is { Length: > 0 } secret)
+        {
+            what = $"Azure client secret credential (AZURE_CLIENT_ID {clientId})";
+            form = [new("client_id", clientId), new("client_secret", secret)];
+        }
+        else if (options.Environment("AZURE_CLIENT_CERTIFICATE_PATH") is { Length: > 0 })
+        {
+            // The SDK would sign in with the certificate; going on to another identity would pull as someone else.
+            throw new CloudException("Azure credentials: AZURE_CLIENT_CERTIFICATE_PATH is set, and client certificate credentials are not built; set AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE instead", isTransient: true);
+        }
+        else if (options.Environment("AZURE_FEDERATED_TOKEN_FILE") is { Length: > 0 } file)
+        {
+            what = $"Azure workload identity (AZURE_CLIENT_ID {clientId})";
+            string assertion;
+            try
+            {
+                // Read each time: the kubelet rotates the projected token.
+                assertion = (await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false)).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CloudException($"{what}: AZURE_FEDERATED_TOKEN_FILE cannot be read ({e.Message})", isTransient: true, e);
+            }
+
+            form = [new("client_id", clientId), new("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), new("client_assertion", assertion)];
+        }
+        else
+        {
+            return await FetchAzureAsync(resource, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (tenant.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '.')))
+        {
+            throw new CloudException($"{what}: AZURE_TENANT_ID is not a tenant id or domain", isTransient: true);
+        }
+
+        form.Add(new("grant_type", "client_credentials"));
+        form.Add(new("scope", resource + "/.default"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(AzureAuthority(), tenant + "/oauth2/v2.0/token")) { Content = new FormUrlEncodedContent(form) };
+        return ReadToken(await CloudHttp.SendAsync(http, request, what, null, cancellationToken).ConfigureAwait(false), what);
+    }
+
+    /// <summary>The Entra ID authority; the client secret or federated token goes only over HTTPS (plain HTTP only to loopback, for tests).</summary>
+    private Uri AzureAuthority()
+    {
+        var authority = options.AzureAuthorityHost
+            ?? (options.Environment("AZURE_AUTHORITY_HOST") is { Length: > 0 } host
+                ? Uri.TryCreate(host, UriKind.Absolute, out var parsed) ? parsed : throw new CloudException($"AZURE_AUTHORITY_HOST '{host}' is not a URL", isTransient: true)
+                : new Uri("https://login.microsoftonline.com/"));
+        if (authority.Scheme != Uri.UriSchemeHttps && !(authority.Scheme == Uri.UriSchemeHttp && authority.IsLoopback))
+        {
+            throw new CloudException($"the Azure authority {authority.GetLeftPart(UriPartial.Authority)} is not HTTPS", isTransient: true);
+        }
+
+        return authority.AbsolutePath.EndsWith('/') ? authority : new Uri(authority + "/");
     }
 
     private async Task<(string, TimeSpan)> FetchAzureAsync(string resource, CancellationToken cancellationToken)

@@ -21,6 +21,7 @@ public sealed class AdmissionEngine(
     IReadOnlyList<string>? hostPullSecrets = null,
     IContextDataSource? contextData = null,
     IRoleBindingSource? roleBindings = null,
+    RequestExclusions? exclusions = null,
     IServiceCallSource? services = null,
     IGlobalContextSource? globalContext = null)
 {
@@ -94,6 +95,11 @@ public sealed class AdmissionEngine(
             return Allow(uid);
         }
 
+        if (exclusions is { IsEmpty: false } && await IsExcludedAsync(context, exclusions, cancellationToken).ConfigureAwait(false))
+        {
+            return Allow(uid);
+        }
+
         var applicable = new List<(PolicyDefinition Policy, RuleDefinition Rule)>();
         var podImages = new Lazy<IReadOnlyList<ExtractedImage>>(() => ImageExtractor.Extract(context));
 
@@ -112,42 +118,45 @@ public sealed class AdmissionEngine(
 
         string? namespaceLookup = null;
         var checks = new List<Check>();
-        foreach (var (policy, rule) in _rules.Candidates(context.Kind, request.Namespace))
+
+        // Whether the rule applies to the request, up to its preconditions: it goes to ruleApplicable when its images are
+        // to be verified, or leaves its verdict (an error, a failed context or precondition) in ruleChecks.
+        async Task AdmitAsync(PolicyDefinition policy, RuleDefinition rule, List<(PolicyDefinition Policy, RuleDefinition Rule)> ruleApplicable, List<Check> ruleChecks, CancellationToken token)
         {
             if (rule.ReadsNamespaceLabels)
             {
-                namespaceLookup ??= await LoadNamespaceLabelsAsync(context, cancellationToken).ConfigureAwait(false);
+                namespaceLookup ??= await LoadNamespaceLabelsAsync(context, token).ConfigureAwait(false);
                 if (namespaceLookup.Length > 0)
                 {
                     // Whether the rule applies is unknown. When it would verify one of the request's images, that is
                     // an error, which failurePolicy turns into a denial or a warning; otherwise the rule is moot.
                     if (CoversAnImage(context, rule, podImages, Parse))
                     {
-                        checks.Add(new Check(policy, rule, null, NamespaceSelectorPlaceholder, null, Task.FromResult(ImageVerificationResult.Error(namespaceLookup))));
+                        ruleChecks.Add(new Check(policy, rule, null, NamespaceSelectorPlaceholder, null, Task.FromResult(ImageVerificationResult.Error(namespaceLookup))));
                     }
 
-                    continue;
+                    return;
                 }
             }
 
             if (rule.Roles != RoleUse.None)
             {
-                var failure = await LoadRolesAsync(context, rule.Roles, cancellationToken).ConfigureAwait(false);
+                var failure = await LoadRolesAsync(context, rule.Roles, token).ConfigureAwait(false);
                 if (failure.Length > 0)
                 {
                     // As for namespace labels: unknown roles are an error of the rules that would verify an image.
                     if (CoversAnImage(context, rule, podImages, Parse))
                     {
-                        checks.Add(new Check(policy, rule, null, RolesPlaceholder, null, Task.FromResult(ImageVerificationResult.Error(failure))));
+                        ruleChecks.Add(new Check(policy, rule, null, RolesPlaceholder, null, Task.FromResult(ImageVerificationResult.Error(failure))));
                     }
 
-                    continue;
+                    return;
                 }
             }
 
             if (!rule.Matches(context))
             {
-                continue;
+                return;
             }
 
             if (!rule.Context.IsEmpty)
@@ -156,24 +165,24 @@ public sealed class AdmissionEngine(
                 // does: such a rule must not fail a review because its ConfigMap is missing.
                 if (!CoversAnImage(context, rule, podImages, Parse))
                 {
-                    applicable.Add((policy, rule));
-                    continue;
+                    ruleApplicable.Add((policy, rule));
+                    return;
                 }
 
-                if (await LoadContextAsync(context, policy, rule, cancellationToken).ConfigureAwait(false) is { } failed)
+                if (await LoadContextAsync(context, policy, rule, token).ConfigureAwait(false) is { } failed)
                 {
-                    checks.Add(new Check(policy, rule, null, ContextPlaceholder, null, Task.FromResult(failed)));
-                    continue;
+                    ruleChecks.Add(new Check(policy, rule, null, ContextPlaceholder, null, Task.FromResult(failed)));
+                    return;
                 }
             }
 
             switch (CheckPreconditions(context, rule))
             {
                 case null:
-                    applicable.Add((policy, rule));
+                    ruleApplicable.Add((policy, rule));
                     break;
                 case { } error when error.Length > 0:
-                    checks.Add(new Check(policy, rule, null, PreconditionsPlaceholder, null, Task.FromResult(ImageVerificationResult.Fail(error))));
+                    ruleChecks.Add(new Check(policy, rule, null, PreconditionsPlaceholder, null, Task.FromResult(ImageVerificationResult.Fail(error))));
                     break;
                 default:
                     // Preconditions not met: the rule does not apply, as in Kyverno (a skipped rule).
@@ -182,12 +191,28 @@ public sealed class AdmissionEngine(
             }
         }
 
-        if (applicable.Count == 0 && checks.Count == 0)
+        // applyRules: One needs each rule's verdict before the next may be evaluated, so those policies wait until the
+        // rules of the others are under way.
+        var oneByOne = new List<(PolicyDefinition Policy, RuleDefinition Rule)>();
+        foreach (var (policy, rule) in _rules.Candidates(context.Kind, request.Namespace))
+        {
+            if (policy.ApplyRules == ApplyRules.One)
+            {
+                oneByOne.Add((policy, rule));
+                continue;
+            }
+
+            await AdmitAsync(policy, rule, applicable, checks, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (applicable.Count == 0 && checks.Count == 0 && oneByOne.Count == 0)
         {
             return Allow(uid);
         }
 
-        var timeout = TimeSpan.FromSeconds(applicable.Count == 0 ? DefaultTimeoutSeconds : applicable.Min(a => a.Policy.WebhookTimeoutSeconds > 0 ? a.Policy.WebhookTimeoutSeconds : DefaultTimeoutSeconds));
+        var timeout = TimeSpan.FromSeconds(applicable.Count == 0 && oneByOne.Count == 0
+            ? DefaultTimeoutSeconds
+            : applicable.Concat(oneByOne).Min(a => a.Policy.WebhookTimeoutSeconds > 0 ? a.Policy.WebhookTimeoutSeconds : DefaultTimeoutSeconds));
 
         // Leave the API server a margin to receive our answer before its own deadline.
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -217,22 +242,22 @@ public sealed class AdmissionEngine(
         // and without the verification cache (useCache: false, or the cache disabled) each would fetch and check the
         // signatures again, enough to push the review past its deadline. Each container still gets its own check.
         var verifications = new Dictionary<(PolicyDefinition, RuleDefinition, ImageVerificationDefinition, string), Task<ImageVerificationResult>>();
-        foreach (var (policy, rule) in applicable)
+        void StartVerifications(PolicyDefinition policy, RuleDefinition rule, List<Check> ruleChecks)
         {
-            var checksBefore = checks.Count;
+            var checksBefore = ruleChecks.Count;
             var images = rule.ImageExtractors.IsEmpty ? podImages.Value : ImageExtractor.Extract(context, rule.ImageExtractors);
             foreach (var extracted in images)
             {
                 if (extracted.Error is { } extractionError)
                 {
-                    checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail(extractionError))));
+                    ruleChecks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail(extractionError))));
                     continue;
                 }
 
                 var parse = Parse(extracted.Text);
                 if (parse.Image is not { } image)
                 {
-                    checks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail($"invalid image reference {extracted.Text}: {parse.Error}"))));
+                    ruleChecks.Add(new Check(policy, rule, null, extracted, null, Task.FromResult(ImageVerificationResult.Fail($"invalid image reference {extracted.Text}: {parse.Error}"))));
                     continue;
                 }
 
@@ -252,13 +277,49 @@ public sealed class AdmissionEngine(
                         verifications[key] = verification;
                     }
 
-                    checks.Add(new Check(policy, rule, entry, extracted, image, verification));
+                    ruleChecks.Add(new Check(policy, rule, entry, extracted, image, verification));
                 }
             }
 
-            if (checks.Count == checksBefore)
+            if (ruleChecks.Count == checksBefore)
             {
                 outcomes?.Add(new RuleOutcome(PolicyLabel(policy), rule.Name, null, null, RuleOutcomeStatus.Skip, "no image matches the rule's imageReferences"));
+            }
+        }
+
+        foreach (var (policy, rule) in applicable)
+        {
+            StartVerifications(policy, rule, checks);
+        }
+
+        // Kyverno's engine evaluates the rules of an applyRules: One policy in order and stops once its count of applied
+        // rules is above zero; only pass and fail responses count (engine/internal AddRuleResponse), so a skipped rule or
+        // one that ended in an error lets the next one run.
+        PolicyDefinition? ended = null;
+        foreach (var (policy, rule) in oneByOne)
+        {
+            if (ReferenceEquals(policy, ended))
+            {
+                outcomes?.Add(new RuleOutcome(PolicyLabel(policy), rule.Name, null, null, RuleOutcomeStatus.Skip, "applyRules is One and an earlier rule applied"));
+                continue;
+            }
+
+            var ruleApplicable = new List<(PolicyDefinition Policy, RuleDefinition Rule)>(1);
+            var ruleChecks = new List<Check>();
+            await AdmitAsync(policy, rule, ruleApplicable, ruleChecks, deadline.Token).ConfigureAwait(false);
+            foreach (var (p, r) in ruleApplicable)
+            {
+                StartVerifications(p, r, ruleChecks);
+            }
+
+            await WhenAllCompletedAsync(ruleChecks).ConfigureAwait(false);
+            checks.AddRange(ruleChecks);
+            // In the validating pass Kyverno runs a verifyImages rule only when one of its entries checks something
+            // there (verifyDigest or required, Rule.HasVerifyImageChecks); otherwise the rule gives no response at all.
+            var answers = mutate || rule.VerifyImages.Any(static e => e.VerifyDigest || e.Required);
+            if (answers && ruleChecks.Exists(static c => c.Entry is not null && c.Result.IsCompletedSuccessfully && c.Result.Result.Status is VerificationStatus.Pass or VerificationStatus.Fail))
+            {
+                ended = policy;
             }
         }
 
@@ -267,18 +328,7 @@ public sealed class AdmissionEngine(
             return Allow(uid);
         }
 
-        // With a warm cache every check is already complete: no need for the combined task and its arrays.
-        if (!checks.TrueForAll(static c => c.Result.IsCompleted))
-        {
-            try
-            {
-                await Task.WhenAll(checks.Select(c => c.Result)).ConfigureAwait(false);
-            }
-            catch (Exception) when (checks.All(c => c.Result.IsCompleted))
-            {
-                // Each check's own failure is read below.
-            }
-        }
+        await WhenAllCompletedAsync(checks).ConfigureAwait(false);
 
         // An override with a namespace selector decides the action of a failure: the labels are read only when one could.
         if (checks.Any(static c => c.Policy.OverridesReadNamespaceLabels && c.Rule.FailureAction is null))
@@ -287,6 +337,24 @@ public sealed class AdmissionEngine(
         }
 
         return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested, outcomes, namespaceLabelsKnown: namespaceLookup is null or { Length: 0 });
+    }
+
+    private static async Task WhenAllCompletedAsync(List<Check> checks)
+    {
+        // With a warm cache every check is already complete: no need for the combined task and its arrays.
+        if (checks.TrueForAll(static c => c.Result.IsCompleted))
+        {
+            return;
+        }
+
+        try
+        {
+            await Task.WhenAll(checks.Select(c => c.Result)).ConfigureAwait(false);
+        }
+        catch (Exception) when (checks.All(c => c.Result.IsCompleted))
+        {
+            // Each check's own failure is read when the response is built.
+        }
     }
 
     private static bool IsPlaceholder(ExtractedImage extracted) => ReferenceEquals(extracted, PreconditionsPlaceholder) || ReferenceEquals(extracted, ContextPlaceholder);
@@ -397,11 +465,6 @@ public sealed class AdmissionEngine(
     {
         var needsRoles = use.HasFlag(RoleUse.Roles) && !context.RolesLoaded;
         var needsClusterRoles = use.HasFlag(RoleUse.ClusterRoles) && !context.ClusterRolesLoaded;
-        if (context.RoleChecksExcluded)
-        {
-            return string.Empty;
-        }
-
         if (context.RoleLookupFailure is { } failed)
         {
             return failed;
@@ -446,6 +509,21 @@ public sealed class AdmissionEngine(
         {
             return context.RoleLookupFailure = $"failed to read the RBAC bindings of the requesting user: {e.Message}";
         }
+    }
+
+    /// <summary>
+    /// Kyverno's configured exclusions: a rule never matches a review of an excluded user, so the review is admitted
+    /// unjudged. When the patterns compare roles and the bindings cannot be read, nothing is excluded: the policies are
+    /// then evaluated, which can only be stricter than the exclusion.
+    /// </summary>
+    private async Task<bool> IsExcludedAsync(AdmissionContext context, RequestExclusions configured, CancellationToken cancellationToken)
+    {
+        if (configured.RolesNeeded != RoleUse.None && (await LoadRolesAsync(context, configured.RolesNeeded, cancellationToken).ConfigureAwait(false)).Length > 0)
+        {
+            return false;
+        }
+
+        return configured.IsExcluded(context.Request.UserInfo, context.Roles, context.ClusterRoles);
     }
 
     /// <summary>Empty when <see cref="AdmissionContext.NamespaceLabels"/> is ready; otherwise why it could not be read.</summary>

@@ -19,6 +19,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
     private readonly CosignSignatureStore _signatures = new(registry);
     private readonly BundleReferrers _bundles = new(registry);
     private readonly NotarySignatureStore _notary = new(registry);
+    private readonly NotaryAttestationStore _notaryAttestations = new(registry);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly JmesContext _jmes = new(time ?? TimeProvider.System);
 
@@ -204,8 +205,26 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 : fromTag;
         }
 
+        // Notation attestations: referrers of the image of the attestation's artifact type, read once per type.
+        var notaryAttestations = new Dictionary<string, Task<IReadOnlyList<NotaryAttestation>>>(StringComparer.Ordinal);
+        async Task<AttestationCheck> CheckNotaryAttestationsAsync(SignatureAttestorDefinition attestor, string artifactType)
+        {
+            if (attestor.Signer is not CertificateSigner certificates)
+            {
+                return AttestationCheck.Fail("Notary attestations are verified with certificates attestors only");
+            }
+
+            if (!notaryAttestations.TryGetValue(artifactType, out var read))
+            {
+                read = _notaryAttestations.GetAttestationsAsync(image.Registry, image.Repository, digest, artifactType, cancellationToken);
+                notaryAttestations[artifactType] = read;
+            }
+
+            return NotaryAttestationStore.Verify(await read.ConfigureAwait(false), artifactType, certificates.TrustStore, _time.GetUtcNow());
+        }
+
         async Task<AttestationCheck> CheckStatementsAsync(SignatureAttestorDefinition attestor, string predicateType) => entry.Format == SignatureFormat.Notary
-            ? AttestationCheck.Fail("Notary attestations are not verified by this version")
+            ? await CheckNotaryAttestationsAsync(attestor, predicateType).ConfigureAwait(false)
             : entry.Format == SignatureFormat.SigstoreBundle
             ? BundleReferrers.VerifyAttestations(await BundlesAsync(attestor.Repository).ConfigureAwait(false), digest, predicateType, attestor.Signer, attestor.Requirements, _time)
             : CosignAttestationVerifier.Verify(await Once(attestations, attestor.Repository, (host, repo) => _signatures.GetAttestationsAsync(host, repo, digest, cancellationToken)).ConfigureAwait(false), digest, predicateType, attestor.Signer, attestor.Requirements, _time);

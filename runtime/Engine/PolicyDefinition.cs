@@ -29,6 +29,19 @@ public enum FailurePolicy
     Ignore,
 }
 
+/// <summary><c>spec.applyRules</c>: whether every matching rule of a policy is applied, or only the first that applies.</summary>
+public enum ApplyRules
+{
+    All,
+
+    /// <summary>
+    /// Rules are tried in order and the first whose images pass or fail ends the policy: as Kyverno's engine counts a
+    /// rule as applied (<c>RulesAppliedCount</c>), a rule that is skipped (no image, preconditions not met) or ends in
+    /// an error (context, registry outage) does not stop it.
+    /// </summary>
+    One,
+}
+
 /// <summary>
 /// A policy as the generator compiled it. Instances are created once, by generated code, and shared by all requests.
 /// </summary>
@@ -42,7 +55,8 @@ public sealed class PolicyDefinition
         int webhookTimeoutSeconds,
         string sourcePath,
         ImmutableArray<RuleDefinition> rules,
-        ImmutableArray<FailureActionOverride> failureActionOverrides = default)
+        ImmutableArray<FailureActionOverride> failureActionOverrides = default,
+        ApplyRules applyRules = ApplyRules.All)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         Name = name;
@@ -53,7 +67,11 @@ public sealed class PolicyDefinition
         SourcePath = sourcePath;
         Rules = rules;
         FailureActionOverrides = failureActionOverrides.IsDefault ? [] : failureActionOverrides;
+        ApplyRules = applyRules;
     }
+
+    /// <summary><c>applyRules</c>: with <see cref="Engine.ApplyRules.One"/> the engine evaluates the rules one after another.</summary>
+    public ApplyRules ApplyRules { get; }
 
     public string Name { get; }
 

@@ -40,17 +40,6 @@ public static class UserRoles
 {
     private const string ServiceAccountPrefix = "system:serviceaccount:";
 
-    /// <summary>
-    /// Kyverno's default <c>excludeGroupRole</c>: requests by these users or groups skip <c>roles</c> and
-    /// <c>clusterRoles</c> (the check counts as met, and no binding is read).
-    /// </summary>
-    public static readonly IReadOnlyList<string> ExcludedGroupsAndUsers = ["system:serviceaccounts:kube-system", "system:nodes", "system:kube-scheduler"];
-
-    /// <summary>Whether the user or one of its groups is exactly one of <see cref="ExcludedGroupsAndUsers"/>.</summary>
-    public static bool IsExcluded(UserInfo? user) =>
-        user is not null
-        && ExcludedGroupsAndUsers.Any(excluded => user.Username == excluded || (user.Groups?.Contains(excluded, StringComparer.Ordinal) ?? false));
-
     /// <summary><c>namespace:role</c> for every RoleBinding to a Role that names the user.</summary>
     public static HashSet<string> Roles(UserInfo? user, IEnumerable<RbacBinding> roleBindings)
     {

@@ -15,7 +15,7 @@ public sealed record NotaryArtifact(string MediaType, string Digest, long Size);
 public sealed record NotarySignature(string MediaType, byte[] Envelope, string ManifestDigest);
 
 /// <summary>
-/// Verifies Notary Project signatures (Notation's JWS envelopes) the way Kyverno's Notary verifier has Notation do it:
+/// Verifies Notary Project signatures (Notation's JWS and COSE envelopes) the way Kyverno's Notary verifier has Notation do it:
 /// a trust policy at level <c>strict</c> with one CA trust store holding the attestor's <c>cert</c> and
 /// <c>certChain</c>, any identity, and no timestamp-authority trust store. So a signature verifies when its envelope is
 /// intact and well formed (integrity: signature over the protected header and payload, the header's critical
@@ -25,7 +25,7 @@ public sealed record NotarySignature(string MediaType, byte[] Envelope, string M
 /// at the authentic signing time (<c>notary.x509.signingAuthority</c>), and its payload's target artifact is the image's
 /// manifest (media type, digest and size).
 /// </summary>
-public static class NotaryVerifier
+public static partial class NotaryVerifier
 {
     public const string SignatureArtifactType = "application/vnd.cncf.notary.signature";
     public const string JwsMediaType = "application/jose+json";
@@ -83,12 +83,22 @@ public static class NotaryVerifier
         ArgumentNullException.ThrowIfNull(signature);
         ArgumentNullException.ThrowIfNull(artifact);
         ArgumentNullException.ThrowIfNull(trusted);
-        if (signature.MediaType != JwsMediaType)
+        string? error;
+        NotaryEnvelope? envelope;
+        if (signature.MediaType == JwsMediaType)
         {
-            return SignatureCheck.Fail($"invalid signature: the envelope type {signature.MediaType} is not supported (only {JwsMediaType})");
+            envelope = JwsEnvelope.Parse(signature.Envelope, out error);
+        }
+        else if (signature.MediaType == CoseMediaType)
+        {
+            envelope = CoseEnvelope.Parse(signature.Envelope, out error);
+        }
+        else
+        {
+            return SignatureCheck.Fail($"invalid signature: the envelope type {signature.MediaType} is not supported ({JwsMediaType} or {CoseMediaType})");
         }
 
-        if (JwsEnvelope.Parse(signature.Envelope, out var error) is not { } envelope)
+        if (envelope is null)
         {
             return SignatureCheck.Fail("invalid signature: " + error);
         }
@@ -143,14 +153,17 @@ public static class NotaryVerifier
         return SignatureCheck.Pass;
     }
 
-    private static bool VerifySignature(X509Certificate2 leaf, JwsEnvelope envelope)
+    private static bool VerifySignature(X509Certificate2 leaf, NotaryEnvelope envelope)
     {
         var hash = envelope.Algorithm[2..] switch { "256" => HashAlgorithmName.SHA256, "384" => HashAlgorithmName.SHA384, _ => HashAlgorithmName.SHA512 };
         if (envelope.Algorithm[0] == 'P')
         {
-            // Notation verifies PS* through golang-jwt, which accepts any salt length.
+            // Notation verifies JWS PS* through golang-jwt, which accepts any salt length, and COSE PS* through go-cose,
+            // which wants a salt as long as the hash.
             using var rsa = leaf.GetRSAPublicKey()!;
-            return RsaPss.Verify(rsa, SignatureHashes.Compute(hash, envelope.SigningInput), envelope.Signature, hash);
+            return envelope.AnyPssSaltLength
+                ? RsaPss.Verify(rsa, SignatureHashes.Compute(hash, envelope.SigningInput), envelope.Signature, hash)
+                : rsa.VerifyData(envelope.SigningInput, envelope.Signature, hash, RSASignaturePadding.Pss);
         }
 
         using var ecdsa = leaf.GetECDsaPublicKey()!;
@@ -158,11 +171,10 @@ public static class NotaryVerifier
     }
 
     /// <summary>
-    /// A Notary Project JWS envelope (signature-envelope-jws.md): JWS JSON serialization with <c>payload</c>,
-    /// <c>protected</c>, <c>header</c> (<c>x5c</c>, optionally <c>io.cncf.notary.signingAgent</c> and
-    /// <c>io.cncf.notary.timestampSignature</c>) and <c>signature</c>.
+    /// What either envelope format says, once read: the signing algorithm (by its JWS name), the signed attributes, the
+    /// chain leaf first, and the bytes the signature is over.
     /// </summary>
-    private sealed record JwsEnvelope(
+    private sealed record NotaryEnvelope(
         string Algorithm,
         string Scheme,
         DateTimeOffset SigningTime,
@@ -170,9 +182,36 @@ public static class NotaryVerifier
         NotaryArtifact TargetArtifact,
         IReadOnlyList<X509Certificate2> Chain,
         byte[] SigningInput,
-        byte[] Signature)
+        byte[] Signature,
+        bool AnyPssSaltLength);
+
+    /// <summary>
+    /// The signed attributes the specification has a signer mark critical: the signing scheme, the authentic signing
+    /// time under <c>notary.x509.signingAuthority</c>, and the expiry when there is one. The first not marked, or null.
+    /// </summary>
+    private static string? MissingCritical(string scheme, bool hasExpiry, Func<string, bool> isCritical)
     {
-        public static JwsEnvelope? Parse(byte[] bytes, out string? error)
+        if (!isCritical(SigningScheme))
+        {
+            return SigningScheme;
+        }
+
+        if (scheme == SchemeSigningAuthority && !isCritical(AuthenticSigningTime))
+        {
+            return AuthenticSigningTime;
+        }
+
+        return hasExpiry && !isCritical(ExpiryName) ? ExpiryName : null;
+    }
+
+    /// <summary>
+    /// A Notary Project JWS envelope (signature-envelope-jws.md): JWS JSON serialization with <c>payload</c>,
+    /// <c>protected</c>, <c>header</c> (<c>x5c</c>, optionally <c>io.cncf.notary.signingAgent</c> and
+    /// <c>io.cncf.notary.timestampSignature</c>) and <c>signature</c>.
+    /// </summary>
+    private static class JwsEnvelope
+    {
+        public static NotaryEnvelope? Parse(byte[] bytes, out string? error)
         {
             try
             {
@@ -221,7 +260,7 @@ public static class NotaryVerifier
 
                 var (algorithm, scheme, signingTime, expiry) = protectedHeader.Value;
                 var signingInput = Encoding.ASCII.GetBytes(protectedText + "." + payloadText);
-                return new JwsEnvelope(algorithm, scheme, signingTime, expiry, payload, chain, signingInput, Base64Url.DecodeFromChars(signatureText));
+                return new NotaryEnvelope(algorithm, scheme, signingTime, expiry, payload, chain, signingInput, Base64Url.DecodeFromChars(signatureText), AnyPssSaltLength: true);
             }
             catch (Exception e) when (e is JsonException or FormatException or CryptographicException)
             {
@@ -277,18 +316,7 @@ public static class NotaryVerifier
             }
 
             var timeName = scheme == SchemeX509 ? SigningTimeName : AuthenticSigningTime;
-            var required = new List<string> { SigningScheme };
-            if (scheme == SchemeSigningAuthority)
-            {
-                required.Add(AuthenticSigningTime);
-            }
-
-            if (header.TryGetProperty(ExpiryName, out _))
-            {
-                required.Add(ExpiryName);
-            }
-
-            if (required.FirstOrDefault(r => !critical.Contains(r)) is { } missing)
+            if (MissingCritical(scheme, header.TryGetProperty(ExpiryName, out _), critical.Contains) is { } missing)
             {
                 error = $"the protected header must list {missing} in crit";
                 return null;
@@ -322,7 +350,8 @@ public static class NotaryVerifier
             return (algorithm, scheme, signingTime, expiry);
         }
 
-        private static NotaryArtifact? ParsePayload(byte[] bytes, out string? error)
+        /// <summary>The signature payload (both formats): a JSON object whose <c>targetArtifact</c> is the signed descriptor.</summary>
+        public static NotaryArtifact? ParsePayload(byte[] bytes, out string? error)
         {
             using var document = JsonDocument.Parse(bytes, s_strictJson);
             if (document.RootElement.ValueKind != JsonValueKind.Object

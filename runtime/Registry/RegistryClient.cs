@@ -307,7 +307,8 @@ public sealed class RegistryClient : IDisposable
     /// </summary>
     private async Task<RegistryCredential?> FindCloudCredentialAsync(string registry, CancellationToken cancellationToken)
     {
-        if (RegistryCredentialScope.Current is not { Providers.Count: > 0 } scope || CloudCredentials is null)
+        // A cloud identity's token never travels over plain HTTP: a registry reached that way is not offered one.
+        if (RegistryCredentialScope.Current is not { Providers.Count: > 0 } scope || CloudCredentials is null || IsInsecure(registry))
         {
             return null;
         }
@@ -477,6 +478,15 @@ public sealed class RegistryClient : IDisposable
                 withheld = $"its credentials were not sent to the plain-HTTP token realm on another host ({realmUri.Authority})";
                 credential = null;
             }
+        }
+
+        // A cloud helper's credential is for the registry it was made for (ghcr.io, ACR and Google registries name
+        // themselves as their realm): a realm elsewhere gets an anonymous request.
+        if (credential?.CloudProvider is { } provider
+            && (realmUri.Scheme != Uri.UriSchemeHttps || !string.Equals(realmUri.IdnHost, BuildUri(registry, "/v2/").IdnHost, StringComparison.OrdinalIgnoreCase)))
+        {
+            withheld = $"its {provider} credentials were not sent to the token realm on another host ({realmUri.Authority})";
+            credential = null;
         }
 
         parameters.TryGetValue("service", out var service);

@@ -28,6 +28,12 @@ public sealed class RegistryCredential
     /// <summary>Docker's <c>registrytoken</c>: a bearer token for the registry itself.</summary>
     public string? RegistryToken { get; }
 
+    /// <summary>
+    /// A cloud helper's credential (<c>imageRegistryCredentials.providers</c>): it goes to the registry it was made for
+    /// over HTTPS and nowhere else, not even to a token realm on another host.
+    /// </summary>
+    internal string? CloudProvider { get; init; }
+
     /// <summary>A user name and password to send as HTTP Basic.</summary>
     public bool HasBasic => UserName is not null && Password is not null;
 

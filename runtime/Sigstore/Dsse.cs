@@ -102,6 +102,12 @@ public sealed class InTotoStatement
 
     public JsonElement Predicate => Statement.TryGetProperty("predicate", out var predicate) ? predicate : default;
 
+    /// <summary>
+    /// A Notation attestation read as Kyverno reads it: <c>{"type": artifact type, "predicate": the layer}</c>. It names
+    /// no subjects; its Notation signature names the attestation's manifest, whose subject is the image.
+    /// </summary>
+    internal static InTotoStatement ForNotaryAttestation(string artifactType, JsonElement statement) => new(artifactType, [], statement);
+
     /// <summary>True when a subject names <paramref name="digest"/> (<c>sha256:…</c>).</summary>
     public bool IsAbout(string digest)
     {

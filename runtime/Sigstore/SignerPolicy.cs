@@ -165,6 +165,13 @@ public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyLi
     /// </summary>
     public IReadOnlyList<X509Certificate2> TrustStore { get; } = certificate is null ? chain : [certificate, .. chain];
 
+    /// <summary>
+    /// A Notary entry's attestor: every certificate of its <c>cert</c> and <c>certChain</c>, trusted as Notation's CA
+    /// trust store trusts them (any one of them in a signature's chain), with no signer certificate of its own.
+    /// </summary>
+    public static CertificateSigner NotaryTrustStore(IReadOnlyList<X509Certificate2> certificates) =>
+        new(null, certificates, HashAlgorithmName.SHA256, ignoreSct: true, ctLogs: null);
+
     /// <summary>The signing certificate, when the attestor names one.</summary>
     public X509Certificate2? Certificate => certificate;
 
@@ -292,6 +299,9 @@ public sealed class KeylessSigner(KeylessIdentity identity, IReadOnlyList<X509Ce
 {
     /// <summary>The identity the signing certificate must name.</summary>
     public KeylessIdentity Identity => identity;
+
+    /// <summary>The policy's own roots (<c>keyless.roots</c>), or null for the trusted root's Fulcio authorities.</summary>
+    public IReadOnlyList<X509Certificate2>? Roots => roots;
 
     public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
     {

@@ -49,4 +49,42 @@ public sealed class NotaryAdmissionTests(WebhookFixture fixture)
         Assert.True(result.Allowed == false, result.Describe());
         Assert.Contains("none of the attestor certificates", result.MessageText, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ANotationSignedAttestationWhoseConditionsHoldAdmitsThePod()
+    {
+        var result = await MutateAsync("notation-attested-pass", Images.AttestedPass);
+
+        Assert.True(result.Allowed == true, result.Describe());
+        Assert.Contains(result.PatchOperations, o => o is { Op: "replace", Path: "/spec/containers/0/image" } && o.StringValue == Images.AttestedPass.PinnedReference);
+    }
+
+    [Fact]
+    public async Task ANotationSignedAttestationWhoseConditionsFailDeniesThePod()
+    {
+        var result = await MutateAsync("notation-attested-fail", Images.AttestedFail);
+
+        Assert.True(result.Allowed == false, result.Describe());
+        Assert.Contains("check-notation-attestation", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains($"attestation checks failed for {Images.AttestedFail.TagReference}", result.MessageText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnAttestationSignedByAnotherRootDoesNotVouch()
+    {
+        var result = await MutateAsync("notation-attested-stranger", Images.AttestedByStranger);
+
+        Assert.True(result.Allowed == false, result.Describe());
+        Assert.Contains("image attestations verification failed", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("none of the attestor certificates", result.MessageText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnImageWithoutTheAttestationIsDenied()
+    {
+        var result = await MutateAsync("notation-attested-none", Images.NotAttested);
+
+        Assert.True(result.Allowed == false, result.Describe());
+        Assert.Contains($"no attestations of type {NotaryImages.AttestationType} found", result.MessageText, StringComparison.Ordinal);
+    }
 }

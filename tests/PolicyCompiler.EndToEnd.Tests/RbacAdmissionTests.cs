@@ -62,6 +62,10 @@ public sealed class RbacAdmissionTests(WebhookFixture fixture) : IAsyncLifetime
         _api.RoleBindings.Enqueue(FakeKubernetesApiServer.RoleBinding("team-b", "viewers", "ClusterRole", "view", ("User", "bob", null)));
         _api.ClusterRoleBindings.Enqueue(FakeKubernetesApiServer.ClusterRoleBinding("sre-break-glass", "break-glass", ("Group", "sre", null)));
 
+        // erin deploys in team-a and audits cluster-wide: only the exclusions test names her.
+        _api.RoleBindings.Enqueue(FakeKubernetesApiServer.RoleBinding("team-a", "erin-deploys", "Role", "deployer", ("User", "erin", null)));
+        _api.ClusterRoleBindings.Enqueue(FakeKubernetesApiServer.ClusterRoleBinding("erin-audits", "auditor", ("User", "erin", null)));
+
         var token = _work.Combine("token");
         await File.WriteAllTextAsync(token, "e2e-rbac-token\n");
         _host = await WebhookHost.StartAsync(fixture.Published, fixture.Certificate, _work.Path, [fixture.Registry.Host], ["--Kubernetes:ApiServer=" + _api.Address, "--Kubernetes:TokenFile=" + token]);
@@ -117,6 +121,48 @@ public sealed class RbacAdmissionTests(WebhookFixture fixture) : IAsyncLifetime
         var result = await _admission.ReviewAsync("/mutate", Review(fixture.RbacUnsignedImage, "alice", "system:authenticated", "sre"));
 
         Assert.True(result.Allowed == true, result.Describe());
+    }
+
+    [Fact]
+    public async Task KyvernosDefaultExclusionLeavesTheNodesUnjudged()
+    {
+        // The shared configuration names no exclusions, so Kyverno's chart default applies: group system:nodes.
+        var node = await _admission.ReviewAsync("/mutate", Review(fixture.RbacUnsignedImage, "system:node:worker-1", "system:nodes", "team-a-devs"));
+
+        Assert.True(node.Allowed == true, node.Describe());
+        Assert.Empty(node.PatchOperations);
+    }
+
+    [Fact]
+    public async Task ConfiguredExclusionsAdmitTheirUsersUnjudgedAndAnInclusionTakesOneBack()
+    {
+        using var work = new TempDirectory("rbac-exclusions");
+        var token = work.Combine("token");
+        await File.WriteAllTextAsync(token, "e2e-rbac-token\n");
+        using var host = await WebhookHost.StartAsync(fixture.Published, fixture.Certificate, work.Path, [fixture.Registry.Host], [
+            "--Kubernetes:ApiServer=" + _api.Address,
+            "--Kubernetes:TokenFile=" + token,
+            "--Kubernetes:ExcludeUsernames:0=ali*",
+            "--Kubernetes:ExcludeUsernames:1=!dave",
+            "--Kubernetes:ExcludeGroups:0=team-a-*",
+            "--Kubernetes:ExcludeClusterRoles:0=audit?r",
+        ]);
+        var admission = new AdmissionClient(host.Client);
+
+        // Every one of them holds team-a:deployer, so each would be denied the unsigned image if judged.
+        var byUsername = await admission.ReviewAsync("/mutate", Review(fixture.RbacUnsignedImage, "alice", "system:authenticated"));
+        var byGroup = await admission.ReviewAsync("/mutate", Review(fixture.RbacUnsignedImage, "carol", "system:authenticated", "team-a-devs"));
+        var byClusterRole = await admission.ReviewAsync("/mutate", Review(fixture.RbacUnsignedImage, "erin", "system:authenticated"));
+        var included = await admission.ReviewAsync("/mutate", Review(fixture.RbacUnsignedImage, "dave", "system:authenticated", "team-a-devs"));
+
+        foreach (var result in new[] { byUsername, byGroup, byClusterRole })
+        {
+            Assert.True(result.Allowed == true, result.Describe() + "\n" + host.Describe());
+            Assert.Empty(result.PatchOperations);
+        }
+
+        Assert.True(included.Allowed == false, included.Describe());
+        Assert.Contains("signature not found", included.MessageText, StringComparison.Ordinal);
     }
 
     [Fact]

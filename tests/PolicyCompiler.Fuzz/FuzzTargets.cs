@@ -6,6 +6,7 @@ using PolicyCompiler.Generators.Conditions;
 using PolicyCompiler.Generators.Emit;
 using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Images;
+using PolicyCompiler.Runtime.Notary;
 using PolicyCompiler.Runtime.Sigstore;
 using PolicyCompiler.Runtime.Sigstore.Bundles;
 
@@ -42,6 +43,7 @@ public static class FuzzTargets
         ["simple-signing"] = SimpleSigningTarget,
         ["rekor-bundle"] = RekorBundleTarget,
         ["admission-review"] = AdmissionReviewTarget,
+        ["notary-envelope"] = NotaryEnvelopeTarget,
     };
 
     public static void Run(string target, byte[] input)
@@ -277,5 +279,43 @@ public static class FuzzTargets
             var answer = new AdmissionReview { ApiVersion = "admission.k8s.io/v1", Kind = "AdmissionReview", Response = response };
             _ = JsonSerializer.SerializeToUtf8Bytes(answer, AdmissionJsonContext.Default.AdmissionReview);
         }
+    }
+
+    // Built on first use, inside a run: an instrumented product type touched from FuzzTargets' own static
+    // constructor would write coverage before SharpFuzz has mapped AFL's shared memory, and kill the fork server.
+    private static class NotaryInputs
+    {
+        // The certificate that signed notation-go's real envelopes (corpus seeds): trusting it lets mutants of them
+        // travel the whole verification, past the signature and trust checks, to the validity and target checks.
+        public static readonly System.Security.Cryptography.X509Certificates.X509Certificate2[] Trusted =
+        [
+            System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(
+                File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "notary", "alpine-signing-cert.pem"))),
+        ];
+
+        // One byte off the size the real envelopes sign: a mutant that verified would have forged a signature.
+        public static readonly NotaryArtifact Artifact = new(
+            "application/vnd.docker.distribution.manifest.v2+json", "sha256:c0669ef34cdc14332c0f1ab0c2c01acb91d96014b172f1a76f3a39e63d1f0bda", 529);
+
+        public static readonly DateTimeOffset Now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    }
+
+    /// <summary>
+    /// runtime/Notary: a signature envelope as a registry serves it (the first byte chooses the media type: even JWS,
+    /// odd COSE) is refused with a reason and never verifies, as no input can be signed for the artifact the harness
+    /// asks about; no exception.
+    /// </summary>
+    private static void NotaryEnvelopeTarget(byte[] input)
+    {
+        if (input.Length == 0)
+        {
+            return;
+        }
+
+        var mediaType = (input[0] & 1) == 0 ? NotaryVerifier.JwsMediaType : NotaryVerifier.CoseMediaType;
+        var signature = new NotarySignature(mediaType, input[1..], "sha256:" + new string('0', 64));
+        var check = NotaryVerifier.Verify(signature, NotaryInputs.Artifact, NotaryInputs.Trusted, NotaryInputs.Now);
+        Check(!check.Verified, "an envelope verified for an artifact nobody signed");
+        Check(!string.IsNullOrEmpty(check.Reason), "Notary refused without a reason");
     }
 }

@@ -168,6 +168,61 @@ seeds = {
 for name, text in seeds.items():
     put("admission-review", name + ".json", text)
 
+# notary-envelope: a media-type byte (even JWS, odd COSE), then the envelope. notation-go's two real JWS envelopes
+# unchanged; COSE_Sign1 envelopes of our own making, shaped as the Notary Project's COSE profile lays them out (the
+# real envelope's certificate in x5chain, its payload, a signature that does not verify), so that mutants start inside
+# the format rather than at its first byte.
+notation = os.path.join(tests, "PolicyCompiler.Runtime.Tests", "TestData", "notation")
+jws = {}
+for name in ["withoutTimestamp.sig", "jwsWithTimestamp.sig"]:
+    raw = open(os.path.join(notation, name), "rb").read()
+    jws[name] = json.loads(raw)
+    put("notary-envelope", "jws-" + name, b"\x00" + raw)
+
+
+def cbor_head(major, value):
+    if value < 24:
+        return bytes([major << 5 | value])
+    for size, code in ((1, 24), (2, 25), (4, 26), (8, 27)):
+        if value < 1 << (8 * size):
+            return bytes([major << 5 | code]) + value.to_bytes(size, "big")
+
+
+def cbor(value):
+    if isinstance(value, bool):
+        return b"\xf5" if value else b"\xf4"
+    if isinstance(value, int):
+        return cbor_head(0, value) if value >= 0 else cbor_head(1, -1 - value)
+    if isinstance(value, bytes):
+        return cbor_head(2, len(value)) + value
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+        return cbor_head(3, len(data)) + data
+    if isinstance(value, list):
+        return cbor_head(4, len(value)) + b"".join(cbor(v) for v in value)
+    if isinstance(value, dict):
+        return cbor_head(5, len(value)) + b"".join(cbor(k) + cbor(v) for k, v in value.items())
+    if isinstance(value, tuple):  # (tag, value)
+        return cbor_head(6, value[0]) + cbor(value[1])
+    raise TypeError(value)
+
+
+def b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+real = jws["withoutTimestamp.sig"]
+chain = [base64.b64decode(c) for c in real["header"]["x5c"]]
+payload = b64url(real["payload"])
+schemes = {"x509": "notary.x509", "authority": "notary.x509.signingAuthority"}
+for name, scheme in schemes.items():
+    time_label = "io.cncf.notary.signingTime" if scheme == "notary.x509" else "io.cncf.notary.authenticSigningTime"
+    protected = {1: -37, 2: ["io.cncf.notary.signingScheme"] + ([time_label] if name == "authority" else []) + ["io.cncf.notary.expiry"],
+                 3: "application/vnd.cncf.notary.payload.v1+json", "io.cncf.notary.signingScheme": scheme,
+                 time_label: (1, 1700000000), "io.cncf.notary.expiry": (1, 2000000000)}
+    envelope = (18, [cbor(protected), {33: chain, "io.cncf.notary.signingAgent": "PolicyCompiler seeds"}, payload, b64url(real["signature"])])
+    put("notary-envelope", "cose-" + name, b"\x01" + cbor(envelope))
+
 for target in sorted(os.listdir(corpus)):
     if os.path.isdir(os.path.join(corpus, target)):
         print(target, len(os.listdir(os.path.join(corpus, target))))

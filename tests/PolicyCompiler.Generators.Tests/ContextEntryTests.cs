@@ -613,17 +613,16 @@ public sealed class ContextEntryTests
 
         var run = GeneratorHarness.Run("policy.yaml", yaml);
 
+        // roots (line 19) is substituted at admission; the other three are refused.
         Assert.All(run.GeneratorDiagnostics, d => Assert.Equal("PC0099", d.Id));
         var diagnostics = run.GeneratorDiagnostics.OrderBy(d => d.Location.GetLineSpan().StartLinePosition.Line).ToList();
-        Assert.Equal(4, diagnostics.Count);
-        DiagnosticAssert.At(diagnostics[0], File, 19, 22);
-        DiagnosticAssert.MessageContains(diagnostics[0], "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless.roots' is valid Kyverno but PolicyCompiler does not compile it yet (variables are substituted in publicKeys");
-        DiagnosticAssert.At(diagnostics[1], File, 21, 43);
-        DiagnosticAssert.MessageContains(diagnostics[1], "keyless.additionalExtensions.githubWorkflowRepository'");
-        DiagnosticAssert.At(diagnostics[2], File, 23, 22);
-        DiagnosticAssert.MessageContains(diagnostics[2], "keyless.rekor.url'");
-        DiagnosticAssert.At(diagnostics[3], File, 25, 25);
-        DiagnosticAssert.MessageContains(diagnostics[3], "keyless.ctlog.pubkey'");
+        Assert.Equal(3, diagnostics.Count);
+        DiagnosticAssert.At(diagnostics[0], File, 21, 43);
+        DiagnosticAssert.MessageContains(diagnostics[0], "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless.additionalExtensions.githubWorkflowRepository' is valid Kyverno but PolicyCompiler does not compile it yet (variables are substituted in publicKeys, keyless subject/issuer (and their RegExp forms) and roots, cert and certChain only");
+        DiagnosticAssert.At(diagnostics[1], File, 23, 22);
+        DiagnosticAssert.MessageContains(diagnostics[1], "keyless.rekor.url'");
+        DiagnosticAssert.At(diagnostics[2], File, 25, 25);
+        DiagnosticAssert.MessageContains(diagnostics[2], "keyless.ctlog.pubkey'");
     }
 
     [Fact]
@@ -796,6 +795,70 @@ public sealed class AttestorVariableTests
 
         var bad = Assert.IsType<UnavailableAttestorDefinition>(Substitute(attestor, """{"identities":{"data":{"chain":"not a certificate"}}}"""));
         Assert.Equal("certChain {{ identities.data.chain }} gave no usable attestor (no PEM certificate found)", bad.Reason);
+    }
+
+    [Fact]
+    public void Keyless_roots_from_the_context_are_parsed_at_admission_and_bad_text_fails_the_attestor()
+    {
+        var attestor = Attestor("""
+            keyless:
+                          subject: alice@example.com
+                          issuer: https://accounts.example.com
+                          roots: "{{ identities.data.roots }}"
+            """);
+        Assert.Equal("roots", Assert.Single(attestor.Templates).Field);
+        Assert.False(attestor.ReadsRequest);
+
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var first = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=first", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var second = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=second", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var json = JsonSerializer.Serialize(new { identities = new { data = new { roots = first.ExportCertificatePem() + "\n" + second.ExportCertificatePem() } } });
+
+        var signer = Assert.IsType<Runtime.Sigstore.KeylessSigner>(Assert.IsType<SignatureAttestorDefinition>(Substitute(attestor, json)).Signer);
+        Assert.Equal([first.Thumbprint, second.Thumbprint], signer.Roots!.Select(c => c.Thumbprint));
+        Assert.Null(signer.Identity.Check(Fulcio("alice@example.com", "https://accounts.example.com")));
+
+        var bad = Assert.IsType<UnavailableAttestorDefinition>(Substitute(attestor, """{"identities":{"data":{"roots":"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"}}}"""));
+        Assert.StartsWith("roots {{ identities.data.roots }} gave no usable attestor (", bad.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Literal_keyless_roots_are_still_checked_at_build_time()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+            keyless:
+                          subject: alice@example.com
+                          issuer: https://accounts.example.com
+                          roots: "not a certificate"
+            """));
+
+        DiagnosticAssert.MessageContains(run.Single("PC0018"), "keyless.roots");
+    }
+
+    [Fact]
+    public void A_Notary_cert_from_the_context_may_hold_several_certificates_and_all_are_trusted()
+    {
+        // Kyverno joins a Notary attestor's cert and certChain into one trust store, substituted or literal alike.
+        var policy = Policy("""
+            certificates:
+                          cert: "{{ identities.data.roots }}"
+            """).Replace("- imageReferences: [\"ghcr.io/*\"]", "- type: Notary\n        imageReferences: [\"ghcr.io/*\"]", StringComparison.Ordinal);
+        var compiled = Assert.Single(Load(("policy.yaml", policy)));
+        var entry = Assert.Single(compiled.Rules.First(r => r.Name == "check").VerifyImages);
+        Assert.Equal(SignatureFormat.Notary, entry.Format);
+        var attestor = Assert.IsType<TemplatedAttestorDefinition>(Assert.Single(Assert.Single(entry.Attestors).Entries));
+
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var first = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=first", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var second = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=second", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var json = JsonSerializer.Serialize(new { identities = new { data = new { roots = first.ExportCertificatePem() + "\n" + second.ExportCertificatePem() } } });
+
+        var signer = Assert.IsType<Runtime.Sigstore.CertificateSigner>(Assert.IsType<SignatureAttestorDefinition>(Substitute(attestor, json)).Signer);
+        Assert.Equal([first.Thumbprint, second.Thumbprint], signer.TrustStore.Select(c => c.Thumbprint));
     }
 
     [Fact]

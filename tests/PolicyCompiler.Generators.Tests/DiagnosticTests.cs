@@ -667,6 +667,8 @@ public sealed class DiagnosticTests
     [Theory]
     [InlineData("validationFailureAction: Deny", "", "'Deny' is not a valid value for 'validationFailureAction'. Use one of: Enforce, Audit", 6, 28)]
     [InlineData("failurePolicy: fail", "", "'fail' is not a valid value for 'failurePolicy'. Use one of: Fail, Ignore", 6, 18)]
+    [InlineData("applyRules: one", "", "'one' is not a valid value for 'applyRules'. Use one of: All, One", 6, 15)]
+    [InlineData("applyRules: First", "", "'First' is not a valid value for 'applyRules'. Use one of: All, One", 6, 15)]
     [InlineData("background: false", "type: cosign", "'cosign' is not a valid value for 'type'. Use one of: Cosign, SigstoreBundle, Notary", 15, 15)]
     [InlineData("background: false", "mutateDigest: true", "'create' is not a valid value for 'operations'. Use one of: CREATE, UPDATE, DELETE, CONNECT", 13, 26)]
     public void PC0010_invalid_enum_value(string specLine, string entryLine, string message, int line, int column)
@@ -1473,6 +1475,37 @@ public sealed class DiagnosticTests
         var diagnostic = run.Single("PC0020");
         DiagnosticAssert.MessageContains(diagnostic, "both publicKeys and kms");
         DiagnosticAssert.At(diagnostic, File, 18, 20);
+    }
+
+    [Fact]
+    public void PC0024_cel_preconditions_on_a_verify_images_rule_are_refused_as_kyverno_refuses_them()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", """
+            apiVersion: kyverno.io/v1
+            kind: ClusterPolicy
+            metadata:
+              name: check-image
+            spec:
+              rules:
+                - name: check-image
+                  match:
+                    any:
+                    - resources:
+                        kinds: [Pod]
+                  celPreconditions:
+                  - name: only-nginx
+                    expression: "object.metadata.name.matches('nginx')"
+                  verifyImages:
+                  - imageReferences: ["ghcr.io/kyverno/*"]
+                    mutateDigest: false
+                    verifyDigest: true
+            """);
+
+        var diagnostic = run.Single("PC0024");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].celPreconditions' cannot be combined with 'verifyImages'");
+        DiagnosticAssert.MessageContains(diagnostic, "only in validate.cel rules");
+        DiagnosticAssert.MessageContains(diagnostic, "write the condition as 'preconditions'");
+        DiagnosticAssert.At(diagnostic, File, 12, 7);
     }
 
     [Fact]

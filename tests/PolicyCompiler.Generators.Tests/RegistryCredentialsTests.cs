@@ -3,7 +3,7 @@ using static PolicyCompiler.Generators.Tests.Infrastructure.CompiledPolicies;
 
 namespace PolicyCompiler.Generators.Tests;
 
-/// <summary><c>verifyImages[].imageRegistryCredentials</c> compiled; cloud <c>providers</c> (azure and github reported as not built).</summary>
+/// <summary><c>verifyImages[].imageRegistryCredentials</c> compiled; cloud <c>providers</c>.</summary>
 public sealed class RegistryCredentialsTests
 {
     private static string Policy(string credentials) => $$"""
@@ -49,18 +49,17 @@ public sealed class RegistryCredentialsTests
         Assert.Empty(entry.RegistryCredentials.Secrets);
     }
 
-    [Theory]
-    [InlineData("azure")]
-    [InlineData("github")]
-    public void Azure_and_github_providers_are_not_built_yet(string provider)
+    [Fact]
+    public void Azure_and_github_providers_compile_without_diagnostics()
     {
-        var run = GeneratorHarness.Run("policy.yaml", Policy($"""
-                      providers: [default, {provider}]
-            """));
+        GeneratorHarness.Run("policy.yaml", Policy("""
+                      providers: [default, azure, github]
+            """)).AssertClean();
 
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.MessageContains(diagnostic, $"'imageRegistryCredentials.providers: {provider}' is valid Kyverno but PolicyCompiler does not compile it yet (the azure and github credential helpers are not built");
-        DiagnosticAssert.At(diagnostic, GeneratorHarness.PolicyDirectory + "policy.yaml", 17, 32);
+        var entry = Assert.Single(Assert.Single(Load(("policy.yaml", Policy("""
+                      providers: [github, azure, github]
+            """)))).Rules[0].VerifyImages);
+        Assert.Equal(new[] { "github", "azure" }, entry.RegistryCredentials!.Providers.ToArray());
     }
 
     [Fact]

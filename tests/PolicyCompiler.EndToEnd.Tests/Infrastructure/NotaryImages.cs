@@ -10,13 +10,17 @@ namespace PolicyCompiler.EndToEnd.Tests.Infrastructure;
 /// a chain from another root, and unsigned. Signatures are laid out as <c>notation sign</c> attaches them: an OCI
 /// manifest of artifact type <c>application/vnd.cncf.notary.signature</c> with the empty config, the JWS envelope as
 /// its one layer and the image as its subject, listed in the referrers tag schema's index (Debian's registry has no
-/// referrers API).
+/// referrers API). A second rule verifies Notation attestations: under <see cref="AttestationPattern"/>, images carry a
+/// referrer of artifact type <see cref="AttestationType"/> (a JSON verdict as its one layer), itself Notation-signed by a
+/// signature referring to it.
 /// </summary>
 public sealed class NotaryImages : IDisposable
 {
     public const string PolicyName = "e2e-notary";
     public const string Pattern = "127.0.0.1:*/e2e/notary-*";
     public const string ArtifactType = "application/vnd.cncf.notary.signature";
+    public const string AttestationPattern = "127.0.0.1:*/e2e/notation-attested-*";
+    public const string AttestationType = "application/vnd.policycompiler.e2e.verdict+json";
 
     // The OCI empty descriptor's content, "{}".
     private static readonly byte[] s_emptyConfig = "{}"u8.ToArray();
@@ -33,6 +37,18 @@ public sealed class NotaryImages : IDisposable
 
     /// <summary>e2e/notary-unsigned:v1, with no signature.</summary>
     public PushedImage Unsigned { get; private set; } = null!;
+
+    /// <summary>e2e/notation-attested-pass:v1: a verdict attestation saying pass, signed by the policy's root's chain.</summary>
+    public PushedImage AttestedPass { get; private set; } = null!;
+
+    /// <summary>e2e/notation-attested-fail:v1: a verdict attestation saying fail, signed by the policy's root's chain.</summary>
+    public PushedImage AttestedFail { get; private set; } = null!;
+
+    /// <summary>e2e/notation-attested-stranger:v1: a verdict attestation saying pass, signed by another root's chain.</summary>
+    public PushedImage AttestedByStranger { get; private set; } = null!;
+
+    /// <summary>e2e/notation-attested-none:v1: no attestation at all.</summary>
+    public PushedImage NotAttested { get; private set; } = null!;
 
     public string Policy()
     {
@@ -60,7 +76,30 @@ public sealed class NotaryImages : IDisposable
                     - certificates:
                         cert: |-
 
-            """ + cert;
+            """ + cert + $"""
+              - name: check-notation-attestation
+                match:
+                  any:
+                  - resources:
+                      kinds: [Pod]
+                verifyImages:
+                - type: Notary
+                  imageReferences: ["{AttestationPattern}"]
+                  attestations:
+                  - type: {AttestationType}
+                    attestors:
+                    - entries:
+                      - certificates:
+                          cert: |-
+
+            """ + cert.Replace("\n", "\n  ", StringComparison.Ordinal).Insert(0, "  ").TrimEnd(' ') + """
+                    conditions:
+                    - all:
+                      - key: "{{ verdict }}"
+                        operator: Equals
+                        value: pass
+
+            """;
     }
 
     public async Task PushAsync(RegistryProcess registry, string workDirectory, CancellationToken cancellationToken = default)
@@ -71,6 +110,37 @@ public sealed class NotaryImages : IDisposable
         SignedByStranger = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-stranger", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
         await AttachAsync(registry.Distribution, Stranger, SignedByStranger, cancellationToken).ConfigureAwait(false);
         Unsigned = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-unsigned", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+
+        AttestedPass = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notation-attested-pass", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+        await AttestAsync(registry.Distribution, Trusted, AttestedPass, "pass", cancellationToken).ConfigureAwait(false);
+        AttestedFail = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notation-attested-fail", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+        await AttestAsync(registry.Distribution, Trusted, AttestedFail, "fail", cancellationToken).ConfigureAwait(false);
+        AttestedByStranger = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notation-attested-stranger", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+        await AttestAsync(registry.Distribution, Stranger, AttestedByStranger, "pass", cancellationToken).ConfigureAwait(false);
+        NotAttested = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notation-attested-none", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Attaches a verdict attestation to the image (a referrer of <see cref="AttestationType"/> with the JSON predicate as
+    /// its layer), then signs the attestation's manifest with Notation and attaches that signature to it.
+    /// </summary>
+    private static async Task AttestAsync(DistributionClient distribution, NotationTestSigner signer, PushedImage image, string verdict, CancellationToken cancellationToken)
+    {
+        var subject = await distribution.GetManifestAsync(image.Repository, image.Digest, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var predicate = Encoding.UTF8.GetBytes(new JsonObject { ["verdict"] = verdict, ["scanner"] = "e2e" }.ToJsonString());
+        var predicateDigest = await distribution.PushBlobAsync(image.Repository, predicate, cancellationToken).ConfigureAwait(false);
+        var configDigest = await distribution.PushBlobAsync(image.Repository, s_emptyConfig, cancellationToken).ConfigureAwait(false);
+        var manifest = Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["schemaVersion"] = 2,
+            ["mediaType"] = MediaTypes.OciManifest,
+            ["artifactType"] = AttestationType,
+            ["config"] = new JsonObject { ["mediaType"] = "application/vnd.oci.empty.v1+json", ["digest"] = configDigest, ["size"] = s_emptyConfig.Length, ["data"] = "e30=" },
+            ["layers"] = new JsonArray(new JsonObject { ["mediaType"] = "application/json", ["digest"] = predicateDigest, ["size"] = predicate.Length }),
+            ["subject"] = new JsonObject { ["mediaType"] = subject.MediaType ?? MediaTypes.OciManifest, ["digest"] = image.Digest, ["size"] = subject.Content.Length },
+        }.ToJsonString());
+        await OciContentPusher.PushReferrerAsync(distribution, image.Repository, image.Digest, manifest, AttestationType, annotations: null, cancellationToken).ConfigureAwait(false);
+        await AttachAsync(distribution, signer, image with { Tag = "attestation", Digest = Digests.Sha256(manifest) }, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task AttachAsync(DistributionClient distribution, NotationTestSigner signer, PushedImage image, CancellationToken cancellationToken)

@@ -158,10 +158,6 @@ public sealed class KubernetesRoleBindingsTests : IDisposable
         Assert.Empty(UserRoles.Roles(builderOfC, roleBindings));
         Assert.Equal(["ci"], UserRoles.ClusterRoles(builderOfC, roleBindings, clusterRoleBindings));
 
-        Assert.True(UserRoles.IsExcluded(new UserInfo { Username = "system:node:worker", Groups = ["system:nodes"] }));
-        Assert.True(UserRoles.IsExcluded(new UserInfo { Username = "system:kube-scheduler" }));
-        Assert.False(UserRoles.IsExcluded(new UserInfo { Username = "system:serviceaccount:kube-system:replicaset-controller", Groups = ["system:serviceaccounts"] }));
-        Assert.True(UserRoles.IsExcluded(new UserInfo { Username = "system:serviceaccount:kube-system:replicaset-controller", Groups = ["system:serviceaccounts", "system:serviceaccounts:kube-system"] }));
     }
 
     public void Dispose()

@@ -41,6 +41,19 @@ public sealed class NotaryVerifierTests
     }
 
     [Fact]
+    public void ATrustStoreOfSeveralCertificatesTrustsASignatureChainingToAnyOfThem()
+    {
+        // What a Notary attestor with several certificates in cert and certChain compiles to (Kyverno joins both).
+        using var signer = new NotationTestSigner();
+        var store = CertificateSigner.NotaryTrustStore([Unrelated, Alpine, signer.Root]).TrustStore;
+
+        Assert.True(NotaryVerifier.Verify(Real("withoutTimestamp.sig"), s_realArtifact, store, s_now).Verified);
+        var own = NotaryVerifier.Verify([Jws(signer.Sign(OciManifest, Digest, 1234))], s_artifact, store, DateTimeOffset.UtcNow);
+        Assert.True(own.Verified, own.Reason);
+        Assert.False(NotaryVerifier.Verify([Jws(signer.Sign(OciManifest, Digest, 1234))], s_artifact, [Unrelated, Alpine], DateTimeOffset.UtcNow).Verified);
+    }
+
+    [Fact]
     public void ARealSignatureIsRefusedForAnotherTrustStore()
     {
         var check = NotaryVerifier.Verify(Real("withoutTimestamp.sig"), s_realArtifact, [Unrelated], s_now);
@@ -207,7 +220,7 @@ public sealed class NotaryVerifierTests
             _ => throw new ArgumentOutOfRangeException(nameof(broken)),
         };
 
-        var signature = broken == "envelope-type" ? new NotarySignature(NotaryVerifier.CoseMediaType, envelope, "sha256:" + new string('0', 64)) : Jws(envelope);
+        var signature = broken == "envelope-type" ? new NotarySignature("application/pkcs7-signature", envelope, "sha256:" + new string('0', 64)) : Jws(envelope);
         var check = NotaryVerifier.Verify(signature, s_artifact, [signer.Root], now);
         Assert.False(check.Verified);
         Assert.Contains(reason, check.Reason, StringComparison.Ordinal);

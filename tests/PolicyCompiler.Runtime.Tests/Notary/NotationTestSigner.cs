@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Formats.Cbor;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -13,7 +14,8 @@ namespace PolicyCompiler.Runtime.Tests.Notary;
 /// </summary>
 internal sealed class NotationTestSigner : IDisposable
 {
-    public NotationTestSigner(string name = "notation-test", DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null, bool leafIsCa = false)
+    /// <param name="rsaKeySize">Give the leaf an RSA key of this size (for COSE PS256/384/512) instead of ECDSA P-256.</param>
+    public NotationTestSigner(string name = "notation-test", DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null, bool leafIsCa = false, int? rsaKeySize = null)
     {
         var from = notBefore ?? DateTimeOffset.UtcNow.AddDays(-1);
         var to = notAfter ?? DateTimeOffset.UtcNow.AddYears(1);
@@ -33,7 +35,10 @@ internal sealed class NotationTestSigner : IDisposable
         }
 
         Key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var leafRequest = new CertificateRequest($"CN={name} signer, O=PolicyCompiler tests", Key, HashAlgorithmName.SHA256);
+        RsaKey = rsaKeySize is { } size ? RSA.Create(size) : null;
+        var leafRequest = RsaKey is null
+            ? new CertificateRequest($"CN={name} signer, O=PolicyCompiler tests", Key, HashAlgorithmName.SHA256)
+            : new CertificateRequest($"CN={name} signer, O=PolicyCompiler tests", RsaKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         if (leafIsCa)
         {
             leafRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
@@ -41,7 +46,9 @@ internal sealed class NotationTestSigner : IDisposable
 
         leafRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         leafRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.3")], false));
-        Leaf = leafRequest.Create(Intermediate, from, to, [2]);
+        // An RSA leaf under the ECDSA intermediate: Create(issuer certificate) wants matching key types, a generator does not.
+        using var intermediateSigner = Intermediate.GetECDsaPrivateKey()!;
+        Leaf = leafRequest.Create(Intermediate.SubjectName, X509SignatureGenerator.CreateForECDsa(intermediateSigner), from, to, [2]);
     }
 
     public X509Certificate2 Root { get; }
@@ -51,6 +58,8 @@ internal sealed class NotationTestSigner : IDisposable
     public X509Certificate2 Leaf { get; }
 
     public ECDsa Key { get; }
+
+    public RSA? RsaKey { get; }
 
     public static string Pem(X509Certificate2 certificate) => certificate.ExportCertificatePem();
 
@@ -86,8 +95,130 @@ internal sealed class NotationTestSigner : IDisposable
         return Encoding.UTF8.GetBytes(jws.ToJsonString());
     }
 
+    /// <summary>A COSE header as written: labels (int or text) in order, each with the writer of its value.</summary>
+    public sealed class CoseHeader : List<(object Label, Action<CborWriter> Value)>
+    {
+        public void Set(object label, Action<CborWriter> value)
+        {
+            RemoveAll(label);
+            Add((label, value));
+        }
+
+        public void RemoveAll(object label) => RemoveAll(entry => entry.Label.Equals(label));
+
+        public static Action<CborWriter> Text(string text) => w => w.WriteTextString(text);
+
+        public static Action<CborWriter> Time(DateTimeOffset time) => w =>
+        {
+            w.WriteTag(CborTag.UnixTimeSeconds);
+            w.WriteInt64(time.ToUnixTimeSeconds());
+        };
+
+        public static Action<CborWriter> Labels(params object[] labels) => w =>
+        {
+            w.WriteStartArray(labels.Length);
+            foreach (var label in labels)
+            {
+                WriteLabel(w, label);
+            }
+
+            w.WriteEndArray();
+        };
+
+        internal static void WriteLabel(CborWriter w, object label)
+        {
+            if (label is int number)
+            {
+                w.WriteInt32(number);
+            }
+            else
+            {
+                w.WriteTextString((string)label);
+            }
+        }
+
+        internal byte[] Encode()
+        {
+            // Lax, so that a test can write what a strict reader must refuse (a duplicate label).
+            var w = new CborWriter(CborConformanceMode.Lax);
+            Write(w);
+            return w.Encode();
+        }
+
+        internal void Write(CborWriter w)
+        {
+            w.WriteStartMap(Count);
+            foreach (var (label, value) in this)
+            {
+                WriteLabel(w, label);
+                value(w);
+            }
+
+            w.WriteEndMap();
+        }
+    }
+
+    /// <summary>
+    /// A COSE_Sign1_Tagged envelope as notation-core-go lays it out (signature-envelope-cose.md): alg, crit, content
+    /// type and the Notary parameters protected, times as tag 1, and x5chain (leaf, intermediate, root) unprotected.
+    /// </summary>
+    public byte[] SignCose(string mediaType, string digest, long size, Action<CoseHeader>? protectedHeader = null, Action<CoseHeader>? unprotectedHeader = null, Action<JsonObject>? payload = null, Func<byte[], byte[]>? signature = null)
+    {
+        var target = new JsonObject { ["targetArtifact"] = new JsonObject { ["digest"] = digest, ["mediaType"] = mediaType, ["size"] = size } };
+        payload?.Invoke(target);
+        var payloadBytes = Encoding.UTF8.GetBytes(target.ToJsonString());
+        var header = new CoseHeader
+        {
+            (1, w => w.WriteInt32(RsaKey is null ? -7 : RsaKey.KeySize switch { 2048 => -37, 3072 => -38, _ => -39 })),
+            (2, CoseHeader.Labels("io.cncf.notary.signingScheme")),
+            (3, CoseHeader.Text("application/vnd.cncf.notary.payload.v1+json")),
+            ("io.cncf.notary.signingScheme", CoseHeader.Text("notary.x509")),
+            ("io.cncf.notary.signingTime", CoseHeader.Time(DateTimeOffset.UtcNow.AddMinutes(-5))),
+        };
+        protectedHeader?.Invoke(header);
+        var protectedBytes = header.Encode();
+
+        var structure = new CborWriter();
+        structure.WriteStartArray(4);
+        structure.WriteTextString("Signature1");
+        structure.WriteByteString(protectedBytes);
+        structure.WriteByteString([]);
+        structure.WriteByteString(payloadBytes);
+        structure.WriteEndArray();
+        var toBeSigned = structure.Encode();
+        var value = RsaKey is null
+            ? Key.SignData(toBeSigned, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)
+            : RsaKey.SignData(toBeSigned, RsaKey.KeySize switch { 2048 => HashAlgorithmName.SHA256, 3072 => HashAlgorithmName.SHA384, _ => HashAlgorithmName.SHA512 }, RSASignaturePadding.Pss);
+        value = signature?.Invoke(value) ?? value;
+
+        var unprotected = new CoseHeader
+        {
+            (33, w =>
+            {
+                w.WriteStartArray(3);
+                w.WriteByteString(Leaf.RawData);
+                w.WriteByteString(Intermediate.RawData);
+                w.WriteByteString(Root.RawData);
+                w.WriteEndArray();
+            }),
+            ("io.cncf.notary.signingAgent", CoseHeader.Text("PolicyCompiler tests")),
+        };
+        unprotectedHeader?.Invoke(unprotected);
+
+        var envelope = new CborWriter(CborConformanceMode.Lax);
+        envelope.WriteTag((CborTag)18);
+        envelope.WriteStartArray(4);
+        envelope.WriteByteString(protectedBytes);
+        unprotected.Write(envelope);
+        envelope.WriteByteString(payloadBytes);
+        envelope.WriteByteString(value);
+        envelope.WriteEndArray();
+        return envelope.Encode();
+    }
+
     public void Dispose()
     {
+        RsaKey?.Dispose();
         Key.Dispose();
         Leaf.Dispose();
         Intermediate.Dispose();

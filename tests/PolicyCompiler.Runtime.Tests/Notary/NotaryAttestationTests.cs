@@ -1,0 +1,110 @@
+using System.Text;
+using PolicyCompiler.Runtime.Notary;
+
+namespace PolicyCompiler.Runtime.Tests.Notary;
+
+/// <summary>
+/// Notation attestations as Kyverno reads them: a referrer of the attestation's artifact type, vouched for by its own
+/// Notation signature (which names the attestation's manifest, not the image), its one layer the predicate.
+/// </summary>
+public sealed class NotaryAttestationTests
+{
+    private const string OciManifest = "application/vnd.oci.image.manifest.v1+json";
+    private const string Type = "application/vnd.cyclonedx+json";
+    private const string ImageDigest = "sha256:2d4d2dd46e4a1d1a37f6ad0e51a4c0b4f41f4e2b7a5d13ba4f3d0c1b9f3e1a11";
+
+    private static readonly NotaryArtifact s_attestationManifest = new(OciManifest, "sha256:" + new string('a', 64), 612);
+
+    private static NotaryAttestation Attestation(NotationTestSigner? signer, string predicate = """{"bomFormat":"CycloneDX","components":[]}""", NotaryArtifact? signed = null, bool cose = false)
+    {
+        var target = signed ?? s_attestationManifest;
+        var signatures = new List<NotarySignature>();
+        if (signer is not null)
+        {
+            signatures.Add(cose
+                ? new NotarySignature(NotaryVerifier.CoseMediaType, signer.SignCose(target.MediaType, target.Digest, target.Size), "sha256:" + new string('b', 64))
+                : new NotarySignature(NotaryVerifier.JwsMediaType, signer.Sign(target.MediaType, target.Digest, target.Size), "sha256:" + new string('b', 64)));
+        }
+
+        var statement = NotaryAttestationStore.Statement(Type, Encoding.UTF8.GetBytes(predicate), out var problem);
+        return new NotaryAttestation(s_attestationManifest.Digest, s_attestationManifest, signatures, statement, problem);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AnAttestationSignedByATrustedChainVouchesForItsPredicate(bool cose)
+    {
+        using var signer = new NotationTestSigner();
+        var check = NotaryAttestationStore.Verify([Attestation(signer, cose: cose)], Type, [signer.Root], DateTimeOffset.UtcNow);
+
+        Assert.True(check.Verified, check.Reason);
+        var statement = Assert.Single(check.Statements);
+        Assert.Equal(Type, statement.PredicateType);
+        Assert.Equal(Type, statement.Statement.GetProperty("type").GetString());
+        Assert.Equal("CycloneDX", statement.Predicate.GetProperty("bomFormat").GetString());
+    }
+
+    [Fact]
+    public void AnAttestationSignedByAnotherChainDoesNotVouch()
+    {
+        using var signer = new NotationTestSigner();
+        using var stranger = new NotationTestSigner("stranger");
+        var check = NotaryAttestationStore.Verify([Attestation(stranger)], Type, [signer.Root], DateTimeOffset.UtcNow);
+
+        Assert.False(check.Verified);
+        Assert.Contains($"attestation {s_attestationManifest.Digest}: invalid signature: the certificate chain of the signature contains none of the attestor certificates", check.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnUnsignedAttestationDoesNotVouchAndNoAttestationIsNotFound()
+    {
+        using var signer = new NotationTestSigner();
+        Assert.Contains("signature not found", NotaryAttestationStore.Verify([Attestation(null)], Type, [signer.Root], DateTimeOffset.UtcNow).Reason, StringComparison.Ordinal);
+        Assert.Equal($"no attestations of type {Type} found", NotaryAttestationStore.Verify([], Type, [signer.Root], DateTimeOffset.UtcNow).Reason);
+    }
+
+    [Fact]
+    public void TheImagesOwnSignatureDoesNotSignItsAttestation()
+    {
+        // A signature is for one manifest: the image's cannot be copied onto an attestation to vouch for it.
+        using var signer = new NotationTestSigner();
+        var check = NotaryAttestationStore.Verify([Attestation(signer, signed: new NotaryArtifact(OciManifest, ImageDigest, 1234))], Type, [signer.Root], DateTimeOffset.UtcNow);
+
+        Assert.False(check.Verified);
+        Assert.Contains("not the image's manifest", check.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnUnsignedAttestationBesideASignedOneIsPassedOver()
+    {
+        using var signer = new NotationTestSigner();
+        var check = NotaryAttestationStore.Verify([Attestation(null, """{"forged":true}"""), Attestation(signer)], Type, [signer.Root], DateTimeOffset.UtcNow);
+
+        Assert.True(check.Verified, check.Reason);
+        Assert.False(Assert.Single(check.Statements).Predicate.TryGetProperty("forged", out _));
+    }
+
+    [Theory]
+    [InlineData("[1,2,3]", "not a JSON object")]
+    [InlineData("{\"unterminated\":", "not JSON")]
+    public void ASignedAttestationWhosePredicateIsNotAJsonObjectFails(string predicate, string reason)
+    {
+        using var signer = new NotationTestSigner();
+        var check = NotaryAttestationStore.Verify([Attestation(signer, predicate), Attestation(signer)], Type, [signer.Root], DateTimeOffset.UtcNow);
+
+        Assert.False(check.Verified);
+        Assert.Contains(reason, check.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheStatementKeepsThePredicateAsWritten()
+    {
+        var statement = NotaryAttestationStore.Statement(Type, """{"a":{"b":[1,"two",null]}}"""u8.ToArray(), out var problem);
+
+        Assert.Null(problem);
+        Assert.Equal(Type, statement!.Statement.GetProperty("type").GetString());
+        Assert.Equal("""{"a":{"b":[1,"two",null]}}""", statement.Predicate.GetRawText());
+        Assert.Equal(2, statement.Statement.EnumerateObject().Count());
+    }
+}
