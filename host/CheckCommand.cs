@@ -114,6 +114,8 @@ public static class CheckCommand
         IContextDataSource? contextData;
         IRoleBindingSource? roleBindings;
         RequestExclusions exclusions;
+        IServiceCallSource services;
+        IGlobalContextSource? globalContext;
         try
         {
             var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
@@ -126,6 +128,8 @@ public static class CheckCommand
             contextData = KubernetesSources.ContextDataFromConfiguration(configuration, TimeProvider.System);
             roleBindings = KubernetesSources.RoleBindingsFromConfiguration(configuration, TimeProvider.System, policies);
             exclusions = KubernetesSources.Exclusions(configuration);
+            services = KubernetesSources.ServiceCallsFromConfiguration(configuration);
+            globalContext = KubernetesSources.GlobalContextFromConfiguration(configuration, TimeProvider.System, services);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)
         {
@@ -138,7 +142,7 @@ public static class CheckCommand
             documents.AddRange(await ReadAsync(path, input).ConfigureAwait(false));
         }
 
-        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets, contextData, roleBindings, exclusions));
+        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets, contextData, roleBindings, exclusions, services, globalContext));
         var resources = new List<ResourceReport>();
         var errors = new List<ManifestDocument>();
         foreach (var document in documents)

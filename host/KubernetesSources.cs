@@ -1,6 +1,7 @@
 using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Engine;
 using PolicyCompiler.Runtime.Kubernetes;
+using PolicyCompiler.Runtime.Services;
 
 namespace PolicyCompiler.Host;
 
@@ -75,6 +76,38 @@ internal static class KubernetesSources
         KubernetesApiFromConfiguration(configuration) is { } api
             ? new KubernetesContextData(api, configuration.GetValue("Kubernetes:ContextTimeToLive", TimeSpan.FromSeconds(30)), time)
             : null;
+
+    private static Uri AllowlistEntry(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp) && uri.Host.Length > 0
+            ? uri
+            : throw new ArgumentException($"Context:ServiceAllowlist entry '{text}' must be an absolute http(s) URL with a host, e.g. https://scanner.security.svc/");
+
+    /// <summary>
+    /// GlobalContextEntry resources for <c>globalReference</c>, and their data, read through the same API (resources kept
+    /// <c>Kubernetes:ContextTimeToLive</c>, calls their <c>refreshInterval</c>); none outside a cluster.
+    /// </summary>
+    public static IGlobalContextSource? GlobalContextFromConfiguration(IConfiguration configuration, TimeProvider time, IServiceCallSource services) =>
+        KubernetesApiFromConfiguration(configuration) is { } api
+            ? new KubernetesGlobalContext(api, services, configuration.GetValue("Kubernetes:ContextTimeToLive", TimeSpan.FromSeconds(30)), time)
+            : null;
+
+    /// <summary>
+    /// Rule context <c>apiCall.service</c> calls: <c>Context:ServiceMaxResponseBytes</c> (default 10,000,000),
+    /// <c>Context:ServiceTimeout</c> (default 30 s, within the rule context's own deadline) and
+    /// <c>Context:ServiceAllowlist:N</c> (URL prefixes; none: any URL). They need no cluster.
+    /// </summary>
+    public static ServiceCaller ServiceCallsFromConfiguration(IConfiguration configuration)
+    {
+        var options = new ServiceCallOptions
+        {
+            MaxResponseBytes = configuration.GetValue("Context:ServiceMaxResponseBytes", 10_000_000L),
+            Timeout = configuration.GetValue("Context:ServiceTimeout", TimeSpan.FromSeconds(30)),
+            Allowlist = [.. configuration.GetSection("Context:ServiceAllowlist").GetChildren().Select(c => c.Value).OfType<string>().Where(v => v.Length > 0).Select(AllowlistEntry)],
+        };
+        return options.Timeout <= TimeSpan.Zero
+            ? throw new ArgumentException("Context:ServiceTimeout must be positive")
+            : new ServiceCaller(options);
+    }
 
     /// <summary>The registry credentials of Pods' <c>imagePullSecrets</c>, read through the same API; none outside a cluster.</summary>
     public static IPullSecretSource? PullSecretsFromConfiguration(IConfiguration configuration, TimeProvider time) =>

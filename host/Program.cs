@@ -69,7 +69,8 @@ builder.Services.AddSingleton(sp =>
 });
 var pullSecretSource = KubernetesSources.PullSecretsFromConfiguration(builder.Configuration, TimeProvider.System);
 var hostPullSecrets = KubernetesSources.HostPullSecrets(builder.Configuration, pullSecretSource);
-builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, KubernetesSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), pullSecretSource, KubernetesSources.WebhookNamespace(builder.Configuration), hostPullSecrets, KubernetesSources.ContextDataFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>()), KubernetesSources.RoleBindingsFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), KubernetesSources.Exclusions(builder.Configuration)));
+var serviceCalls = KubernetesSources.ServiceCallsFromConfiguration(builder.Configuration);
+builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, KubernetesSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), pullSecretSource, KubernetesSources.WebhookNamespace(builder.Configuration), hostPullSecrets, KubernetesSources.ContextDataFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>()), KubernetesSources.RoleBindingsFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), KubernetesSources.Exclusions(builder.Configuration), serviceCalls, KubernetesSources.GlobalContextFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), serviceCalls)));
 
 var app = builder.Build();
 

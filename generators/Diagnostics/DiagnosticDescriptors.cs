@@ -133,12 +133,17 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor ContextSource = Error(
         "PC0025",
         "Context entry must name exactly one source",
-        "'{0}' names {1}. Give exactly one of variable, configMap or apiCall.");
+        "'{0}' names {1}. Give exactly one of variable, configMap, apiCall or globalReference.");
 
     public static readonly DiagnosticDescriptor DuplicateContextName = Error(
         "PC0026",
         "Duplicate context entry name",
         "Context entry '{0}' is defined twice in this rule. Give every entry of a rule's context its own name.");
+
+    public static readonly DiagnosticDescriptor InvalidUrl = Error(
+        "PC0027",
+        "Invalid service URL",
+        "'{0}' cannot be used as '{1}': {2}. Write an absolute http:// or https:// URL, e.g. https://scanner.security.svc/check.");
 
     public static readonly DiagnosticDescriptor NotSupportedYet = Error(
         "PC0099",

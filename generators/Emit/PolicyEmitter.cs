@@ -298,6 +298,9 @@ internal static class PolicyEmitter
                     var value = entry.Value is null ? "null" : prefix + "Value";
                     w.WriteLine($"new VariableContextEntry({name}, {value}{jmesPath}{@default}),");
                     break;
+                case ContextEntryModel.GlobalReferenceSource:
+                    w.WriteLine($"new GlobalReferenceContextEntry({name}, {prefix}GlobalName{jmesPath}),");
+                    break;
                 case ContextEntryModel.ConfigMapSource:
                     var ns = entry.ConfigMapNamespace is null ? "null" : prefix + "Namespace";
                     w.WriteLine($"new ConfigMapContextEntry({name}, {prefix}Name, {ns}),");
@@ -312,7 +315,13 @@ internal static class PolicyEmitter
                     var data = entry.Data.IsEmpty
                         ? string.Empty
                         : ", data: [" + string.Join(", ", entry.Data.Select((d, i) => $"new ApiCallData({CSharp.Literal(d.Key)}, {prefix}Data{i.ToString(CultureInfo.InvariantCulture)})")) + "]";
-                    w.WriteLine($"new ApiCallContextEntry({name}, {prefix}UrlPath, {CSharp.Literal(entry.Method)}{data}{jmesPath}{@default}),");
+                    var urlPath = entry.UrlPath is null ? "null" : prefix + "UrlPath";
+                    var service = entry.Service is not { } call
+                        ? string.Empty
+                        : $", service: new ServiceCallDefinition({prefix}ServiceUrl, {(call.CaBundle is null ? "null" : prefix + "CaBundle")}"
+                            + (call.Headers.IsEmpty ? string.Empty : ", [" + string.Join(", ", call.Headers.Select((h, i) => $"new ServiceHeader({CSharp.Literal(h.Key)}, {prefix}Header{i.ToString(CultureInfo.InvariantCulture)})")) + "]")
+                            + ")";
+                    w.WriteLine($"new ApiCallContextEntry({name}, {urlPath}, {CSharp.Literal(entry.Method)}{data}{jmesPath}{@default}{service}),");
                     break;
             }
         }
@@ -346,9 +355,20 @@ internal static class PolicyEmitter
             Value("Namespace", entry.ConfigMapNamespace is { } cmNamespace ? new Conditions.KyvernoStringValue(cmNamespace) : null);
             Value("UrlPath", entry.UrlPath is { } urlPath ? new Conditions.KyvernoStringValue(urlPath) : null);
             Value("Reference", entry.ImageReference is { } reference ? new Conditions.KyvernoStringValue(reference) : null);
+            Value("GlobalName", entry.GlobalName is { } globalName ? new Conditions.KyvernoStringValue(globalName) : null);
             for (var d = 0; d < entry.Data.Count; d++)
             {
                 Value("Data" + d.ToString(CultureInfo.InvariantCulture), entry.Data[d].Value);
+            }
+
+            if (entry.Service is { } serviceCall)
+            {
+                Value("ServiceUrl", new Conditions.KyvernoStringValue(serviceCall.Url));
+                Value("CaBundle", serviceCall.CaBundle is { } caBundle ? new Conditions.KyvernoStringValue(caBundle) : null);
+                for (var h = 0; h < serviceCall.Headers.Count; h++)
+                {
+                    Value("Header" + h.ToString(CultureInfo.InvariantCulture), new Conditions.KyvernoStringValue(serviceCall.Headers[h].Value));
+                }
             }
 
             if (entry.JmesPath is { } expression)

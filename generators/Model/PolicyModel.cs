@@ -66,6 +66,7 @@ internal sealed record ContextEntryModel(string Name, string Source)
     public const string ConfigMapSource = "configMap";
     public const string ApiCallSource = "apiCall";
     public const string ImageRegistrySource = "imageRegistry";
+    public const string GlobalReferenceSource = "globalReference";
 
     public Conditions.KyvernoValue? Value { get; init; }
 
@@ -93,7 +94,19 @@ internal sealed record ContextEntryModel(string Name, string Source)
 
     /// <summary><c>imageRegistry.imageRegistryCredentials</c>.</summary>
     public RegistryCredentialsModel? RegistryCredentials { get; init; }
+
+    /// <summary><c>globalReference.name</c>: the GlobalContextEntry read, a template.</summary>
+    public Conditions.KyvernoTemplate? GlobalName { get; init; }
+
+    /// <summary><c>apiCall.service</c>: a call to a service outside the API server instead of <see cref="UrlPath"/>.</summary>
+    public ServiceCallModel? Service { get; init; }
 }
+
+/// <summary><c>apiCall.service</c>: the URL, the PEM CAs trusted for it (system roots when null) and headers, all templates.</summary>
+internal sealed record ServiceCallModel(Conditions.KyvernoTemplate Url, Conditions.KyvernoTemplate? CaBundle, EquatableArray<ServiceHeaderModel> Headers);
+
+/// <summary>One <c>apiCall.service.headers</c> item: a literal name and a value template.</summary>
+internal sealed record ServiceHeaderModel(string Key, Conditions.KyvernoTemplate Value);
 
 /// <summary>One <c>apiCall.data</c> item: a member of the POST body.</summary>
 internal sealed record ContextDataModel(string Key, Conditions.KyvernoValue Value);

@@ -25,6 +25,12 @@ internal static class ContextParser
     private static readonly string[] s_requestDataFields = ["key", "value"];
     private static readonly string[] s_imageRegistryFields = ["reference", "jmesPath", "imageRegistryCredentials"];
     private static readonly string[] s_registryCredentialFields = ["allowInsecureRegistry", "providers", "secrets"];
+    private static readonly string[] s_globalReferenceFields = ["name", "jmesPath"];
+    private static readonly string[] s_serviceFields = ["url", "caBundle", "headers"];
+    private static readonly string[] s_headerFields = ["key", "value"];
+
+    // RFC 9110 token characters: what an HTTP header name may be made of.
+    private static readonly Regex s_headerName = new("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", RegexOptions.CultureInvariant);
 
     // Kyverno adds entries under their name as a JMESPath field; names it fills itself cannot be replaced.
     private static readonly Regex s_name = new("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
@@ -91,7 +97,6 @@ internal static class ContextParser
             ok = false;
         }
 
-        entry.NotSupported("globalReference", "global context entries are not built");
         ContextEntryModel? model = null;
         if (entry.TakeMapping("variable", "Variable") is { } variable)
         {
@@ -111,6 +116,11 @@ internal static class ContextParser
         if (entry.TakeMapping("imageRegistry", "ImageRegistry") is { } imageRegistry)
         {
             model = ParseImageRegistry(imageRegistry, name?.Value ?? string.Empty, ref ok);
+        }
+
+        if (entry.TakeMapping("globalReference", "GlobalContextEntryReference") is { } globalReference)
+        {
+            model = ParseGlobalReference(globalReference, name?.Value ?? string.Empty, ref ok);
         }
 
         entry.RejectUnknown(s_entryFields);
@@ -155,17 +165,53 @@ internal static class ContextParser
         return new ContextEntryModel(name, ContextEntryModel.ConfigMapSource) { ConfigMapName = nameTemplate, ConfigMapNamespace = namespaceTemplate };
     }
 
+    private static ContextEntryModel? ParseGlobalReference(MappingReader reference, string name, ref bool ok)
+    {
+        var entryName = reference.TakeString("name");
+        KyvernoTemplate? template = null;
+        if (entryName is null)
+        {
+            reference.File.Report(DiagnosticDescriptors.MissingField, reference.Location, $"'{reference.Path}'", "name", "name: allowed-registries (a GlobalContextEntry)");
+            ok = false;
+        }
+        else
+        {
+            template = Template(reference, entryName, "name", ref ok);
+            if (template is not null && !template.HasVariables && entryName.Value.Contains("."))
+            {
+                // Kyverno reads 'entry.projection' as a projection of a kyverno.io/v2beta1 entry, computed by its controller.
+                reference.File.Report(DiagnosticDescriptors.NotSupportedYet, entryName.Location, reference.FieldPath("name"), "projections of global context entries ('entry.projection') are not built; name the entry and select with jmesPath");
+                ok = false;
+            }
+        }
+
+        var (jmesPath, jmesPathText, jmesPathHasVariables) = ParseJmesPath(reference, ref ok);
+        reference.RejectUnknown(s_globalReferenceFields);
+        return new ContextEntryModel(name, ContextEntryModel.GlobalReferenceSource) { GlobalName = template, JmesPath = jmesPath, JmesPathText = jmesPathText, JmesPathHasVariables = jmesPathHasVariables };
+    }
+
     private static ContextEntryModel? ParseApiCall(MappingReader apiCall, string name, ref bool ok)
     {
-        apiCall.NotSupported("service", "HTTPS calls to services outside the API server (url, caBundle, headers) are not built yet; read Kubernetes objects with urlPath");
         var urlPath = apiCall.TakeString("urlPath");
         if (urlPath is null && !apiCall.Has("service"))
         {
-            apiCall.File.Report(DiagnosticDescriptors.MissingField, apiCall.Location, $"'{apiCall.Path}'", "urlPath", "urlPath: \"/api/v1/namespaces/{{ request.namespace }}/configmaps/keys\"");
+            apiCall.File.Report(DiagnosticDescriptors.MissingField, apiCall.Location, $"'{apiCall.Path}'", "urlPath", "urlPath: \"/api/v1/namespaces/{{ request.namespace }}/configmaps/keys\" (or service: {url: https://…} for a service outside the API server)");
+            ok = false;
+        }
+        else if (urlPath is not null && apiCall.Has("service"))
+        {
+            // Kyverno would silently prefer urlPath and never call the service; an author who wrote both meant one of them.
+            apiCall.File.Report(DiagnosticDescriptors.ConflictingSettings, apiCall.KeyLocation("service"), apiCall.FieldPath("service"), "urlPath", "an apiCall reads either the API server (urlPath) or a service (service.url); remove one");
             ok = false;
         }
 
         var urlTemplate = urlPath is null ? null : Template(apiCall, urlPath, "urlPath", ref ok);
+        ServiceCallModel? service = null;
+        if (apiCall.TakeMapping("service", "ServiceCall") is { } serviceReader)
+        {
+            service = ParseService(serviceReader, ref ok);
+        }
+
         var method = "GET";
         if (apiCall.TakeString("method") is { } written)
         {
@@ -221,6 +267,7 @@ internal static class ContextParser
         return new ContextEntryModel(name, ContextEntryModel.ApiCallSource)
         {
             UrlPath = urlTemplate,
+            Service = service,
             Method = method,
             Data = data.ToEquatableArray(),
             JmesPath = jmesPath,
@@ -228,6 +275,116 @@ internal static class ContextParser
             JmesPathHasVariables = jmesPathHasVariables,
             Default = @default,
         };
+    }
+
+    private static ServiceCallModel? ParseService(MappingReader service, ref bool ok)
+    {
+        var file = service.File;
+        var url = service.TakeString("url");
+        KyvernoTemplate? urlTemplate = null;
+        if (url is null)
+        {
+            file.Report(DiagnosticDescriptors.MissingField, service.Location, $"'{service.Path}'", "url", "url: https://scanner.security.svc/check");
+            ok = false;
+        }
+        else
+        {
+            urlTemplate = Template(service, url, "url", ref ok);
+            if (urlTemplate is not null && UrlProblem(urlTemplate) is { } problem)
+            {
+                file.Report(DiagnosticDescriptors.InvalidUrl, url.Location, url.Value, service.FieldPath("url"), problem);
+                ok = false;
+            }
+        }
+
+        KyvernoTemplate? caBundle = null;
+        if (service.TakeString("caBundle") is { } ca)
+        {
+            caBundle = Template(service, ca, "caBundle", ref ok);
+            if (caBundle is not null && !caBundle.HasVariables)
+            {
+                // A literal bundle is checked now, so that a truncated paste fails the build rather than every call.
+                var parsed = Validation.CertificateReader.ReadAll(ca.Value, out var error);
+                if (parsed is null)
+                {
+                    file.Report(DiagnosticDescriptors.InvalidCertificate, ca.Location, service.FieldPath("caBundle"), error ?? "no PEM certificate found");
+                    ok = false;
+                }
+            }
+        }
+
+        var headers = new List<ServiceHeaderModel>();
+        foreach (var (item, _) in service.TakeMappingList("headers", "HTTPHeader", "'- key: Authorization' with value") ?? [])
+        {
+            var key = item.TakeString("key");
+            var value = item.TakeString("value");
+            if (key is null)
+            {
+                file.Report(DiagnosticDescriptors.MissingField, item.Location, $"'{item.Path}'", "key", "key: Authorization");
+                ok = false;
+            }
+            else if (!s_headerName.IsMatch(key.Value))
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, key.Location, key.Value, "HTTP header name", "write the name alone (letters, digits and '-'), without variables, spaces or ':'");
+                ok = false;
+            }
+
+            if (value is null)
+            {
+                file.Report(DiagnosticDescriptors.MissingField, item.Location, $"'{item.Path}'", "value", "value: \"Bearer {{ token.data.value }}\"");
+                ok = false;
+            }
+
+            var valueTemplate = value is null ? null : Template(item, value, "value", ref ok);
+            if (key is not null && valueTemplate is not null)
+            {
+                headers.Add(new ServiceHeaderModel(key.Value, valueTemplate));
+            }
+
+            item.RejectUnknown(s_headerFields);
+        }
+
+        service.RejectUnknown(s_serviceFields);
+        return urlTemplate is null ? null : new ServiceCallModel(urlTemplate, caBundle, headers.ToEquatableArray());
+    }
+
+    /// <summary>
+    /// Why a service URL cannot be called, or null. A literal URL must be absolute http(s) with a host; one with variables
+    /// is checked at admission, but the text before its first variable must not name another scheme.
+    /// </summary>
+    private static string? UrlProblem(KyvernoTemplate url)
+    {
+        var prefix = new System.Text.StringBuilder();
+        foreach (var part in url.Parts)
+        {
+            if (part.IsVariable)
+            {
+                break;
+            }
+
+            prefix.Append(part.Literal);
+        }
+
+        var text = prefix.ToString();
+        if (url.HasVariables)
+        {
+            var scheme = text.IndexOf("://", StringComparison.Ordinal);
+            return scheme < 0 || text.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || text.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+                ? null
+                : $"the scheme '{text.Substring(0, scheme)}' is not http or https";
+        }
+
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
+        {
+            return "it is not an absolute URL";
+        }
+
+        if (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp)
+        {
+            return $"the scheme '{uri.Scheme}' is not http or https";
+        }
+
+        return uri.UserInfo.Length > 0 ? "credentials in the URL would be logged with it; send them in a header" : null;
     }
 
     private static ContextEntryModel? ParseImageRegistry(MappingReader imageRegistry, string name, ref bool ok)

@@ -22,7 +22,9 @@ public sealed class AdmissionEngine(
     IContextDataSource? contextData = null,
     IRoleBindingSource? roleBindings = null,
     RequestExclusions? exclusions = null,
-    IImageDataSource? imageData = null)
+    IImageDataSource? imageData = null,
+    IServiceCallSource? services = null,
+    IGlobalContextSource? globalContext = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -47,6 +49,12 @@ public sealed class AdmissionEngine(
     // Built once: a review visits only the rules that could match its kind and namespace, so its cost follows the
     // policies that apply to it rather than every compiled policy (issue 8).
     private readonly RuleIndex _rules = new(policies);
+
+    private ContextSources? _contextSources;
+
+    // Made on first use: a field initializer cannot name the instance method that scopes image data credentials.
+    private ContextSources ContextSourcesForRules =>
+        _contextSources ??= new(contextData, services, globalContext, _imageData, ImageDataScopeAsync);
 
     public Task<AdmissionResponse> MutateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
         DecideAsync(request, mutate: true, outcomes: null, cancellationToken);
@@ -381,7 +389,7 @@ public sealed class AdmissionEngine(
         timeout.CancelAfter(ContextLoadTimeout);
         try
         {
-            var values = await ContextLoader.LoadAsync(rule.Context, ConditionDocument.AdmissionDataFor(context, rule.Autogen), policy.Namespace, contextData, verifier.Conditions, timeout.Token, _imageData, ImageDataScopeAsync).ConfigureAwait(false);
+            var values = await ContextLoader.LoadAsync(rule.Context, ConditionDocument.AdmissionDataFor(context, rule.Autogen), policy.Namespace, ContextSourcesForRules, verifier.Conditions, timeout.Token).ConfigureAwait(false);
             var json = Conditions.JmesValue.FromObject(values).ToJsonString();
             var fingerprint = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(json)), 0, 16);
             context.RuleContext[rule] = (values, fingerprint);

@@ -38,19 +38,45 @@ public sealed class ConfigMapContextEntry(string name, JmesFunc configMapName, J
     public JmesFunc? Namespace { get; } = @namespace;
 }
 
+/// <summary>
+/// <c>globalReference</c>: the data of the GlobalContextEntry named <see cref="EntryName"/> (for a
+/// <c>kubernetesResource</c> entry the list of its objects, for an <c>apiCall</c> entry the call's answer), with
+/// <c>jmesPath</c> applied.
+/// </summary>
+public sealed class GlobalReferenceContextEntry(string name, JmesFunc entryName, JmesFunc? jmesPath = null, ContextJmesFunc? jmesPathWithVariables = null) : ContextEntryDefinition(name)
+{
+    public JmesFunc EntryName { get; } = entryName;
+
+    public JmesFunc? JmesPath { get; } = jmesPath;
+
+    public ContextJmesFunc? JmesPathWithVariables { get; } = jmesPathWithVariables;
+}
+
 /// <summary>One member of an <c>apiCall</c> POST body.</summary>
 public sealed record ApiCallData(string Key, JmesFunc Value);
 
+/// <summary>One <c>apiCall.service.headers</c> item: the header's name and its value template.</summary>
+public sealed record ServiceHeader(string Key, JmesFunc Value);
+
+/// <summary><c>apiCall.service</c>: the URL, the PEM CAs trusted for it (the system's when null) and headers, all templates.</summary>
+public sealed record ServiceCallDefinition(JmesFunc Url, JmesFunc? CaBundle = null, ImmutableArray<ServiceHeader> Headers = default)
+{
+    public ImmutableArray<ServiceHeader> Headers { get; } = Headers.IsDefault ? [] : Headers;
+}
+
 /// <summary>
-/// <c>apiCall</c>: a GET (or a POST with <c>data</c>) of <c>urlPath</c> on the Kubernetes API server, <c>jmesPath</c> applied
-/// to the answer; <c>default</c> instead of the answer when the call fails.
+/// <c>apiCall</c>: a GET (or a POST with <c>data</c>) of <c>urlPath</c> on the Kubernetes API server, or of
+/// <c>service.url</c> on a service outside it; <c>jmesPath</c> applied to the answer; <c>default</c> instead of the answer
+/// when the call fails. Exactly one of <paramref name="urlPath"/> and <paramref name="service"/> is given.
 /// </summary>
-public sealed class ApiCallContextEntry(string name, JmesFunc urlPath, string method, ImmutableArray<ApiCallData> data = default, JmesFunc? jmesPath = null, JmesFunc? @default = null, ContextJmesFunc? jmesPathWithVariables = null)
+public sealed class ApiCallContextEntry(string name, JmesFunc? urlPath, string method, ImmutableArray<ApiCallData> data = default, JmesFunc? jmesPath = null, JmesFunc? @default = null, ServiceCallDefinition? service = null, ContextJmesFunc? jmesPathWithVariables = null)
     : ContextEntryDefinition(name)
 {
-    public ContextJmesFunc? JmesPathWithVariables { get; } = jmesPathWithVariables;
+    public JmesFunc? UrlPath { get; } = urlPath;
 
-    public JmesFunc UrlPath { get; } = urlPath;
+    public ServiceCallDefinition? Service { get; } = service;
+
+    public ContextJmesFunc? JmesPathWithVariables { get; } = jmesPathWithVariables;
 
     public string Method { get; } = method;
 
@@ -98,6 +124,36 @@ public interface IContextDataSource
     ValueTask<JsonElement> CallAsync(string method, string path, string? body, CancellationToken cancellationToken);
 }
 
+/// <summary>One call to a service outside the API server, its variables substituted.</summary>
+public sealed record ServiceCallRequest(string Method, Uri Url, string? CaBundle, IReadOnlyList<KeyValuePair<string, string>> Headers, string? Body);
+
+/// <summary>Where <c>apiCall.service</c> entries are sent: HTTP(S) to the named service, never with the webhook's own credentials.</summary>
+public interface IServiceCallSource
+{
+    /// <summary>The JSON answer. Throws <see cref="ContextDataException"/>.</summary>
+    ValueTask<JsonElement> CallAsync(ServiceCallRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>Where <c>globalReference</c> entries read from: GlobalContextEntry resources and the data they name.</summary>
+public interface IGlobalContextSource
+{
+    /// <summary>The entry's data. Throws <see cref="ContextDataException"/>.</summary>
+    ValueTask<JsonElement> GetAsync(string entryName, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// What context entries read from: the Kubernetes API (ConfigMaps, urlPath calls), services (service calls), global
+/// context entries and registries (image data).
+/// </summary>
+/// <param name="RegistryScope">The credentials an <c>imageRegistry</c> entry reads with (from its
+/// <c>imageRegistryCredentials</c>, null when it has none); without it the caller's scope is used.</param>
+public sealed record ContextSources(
+    IContextDataSource? Kubernetes,
+    IServiceCallSource? Services = null,
+    IGlobalContextSource? Global = null,
+    IImageDataSource? Images = null,
+    Func<RegistryCredentialsDefinition?, CancellationToken, Task<Registry.RegistryCredentialScope.Scope?>>? RegistryScope = null);
+
 /// <summary>
 /// A context read failed. <see cref="IsTransient"/> when the API server could not be asked or answered with an error
 /// (decided by failurePolicy); otherwise the object is missing or the answer unusable, which fails the rule.
@@ -119,7 +175,7 @@ public static class ContextLoader
     /// <paramref name="registryScope"/> gives the credentials an <c>imageRegistry</c> entry reads with (its
     /// <c>imageRegistryCredentials</c>, null when it has none); without it the caller's scope is used.
     /// </summary>
-    public static async Task<JmesObject> LoadAsync(
+    public static Task<JmesObject> LoadAsync(
         ImmutableArray<ContextEntryDefinition> entries,
         JmesObject admission,
         string? policyNamespace,
@@ -127,8 +183,20 @@ public static class ContextLoader
         JmesContext jmes,
         CancellationToken cancellationToken,
         IImageDataSource? images = null,
-        Func<RegistryCredentialsDefinition?, CancellationToken, Task<Registry.RegistryCredentialScope.Scope?>>? registryScope = null)
+        Func<RegistryCredentialsDefinition?, CancellationToken, Task<Registry.RegistryCredentialScope.Scope?>>? registryScope = null) =>
+        LoadAsync(entries, admission, policyNamespace, new ContextSources(source, Images: images, RegistryScope: registryScope), jmes, cancellationToken);
+
+    /// <inheritdoc cref="LoadAsync(ImmutableArray{ContextEntryDefinition}, JmesObject, string?, IContextDataSource?, JmesContext, CancellationToken, IImageDataSource?, Func{RegistryCredentialsDefinition?, CancellationToken, Task{Registry.RegistryCredentialScope.Scope?}}?)"/>
+    public static async Task<JmesObject> LoadAsync(
+        ImmutableArray<ContextEntryDefinition> entries,
+        JmesObject admission,
+        string? policyNamespace,
+        ContextSources sources,
+        JmesContext jmes,
+        CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(sources);
+        var source = sources.Kubernetes;
         ArgumentNullException.ThrowIfNull(admission);
         ArgumentNullException.ThrowIfNull(jmes);
         var values = new JmesObject(entries.Length);
@@ -146,8 +214,10 @@ public static class ContextLoader
             {
                 VariableContextEntry variable => LoadVariable(variable, data, jmes),
                 ConfigMapContextEntry configMap => await LoadConfigMapAsync(configMap, data, policyNamespace, source, jmes, cancellationToken).ConfigureAwait(false),
+                GlobalReferenceContextEntry global => await LoadGlobalReferenceAsync(global, data, sources.Global, jmes, cancellationToken).ConfigureAwait(false),
+                ApiCallContextEntry { Service: { } service } apiCall => await LoadServiceCallAsync(apiCall, service, data, sources.Services, jmes, cancellationToken).ConfigureAwait(false),
                 ApiCallContextEntry apiCall => await LoadApiCallAsync(apiCall, data, policyNamespace, source, jmes, cancellationToken).ConfigureAwait(false),
-                ImageRegistryContextEntry image => await LoadImageDataAsync(image, data, images, registryScope, jmes, cancellationToken).ConfigureAwait(false),
+                ImageRegistryContextEntry image => await LoadImageDataAsync(image, data, sources.Images, sources.RegistryScope, jmes, cancellationToken).ConfigureAwait(false),
                 _ => throw new ContextDataException($"context entry {entry.Name} has an unknown source", isTransient: false),
             };
 
@@ -239,18 +309,8 @@ public static class ContextLoader
 
     private static async Task<JmesValue> LoadApiCallAsync(ApiCallContextEntry entry, JmesValue root, string? policyNamespace, IContextDataSource? source, JmesContext jmes, CancellationToken cancellationToken)
     {
-        var path = Text(entry.Name, "apiCall.urlPath", entry.UrlPath, root, jmes);
-        string? body = null;
-        if (entry.Method == "POST")
-        {
-            var members = new JmesObject(entry.Data.Length);
-            foreach (var item in entry.Data)
-            {
-                members.Set(item.Key, Substitute(entry.Name, "apiCall.data", item.Value, root, jmes));
-            }
-
-            body = JmesValue.FromObject(members).ToJsonString();
-        }
+        var path = Text(entry.Name, "apiCall.urlPath", entry.UrlPath ?? throw new ContextDataException($"context entry {entry.Name} has no urlPath", isTransient: false), root, jmes);
+        var body = Body(entry, root, jmes);
 
         JsonElement answer;
         try
@@ -284,6 +344,108 @@ public static class ContextLoader
             throw new ContextDataException($"failed to fetch data for APICall: failed to {entry.Method} resource with raw url: {path}: {e.Message}", e.IsTransient, e);
         }
 
+        return Transform(entry, answer, root, jmes);
+    }
+
+    private static async Task<JmesValue> LoadServiceCallAsync(ApiCallContextEntry entry, ServiceCallDefinition service, JmesValue root, IServiceCallSource? services, JmesContext jmes, CancellationToken cancellationToken)
+    {
+        // Kyverno substitutes every field of the call (url, caBundle, headers, data) before it is made.
+        var url = Text(entry.Name, "apiCall.service.url", service.Url, root, jmes);
+        var caBundle = service.CaBundle is null ? null : Text(entry.Name, "apiCall.service.caBundle", service.CaBundle, root, jmes);
+        var headers = new List<KeyValuePair<string, string>>(service.Headers.Length);
+        foreach (var header in service.Headers)
+        {
+            headers.Add(KeyValuePair.Create(header.Key, Text(entry.Name, "apiCall.service.headers." + header.Key, header.Value, root, jmes)));
+        }
+
+        var body = Body(entry, root, jmes);
+        JsonElement answer;
+        try
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp) || uri.Host.Length == 0)
+            {
+                throw new ContextDataException($"the service URL \"{url}\" is not an absolute http or https URL", isTransient: false);
+            }
+
+            if (services is null)
+            {
+                throw new ContextDataException("no service caller is configured", isTransient: false);
+            }
+
+            answer = await services.CallAsync(new ServiceCallRequest(entry.Method, uri, caBundle, headers, body), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContextDataException e)
+        {
+            if (entry.Default is not null)
+            {
+                return Substitute(entry.Name, "apiCall.default", entry.Default, root, jmes);
+            }
+
+            throw new ContextDataException($"failed to fetch data for APICall {entry.Name}: {e.Message}", e.IsTransient, e);
+        }
+
+        return Transform(entry, answer, root, jmes);
+    }
+
+    private static async Task<JmesValue> LoadGlobalReferenceAsync(GlobalReferenceContextEntry entry, JmesValue root, IGlobalContextSource? source, JmesContext jmes, CancellationToken cancellationToken)
+    {
+        var name = Text(entry.Name, "globalReference.name", entry.EntryName, root, jmes);
+        JsonElement data;
+        try
+        {
+            if (name.Contains('.', StringComparison.Ordinal))
+            {
+                throw new ContextDataException($"failed to fetch entry key={name[..name.IndexOf('.', StringComparison.Ordinal)]}: projections are not built", isTransient: false);
+            }
+
+            if (source is null)
+            {
+                throw new ContextDataException($"failed to fetch entry key={name}: no Kubernetes API is configured", isTransient: false);
+            }
+
+            data = await source.GetAsync(name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContextDataException e)
+        {
+            // Kyverno's global context loader words every failure this way.
+            throw new ContextDataException($"failed to marshal APICall data for context entry {entry.Name}: {e.Message}", e.IsTransient, e);
+        }
+
+        var value = JmesValue.FromJson(data);
+        if (entry.JmesPath is null && entry.JmesPathWithVariables is null)
+        {
+            return value;
+        }
+
+        try
+        {
+            return Present(ApplyJmesPath(entry.Name, entry.JmesPath, entry.JmesPathWithVariables, value, root, jmes)) ?? JmesValue.Null;
+        }
+        catch (JmesPathException e)
+        {
+            throw new ContextDataException($"failed to marshal APICall data for context entry {entry.Name}: failed to apply JMESPath for context entry {entry.Name}: {e.Message}", isTransient: false, e);
+        }
+    }
+
+    /// <summary>The POST body: <c>data</c> as one JSON object, each value substituted; null for a GET.</summary>
+    private static string? Body(ApiCallContextEntry entry, JmesValue root, JmesContext jmes)
+    {
+        if (entry.Method != "POST")
+        {
+            return null;
+        }
+
+        var members = new JmesObject(entry.Data.Length);
+        foreach (var item in entry.Data)
+        {
+            members.Set(item.Key, Substitute(entry.Name, "apiCall.data", item.Value, root, jmes));
+        }
+
+        return JmesValue.FromObject(members).ToJsonString();
+    }
+
+    private static JmesValue Transform(ApiCallContextEntry entry, JsonElement answer, JmesValue root, JmesContext jmes)
+    {
         var result = JmesValue.FromJson(answer);
         if (entry.JmesPath is null && entry.JmesPathWithVariables is null)
         {

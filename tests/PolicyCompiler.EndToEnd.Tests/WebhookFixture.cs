@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using PolicyCompiler.EndToEnd.Tests.Infrastructure;
+using PolicyCompiler.Tests.Shared;
 
 namespace PolicyCompiler.EndToEnd.Tests;
 
@@ -115,11 +116,23 @@ public sealed class WebhookFixture : IAsyncLifetime
 
     public PushedImage RbacSignedImage { get; private set; } = null!;
 
+    /// <summary>The HTTPS service that <see cref="ServiceContextAdmissionTests"/>' rule context asks (started before the policies are written: its address and CA are in them).</summary>
+    public TestHttpsService DecisionService { get; private set; } = null!;
+
+    /// <summary>e2e/svc-app:v1, unsigned, under the policy whose preconditions read <see cref="DecisionService"/>.</summary>
+    public PushedImage ServiceContextImage { get; private set; } = null!;
+
+    /// <summary>e2e/gctx-app:v1, unsigned, under the policy whose preconditions read a GlobalContextEntry.</summary>
+    public PushedImage GlobalContextImage { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         try
         {
             var policies = Work.CreateSubdirectory("policies");
+            DecisionService = await TestHttpsService.StartAsync();
+            DecisionService.Answer = ServiceContextAdmissionTests.Decide;
+            PolicyTemplate.Write(policies, ServiceContextAdmissionTests.PolicyName, ServiceContextAdmissionTests.Policy(DecisionService.Address, DecisionService.CaPem, Signer.PublicKeyPem));
             PolicyTemplate.Write(policies, PolicyName, PolicyTemplate.CheckImage(PolicyName, RuleName, [ImageReferencePattern], Signer.PublicKeyPem, ignoreTlog: true));
             PolicyTemplate.Write(policies, TlogPolicyName, PolicyTemplate.CheckImage(TlogPolicyName, RuleName, [TlogImagePattern], Signer.PublicKeyPem));
             foreach (var (name, yaml) in KeylessImages.Policies(Sigstore))
@@ -138,6 +151,11 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, NamespaceSelectorAdmissionTests.PolicyName, NamespaceSelectorAdmissionTests.Policy(Signer.PublicKeyPem));
             PolicyTemplate.Write(policies, ContextAdmissionTests.PolicyName, ContextAdmissionTests.Policy());
             KubernetesApi.Objects[ContextAdmissionTests.ConfigMapPath] = ContextAdmissionTests.ConfigMap(Signer.PublicKeyPem);
+            PolicyTemplate.Write(policies, GlobalContextAdmissionTests.PolicyName, GlobalContextAdmissionTests.Policy(Signer.PublicKeyPem));
+            foreach (var (path, json) in GlobalContextAdmissionTests.ApiObjects())
+            {
+                KubernetesApi.Objects[path] = json;
+            }
             PolicyTemplate.Write(policies, RbacAdmissionTests.PolicyName, RbacAdmissionTests.Policy(Signer.PublicKeyPem));
             PolicyTemplate.Write(policies, ImageDataAdmissionTests.PolicyName, ImageDataAdmissionTests.Policy(Signer.PublicKeyPem));
             foreach (var (name, yaml) in Attached.Policies(Signer.PublicKeyPem))
@@ -184,6 +202,8 @@ public sealed class WebhookFixture : IAsyncLifetime
                 await Signer.SignAsync(Registry, ImageDataRootSignedImage);
                 ImageDataNonRootImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/imgdata-app", "v1", user: "65532:65532");
                 await Notary.PushAsync(Registry, images);
+                ServiceContextImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/svc-app", "v1");
+                GlobalContextImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/gctx-app", "v1");
             }
             catch (Exception e)
             {
@@ -202,7 +222,7 @@ public sealed class WebhookFixture : IAsyncLifetime
 
             registryFailure?.Throw();
 
-            _host = await WebhookHost.StartAsync(Published, Certificate, Work.Path, [Registry.Host], [.. NamespaceSelectorAdmissionTests.HostArguments, "--Kubernetes:ApiServer=" + KubernetesApi.Address]);
+            _host = await WebhookHost.StartAsync(Published, Certificate, Work.Path, [Registry.Host], [.. NamespaceSelectorAdmissionTests.HostArguments, "--Kubernetes:ApiServer=" + KubernetesApi.Address, "--Context:ServiceAllowlist:0=" + new Uri(DecisionService.Address, "/decide")]);
             Admission = new AdmissionClient(Host.Client);
         }
         catch
@@ -216,9 +236,14 @@ public sealed class WebhookFixture : IAsyncLifetime
     public string Describe() =>
         (_host?.Describe() ?? "webhook not started") + "\n" + (_registry?.Describe() ?? "registry not started");
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
         _host?.Dispose();
+        if (DecisionService is not null)
+        {
+            await DecisionService.DisposeAsync();
+        }
+
         _registry?.Dispose();
         KubernetesApi.Dispose();
         Signer.Dispose();
@@ -229,7 +254,6 @@ public sealed class WebhookFixture : IAsyncLifetime
         Notary.Dispose();
         Certificate.Dispose();
         Work.Dispose();
-        return Task.CompletedTask;
     }
 }
 

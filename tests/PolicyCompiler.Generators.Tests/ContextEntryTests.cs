@@ -220,7 +220,7 @@ public sealed class ContextEntryTests
 
         var diagnostic = run.Single("PC0025");
         DiagnosticAssert.At(diagnostic, File, 14, 15);
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0]' names no source. Give exactly one of variable, configMap or apiCall.");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0]' names no source. Give exactly one of variable, configMap, apiCall or globalReference.");
     }
 
     [Fact]
@@ -496,18 +496,252 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
-    public void Api_calls_to_external_services_are_not_built_yet()
+    public void Service_call_compiles_to_an_api_call_with_its_service()
+    {
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: scan
+                    apiCall:
+                      method: POST
+                      service:
+                        url: "https://scanner.security.svc/check?ns={{ request.namespace }}"
+                        headers:
+                        - key: X-Api-Key
+                          value: "{{ request.namespace }}-key"
+                      data:
+                      - key: images
+                        value: "{{ images }}"
+                      jmesPath: verdict
+                      default: {allowed: true}
+            """))));
+
+        var call = Assert.IsType<ApiCallContextEntry>(Assert.Single(policy.Rules[0].Context));
+        Assert.Null(call.UrlPath);
+        Assert.Equal("POST", call.Method);
+        Assert.NotNull(call.Service);
+        Assert.Null(call.Service.CaBundle);
+        Assert.Equal("X-Api-Key", Assert.Single(call.Service.Headers).Key);
+        Assert.Equal("images", Assert.Single(call.Data).Key);
+        Assert.NotNull(call.JmesPath);
+        Assert.NotNull(call.Default);
+    }
+
+    /// <summary>A policy whose rule applies only when the service answers <c>{"enforce": true}</c> for the request's namespace.</summary>
+    private static string ServicePolicy(Uri service, string caPem)
+    {
+        var ca = string.Join("\n", caPem.TrimEnd().Split('\n').Select(line => "                      " + line));
+        return Policy($$$"""
+                  - name: scan
+                    apiCall:
+                      service:
+                        url: "{{{service}}}decide?namespace={{ request.namespace }}"
+                        caBundle: |
+            {{{ca}}}
+                        headers:
+                        - key: X-Team
+                          value: "{{ request.namespace }}"
+                      jmesPath: enforce
+            """, """
+                  preconditions:
+                    all:
+                    - key: "{{ scan }}"
+                      operator: Equals
+                      value: true
+            """);
+    }
+
+    [Fact]
+    public async Task Preconditions_read_the_answer_of_a_service_over_https()
+    {
+        await using var service = await PolicyCompiler.Tests.Shared.TestHttpsService.StartAsync();
+        service.Answer = r => new PolicyCompiler.Tests.Shared.ServiceAnswer(200, r.PathAndQuery.EndsWith("=payments", StringComparison.Ordinal) ? """{"enforce":true}""" : """{"enforce":false}""");
+        using var caller = new PolicyCompiler.Runtime.Services.ServiceCaller();
+        var engine = new AdmissionEngine(
+            Load(("policy.yaml", ServicePolicy(service.Address, service.CaPem))),
+            new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
+            services: caller);
+
+        var payments = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
+        var web = await engine.ValidateAsync(Pod("web"), CancellationToken.None);
+
+        Assert.False(payments.Allowed);
+        Assert.Contains("missing digest for registry.invalid/org/app:v1", payments.Status!.Message, StringComparison.Ordinal);
+        Assert.True(web.Allowed, web.Status?.Message);
+        Assert.Equal(["/decide?namespace=payments", "/decide?namespace=web"], service.Requests.Select(r => r.PathAndQuery).Order(StringComparer.Ordinal));
+        Assert.All(service.Requests, r => Assert.Equal(r.PathAndQuery[(r.PathAndQuery.IndexOf('=') + 1)..], r.Headers["X-Team"]));
+    }
+
+    [Fact]
+    public void Global_reference_compiles_to_its_runtime_definition()
+    {
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: deployments
+                    globalReference:
+                      name: "deployments-{{ request.namespace }}"
+                      jmesPath: "[].metadata.name"
+            """))));
+
+        var entry = Assert.IsType<GlobalReferenceContextEntry>(Assert.Single(policy.Rules[0].Context));
+        Assert.Equal("deployments", entry.Name);
+        var admission = PolicyCompiler.Runtime.Conditions.JmesValue.ParseJson("""{"request":{"namespace":"team-a"}}""");
+        Assert.Equal("\"deployments-team-a\"", entry.EntryName(admission, new PolicyCompiler.Runtime.Conditions.JmesContext()).ToJsonString());
+        Assert.NotNull(entry.JmesPath);
+    }
+
+    [Fact]
+    public void Global_reference_without_a_name_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: deployments
+                    globalReference:
+                      jmesPath: "[].metadata.name"
+            """));
+
+        var diagnostic = run.Single("PC0004");
+        DiagnosticAssert.At(diagnostic, File, 16, 11);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].globalReference' requires 'name'");
+    }
+
+    [Fact]
+    public void Global_reference_projections_are_not_built_yet()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: deployments
+                    globalReference:
+                      name: deployments.names
+            """));
+
+        var diagnostic = run.Single("PC0099");
+        DiagnosticAssert.At(diagnostic, File, 16, 17);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].globalReference.name' is valid Kyverno but PolicyCompiler does not compile it yet (projections of global context entries ('entry.projection') are not built");
+    }
+
+    [Fact]
+    public void Global_reference_beside_another_source_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: deployments
+                    globalReference:
+                      name: deployments
+                    variable:
+                      value: x
+            """));
+
+        var diagnostic = run.Single("PC0025");
+        DiagnosticAssert.At(diagnostic, File, 14, 15);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0]' names variable and globalReference. Give exactly one of variable, configMap, apiCall or globalReference.");
+    }
+
+    [Fact]
+    public void Service_and_url_path_together_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: scan
+                    apiCall:
+                      urlPath: /api/v1/namespaces
+                      service:
+                        url: https://scanner.example.com/check
+            """));
+
+        var diagnostic = run.Single("PC0024");
+        DiagnosticAssert.At(diagnostic, File, 17, 11);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].apiCall.service' cannot be combined with 'urlPath': an apiCall reads either the API server (urlPath) or a service (service.url); remove one.");
+    }
+
+    [Fact]
+    public void Api_call_without_url_path_or_service_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: scan
+                    apiCall:
+                      jmesPath: items
+            """));
+
+        var diagnostic = run.Single("PC0004");
+        DiagnosticAssert.At(diagnostic, File, 16, 11);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].apiCall' requires 'urlPath'. Add it, for example: urlPath: \"/api/v1/namespaces/{{ request.namespace }}/configmaps/keys\" (or service: {url: https://…} for a service outside the API server)");
+    }
+
+    [Theory]
+    [InlineData("scanner.example.com/check", "it is not an absolute URL")]
+    [InlineData("ftp://scanner.example.com/check", "the scheme 'ftp' is not http or https")]
+    [InlineData("\"ftp://scanner/{{ request.namespace }}\"", "the scheme 'ftp' is not http or https")]
+    [InlineData("https://user:secret@scanner.example.com/check", "credentials in the URL would be logged with it; send them in a header")]
+    public void PC0027_service_url_that_cannot_be_called_is_a_build_error_at_the_value(string url, string problem)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy($$"""
+                  - name: scan
+                    apiCall:
+                      service:
+                        url: {{url}}
+            """));
+
+        var diagnostic = run.Single("PC0027");
+        DiagnosticAssert.At(diagnostic, File, 17, 18);
+        DiagnosticAssert.MessageContains(diagnostic, $"cannot be used as 'spec.rules[0].context[0].apiCall.service.url': {problem}. Write an absolute http:// or https:// URL");
+    }
+
+    [Fact]
+    public void Service_url_with_a_variable_host_is_checked_at_admission()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: scan
+                    apiCall:
+                      service:
+                        url: "{{ request.object.metadata.annotations.scanner }}/check"
+            """));
+
+        Assert.Empty(run.GeneratorDiagnostics);
+    }
+
+    [Fact]
+    public void Ca_bundle_that_is_not_pem_is_a_build_error_at_the_value()
     {
         var run = GeneratorHarness.Run("policy.yaml", Policy("""
                   - name: scan
                     apiCall:
                       service:
                         url: https://scanner.example.com/check
+                        caBundle: not a certificate
             """));
 
-        var diagnostic = run.Single("PC0099");
-        DiagnosticAssert.At(diagnostic, File, 16, 11);
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].apiCall.service' is valid Kyverno but PolicyCompiler does not compile it yet (HTTPS calls to services outside the API server (url, caBundle, headers) are not built yet");
+        var diagnostic = run.Single("PC0018");
+        DiagnosticAssert.At(diagnostic, File, 18, 23);
+        DiagnosticAssert.MessageContains(diagnostic, "The certificate in 'spec.rules[0].context[0].apiCall.service.caBundle' cannot be used");
+    }
+
+    [Fact]
+    public void Header_name_that_is_not_a_token_is_a_build_error_at_the_key()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: scan
+                    apiCall:
+                      service:
+                        url: https://scanner.example.com/check
+                        headers:
+                        - key: "X Api: Key"
+                          value: secret
+            """));
+
+        var diagnostic = run.Single("PC0015");
+        DiagnosticAssert.At(diagnostic, File, 19, 20);
+        DiagnosticAssert.MessageContains(diagnostic, "'X Api: Key' is not a valid HTTP header name: write the name alone (letters, digits and '-'), without variables, spaces or ':'.");
+    }
+
+    [Fact]
+    public void Header_without_a_value_is_a_build_error()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: scan
+                    apiCall:
+                      service:
+                        url: https://scanner.example.com/check
+                        headers:
+                        - key: X-Api-Key
+            """));
+
+        var diagnostic = run.Single("PC0004");
+        DiagnosticAssert.At(diagnostic, File, 19, 15);
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].apiCall.service.headers[0]' requires 'value'");
     }
 
     [Fact]
