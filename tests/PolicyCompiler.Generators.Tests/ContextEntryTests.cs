@@ -588,6 +588,42 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
+    public async Task Global_reference_jmesPath_with_variables_reads_the_rule_context_over_the_entry_data()
+    {
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: deployments
+                    globalReference:
+                      name: deployments
+                      jmesPath: "[?metadata.namespace == '{{ request.namespace }}'].metadata.name"
+            """))));
+        var entry = Assert.IsType<GlobalReferenceContextEntry>(Assert.Single(policy.Rules[0].Context));
+        Assert.Null(entry.JmesPath);
+        Assert.NotNull(entry.JmesPathWithVariables);
+
+        var global = new ListedGlobalContext("""[{"metadata":{"name":"web","namespace":"team-a"}},{"metadata":{"name":"db","namespace":"team-b"}}]""");
+        var sources = new ContextSources(null, Global: global);
+        var context = new PolicyCompiler.Runtime.Conditions.JmesContext();
+
+        var teamA = await ContextLoader.LoadAsync(policy.Rules[0].Context, Admission(new { @namespace = "team-a" }), null, sources, context, CancellationToken.None);
+        Assert.True(teamA.TryGetValue("deployments", out var names));
+        Assert.Equal("""["web"]""", names.ToJsonString());
+
+        // A variable that does not resolve fails the entry, as Kyverno's substitution of the jmesPath would.
+        var missing = await Assert.ThrowsAsync<ContextDataException>(() => ContextLoader.LoadAsync(policy.Rules[0].Context, Admission(new { }), null, sources, context, CancellationToken.None));
+        Assert.Contains("failed to substitute variables in context entry deployments jmesPath", missing.Message, StringComparison.Ordinal);
+
+        static PolicyCompiler.Runtime.Conditions.JmesObject Admission(object request) =>
+            new PolicyCompiler.Runtime.Conditions.JmesObject(1).Set("request", PolicyCompiler.Runtime.Conditions.JmesValue.ParseJson(JsonSerializer.Serialize(request)));
+    }
+
+    /// <summary>A stand-in for the GlobalContextEntry reader: every entry name gives the same listed objects.</summary>
+    private sealed class ListedGlobalContext(string json) : IGlobalContextSource
+    {
+        public ValueTask<System.Text.Json.JsonElement> GetAsync(string entryName, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(System.Text.Json.JsonDocument.Parse(json).RootElement.Clone());
+    }
+
+    [Fact]
     public void Global_reference_without_a_name_is_a_build_error()
     {
         var run = GeneratorHarness.Run("policy.yaml", Policy("""
