@@ -70,28 +70,10 @@ internal sealed class JmesEmitter
     {
         var emitter = new JmesEmitter("__" + methodName + "_", holeMode).WithDialect(dialect);
         var expression = emitter.EmitExpression(node, "input", "input", "context");
-        var writer = new SourceWriter();
-        foreach (var field in emitter.Fields)
-        {
-            writer.WriteLine(field);
-        }
-
-        if (emitter.Fields.Count > 0)
-        {
-            writer.WriteLine();
-        }
-
-        writer.WriteLine($"/// <summary>JMESPath <c>{XmlEscape(CSharp.CommentSafe(expressionText))}</c>.</summary>");
-        writer.WriteLine($"{accessibility} static JmesValue {methodName}(JmesValue input, JmesContext context)");
-        writer.OpenBrace();
-        foreach (var statement in emitter.Statements)
-        {
-            writer.WriteLine(statement);
-        }
-
-        writer.WriteLine($"return {expression};");
-        writer.CloseBrace();
-        return writer.ToString();
+        return emitter.WriteMethod(
+            expression,
+            $"/// <summary>JMESPath <c>{XmlEscape(CSharp.CommentSafe(expressionText))}</c>.</summary>",
+            $"{accessibility} static JmesValue {methodName}(JmesValue input, JmesContext context)");
     }
 
     /// <summary>
@@ -103,21 +85,30 @@ internal sealed class JmesEmitter
     {
         var emitter = new JmesEmitter("__" + methodName + "_", HoleMode.Strict).WithDialect(dialect);
         var expression = emitter.EmitExpression(node, "input", "root", "context");
+        return emitter.WriteMethod(
+            expression,
+            $"/// <summary>JMESPath <c>{XmlEscape(CSharp.CommentSafe(expressionText))}</c>, its variables read from the rule's context.</summary>",
+            $"{accessibility} static JmesValue {methodName}(JmesValue input, JmesValue root, JmesContext context)");
+    }
+
+    /// <summary>The fields the expression needs, then the method with its statements and <c>return</c>.</summary>
+    private string WriteMethod(string expression, string summary, string signature)
+    {
         var writer = new SourceWriter();
-        foreach (var field in emitter.Fields)
+        foreach (var field in Fields)
         {
             writer.WriteLine(field);
         }
 
-        if (emitter.Fields.Count > 0)
+        if (Fields.Count > 0)
         {
             writer.WriteLine();
         }
 
-        writer.WriteLine($"/// <summary>JMESPath <c>{XmlEscape(CSharp.CommentSafe(expressionText))}</c>, its variables read from the rule's context.</summary>");
-        writer.WriteLine($"{accessibility} static JmesValue {methodName}(JmesValue input, JmesValue root, JmesContext context)");
+        writer.WriteLine(summary);
+        writer.WriteLine(signature);
         writer.OpenBrace();
-        foreach (var statement in emitter.Statements)
+        foreach (var statement in Statements)
         {
             writer.WriteLine(statement);
         }
