@@ -69,6 +69,12 @@ public sealed class NotaryAttestationStore(RegistryClient registry)
                 return null;
             }
 
+            if (!JsonText.IsReadable(document.RootElement))
+            {
+                problem = "the attestation's predicate holds a string that is not valid UTF-8 or Unicode";
+                return null;
+            }
+
             using var buffer = new MemoryStream();
             using (var writer = new Utf8JsonWriter(buffer))
             {

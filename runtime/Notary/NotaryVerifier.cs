@@ -262,7 +262,9 @@ public static partial class NotaryVerifier
                 var signingInput = Encoding.ASCII.GetBytes(protectedText + "." + payloadText);
                 return new NotaryEnvelope(algorithm, scheme, signingTime, expiry, payload, chain, signingInput, Base64Url.DecodeFromChars(signatureText), AnyPssSaltLength: true);
             }
-            catch (Exception e) when (e is JsonException or FormatException or CryptographicException)
+            // InvalidOperationException: a string that is not valid UTF-8 or Unicode, which JsonDocument reports only when
+            // it is read (found by the notary-envelope fuzz target).
+            catch (Exception e) when (e is JsonException or FormatException or CryptographicException or InvalidOperationException)
             {
                 error = "the JWS envelope is malformed: " + e.Message;
                 return null;

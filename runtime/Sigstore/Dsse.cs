@@ -168,6 +168,13 @@ public sealed class InTotoStatement
                 }
             }
 
+            // The predicate is read later by conditions: a string in it that cannot be read fails the statement now.
+            if (!JsonText.IsReadable(root))
+            {
+                error = "the in-toto statement holds a string that is not valid UTF-8 or Unicode";
+                return false;
+            }
+
             statement = new InTotoStatement(predicateType.GetString()!, subjects, root.Clone());
             error = null;
             return true;

@@ -97,6 +97,27 @@ public sealed class NotaryAttestationTests
         Assert.Contains(reason, check.Reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(new byte[] { (byte)'{', (byte)'"', (byte)'a', (byte)'"', (byte)':', (byte)'"', 0xC3, 0x28, (byte)'"', (byte)'}' })]
+    [InlineData(new byte[] { (byte)'{', (byte)'"', 0xFF, (byte)'"', (byte)':', (byte)'1', (byte)'}' })]
+    public void APredicateWhoseTextIsNotUtf8IsRefusedWhereItIsRead(byte[] predicate)
+    {
+        // JsonDocument accepts these and would throw only when a condition reads the string.
+        var statement = NotaryAttestationStore.Statement(Type, predicate, out var problem);
+
+        Assert.Null(statement);
+        Assert.Equal("the attestation's predicate holds a string that is not valid UTF-8 or Unicode", problem);
+    }
+
+    [Fact]
+    public void APredicateWithALoneSurrogateEscapeIsRefused()
+    {
+        var statement = NotaryAttestationStore.Statement(Type, """{"a":["ok","\uD800"]}"""u8.ToArray(), out var problem);
+
+        Assert.Null(statement);
+        Assert.NotNull(problem);
+    }
+
     [Fact]
     public void TheStatementKeepsThePredicateAsWritten()
     {

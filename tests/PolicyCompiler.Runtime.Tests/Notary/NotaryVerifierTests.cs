@@ -108,6 +108,35 @@ public sealed class NotaryVerifierTests
         Assert.Equal(CosignKeyVerifier.InvalidSignature, check.Reason);
     }
 
+    [Theory]
+    [InlineData("payload")]
+    [InlineData("protected")]
+    public void AnEnvelopeWhoseTextIsNotUtf8IsRefusedWithAReason(string field)
+    {
+        // Found by the notary-envelope fuzz target: JsonDocument parses a string holding invalid UTF-8 and throws
+        // InvalidOperationException only when it is read.
+        var envelope = File.ReadAllBytes(Data("withoutTimestamp.sig"));
+        var key = Encoding.UTF8.GetBytes($"\"{field}\":\"");
+        var at = envelope.AsSpan().IndexOf(key) + key.Length;
+        Assert.True(at >= key.Length);
+        envelope[at + 3] = 0xC3;
+        envelope[at + 4] = 0x28;
+
+        var check = NotaryVerifier.Verify(Jws(envelope), s_realArtifact, [Alpine], s_now);
+
+        Assert.False(check.Verified);
+        Assert.StartsWith("invalid signature: the JWS envelope is malformed: ", check.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnInTotoStatementWithALoneSurrogateInItsPredicateIsRefusedWhereItIsRead()
+    {
+        var statement = """{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x","predicate":{"a":"\uD800"}}"""u8;
+
+        Assert.False(InTotoStatement.TryParse(statement, out _, out var error));
+        Assert.Equal("the in-toto statement holds a string that is not valid UTF-8 or Unicode", error);
+    }
+
     [Fact]
     public void ARealSignatureWhoseChainIsSwappedIsRefused()
     {
