@@ -191,6 +191,28 @@ public sealed class LogVariableTests
     }
 
     [Fact]
+    public void A_notary_trust_store_takes_only_its_certificates_from_the_substituted_fields()
+    {
+        var yaml = Policy("""
+            certificates:
+                          cert: "{{ logs.data.cert }}"
+                          rekor:
+                            url: https://rekor.internal
+                            pubkey: "{{ logs.data.rekor }}"
+            """).Replace("- imageReferences: [\"ghcr.io/*\"]", "- type: Notary\n        imageReferences: [\"ghcr.io/*\"]", StringComparison.Ordinal);
+        Assert.Contains("type: Notary", yaml, StringComparison.Ordinal);
+        var policy = Assert.Single(Load(("policy.yaml", yaml)));
+        var attestor = Assert.IsType<TemplatedAttestorDefinition>(Assert.Single(Assert.Single(Assert.Single(policy.Rules.First(r => r.Name == "check").VerifyImages).Attestors).Entries));
+        Assert.Equal(["cert", "rekor.pubkey"], attestor.Templates.Select(t => t.Field));
+
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var ca = new CertificateRequest("CN=notary ca", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var substituted = Assert.IsType<SignatureAttestorDefinition>(Substitute(attestor, new { logs = new { data = new { cert = ca.ExportCertificatePem(), rekor = NewKey().Pem } } }));
+
+        Assert.Equal(ca.Thumbprint, Assert.Single(Assert.IsType<CertificateSigner>(substituted.Signer).TrustStore).Thumbprint);
+    }
+
+    [Fact]
     public void Bad_variable_in_rekor_pubkey_is_a_build_error_at_its_column()
     {
         var diagnostic = GeneratorHarness.Run("policy.yaml", Policy("""
