@@ -621,8 +621,35 @@ internal static class PolicyEmitter
         w.Indentation--;
     }
 
-    private static string CtLogs(CtLogModel ctlog, TrustMaterial fields) =>
-        ctlog.Key is { } key ? $"[TransparencyLog.FromKey(\"ctlog\", {fields.Key(key)})]" : "null";
+    /// <param name="values">The substituted fields of a templated attestor: a substituted <c>ctlog.pubkey</c> replaces the literal one.</param>
+    private static string CtLogs(CtLogModel ctlog, TrustMaterial fields, Dictionary<string, string>? values = null) =>
+        !ctlog.IgnoreSct && values is not null && values.TryGetValue("ctlog.pubkey", out var substituted) ? $"[TransparencyLog.FromKey(\"ctlog\", {substituted})]"
+        : ctlog.Key is { } key ? $"[TransparencyLog.FromKey(\"ctlog\", {fields.Key(key)})]"
+        : "null";
+
+    /// <summary>
+    /// The requirements of a templated attestor for one review: the static ones, with the transparency log and the
+    /// timestamp authorities replaced by what <c>rekor.url</c>, <c>rekor.pubkey</c> and <c>ctlog.tsaCertChain</c> gave.
+    /// </summary>
+    private static string Requirements(AttestorModel attestor, string requirements, Dictionary<string, string> values, TrustMaterial fields)
+    {
+        var arguments = new List<string>();
+        var tlog = attestor.Requirements.Tlog;
+        if (!tlog.Ignore && (values.ContainsKey("rekor.url") || values.ContainsKey("rekor.pubkey")))
+        {
+            var url = values.TryGetValue("rekor.url", out var substitutedUrl) ? substitutedUrl : CSharp.Literal(tlog.Url ?? string.Empty);
+            var key = values.TryGetValue("rekor.pubkey", out var substitutedKey) ? substitutedKey : tlog.Key is { } literal ? fields.Key(literal) : null;
+            // Without a key only the public-good Rekor may be named: ForUrl refuses any other URL at admission.
+            arguments.Add(key is null ? $"tlog: TransparencyLogPolicy.ForUrl({url})" : $"tlog: TransparencyLogPolicy.WithKey({url}, {key})");
+        }
+
+        if (values.TryGetValue("ctlog.tsaCertChain", out var chain))
+        {
+            arguments.Add($"timestampAuthorities: [CertificateAuthority.ForTimestampChain({chain})]");
+        }
+
+        return arguments.Count == 0 ? requirements : $"{requirements}.With({string.Join(", ", arguments)})";
+    }
 
     private static void WriteAttestor(SourceWriter w, AttestorModel attestor, TrustMaterial fields)
     {
@@ -645,38 +672,44 @@ internal static class PolicyEmitter
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             w.WriteLine($"new KmsKeyAttestorDefinition({path}, {CSharp.Literal(kms.Reference)}, {HashName(kms.Hash)}{requirementsArgument}{repository}),");
         }
+        else if (attestor.Key is { } templatedKey && !attestor.LogTemplates.IsEmpty)
+        {
+            WriteTemplated(w, attestor.Path, attestor.LogTemplates, fields, values =>
+                $"new PublicKeyAttestorDefinition({path}, {fields.Key(templatedKey)}, {Requirements(attestor, requirements, values, fields)}{repository})");
+        }
         else if (attestor.Key is { } key)
         {
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             w.WriteLine($"new PublicKeyAttestorDefinition({path}, {fields.Key(key)}{requirementsArgument}{repository}),");
         }
-        else if (attestor.Certificates is { IsTrustStore: true, Templates.IsEmpty: false } templatedStore)
+        else if (attestor.Certificates is { IsTrustStore: true } templatedStore && !(templatedStore.Templates.IsEmpty && attestor.LogTemplates.IsEmpty))
         {
-            WriteTemplated(w, attestor.Path, templatedStore.Templates, fields, values =>
+            WriteTemplated(w, attestor.Path, [.. templatedStore.Templates, .. attestor.LogTemplates], fields, values =>
             {
-                var parts = templatedStore.Chain.Select(fields.Certificate).Concat(values.Values.Select(v => ".. " + v));
-                return $"new SignatureAttestorDefinition({path}, CertificateSigner.NotaryTrustStore([{string.Join(", ", parts)}]), {requirements}{repository})";
+                var substituted = templatedStore.Templates.Select(t => values[t.Field]);
+                var parts = templatedStore.Chain.Select(fields.Certificate).Concat(substituted.Select(v => ".. " + v));
+                return $"new SignatureAttestorDefinition({path}, CertificateSigner.NotaryTrustStore([{string.Join(", ", parts)}]), {Requirements(attestor, requirements, values, fields)}{repository})";
             }, allCertificates: true);
         }
         else if (attestor.Certificates is { IsTrustStore: true } store)
         {
             w.WriteLine($"new SignatureAttestorDefinition({path}, CertificateSigner.NotaryTrustStore([{string.Join(", ", store.Chain.Select(fields.Certificate))}]), {requirements}{repository}),");
         }
-        else if (attestor.Certificates is { Templates.IsEmpty: false } templatedCertificates)
+        else if (attestor.Certificates is { } templatedCertificates && !(templatedCertificates.Templates.IsEmpty && attestor.LogTemplates.IsEmpty))
         {
-            WriteTemplated(w, attestor.Path, templatedCertificates.Templates, fields, values =>
+            WriteTemplated(w, attestor.Path, [.. templatedCertificates.Templates, .. attestor.LogTemplates], fields, values =>
             {
                 string Value(string field, string literal) => values.TryGetValue(field, out var value) ? value : literal;
                 var certificate = Value("cert", templatedCertificates.Certificate is null ? "null" : fields.Certificate(templatedCertificates.Certificate));
                 var chain = Value("certChain", "[" + string.Join(", ", templatedCertificates.Chain.Select(fields.Certificate)) + "]");
                 // Without a chain cosign checks no SCT (as for a literal bare cert); a substituted chain is never empty.
                 var ignoreSct = CSharp.Literal(templatedCertificates.CtLog.IgnoreSct || (templatedCertificates.Chain.IsEmpty && !values.ContainsKey("certChain")));
-                return $"new SignatureAttestorDefinition({path}, new CertificateSigner({certificate}, {chain}, {HashName(templatedCertificates.Hash)}, ignoreSct: {ignoreSct}, ctLogs: {CtLogs(templatedCertificates.CtLog, fields)}), {requirements}{repository})";
+                return $"new SignatureAttestorDefinition({path}, new CertificateSigner({certificate}, {chain}, {HashName(templatedCertificates.Hash)}, ignoreSct: {ignoreSct}, ctLogs: {CtLogs(templatedCertificates.CtLog, fields, values)}), {Requirements(attestor, requirements, values, fields)}{repository})";
             });
         }
-        else if (attestor.Keyless is { Templates.IsEmpty: false } templatedKeyless)
+        else if (attestor.Keyless is { } templatedKeyless && !(templatedKeyless.Templates.IsEmpty && attestor.LogTemplates.IsEmpty))
         {
-            WriteTemplated(w, attestor.Path, templatedKeyless.Templates, fields, values =>
+            WriteTemplated(w, attestor.Path, [.. templatedKeyless.Templates, .. attestor.LogTemplates], fields, values =>
             {
                 string Text(string field, string? literal) => values.TryGetValue(field, out var value) ? value : CSharp.Literal(literal);
                 string Pattern(string field, string? literal) => values.TryGetValue(field, out var value) ? $"GoRegex.Create({value})" : Regex(literal);
@@ -687,7 +720,7 @@ internal static class PolicyEmitter
                 var roots = values.TryGetValue("roots", out var substituted)
                     ? substituted
                     : templatedKeyless.Roots.IsEmpty ? "null" : "[" + string.Join(", ", templatedKeyless.Roots.Select(fields.Certificate)) + "]";
-                return $"new SignatureAttestorDefinition({path}, new KeylessSigner({identity}, roots: {roots}, ignoreSct: {CSharp.Literal(templatedKeyless.CtLog.IgnoreSct)}, ctLogs: {CtLogs(templatedKeyless.CtLog, fields)}), {requirements}{repository})";
+                return $"new SignatureAttestorDefinition({path}, new KeylessSigner({identity}, roots: {roots}, ignoreSct: {CSharp.Literal(templatedKeyless.CtLog.IgnoreSct)}, ctLogs: {CtLogs(templatedKeyless.CtLog, fields, values)}), {Requirements(attestor, requirements, values, fields)}{repository})";
             });
         }
         else if (attestor.Certificates is { } certificates)
@@ -728,7 +761,7 @@ internal static class PolicyEmitter
     /// (<c>values[0]</c>, …, or the PEM parsed from it) and returns the lambda's body.
     /// </summary>
     /// <param name="allCertificates">A Notary trust store: <c>cert</c> may hold several certificates, as <c>certChain</c> may.</param>
-    private static void WriteTemplated(SourceWriter w, string attestorPath, EquatableArray<TemplateFieldModel> templates, TrustMaterial fields, Func<Dictionary<string, string>, string> build, bool allCertificates = false)
+    private static void WriteTemplated(SourceWriter w, string attestorPath, IReadOnlyList<TemplateFieldModel> templates, TrustMaterial fields, Func<Dictionary<string, string>, string> build, bool allCertificates = false)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < templates.Count; i++)
@@ -737,7 +770,9 @@ internal static class PolicyEmitter
             values[templates[i].Field] = templates[i].Field switch
             {
                 "cert" => allCertificates ? $"PemCertificates.All({value})" : $"PemCertificates.One({value})",
-                "certChain" or "roots" => $"PemCertificates.All({value})",
+                "certChain" or "roots" or "ctlog.tsaCertChain" => $"PemCertificates.All({value})",
+                "rekor.pubkey" or "ctlog.pubkey" => $"PemPublicKeys.One({value}, {CSharp.Literal(templates[i].Field)})",
+                "rekor.url" => $"TransparencyLogPolicy.CheckUrl({value})",
                 _ => value,
             };
         }

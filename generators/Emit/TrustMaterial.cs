@@ -140,6 +140,7 @@ internal sealed class TrustMaterial(SourceWriter writer)
         var description = requirements.Tlog switch
         {
             { Ignore: true } => "no transparency log entry is required",
+            { Substituted: true } => "a Rekor bundle is required, from the log that rekor's variables name (substituted per review in place of this default)",
             { Key: not null } => "a Rekor bundle from the log with this key is required",
             _ => "a Rekor bundle from a log of the trusted root is required",
         };

@@ -247,6 +247,12 @@ internal sealed record AttestorModel(
 
     /// <summary>A key fetched from a KMS at verification time, instead of <see cref="Key"/>.</summary>
     public KmsKeyModel? KmsKey { get; init; }
+
+    /// <summary>
+    /// <c>rekor.url</c>, <c>rekor.pubkey</c>, <c>ctlog.pubkey</c> and <c>ctlog.tsaCertChain</c> written with variables, in that
+    /// order: substituted at admission into the requirements and CT logs (their literal counterparts stay null/empty).
+    /// </summary>
+    public EquatableArray<TemplateFieldModel> LogTemplates { get; init; } = EquatableArray<TemplateFieldModel>.Empty;
 }
 
 /// <summary>A <c>publicKeys</c> template (<c>{{ keys.data.production }}</c>), its text, and the signature's hash.</summary>
@@ -269,7 +275,11 @@ internal sealed record RequirementsModel(EquatableArray<KeyValueModel> Annotatio
 }
 
 /// <summary><c>rekor</c>: ignored, the trusted root's logs (public-good Rekor by default), or a log known by its key.</summary>
-internal sealed record TransparencyLogModel(bool Ignore, string? Url, PublicKeyModel? Key);
+internal sealed record TransparencyLogModel(bool Ignore, string? Url, PublicKeyModel? Key)
+{
+    /// <summary><c>rekor.url</c> or <c>rekor.pubkey</c> has variables: the log is known at admission (see <see cref="AttestorModel.LogTemplates"/>).</summary>
+    public bool Substituted { get; init; }
+}
 
 /// <summary><c>ctlog</c>: whether embedded SCTs are checked, and against which log key (the trusted root's when null).</summary>
 internal sealed record CtLogModel(bool IgnoreSct, PublicKeyModel? Key);

@@ -665,10 +665,12 @@ internal static class PolicyParser
         var syntax = new RekorSyntax
         {
             Location = rekor.Location,
-            Url = rekor.TakeLiteralString("url"),
-            PubKey = rekor.TakeLiteralString("pubkey"),
+            Path = rekor.Path,
+            Url = rekor.TakeString("url"),
+            PubKey = rekor.TakeString("pubkey"),
             IgnoreTlog = rekor.TakeBool("ignoreTlog"),
         };
+        syntax.HasTemplateError = !ParseLogTemplates(rekor, "rekor", [("url", syntax.Url), ("pubkey", syntax.PubKey)], syntax.Templates);
         rekor.RejectUnknown(s_rekorFields);
         return syntax;
     }
@@ -683,11 +685,38 @@ internal static class PolicyParser
         var syntax = new CtLogSyntax
         {
             Location = ctlog.Location,
+            Path = ctlog.Path,
             IgnoreSct = ctlog.TakeBool("ignoreSCT"),
-            PubKey = ctlog.TakeLiteralString("pubkey"),
-            TsaCertChain = ctlog.TakeLiteralString("tsaCertChain"),
+            PubKey = ctlog.TakeString("pubkey"),
+            TsaCertChain = ctlog.TakeString("tsaCertChain"),
         };
+        syntax.HasTemplateError = !ParseLogTemplates(ctlog, "ctlog", [("pubkey", syntax.PubKey), ("tsaCertChain", syntax.TsaCertChain)], syntax.Templates);
         ctlog.RejectUnknown(s_ctlogFields);
         return syntax;
+    }
+
+    /// <summary>
+    /// Kyverno substitutes variables in the <c>rekor</c> and <c>ctlog</c> blocks too (a log key kept in a ConfigMap): each
+    /// value with <c>{{</c> is parsed as a template, keyed <c>rekor.pubkey</c> etc.; false when one did not parse (reported).
+    /// </summary>
+    private static bool ParseLogTemplates(MappingReader block, string prefix, (string Field, Located<string>? Value)[] fields, Dictionary<string, Conditions.KyvernoTemplate> templates)
+    {
+        var ok = true;
+        foreach (var (field, value) in fields)
+        {
+            if (value is not null && value.Value.Contains("{{"))
+            {
+                if (ConditionParser.ParseTemplate(block.File, value, block.FieldPath(field)) is { } template)
+                {
+                    templates[prefix + "." + field] = template;
+                }
+                else
+                {
+                    ok = false;
+                }
+            }
+        }
+
+        return ok;
     }
 }

@@ -417,16 +417,28 @@ internal sealed class RekorSyntax
 {
     public required LocationInfo Location { get; init; }
 
+    /// <summary>The block's path in the policy (<c>spec.rules[0]…keyless.rekor</c>), for diagnostics about its fields.</summary>
+    public string Path { get; init; } = string.Empty;
+
     public Located<string>? Url { get; set; }
 
     public Located<string>? PubKey { get; set; }
 
     public Located<bool>? IgnoreTlog { get; set; }
+
+    /// <summary><c>url</c> and <c>pubkey</c> written with variables, keyed <c>rekor.url</c>, <c>rekor.pubkey</c>; substituted at admission.</summary>
+    public Dictionary<string, Conditions.KyvernoTemplate> Templates { get; } = new(System.StringComparer.Ordinal);
+
+    /// <summary>A field's variables did not parse (already reported).</summary>
+    public bool HasTemplateError { get; set; }
 }
 
 internal sealed class CtLogSyntax
 {
     public required LocationInfo Location { get; init; }
+
+    /// <summary>The block's path in the policy (<c>spec.rules[0]…keyless.rekor</c>), for diagnostics about its fields.</summary>
+    public string Path { get; init; } = string.Empty;
 
     public Located<bool>? IgnoreSct { get; set; }
 
@@ -434,4 +446,10 @@ internal sealed class CtLogSyntax
 
     /// <summary>PEM chain of the RFC 3161 timestamp authority whose tokens the signatures may carry.</summary>
     public Located<string>? TsaCertChain { get; set; }
+
+    /// <summary><c>pubkey</c> and <c>tsaCertChain</c> written with variables, keyed <c>ctlog.pubkey</c>, <c>ctlog.tsaCertChain</c>.</summary>
+    public Dictionary<string, Conditions.KyvernoTemplate> Templates { get; } = new(System.StringComparer.Ordinal);
+
+    /// <summary>A field's variables did not parse (already reported).</summary>
+    public bool HasTemplateError { get; set; }
 }

@@ -129,6 +129,16 @@ internal static class AttestorValidator
                 return null;
             }
 
+            if (kms is not null || secret is not null || keys.PublicKeysTemplate is not null)
+            {
+                // Those keys are themselves resolved at admission by their own attestor kinds, which carry fixed
+                // requirements; substituting the log as well is not built for them (yet).
+                if (RefuseLogTemplates(keys.Rekor, keys.CtLog, kms is not null ? "a kms key" : secret is not null ? "a Secret key" : "publicKeys with variables", file))
+                {
+                    return null;
+                }
+            }
+
             if (kms is not null)
             {
                 var kmsTlog = ValidateRekor(keys.Rekor, file);
@@ -175,7 +185,8 @@ internal static class AttestorValidator
                 return null;
             }
 
-            return expanded.Select((key, i) => new AttestorModel($"{setPath}.entries[{(index + i).ToString(CultureInfo.InvariantCulture)}].keys", key, null, null, null, requirements, attestor.Repository?.Value)).ToList();
+            var keyLogTemplates = LogTemplates(keys.Rekor, keys.CtLog);
+            return expanded.Select((key, i) => new AttestorModel($"{setPath}.entries[{(index + i).ToString(CultureInfo.InvariantCulture)}].keys", key, null, null, null, requirements, attestor.Repository?.Value) { LogTemplates = keyLogTemplates }).ToList();
         }
 
         if (attestor.Certificates is { } certificates)
@@ -184,7 +195,7 @@ internal static class AttestorValidator
             var certificatesTsa = ValidateTsaChain(certificates.CtLog, file, ref ok);
             var model = notary ? ValidateTrustStore(certificates, file) : ValidateCertificates(certificates, file);
             return ok && tlog is not null && model is not null
-                ? [new AttestorModel(entryPath + ".certificates", null, model, null, null, new RequirementsModel(annotations, tlog) { TsaChain = certificatesTsa }, attestor.Repository?.Value)]
+                ? [new AttestorModel(entryPath + ".certificates", null, model, null, null, new RequirementsModel(annotations, tlog) { TsaChain = certificatesTsa }, attestor.Repository?.Value) { LogTemplates = LogTemplates(certificates.Rekor, certificates.CtLog) }]
                 : null;
         }
 
@@ -193,7 +204,7 @@ internal static class AttestorValidator
         var keylessModel = ValidateKeyless(keyless, file);
         var keylessTsa = ValidateTsaChain(keyless.CtLog, file, ref ok);
         return ok && keylessTlog is not null && keylessModel is not null
-            ? [new AttestorModel(entryPath + ".keyless", null, null, keylessModel, null, new RequirementsModel(annotations, keylessTlog) { TsaChain = keylessTsa }, attestor.Repository?.Value)]
+            ? [new AttestorModel(entryPath + ".keyless", null, null, keylessModel, null, new RequirementsModel(annotations, keylessTlog) { TsaChain = keylessTsa }, attestor.Repository?.Value) { LogTemplates = LogTemplates(keyless.Rekor, keyless.CtLog) }]
             : null;
     }
 
@@ -203,7 +214,13 @@ internal static class AttestorValidator
     /// </summary>
     private static EquatableArray<CertificateModel> ValidateTsaChain(CtLogSyntax? ctlog, YamlFile file, ref bool ok)
     {
-        if (ctlog?.TsaCertChain is not { } chainText)
+        if (ctlog?.HasTemplateError == true)
+        {
+            ok = false;
+        }
+
+        // A chain with variables is PEM known at admission only; text that is not certificates then fails the attestor.
+        if (ctlog?.TsaCertChain is not { } chainText || ctlog.Templates.ContainsKey("ctlog.tsaCertChain"))
         {
             return EquatableArray<CertificateModel>.Empty;
         }
@@ -228,12 +245,40 @@ internal static class AttestorValidator
             return new TransparencyLogModel(false, null, null);
         }
 
+        if (rekor.HasTemplateError)
+        {
+            return null;
+        }
+
         if (rekor.IgnoreTlog?.Value == true)
         {
             return new TransparencyLogModel(true, null, null);
         }
 
-        var url = rekor.Url?.Value.TrimEnd('/');
+        var urlTemplated = rekor.Templates.ContainsKey("rekor.url");
+        var url = urlTemplated ? null : rekor.Url?.Value.TrimEnd('/');
+        if (rekor.Templates.Count > 0)
+        {
+            // Checked at admission once substituted: the key is parsed, the URL must be http(s), and a URL other than the
+            // public Rekor still needs a key, so a literal key and URL are checked here and the rest is left to the runtime.
+            var literalKey = rekor.PubKey is { } literalPem && !rekor.Templates.ContainsKey("rekor.pubkey") ? SinglePublicKey(literalPem, "rekor.pubkey", file) : null;
+            if (url is not null && !(Uri.TryCreate(url, UriKind.Absolute, out var literalUri) && (literalUri.Scheme == "https" || literalUri.Scheme == "http")))
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, rekor.Url!.Location, rekor.Url.Value, "Rekor URL", "write an absolute http(s) URL such as https://rekor.sigstore.dev");
+                return null;
+            }
+
+            if (url is not null && rekor.PubKey is null && !string.Equals(url, PublicRekorUrl, StringComparison.OrdinalIgnoreCase))
+            {
+                file.Report(DiagnosticDescriptors.PrivateRekorWithoutKey, rekor.Url!.Location, url);
+                return null;
+            }
+
+            return rekor.PubKey is not null && !rekor.Templates.ContainsKey("rekor.pubkey") && literalKey is null
+                ? null
+                : new TransparencyLogModel(false, url, literalKey) { Substituted = true };
+        }
+
         if (url is not null && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == "https" || uri.Scheme == "http")))
         {
             file.Report(DiagnosticDescriptors.InvalidName, rekor.Url!.Location, rekor.Url.Value, "Rekor URL", "write an absolute http(s) URL such as https://rekor.sigstore.dev");
@@ -262,12 +307,18 @@ internal static class AttestorValidator
             return new CtLogModel(false, null);
         }
 
+        if (ctlog.HasTemplateError)
+        {
+            return null;
+        }
+
         if (ctlog.IgnoreSct?.Value == true)
         {
             return new CtLogModel(true, null);
         }
 
-        if (ctlog.PubKey is { } pubkey)
+        // A key with variables is substituted at admission (see AttestorModel.LogTemplates) and parsed there.
+        if (ctlog.PubKey is { } pubkey && !ctlog.Templates.ContainsKey("ctlog.pubkey"))
         {
             var key = SinglePublicKey(pubkey, "ctlog.pubkey", file);
             return key is null ? null : new CtLogModel(false, key);
@@ -457,6 +508,34 @@ internal static class AttestorValidator
             : null;
 
         static string? Literal(Located<string>? value) => value is null || value.Value.Contains("{{") ? null : value.Value;
+    }
+
+    /// <summary>The <c>rekor</c> and <c>ctlog</c> fields written with variables, in a fixed order.</summary>
+    private static EquatableArray<TemplateFieldModel> LogTemplates(RekorSyntax? rekor, CtLogSyntax? ctlog)
+    {
+        var templates = new Dictionary<string, Conditions.KyvernoTemplate>(StringComparer.Ordinal);
+        foreach (var pair in (rekor?.Templates ?? []).Concat(ctlog?.Templates ?? []))
+        {
+            templates[pair.Key] = pair.Value;
+        }
+
+        return Templates(templates, [("rekor.url", rekor?.Url), ("rekor.pubkey", rekor?.PubKey), ("ctlog.pubkey", ctlog?.PubKey), ("ctlog.tsaCertChain", ctlog?.TsaCertChain)]);
+    }
+
+    /// <summary>PC0099 at each <c>rekor</c>/<c>ctlog</c> value with variables, for attestor kinds that do not substitute them; true when any.</summary>
+    private static bool RefuseLogTemplates(RekorSyntax? rekor, CtLogSyntax? ctlog, string kind, YamlFile file)
+    {
+        var refused = false;
+        foreach (var (field, value, path) in new[] { ("rekor.url", rekor?.Url, rekor?.Path), ("rekor.pubkey", rekor?.PubKey, rekor?.Path), ("ctlog.pubkey", ctlog?.PubKey, ctlog?.Path), ("ctlog.tsaCertChain", ctlog?.TsaCertChain, ctlog?.Path) })
+        {
+            if (value is not null && ((rekor?.Templates.ContainsKey(field) ?? false) || (ctlog?.Templates.ContainsKey(field) ?? false)))
+            {
+                file.Report(DiagnosticDescriptors.NotSupportedYet, value.Location, path + field.Substring(field.IndexOf('.')), $"variables in rekor and ctlog are substituted for keyless, certificates and keys with a literal publicKeys, not with {kind}; write the value itself here");
+                refused = true;
+            }
+        }
+
+        return refused;
     }
 
     /// <summary>The fields written with variables, in the given order, each with its text as written.</summary>

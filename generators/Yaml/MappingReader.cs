@@ -286,22 +286,6 @@ internal sealed class MappingReader
         }
     }
 
-    /// <summary>
-    /// A string field read as it is written although Kyverno would substitute variables in it at admission: a value
-    /// with <c>{{</c> is refused (PC0099 at the value) instead of being compared or parsed as literal text.
-    /// </summary>
-    public Located<string>? TakeLiteralString(string field)
-    {
-        var value = TakeString(field);
-        if (value is not null && value.Value.Contains("{{"))
-        {
-            _file.Report(DiagnosticDescriptors.NotSupportedYet, value.Location, FieldPath(field), "variables are substituted in publicKeys, keyless subject/issuer (and their RegExp forms), roots and additionalExtensions values, cert and certChain only; write the value itself here");
-            return null;
-        }
-
-        return value;
-    }
-
     /// <summary>Marks fields that are valid and have no effect on image verification.</summary>
     public void Ignore(params string[] fields)
     {

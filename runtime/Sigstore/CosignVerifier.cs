@@ -15,6 +15,17 @@ public sealed class SignatureRequirements
     /// trusted root's authorities.
     /// </summary>
     public IReadOnlyList<CertificateAuthority>? TimestampAuthorities { get; init; }
+
+    /// <summary>
+    /// These requirements with the transparency log or the timestamp authorities replaced (when given): how an attestor
+    /// whose <c>rekor</c> or <c>ctlog.tsaCertChain</c> has variables gets the values substituted for one review.
+    /// </summary>
+    public SignatureRequirements With(TransparencyLogPolicy? tlog = null, IReadOnlyList<CertificateAuthority>? timestampAuthorities = null) => new()
+    {
+        Annotations = Annotations,
+        Tlog = tlog ?? Tlog,
+        TimestampAuthorities = timestampAuthorities ?? TimestampAuthorities,
+    };
 }
 
 /// <summary>

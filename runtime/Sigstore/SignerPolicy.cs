@@ -181,6 +181,9 @@ public sealed class CertificateSigner(X509Certificate2? certificate, IReadOnlyLi
     /// <summary>Whether no SCT is required (cosign's IgnoreSCT; always so without a chain).</summary>
     public bool IgnoreSct => ignoreSct;
 
+    /// <summary>The CT logs whose SCTs count (<c>ctlog.pubkey</c>), or null for the trusted root's.</summary>
+    public IReadOnlyList<TransparencyLog>? CtLogs => ctLogs;
+
     public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
     {
         var (presented, presentedChain, presentedError) = Presented(signature);
@@ -302,6 +305,9 @@ public sealed class KeylessSigner(KeylessIdentity identity, IReadOnlyList<X509Ce
 
     /// <summary>The policy's own roots (<c>keyless.roots</c>), or null for the trusted root's Fulcio authorities.</summary>
     public IReadOnlyList<X509Certificate2>? Roots => roots;
+
+    /// <summary>The CT logs whose SCTs count (<c>ctlog.pubkey</c>), or null for the trusted root's.</summary>
+    public IReadOnlyList<TransparencyLog>? CtLogs => ctLogs;
 
     public override SignerIdentity? Resolve(CosignSignature signature, out string? error)
     {

@@ -31,6 +31,33 @@ public sealed class TransparencyLogPolicy
         var logs = new[] { TransparencyLog.FromKey(url, key) };
         return new TransparencyLogPolicy(false, () => logs);
     }
+
+    /// <summary>The public-good Rekor, the one log an attestor may name by URL alone.</summary>
+    public const string PublicRekorUrl = "https://rekor.sigstore.dev";
+
+    /// <summary>
+    /// A <c>rekor.url</c> substituted at admission, without a <c>rekor.pubkey</c>: the trusted root's logs for the
+    /// public-good Rekor, as a literal URL compiles. Any other log cannot be trusted without its key, so that URL throws
+    /// (and the attestor fails) rather than quietly accepting bundles from the trusted root's logs instead.
+    /// </summary>
+    public static TransparencyLogPolicy ForUrl(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        var trimmed = CheckUrl(url);
+        return string.Equals(trimmed, PublicRekorUrl, StringComparison.OrdinalIgnoreCase)
+            ? TrustedRootLogs
+            : throw new ArgumentException($"rekor.url {trimmed} is not {PublicRekorUrl}, and a private Rekor needs rekor.pubkey");
+    }
+
+    /// <summary>A substituted <c>rekor.url</c> must be an absolute http(s) URL, as a literal one must at build time.</summary>
+    public static string CheckUrl(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        var trimmed = url.Trim().TrimEnd('/');
+        return Uri.TryCreate(trimmed, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)
+            ? trimmed
+            : throw new ArgumentException($"rekor.url \"{url}\" is not an absolute http(s) URL");
+    }
 }
 
 /// <summary>

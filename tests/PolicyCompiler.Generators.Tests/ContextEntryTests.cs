@@ -781,9 +781,11 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
-    public void Variables_in_fields_that_are_not_substituted_are_refused_at_the_value()
+    public void Variables_in_the_logs_of_keys_read_at_admission_are_refused_at_the_value()
     {
-        // Kyverno would substitute these too; read literally they would be parsed as PEM or compared as text.
+        // A Secret's key (like a KMS key or publicKeys with variables) is itself resolved at admission with fixed
+        // requirements: its rekor/ctlog variables are not substituted, and read literally they would be parsed as PEM.
+        // The same variables on a keyless attestor compile (they are substituted with roots and the extension value).
         var yaml = """
             apiVersion: kyverno.io/v1
             kind: ClusterPolicy
@@ -810,18 +812,26 @@ public sealed class ContextEntryTests
                             url: "{{ rekor.data.url }}"
                           ctlog:
                             pubkey: "{{ ct.data.key }}"
+                      - keys:
+                          secret:
+                            name: cosign
+                            namespace: kyverno
+                          rekor:
+                            url: https://rekor.internal
+                            pubkey: "{{ rekor.data.key }}"
+                          ctlog:
+                            tsaCertChain: "{{ tsa.data.chain }}"
             """;
 
         var run = GeneratorHarness.Run("policy.yaml", yaml);
 
-        // roots (line 19) and the extension value (line 21) are substituted at admission; the other two are refused.
         Assert.All(run.GeneratorDiagnostics, d => Assert.Equal("PC0099", d.Id));
         var diagnostics = run.GeneratorDiagnostics.OrderBy(d => d.Location.GetLineSpan().StartLinePosition.Line).ToList();
         Assert.Equal(2, diagnostics.Count);
-        DiagnosticAssert.At(diagnostics[0], File, 23, 22);
-        DiagnosticAssert.MessageContains(diagnostics[0], "'spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless.rekor.url' is valid Kyverno but PolicyCompiler does not compile it yet (variables are substituted in publicKeys, keyless subject/issuer (and their RegExp forms), roots and additionalExtensions values, cert and certChain only");
-        DiagnosticAssert.At(diagnostics[1], File, 25, 25);
-        DiagnosticAssert.MessageContains(diagnostics[1], "keyless.ctlog.pubkey'");
+        DiagnosticAssert.At(diagnostics[0], File, 32, 25);
+        DiagnosticAssert.MessageContains(diagnostics[0], "'spec.rules[0].verifyImages[0].attestors[0].entries[1].keys.rekor.pubkey' is valid Kyverno but PolicyCompiler does not compile it yet (variables in rekor and ctlog are substituted for keyless, certificates and keys with a literal publicKeys, not with a Secret key");
+        DiagnosticAssert.At(diagnostics[1], File, 34, 31);
+        DiagnosticAssert.MessageContains(diagnostics[1], "entries[1].keys.ctlog.tsaCertChain'");
     }
 
     [Fact]
