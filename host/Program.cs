@@ -70,7 +70,24 @@ builder.Services.AddSingleton(sp =>
 var pullSecretSource = KubernetesSources.PullSecretsFromConfiguration(builder.Configuration, TimeProvider.System);
 var hostPullSecrets = KubernetesSources.HostPullSecrets(builder.Configuration, pullSecretSource);
 var serviceCalls = KubernetesSources.ServiceCallsFromConfiguration(builder.Configuration);
-builder.Services.AddSingleton(sp => new AdmissionEngine(PolicyCatalog.All, sp.GetRequiredService<ImageVerifier>(), metrics, KubernetesSources.FromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), pullSecretSource, KubernetesSources.WebhookNamespace(builder.Configuration), hostPullSecrets, KubernetesSources.ContextDataFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>()), KubernetesSources.RoleBindingsFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), PolicyCatalog.All), KubernetesSources.Exclusions(builder.Configuration), services: serviceCalls, globalContext: KubernetesSources.GlobalContextFromConfiguration(builder.Configuration, sp.GetRequiredService<TimeProvider>(), serviceCalls)));
+builder.Services.AddSingleton(sp =>
+{
+    var configuration = builder.Configuration;
+    var time = sp.GetRequiredService<TimeProvider>();
+    return new AdmissionEngine(
+        PolicyCatalog.All,
+        sp.GetRequiredService<ImageVerifier>(),
+        metrics,
+        namespaces: KubernetesSources.FromConfiguration(configuration, time, PolicyCatalog.All),
+        pullSecrets: pullSecretSource,
+        webhookNamespace: KubernetesSources.WebhookNamespace(configuration),
+        hostPullSecrets: hostPullSecrets,
+        contextData: KubernetesSources.ContextDataFromConfiguration(configuration, time),
+        roleBindings: KubernetesSources.RoleBindingsFromConfiguration(configuration, time, PolicyCatalog.All),
+        exclusions: KubernetesSources.Exclusions(configuration),
+        services: serviceCalls,
+        globalContext: KubernetesSources.GlobalContextFromConfiguration(configuration, time, serviceCalls));
+});
 
 var app = builder.Build();
 
