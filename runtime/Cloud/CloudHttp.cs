@@ -45,7 +45,8 @@ internal static class CloudHttp
 
         using (response)
         {
-            var body = await ReadBoundedAsync(response, what, cancellationToken).ConfigureAwait(false);
+            var body = await HttpBody.ReadAtMostAsync(response, MaxResponseBytes, cancellationToken).ConfigureAwait(false)
+                ?? throw new CloudException($"{what}: the answer is larger than {MaxResponseBytes} bytes", isTransient: true);
             if (response.IsSuccessStatusCode)
             {
                 return body;
@@ -74,30 +75,6 @@ internal static class CloudHttp
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
             ? text
             : throw new CloudException($"{what}: the answer has no '{property}'", isTransient: true);
-
-    private static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken)
-    {
-        if (response.Content.Headers.ContentLength > MaxResponseBytes)
-        {
-            throw new CloudException($"{what}: the answer is larger than {MaxResponseBytes} bytes", isTransient: true);
-        }
-
-        using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16384];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > MaxResponseBytes)
-            {
-                throw new CloudException($"{what}: the answer is larger than {MaxResponseBytes} bytes", isTransient: true);
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
 
     // The provider's own words about an error ("message", "error.message", "errors[0]"), never the whole body.
     private static string? ErrorDetail(string body)

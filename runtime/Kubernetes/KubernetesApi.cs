@@ -119,26 +119,9 @@ public sealed class KubernetesApi : IDisposable
                 throw new KubernetesApiException($"the API server answered {(int)response.StatusCode} to the read of {what}");
             }
 
-            if (response.Content.Headers.ContentLength > MaxResponseBytes)
-            {
-                throw new KubernetesApiException("the API server's answer is larger than 1 MiB");
-            }
-
-            await using var stream = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-            using var bounded = new MemoryStream();
-            var buffer = new byte[16 * 1024];
-            int read;
-            while ((read = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0)
-            {
-                if (bounded.Length + read > MaxResponseBytes)
-                {
-                    throw new KubernetesApiException("the API server's answer is larger than 1 MiB");
-                }
-
-                bounded.Write(buffer, 0, read);
-            }
-
-            return JsonDocument.Parse(bounded.ToArray());
+            var body = await HttpBody.ReadAtMostAsync(response, MaxResponseBytes, CancellationToken.None).ConfigureAwait(false)
+                ?? throw new KubernetesApiException("the API server's answer is larger than 1 MiB");
+            return JsonDocument.Parse(body);
         }
         catch (HttpRequestException e)
         {

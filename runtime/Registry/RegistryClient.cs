@@ -736,21 +736,8 @@ public sealed class RegistryClient : IDisposable
 
         try
         {
-            using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            using var buffer = new MemoryStream(declared is > 0 ? (int)declared.Value : 4096);
-            var chunk = new byte[16 * 1024];
-            int read;
-            while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                if (buffer.Length + read > maxBytes)
-                {
-                    throw new RegistryException(RegistryFailure.InvalidResponse, $"{what} is larger than the limit of {maxBytes} bytes");
-                }
-
-                buffer.Write(chunk, 0, read);
-            }
-
-            return buffer.ToArray();
+            return await HttpBody.ReadAtMostAsync(response, maxBytes, cancellationToken).ConfigureAwait(false)
+                ?? throw new RegistryException(RegistryFailure.InvalidResponse, $"{what} is larger than the limit of {maxBytes} bytes");
         }
         catch (IOException e)
         {

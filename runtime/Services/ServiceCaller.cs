@@ -94,7 +94,7 @@ public sealed class ServiceCaller : IServiceCallSource, IDisposable
                 throw new ContextDataException($"HTTP {code} {response.ReasonPhrase} from {where}{excerpt}", transient);
             }
 
-            var body = await ReadBoundedAsync(response, _options.MaxResponseBytes, cancellationToken).ConfigureAwait(false)
+            var body = await HttpBody.ReadAtMostAsync(response, _options.MaxResponseBytes, cancellationToken).ConfigureAwait(false)
                 ?? throw new ContextDataException($"the answer of {where} is larger than the {_options.MaxResponseBytes} bytes allowed", isTransient: false);
             try
             {
@@ -209,36 +209,12 @@ public sealed class ServiceCaller : IServiceCallSource, IDisposable
         return new HttpClient(handler) { Timeout = _options.Timeout, MaxResponseContentBufferSize = int.MaxValue };
     }
 
-    private static async Task<byte[]?> ReadBoundedAsync(HttpResponseMessage response, long limit, CancellationToken cancellationToken)
-    {
-        if (response.Content.Headers.ContentLength > limit)
-        {
-            return null;
-        }
-
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > limit)
-            {
-                return null;
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
-
     /// <summary>The start of an error answer, as Kyverno quotes it, on one line and short.</summary>
     private static async Task<string> ExcerptAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         try
         {
-            var bytes = await ReadBoundedAsync(response, 64 * 1024, cancellationToken).ConfigureAwait(false);
+            var bytes = await HttpBody.ReadAtMostAsync(response, 64 * 1024, cancellationToken).ConfigureAwait(false);
             if (bytes is null || bytes.Length == 0)
             {
                 return string.Empty;
