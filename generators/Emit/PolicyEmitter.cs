@@ -656,16 +656,33 @@ internal static class PolicyEmitter
         var path = CSharp.Literal(attestor.Path);
         var requirements = fields.Requirements(attestor.Requirements);
         var repository = attestor.Repository is null ? string.Empty : $", repository: {CSharp.Literal(attestor.Repository)}";
-        if (attestor.SecretKey is { } secret)
+        if (attestor.SecretKey is { } templatedSecret && !attestor.LogTemplates.IsEmpty)
+        {
+            WriteTemplated(w, attestor.Path, attestor.LogTemplates, fields, values =>
+                $"new SecretKeyAttestorDefinition({path}, {CSharp.Literal(templatedSecret.Namespace)}, {CSharp.Literal(templatedSecret.Name)}, {HashName(templatedSecret.Hash)}, {Requirements(attestor, requirements, values, fields)}{repository})");
+        }
+        else if (attestor.SecretKey is { } secret)
         {
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             w.WriteLine($"new SecretKeyAttestorDefinition({path}, {CSharp.Literal(secret.Namespace)}, {CSharp.Literal(secret.Name)}, {HashName(secret.Hash)}{requirementsArgument}{repository}),");
+        }
+        else if (attestor.VariableKey is { } templatedVariable && !attestor.LogTemplates.IsEmpty)
+        {
+            // The key template is substituted after the log's, from the same review; the verdict is per request when either reads it.
+            WriteTemplated(w, attestor.Path, attestor.LogTemplates, fields, values =>
+                $"new VariableKeyAttestorDefinition({path}, {fields.KeyTemplate(templatedVariable)}, {CSharp.Literal(templatedVariable.Text)}, {HashName(templatedVariable.Hash)}, {Requirements(attestor, requirements, values, fields)}{repository}{(templatedVariable.ReadsRequest ? ", readsRequest: true" : string.Empty)})",
+                readsRequest: templatedVariable.ReadsRequest);
         }
         else if (attestor.VariableKey is { } variable)
         {
             var requirementsArgument = requirements == "SignatureRequirements.None" && repository.Length == 0 ? string.Empty : ", " + requirements;
             var readsRequest = variable.ReadsRequest ? ", readsRequest: true" : string.Empty;
             w.WriteLine($"new VariableKeyAttestorDefinition({path}, {fields.KeyTemplate(variable)}, {CSharp.Literal(variable.Text)}, {HashName(variable.Hash)}{requirementsArgument}{repository}{readsRequest}),");
+        }
+        else if (attestor.KmsKey is { } templatedKms && !attestor.LogTemplates.IsEmpty)
+        {
+            WriteTemplated(w, attestor.Path, attestor.LogTemplates, fields, values =>
+                $"new KmsKeyAttestorDefinition({path}, {CSharp.Literal(templatedKms.Reference)}, {HashName(templatedKms.Hash)}, {Requirements(attestor, requirements, values, fields)}{repository})");
         }
         else if (attestor.KmsKey is { } kms)
         {
@@ -761,7 +778,8 @@ internal static class PolicyEmitter
     /// (<c>values[0]</c>, …, or the PEM parsed from it) and returns the lambda's body.
     /// </summary>
     /// <param name="allCertificates">A Notary trust store: <c>cert</c> may hold several certificates, as <c>certChain</c> may.</param>
-    private static void WriteTemplated(SourceWriter w, string attestorPath, IReadOnlyList<TemplateFieldModel> templates, TrustMaterial fields, Func<Dictionary<string, string>, string> build, bool allCertificates = false)
+    /// <param name="readsRequest">The attestor built reads the request itself (a key template), besides what the templates read.</param>
+    private static void WriteTemplated(SourceWriter w, string attestorPath, IReadOnlyList<TemplateFieldModel> templates, TrustMaterial fields, Func<Dictionary<string, string>, string> build, bool allCertificates = false, bool readsRequest = false)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < templates.Count; i++)
@@ -789,7 +807,7 @@ internal static class PolicyEmitter
 
         w.Indentation--;
         w.WriteLine("],");
-        var readsRequest = templates.Any(t => t.ReadsRequest);
+        readsRequest |= templates.Any(t => t.ReadsRequest);
         w.WriteLine($"values => {build(values)}{(readsRequest ? "," : "),")}");
         if (readsRequest)
         {

@@ -129,22 +129,15 @@ internal static class AttestorValidator
                 return null;
             }
 
-            if (kms is not null || secret is not null || keys.PublicKeysTemplate is not null)
-            {
-                // Those keys are themselves resolved at admission by their own attestor kinds, which carry fixed
-                // requirements; substituting the log as well is not built for them (yet).
-                if (RefuseLogTemplates(keys.Rekor, keys.CtLog, kms is not null ? "a kms key" : secret is not null ? "a Secret key" : "publicKeys with variables", file))
-                {
-                    return null;
-                }
-            }
-
+            // Every kind of key substitutes its log the same way; a key read at admission (Secret, KMS, publicKeys with
+            // variables) is read once its log is substituted, with the requirements that gave.
+            var keyLogTemplates = LogTemplates(keys.Rekor, keys.CtLog);
             if (kms is not null)
             {
                 var kmsTlog = ValidateRekor(keys.Rekor, file);
                 var hash = ValidateHash(keys.SignatureAlgorithm, file, ref ok);
                 return ok && kmsTlog is not null
-                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, kmsTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { KmsKey = new KmsKeyModel(kms, hash) }]
+                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, kmsTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { KmsKey = new KmsKeyModel(kms, hash), LogTemplates = keyLogTemplates }]
                     : null;
             }
 
@@ -153,7 +146,7 @@ internal static class AttestorValidator
                 var secretTlog = ValidateRekor(keys.Rekor, file);
                 var hash = ValidateHash(keys.SignatureAlgorithm, file, ref ok);
                 return ok && secretTlog is not null
-                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, secretTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { SecretKey = secret with { Hash = hash } }]
+                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, secretTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { SecretKey = secret with { Hash = hash }, LogTemplates = keyLogTemplates }]
                     : null;
             }
 
@@ -163,7 +156,7 @@ internal static class AttestorValidator
                 var variableTlog = ValidateRekor(keys.Rekor, file);
                 var variableHash = ValidateHash(keys.SignatureAlgorithm, file, ref ok);
                 return ok && variableTlog is not null
-                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, variableTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { VariableKey = new VariableKeyModel(template, keys.PublicKeysText!, variableHash) { ReadsRequest = ConditionParser.ReadsRequest(template) } }]
+                    ? [new AttestorModel(entryPath + ".keys", null, null, null, null, new RequirementsModel(annotations, variableTlog) { TsaChain = keysTsa }, attestor.Repository?.Value) { VariableKey = new VariableKeyModel(template, keys.PublicKeysText!, variableHash) { ReadsRequest = ConditionParser.ReadsRequest(template) }, LogTemplates = keyLogTemplates }]
                     : null;
             }
 
@@ -185,7 +178,6 @@ internal static class AttestorValidator
                 return null;
             }
 
-            var keyLogTemplates = LogTemplates(keys.Rekor, keys.CtLog);
             return expanded.Select((key, i) => new AttestorModel($"{setPath}.entries[{(index + i).ToString(CultureInfo.InvariantCulture)}].keys", key, null, null, null, requirements, attestor.Repository?.Value) { LogTemplates = keyLogTemplates }).ToList();
         }
 
@@ -520,22 +512,6 @@ internal static class AttestorValidator
         }
 
         return Templates(templates, [("rekor.url", rekor?.Url), ("rekor.pubkey", rekor?.PubKey), ("ctlog.pubkey", ctlog?.PubKey), ("ctlog.tsaCertChain", ctlog?.TsaCertChain)]);
-    }
-
-    /// <summary>PC0099 at each <c>rekor</c>/<c>ctlog</c> value with variables, for attestor kinds that do not substitute them; true when any.</summary>
-    private static bool RefuseLogTemplates(RekorSyntax? rekor, CtLogSyntax? ctlog, string kind, YamlFile file)
-    {
-        var refused = false;
-        foreach (var (field, value, path) in new[] { ("rekor.url", rekor?.Url, rekor?.Path), ("rekor.pubkey", rekor?.PubKey, rekor?.Path), ("ctlog.pubkey", ctlog?.PubKey, ctlog?.Path), ("ctlog.tsaCertChain", ctlog?.TsaCertChain, ctlog?.Path) })
-        {
-            if (value is not null && ((rekor?.Templates.ContainsKey(field) ?? false) || (ctlog?.Templates.ContainsKey(field) ?? false)))
-            {
-                file.Report(DiagnosticDescriptors.NotSupportedYet, value.Location, path + field.Substring(field.IndexOf('.')), $"variables in rekor and ctlog are substituted for keyless, certificates and keys with a literal publicKeys, not with {kind}; write the value itself here");
-                refused = true;
-            }
-        }
-
-        return refused;
     }
 
     /// <summary>The fields written with variables, in the given order, each with its text as written.</summary>

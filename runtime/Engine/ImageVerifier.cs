@@ -437,27 +437,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
             var entries = ImmutableArray.CreateBuilder<AttestorDefinition>(set.Entries.Length);
             foreach (var attestor in set.Entries)
             {
-                switch (attestor)
-                {
-                    case SecretKeyAttestorDefinition secret:
-                        entries.Add(await ResolveAsync(secret, cancellationToken).ConfigureAwait(false));
-                        break;
-                    case KmsKeyAttestorDefinition kms:
-                        entries.Add(await ResolveAsync(kms, cancellationToken).ConfigureAwait(false));
-                        break;
-                    case VariableKeyAttestorDefinition variable:
-                        entries.AddRange(Substitute(variable, keys, _jmes));
-                        break;
-                    case TemplatedAttestorDefinition templated:
-                        entries.Add(Substitute(templated, keys, _jmes));
-                        break;
-                    case NestedAttestorDefinition nested:
-                        entries.Add(new NestedAttestorDefinition(nested.Path, (await ResolveSecretKeysAsync([nested.Set], keys, cancellationToken).ConfigureAwait(false))[0]));
-                        break;
-                    default:
-                        entries.Add(attestor);
-                        break;
-                }
+                await ResolveAsync(attestor, entries, keys, cancellationToken).ConfigureAwait(false);
             }
 
             resolved.Add(new AttestorSetDefinition(set.Path, set.Count, entries.ToImmutable()));
@@ -467,6 +447,44 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
         static bool NeedsResolving(AttestorSetDefinition set) =>
             set.Entries.Any(e => e is SecretKeyAttestorDefinition or KmsKeyAttestorDefinition or VariableKeyAttestorDefinition or TemplatedAttestorDefinition || (e is NestedAttestorDefinition nested && NeedsResolving(nested.Set)));
+    }
+
+    /// <summary>Adds to <paramref name="entries"/> what <paramref name="attestor"/> is for this review (several for a key template of several PEM blocks).</summary>
+    private async Task ResolveAsync(AttestorDefinition attestor, ImmutableArray<AttestorDefinition>.Builder entries, KeySubstitution keys, CancellationToken cancellationToken)
+    {
+        switch (attestor)
+        {
+            case SecretKeyAttestorDefinition secret:
+                entries.Add(await ResolveAsync(secret, cancellationToken).ConfigureAwait(false));
+                break;
+            case KmsKeyAttestorDefinition kms:
+                entries.Add(await ResolveAsync(kms, cancellationToken).ConfigureAwait(false));
+                break;
+            case VariableKeyAttestorDefinition variable:
+                entries.AddRange(Substitute(variable, keys, _jmes));
+                break;
+            case TemplatedAttestorDefinition templated:
+                // The log is substituted first, so a log that fails never costs a Secret or KMS read; a key read at
+                // admission is then read into the attestor with those substituted requirements. Build never returns
+                // another templated attestor, which would be passed on unresolved (and fail as unsupported) rather than loop.
+                var substituted = Substitute(templated, keys, _jmes);
+                if (substituted is TemplatedAttestorDefinition)
+                {
+                    entries.Add(substituted);
+                }
+                else
+                {
+                    await ResolveAsync(substituted, entries, keys, cancellationToken).ConfigureAwait(false);
+                }
+
+                break;
+            case NestedAttestorDefinition nested:
+                entries.Add(new NestedAttestorDefinition(nested.Path, (await ResolveSecretKeysAsync([nested.Set], keys, cancellationToken).ConfigureAwait(false))[0]));
+                break;
+            default:
+                entries.Add(attestor);
+                break;
+        }
     }
 
     /// <summary>

@@ -482,19 +482,25 @@ public sealed class KmsKeyAttestorDefinition(string path, string reference, Syst
 }
 
 /// <summary>
-/// An attestor with variables in its keyless identity (<c>subject</c>, <c>issuer</c>, their regexes) or its certificates
-/// (<c>cert</c>, <c>certChain</c>): each template is substituted from the rule's context and the request at verification
-/// time, then <see cref="Build"/> makes the attestor from the texts, in the order of <see cref="Templates"/>. A variable
-/// that does not resolve, an empty identity, or text that is no usable regex or certificate fails this attestor only.
+/// An attestor with variables in its keyless identity (<c>subject</c>, <c>issuer</c>, their regexes), its certificates
+/// (<c>cert</c>, <c>certChain</c>) or its <c>rekor</c>/<c>ctlog</c> fields: each template is substituted from the rule's
+/// context and the request at verification time, then <see cref="Build"/> makes the attestor from the texts, in the order
+/// of <see cref="Templates"/>. A variable that does not resolve, an empty identity, or text that is no usable regex,
+/// certificate or key fails this attestor only.
 /// </summary>
-public sealed class TemplatedAttestorDefinition(string path, ImmutableArray<AttestorTemplate> templates, Func<string[], SignatureAttestorDefinition> build, bool readsRequest = false)
+/// <remarks>
+/// The attestor built may itself still need its key at admission (a <see cref="SecretKeyAttestorDefinition"/>,
+/// <see cref="KmsKeyAttestorDefinition"/> or <see cref="VariableKeyAttestorDefinition"/> whose log was substituted): the
+/// verifier resolves that key afterwards, with the substituted requirements.
+/// </remarks>
+public sealed class TemplatedAttestorDefinition(string path, ImmutableArray<AttestorTemplate> templates, Func<string[], AttestorDefinition> build, bool readsRequest = false)
     : AttestorDefinition(path)
 {
     public ImmutableArray<AttestorTemplate> Templates { get; } = templates;
 
-    public Func<string[], SignatureAttestorDefinition> Build { get; } = build;
+    public Func<string[], AttestorDefinition> Build { get; } = build;
 
-    /// <summary>Whether a template reads the request, so that a verdict holds for this request only.</summary>
+    /// <summary>Whether a template (or a key template of the attestor built) reads the request, so that a verdict holds for this request only.</summary>
     public bool ReadsRequest { get; } = readsRequest;
 
     /// <summary>

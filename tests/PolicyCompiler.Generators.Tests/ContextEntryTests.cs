@@ -781,11 +781,10 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
-    public void Variables_in_the_logs_of_keys_read_at_admission_are_refused_at_the_value()
+    public void Variables_in_the_logs_of_keys_read_at_admission_compile_as_those_of_keyless_do()
     {
-        // A Secret's key (like a KMS key or publicKeys with variables) is itself resolved at admission with fixed
-        // requirements: its rekor/ctlog variables are not substituted, and read literally they would be parsed as PEM.
-        // The same variables on a keyless attestor compile (they are substituted with roots and the extension value).
+        // A Secret's key (like a KMS key or publicKeys with variables) is itself read at admission; its rekor/ctlog
+        // variables are substituted first, through the same templated attestor as keyless, and never read as literal PEM.
         var yaml = """
             apiVersion: kyverno.io/v1
             kind: ClusterPolicy
@@ -823,15 +822,18 @@ public sealed class ContextEntryTests
                             tsaCertChain: "{{ tsa.data.chain }}"
             """;
 
-        var run = GeneratorHarness.Run("policy.yaml", yaml);
+        GeneratorHarness.Run("policy.yaml", yaml).AssertClean();
 
-        Assert.All(run.GeneratorDiagnostics, d => Assert.Equal("PC0099", d.Id));
-        var diagnostics = run.GeneratorDiagnostics.OrderBy(d => d.Location.GetLineSpan().StartLinePosition.Line).ToList();
-        Assert.Equal(2, diagnostics.Count);
-        DiagnosticAssert.At(diagnostics[0], File, 32, 25);
-        DiagnosticAssert.MessageContains(diagnostics[0], "'spec.rules[0].verifyImages[0].attestors[0].entries[1].keys.rekor.pubkey' is valid Kyverno but PolicyCompiler does not compile it yet (variables in rekor and ctlog are substituted for keyless, certificates and keys with a literal publicKeys, not with a Secret key");
-        DiagnosticAssert.At(diagnostics[1], File, 34, 31);
-        DiagnosticAssert.MessageContains(diagnostics[1], "entries[1].keys.ctlog.tsaCertChain'");
+        var policy = Assert.Single(Load(("policy.yaml", yaml)));
+        var entries = Assert.Single(Assert.Single(policy.Rules[0].VerifyImages).Attestors).Entries;
+        Assert.Equal(2, entries.Length);
+        var keyless = Assert.IsType<TemplatedAttestorDefinition>(entries[0]);
+        Assert.Equal(["roots", "additionalExtensions.githubWorkflowRepository", "rekor.url", "ctlog.pubkey"], keyless.Templates.Select(t => t.Field));
+        var secret = Assert.IsType<TemplatedAttestorDefinition>(entries[1]);
+        Assert.Equal(".attestors[0].entries[1].keys", secret.Path);
+        Assert.Equal(["rekor.pubkey", "ctlog.tsaCertChain"], secret.Templates.Select(t => t.Field));
+        Assert.Equal(["{{ rekor.data.key }}", "{{ tsa.data.chain }}"], secret.Templates.Select(t => t.Text));
+        Assert.False(secret.ReadsRequest);
     }
 
     [Fact]

@@ -213,6 +213,122 @@ public sealed class LogVariableTests
     }
 
     [Fact]
+    public void A_secret_key_takes_its_rekor_key_and_tsa_chain_from_the_context_before_the_secret_is_read()
+    {
+        var attestor = Attestor("""
+            keys:
+                          secret:
+                            name: cosign-public-key
+                            namespace: kyverno
+                          signatureAlgorithm: sha384
+                          rekor:
+                            url: https://rekor.internal
+                            pubkey: "{{ logs.data.rekor }}"
+                          ctlog:
+                            tsaCertChain: "{{ logs.data.tsa }}"
+            """);
+        Assert.Equal(["rekor.pubkey", "ctlog.tsaCertChain"], attestor.Templates.Select(t => t.Field));
+        Assert.False(attestor.ReadsRequest);
+
+        var (rekorPem, rekorSpki) = NewKey();
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var tsa = new CertificateRequest("CN=tsa root", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var substituted = Assert.IsType<SecretKeyAttestorDefinition>(Substitute(attestor, new { logs = new { data = new { rekor = rekorPem, tsa = tsa.ExportCertificatePem() } } }));
+
+        // Still a Secret to read (the verifier reads it next), now with the substituted log and timestamp authority.
+        Assert.Equal(("kyverno", "cosign-public-key", HashAlgorithmName.SHA384), (substituted.Namespace, substituted.Name, substituted.Hash));
+        Assert.Equal(".attestors[0].entries[0].keys", substituted.Path);
+        var log = Assert.Single(substituted.Requirements.Tlog.Logs);
+        Assert.Equal(rekorSpki, Spki(log));
+        Assert.Equal("https://rekor.internal", log.BaseUrl);
+        Assert.Equal(tsa.Thumbprint, Assert.Single(Assert.Single(substituted.Requirements.TimestampAuthorities!).Chain).Thumbprint);
+
+        var bad = Assert.IsType<UnavailableAttestorDefinition>(Substitute(attestor, new { logs = new { data = new { rekor = "not a key", tsa = tsa.ExportCertificatePem() } } }));
+        Assert.Equal("rekor.pubkey {{ logs.data.rekor }}, ctlog.tsaCertChain {{ logs.data.tsa }} gave no usable attestor (rekor.pubkey holds no PEM public key)", bad.Reason);
+    }
+
+    [Fact]
+    public void A_key_template_with_a_rekor_key_template_substitutes_both_and_reads_the_request_when_the_key_does()
+    {
+        var attestor = Attestor("""
+            keys:
+                          publicKeys: "{{ keys.data.{{ request.namespace }} }}"
+                          rekor:
+                            url: https://rekor.internal
+                            pubkey: "{{ logs.data.rekor }}"
+            """);
+        // Only the log is a template of the attestor; the key is the built attestor's, and it reads the request.
+        Assert.Equal("rekor.pubkey", Assert.Single(attestor.Templates).Field);
+        Assert.True(attestor.ReadsRequest);
+
+        var (rekorPem, rekorSpki) = NewKey();
+        var substituted = Assert.IsType<VariableKeyAttestorDefinition>(Substitute(attestor, new { logs = new { data = new { rekor = rekorPem } } }));
+
+        Assert.Equal("{{ keys.data.{{ request.namespace }} }}", substituted.Text);
+        Assert.True(substituted.ReadsRequest);
+        Assert.Equal(rekorSpki, Spki(Assert.Single(substituted.Requirements.Tlog.Logs)));
+    }
+
+    [Fact]
+    public void A_kms_key_with_a_rekor_url_from_the_context_must_name_the_public_rekor_without_a_key()
+    {
+        var attestor = Attestor("""
+            keys:
+                          kms: "awskms:///arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                          rekor:
+                            url: "{{ logs.data.url }}"
+            """);
+
+        var publicGood = Assert.IsType<KmsKeyAttestorDefinition>(Substitute(attestor, new { logs = new { data = new { url = "https://rekor.sigstore.dev" } } }));
+        Assert.Equal("awskms:///arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", publicGood.Reference);
+        Assert.Same(TransparencyLogPolicy.TrustedRootLogs, publicGood.Requirements.Tlog);
+
+        var other = Assert.IsType<UnavailableAttestorDefinition>(Substitute(attestor, new { logs = new { data = new { url = "https://rekor.internal" } } }));
+        Assert.Equal("rekor.url {{ logs.data.url }} gave no usable attestor (rekor.url https://rekor.internal is not https://rekor.sigstore.dev, and a private Rekor needs rekor.pubkey)", other.Reason);
+    }
+
+    [Theory]
+    [InlineData("""
+        keys:
+                      secret: {name: cosign, namespace: kyverno}
+                      rekor:
+                        url: "{{ logs.data.url }}"
+                        pubkey: not a key
+        """, "PC0006", "rekor.pubkey", 25, 25)]
+    [InlineData("""
+        keys:
+                      kms: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k"
+                      rekor:
+                        url: rekor.internal
+                        pubkey: "{{ logs.data.rekor }}"
+        """, "PC0015", "Rekor URL", 24, 22)]
+    [InlineData("""
+        keys:
+                      publicKeys: "{{ logs.data.key }}"
+                      rekor:
+                        url: https://rekor.internal
+                      ctlog:
+                        tsaCertChain: "{{ logs.data.tsa }}"
+        """, "PC0021", "https://rekor.internal", 24, 22)]
+    [InlineData("""
+        keys:
+                      secret: {name: cosign, namespace: kyverno}
+                      rekor:
+                        pubkey: "{{ logs.data.rekor }}"
+                      ctlog:
+                        tsaCertChain: not a certificate
+        """, "PC0018", "ctlog.tsaCertChain", 26, 31)]
+    public void Literal_log_values_next_to_variables_of_keys_read_at_admission_are_still_checked_at_build_time(string keys, string id, string message, int line, int column)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy(keys));
+
+        var diagnostic = run.Single(id);
+        DiagnosticAssert.MessageContains(diagnostic, message);
+        DiagnosticAssert.At(diagnostic, File, line, column);
+        Assert.DoesNotContain(run.GeneratorDiagnostics, d => d.Id == "PC0099");
+    }
+
+    [Fact]
     public void Bad_variable_in_rekor_pubkey_is_a_build_error_at_its_column()
     {
         var diagnostic = GeneratorHarness.Run("policy.yaml", Policy("""
