@@ -33,7 +33,11 @@ internal sealed record KyvernoListValue(EquatableArray<KyvernoValue> Items) : Ky
 
 internal sealed record KyvernoMapValue(EquatableArray<KyvernoMapEntry> Entries) : KyvernoValue;
 
-internal sealed record KyvernoMapEntry(string Key, KyvernoValue Value);
+/// <summary>
+/// One member of a map value. Kyverno substitutes variables in map keys as in strings (its JSON traversal visits keys
+/// too), so the key is a template: a key that is exactly one variable takes the variable's string value.
+/// </summary>
+internal sealed record KyvernoMapEntry(KyvernoTemplate Key, KyvernoValue Value);
 
 /// <summary>One Kyverno condition: <c>key</c>, <c>operator</c> (canonical name, see <see cref="KyvernoOperators"/>), <c>value</c>.</summary>
 internal sealed record KyvernoCondition(KyvernoValue Key, string Operator, KyvernoValue Value);
@@ -166,7 +170,7 @@ internal static class KyvernoEmitter
                     : $"JmesValue.FromArray([{string.Join(", ", list.Items.Select(i => EmitValue(i, prefix, helpers, mode)))}])";
             case KyvernoMapValue map:
                 return "JmesValue.FromObject(new JmesObject(" + map.Entries.Count.ToString(CultureInfo.InvariantCulture) + ")"
-                    + string.Concat(map.Entries.Select(e => $".Set({JmesEmitter.StringLiteral(e.Key)}, {EmitValue(e.Value, prefix, helpers, mode)})"))
+                    + string.Concat(map.Entries.Select(e => $".Set({EmitKey(e.Key, prefix, helpers, mode)}, {EmitValue(e.Value, prefix, helpers, mode)})"))
                     + ")";
             default:
                 throw new InvalidOperationException("Unknown value");
@@ -175,28 +179,54 @@ internal static class KyvernoEmitter
 
     private static string EmitTemplate(KyvernoTemplate template, string prefix, List<(string, TemplatePart)> helpers, KyvernoVariableMode mode)
     {
-        string Variable(TemplatePart part)
-        {
-            var helper = prefix + "_Var" + helpers.Count.ToString(CultureInfo.InvariantCulture);
-            helpers.Add((helper, part));
-            var resolver = mode == KyvernoVariableMode.Strict ? "KyvernoVariables.Strict" : "KyvernoVariables.OrEmpty";
-            return $"{resolver}({helper}, root, context, {JmesEmitter.StringLiteral(part.VariableText!)})";
-        }
-
         if (!template.HasVariables)
         {
-            return $"JmesValue.From({JmesEmitter.StringLiteral(string.Concat(template.Parts.Select(p => p.Literal)))})";
+            return $"JmesValue.From({JmesEmitter.StringLiteral(Literal(template))})";
         }
 
         if (template.IsSingleVariable)
         {
-            return Variable(template.Parts[0]);
+            return Variable(template.Parts[0], prefix, helpers, mode);
         }
 
+        return $"JmesValue.From({Concat(template, prefix, helpers, mode)})";
+    }
+
+    /// <summary>
+    /// A C# string for a map key: literal text, the text of its variables, or (a key that is one variable) the
+    /// variable's string value through <c>KyvernoVariables.Key</c>, which applies Kyverno's rules for other types.
+    /// </summary>
+    private static string EmitKey(KyvernoTemplate key, string prefix, List<(string, TemplatePart)> helpers, KyvernoVariableMode mode)
+    {
+        if (!key.HasVariables)
+        {
+            return JmesEmitter.StringLiteral(Literal(key));
+        }
+
+        if (key.IsSingleVariable)
+        {
+            return $"KyvernoVariables.Key({Variable(key.Parts[0], prefix, helpers, mode)}, {JmesEmitter.StringLiteral(key.Text)})";
+        }
+
+        return Concat(key, prefix, helpers, mode);
+    }
+
+    private static string Literal(KyvernoTemplate template) => string.Concat(template.Parts.Select(p => p.Literal));
+
+    private static string Concat(KyvernoTemplate template, string prefix, List<(string, TemplatePart)> helpers, KyvernoVariableMode mode)
+    {
         var pieces = template.Parts.Select(p => p.IsVariable
-            ? $"KyvernoVariables.ToText({Variable(p)})"
+            ? $"KyvernoVariables.ToText({Variable(p, prefix, helpers, mode)})"
             : JmesEmitter.StringLiteral(p.Literal!));
-        return $"JmesValue.From(string.Concat({string.Join(", ", pieces)}))";
+        return $"string.Concat({string.Join(", ", pieces)})";
+    }
+
+    private static string Variable(TemplatePart part, string prefix, List<(string, TemplatePart)> helpers, KyvernoVariableMode mode)
+    {
+        var helper = prefix + "_Var" + helpers.Count.ToString(CultureInfo.InvariantCulture);
+        helpers.Add((helper, part));
+        var resolver = mode == KyvernoVariableMode.Strict ? "KyvernoVariables.Strict" : "KyvernoVariables.OrEmpty";
+        return $"{resolver}({helper}, root, context, {JmesEmitter.StringLiteral(part.VariableText!)})";
     }
 
     private static void EmitVariableMethod(SourceWriter writer, string name, TemplatePart part, KyvernoVariableMode mode)

@@ -259,17 +259,14 @@ internal static class ConditionParser
                 var ok = true;
                 foreach (var pair in mapping.Children)
                 {
-                    var name = (pair.Key as YamlScalarNode)?.Value ?? string.Empty;
-                    if (name.Contains("{{"))
+                    // Kyverno's substitution walks map keys as well as values, so a key is read as a template too.
+                    var keyScalar = pair.Key as YamlScalarNode;
+                    var name = keyScalar?.Value ?? string.Empty;
+                    var key = ReadTemplate(file, name, file.Locate(pair.Key), keyScalar, $"{path}.{name}");
+                    var item = ReadValue(file, pair.Value, $"{path}.{name}");
+                    if (key is not null && item is not null)
                     {
-                        file.Report(DiagnosticDescriptors.NotSupportedYet, file.Locate(pair.Key), $"{path}.{name}", "variables in the keys of a condition value are not substituted");
-                        ok = false;
-                        continue;
-                    }
-
-                    if (ReadValue(file, pair.Value, $"{path}.{name}") is { } item)
-                    {
-                        entries.Add(new KyvernoMapEntry(name, item));
+                        entries.Add(new KyvernoMapEntry(key, item));
                     }
                     else
                     {
@@ -355,7 +352,7 @@ internal static class ConditionParser
     {
         KyvernoStringValue s => s.Template.Parts.Any(p => p.IsVariable && s_requestNames.IsMatch(p.VariableText!)),
         KyvernoListValue l => l.Items.Any(ReadsRequest),
-        KyvernoMapValue m => m.Entries.Any(e => ReadsRequest(e.Value)),
+        KyvernoMapValue m => m.Entries.Any(e => ReadsRequest(new KyvernoStringValue(e.Key)) || ReadsRequest(e.Value)),
         _ => false,
     };
 

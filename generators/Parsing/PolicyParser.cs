@@ -526,6 +526,7 @@ internal static class PolicyParser
             Location = reader.Location,
             Annotations = reader.TakeStringMap("annotations"),
             Repository = reader.TakeString("repository"),
+            SignatureAlgorithm = reader.TakeString("signatureAlgorithm"),
         };
 
         if (reader.TakeMapping("keys", "StaticKeyAttestor") is { } keys)
@@ -650,7 +651,6 @@ internal static class PolicyParser
             attestor.Nested = ParseAttestorSet(nested);
         }
 
-        reader.NotSupported("signatureAlgorithm", "set signatureAlgorithm under keys");
         reader.RejectUnknown(s_attestorFields);
         return attestor;
     }

@@ -329,6 +329,12 @@ internal sealed class AttestorSyntax
 
     public Located<string>? Repository { get; set; }
 
+    /// <summary>
+    /// The entry's own <c>signatureAlgorithm</c> (Kyverno's v1 API has it beside <c>keys</c> since the release that
+    /// deprecated <c>keys.signatureAlgorithm</c>); see <c>AttestorValidator</c> for what it does, which is nothing.
+    /// </summary>
+    public Located<string>? SignatureAlgorithm { get; set; }
+
     /// <summary>How many of keys, certificates, keyless and attestor the entry names (Kyverno wants exactly one).</summary>
     public int KindCount => (Keys is null ? 0 : 1) + (Certificates is null ? 0 : 1) + (Keyless is null ? 0 : 1) + (Nested is null ? 0 : 1);
 }

@@ -101,6 +101,8 @@ internal static class AttestorValidator
             ok = false;
         }
 
+        ValidateEntryHash(attestor, file, ref ok);
+
         var annotations = (attestor.Annotations ?? inheritedAnnotations ?? new Dictionary<string, Located<string>>())
             .OrderBy(a => a.Key, StringComparer.Ordinal)
             .Select(a => new KeyValueModel(a.Key, a.Value.Value))
@@ -620,6 +622,41 @@ internal static class AttestorValidator
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// An entry's own <c>signatureAlgorithm</c>. Kyverno copies it into its verifier options and then, for a
+    /// <c>keys</c> entry, overwrites it with <c>keys.signatureAlgorithm</c> (which the API server defaults to sha256);
+    /// certificates and keyless keys are loaded with SHA-256 whatever it says. So it never changes a verdict: it is
+    /// accepted with no effect, and refused only where it contradicts the algorithm a keys entry is verified with,
+    /// since the policy would then say one thing and Kyverno (and this build) do another.
+    /// </summary>
+    private static void ValidateEntryHash(AttestorSyntax attestor, YamlFile file, ref bool ok)
+    {
+        if (attestor.SignatureAlgorithm is not { } entryHash)
+        {
+            return;
+        }
+
+        if (Array.IndexOf(s_hashes, entryHash.Value) < 0)
+        {
+            file.Report(DiagnosticDescriptors.InvalidEnumValue, entryHash.Location, entryHash.Value, "signatureAlgorithm", string.Join(", ", s_hashes));
+            ok = false;
+            return;
+        }
+
+        var keysHash = attestor.Keys?.SignatureAlgorithm?.Value ?? "sha256";
+        if (attestor.Keys is not null && Array.IndexOf(s_hashes, keysHash) >= 0 && !string.Equals(keysHash, entryHash.Value, StringComparison.Ordinal))
+        {
+            var used = attestor.Keys.SignatureAlgorithm is null ? "keys without signatureAlgorithm (sha256)" : $"keys.signatureAlgorithm: {keysHash}";
+            file.Report(
+                DiagnosticDescriptors.ConflictingSettings,
+                entryHash.Location,
+                $"signatureAlgorithm: {entryHash.Value}",
+                used,
+                $"Kyverno verifies a keys entry with keys.signatureAlgorithm and ignores the entry's own; write signatureAlgorithm: {entryHash.Value} under keys");
+            ok = false;
+        }
     }
 
     private static string ValidateHash(Located<string>? signatureAlgorithm, YamlFile file, ref bool ok)

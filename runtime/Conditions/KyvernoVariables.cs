@@ -42,6 +42,23 @@ public static class KyvernoVariables
         return value;
     }
 
+    /// <summary>
+    /// The name a map key takes when the key is exactly one variable, by Kyverno's rules for keys: a string renames
+    /// the key; null leaves the key as it was written, braces and all (Kyverno keeps the old key when the substituted
+    /// key is nil); any other type fails the evaluation, as Kyverno's "expected string after substituting variables in
+    /// key" does.
+    /// </summary>
+    public static string Key(JmesValue value, string written)
+    {
+        ArgumentNullException.ThrowIfNull(written);
+        return value.Type switch
+        {
+            JmesType.String => value.GetString(),
+            JmesType.Null => written,
+            _ => throw new JmesPathException(JmesErrorKind.InvalidValue, $"expected string after substituting variables in key \"{written}\", got {value.ToJsonString()}"),
+        };
+    }
+
     /// <summary>A variable's value as it reads inside a longer string: a string as it is, anything else as JSON.</summary>
     public static string ToText(JmesValue value) => value.Type == JmesType.String ? value.GetString() : value.ToJsonString();
 

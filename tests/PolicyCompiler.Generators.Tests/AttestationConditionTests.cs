@@ -186,6 +186,72 @@ public sealed class AttestationConditionTests
     }
 
     [Fact]
+    public void Variables_in_the_keys_of_a_condition_key_or_value_are_substituted_as_in_kyverno()
+    {
+        // Kyverno's substitution visits map keys too: no PC0099, and the keys are read from the predicate.
+        var yaml = Policy("""
+                      conditions:
+                      - all:
+                        - key: "{{ build.owner }}"
+                          operator: Equals
+                          value:
+                            "{{ build.team }}": "{{ build.lead }}"
+                            on-call-{{ build.team }}: yes
+                        - key:
+                            "{{ build.team }}": "{{ build.lead }}"
+                          operator: Equals
+                          value: "{{ build.owners }}"
+            """);
+        var run = GeneratorHarness.Run("policy.yaml", yaml);
+        Assert.Empty(run.GeneratorDiagnostics);
+
+        var attestation = Attestation(Assert.Single(Load(("policy.yaml", yaml))));
+        const string Good = """{"build":{"team":"ci","lead":"ana","owner":{"ci":"ana","on-call-ci":true},"owners":{"ci":"ana"}}}""";
+        Assert.Null(Check(attestation, Good));
+        Assert.NotNull(Check(attestation, Good.Replace("\"team\":\"ci\"", "\"team\":\"cd\"", StringComparison.Ordinal)));
+        Assert.Equal(
+            "conditions[0].all[0] ({{ build.owner }} Equals {{{ build.team }}: {{ build.lead }}, on-call-{{ build.team }}: yes}) is false",
+            Check(attestation, Good.Replace("\"ci\":\"ana\",\"on-call-ci\"", "\"ci\":\"bob\",\"on-call-ci\"", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void A_key_variable_of_another_type_than_string_fails_the_check_as_kyverno_does()
+    {
+        var attestation = Compile("""
+                      conditions:
+                      - all:
+                        - key: "{{ build.owner }}"
+                          operator: Equals
+                          value:
+                            "{{ build.attempts }}": ana
+            """);
+
+        var failure = Check(attestation, """{"build":{"attempts":2,"owner":{"2":"ana"}}}""");
+
+        Assert.Equal("failed to evaluate the conditions: expected string after substituting variables in key \"{{ build.attempts }}\", got 2", failure);
+    }
+
+    [Fact]
+    public void PC0023_in_a_map_key_points_inside_the_key()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                      conditions:
+                      - all:
+                        - key: "{{ build.owner }}"
+                          operator: Equals
+                          value:
+                            "{{ build.team == }}": ana
+            """));
+
+        var diagnostic = run.Single("PC0023");
+        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].verifyImages[0].attestations[0].conditions[0].all[0].value.{{ build.team == }}' has an invalid variable:");
+        // At the closing }} of the key, where the right operand of == is missing.
+        DiagnosticAssert.At(diagnostic, File, 26, 35);
+        Assert.DoesNotContain(run.GeneratorDiagnostics, d => d.Id == "PC0099");
+        Assert.Empty(run.PolicySources);
+    }
+
+    [Fact]
     public void Predicate_fields_shadow_the_request_documents_as_in_kyverno_merge()
     {
         var attestation = Compile("""

@@ -59,6 +59,30 @@ internal sealed class KyvernoHarness
         }
     }
 
+    /// <summary>Compiles structured values (lists, maps with variables in keys and values) in one assembly, in order.</summary>
+    public static JmesFunc[] CompileValues(IReadOnlyList<KyvernoValue> values, KyvernoVariableMode mode = KyvernoVariableMode.Strict)
+    {
+        var writer = new SourceWriter();
+        writer.WriteLine("namespace Kyverno;");
+        writer.WriteLine("public static class StructuredValues");
+        writer.OpenBrace();
+        for (var i = 0; i < values.Count; i++)
+        {
+            KyvernoEmitter.EmitValueMethod(writer, "V" + i, values[i], mode);
+        }
+
+        writer.CloseBrace();
+        var assembly = InMemoryCompiler.Compile(InMemoryCompiler.Usings + writer, "KyvernoStructured");
+        return Enumerable.Range(0, values.Count).Select(i => InMemoryCompiler.Method(assembly, "Kyverno.StructuredValues", "V" + i)).ToArray();
+    }
+
+    /// <summary>A string value with its variables parsed, for building structured values by hand.</summary>
+    public static KyvernoTemplate Template(string text)
+    {
+        var parsed = KyvernoTemplateParser.Parse(text);
+        return parsed.Success ? parsed.Template! : throw new InvalidOperationException($"{text} does not compile: {string.Join("; ", parsed.Diagnostics)}");
+    }
+
     public JmesValue Evaluate(string value, string? json = null, KyvernoVariableMode mode = KyvernoVariableMode.Strict)
     {
         if (!_compiled.TryGetValue((value, mode), out var function))
