@@ -41,6 +41,8 @@ public static partial class NotaryVerifier
     private const string AuthenticSigningTime = "io.cncf.notary.authenticSigningTime";
     private const string ExpiryName = "io.cncf.notary.expiry";
     private const string VerificationPlugin = "io.cncf.notary.verificationPlugin";
+    private const string TimestampSignature = "io.cncf.notary.timestampSignature";
+    private const string SigningAgent = "io.cncf.notary.signingAgent";
     private const string SchemeX509 = "notary.x509";
     private const string SchemeSigningAuthority = "notary.x509.signingAuthority";
 
@@ -270,6 +272,22 @@ public static partial class NotaryVerifier
                     || !header.TryGetProperty("x5c", out var x5c) || x5c.ValueKind != JsonValueKind.Array || x5c.GetArrayLength() == 0)
                 {
                     error = "the JWS envelope's unprotected header has no x5c certificate chain";
+                    return null;
+                }
+
+                // notation-core-go reads these two into typed fields (bytes as standard base64, a string), so other values
+                // fail its parse. The countersignature itself is not read: with no TSA trust store (Kyverno configures
+                // none) Notation skips timestamp verification, and the chain must be valid now.
+                if (header.TryGetProperty(TimestampSignature, out var timestamp) && timestamp.ValueKind != JsonValueKind.Null
+                    && (timestamp.ValueKind != JsonValueKind.String || !Convert.TryFromBase64String(timestamp.GetString()!, new byte[timestamp.GetString()!.Length], out _)))
+                {
+                    error = $"the unprotected header's {TimestampSignature} is not base64 bytes";
+                    return null;
+                }
+
+                if (header.TryGetProperty(SigningAgent, out var agent) && agent.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+                {
+                    error = $"the unprotected header's {SigningAgent} is not a string";
                     return null;
                 }
 
