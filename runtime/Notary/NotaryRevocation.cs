@@ -108,7 +108,11 @@ public sealed class NotaryRevocation : IDisposable
 
     private async Task<CertificateStatus> CheckCertificateAsync(X509Certificate2 certificate, X509Certificate2 issuer, DateTimeOffset? signingTime, CancellationToken cancellationToken)
     {
-        var responders = OcspResponders(certificate);
+        if (OcspResponders(certificate) is not { } responders)
+        {
+            return new CertificateStatus(Outcome.Unknown, "the authority information access extension cannot be read");
+        }
+
         if (CrlDistributionPoints(certificate) is not { } distributionPoints)
         {
             return new CertificateStatus(Outcome.Unknown, "the CRL distribution points extension cannot be read");
@@ -202,8 +206,20 @@ public sealed class NotaryRevocation : IDisposable
             return (null, $"the answer is larger than {MaxOcspResponseBytes} bytes");
         }
 
-        return ReadOcspResponse(body, certificate, issuer, bcIssuer, serial, signingTime);
+        try
+        {
+            return ReadOcspResponse(body, certificate, issuer, bcIssuer, serial, signingTime);
+        }
+        catch (Exception e) when (IsMalformed(e))
+        {
+            // BouncyCastle reads some fields only when asked: a malformed one surfaces here.
+            return (null, "the OCSP answer is malformed: " + e.Message);
+        }
     }
+
+    private static bool IsMalformed(Exception e) =>
+        e is IOException or ArgumentException or InvalidCastException or InvalidOperationException or FormatException
+            or AsnContentException or CryptographicException or Org.BouncyCastle.Security.GeneralSecurityException;
 
     private (CertificateStatus? Status, string? Error) ReadOcspResponse(byte[] body, X509Certificate2 certificate, X509Certificate2 issuer, BcCertificate bcIssuer, BcInteger serial, DateTimeOffset? signingTime)
     {
@@ -367,38 +383,57 @@ public sealed class NotaryRevocation : IDisposable
                 return new CertificateStatus(Outcome.Unknown, $"{point}: {error}");
             }
 
-            var entry = crl.GetRevokedCertificate(serial);
-            if (entry is null)
+            CertificateStatus? status;
+            try
             {
-                continue;
+                status = CrlEntryStatus(crl, serial, point, signingTime);
+            }
+            catch (Exception e) when (IsMalformed(e))
+            {
+                return new CertificateStatus(Outcome.Unknown, $"{point}: the CRL is malformed: {e.Message}");
             }
 
-            foreach (var oid in (IEnumerable<string>?)entry.GetCriticalExtensionOids() ?? [])
+            if (status is { } decided)
             {
-                if (oid != InvalidityDateOid)
-                {
-                    return new CertificateStatus(Outcome.Unknown, $"{point}: the CRL entry has the unsupported critical extension {oid}");
-                }
+                return decided;
             }
-
-            if (entry.GetExtensionValue(new DerObjectIdentifier(InvalidityDateOid)) is { } invalidity)
-            {
-                var invalidFrom = ReadGeneralizedTime(invalidity.GetOctets());
-                if (invalidFrom is null)
-                {
-                    return new CertificateStatus(Outcome.Unknown, $"{point}: the CRL entry's invalidity date is malformed");
-                }
-
-                if (signingTime is { } signedAt && signedAt < invalidFrom)
-                {
-                    continue;
-                }
-            }
-
-            return new CertificateStatus(Outcome.Revoked, $"CRL {point}: revoked at {new DateTimeOffset(DateTime.SpecifyKind(entry.RevocationDate, DateTimeKind.Utc)).ToString("u", CultureInfo.InvariantCulture)}");
         }
 
         return new CertificateStatus(Outcome.Good, "CRL: not listed");
+    }
+
+    /// <summary>The status one CRL gives the certificate: null when it does not list it (or lists it as invalid only after the signing).</summary>
+    private static CertificateStatus? CrlEntryStatus(X509Crl crl, BcInteger serial, string point, DateTimeOffset? signingTime)
+    {
+        var entry = crl.GetRevokedCertificate(serial);
+        if (entry is null)
+        {
+            return null;
+        }
+
+        foreach (var oid in (IEnumerable<string>?)entry.GetCriticalExtensionOids() ?? [])
+        {
+            if (oid != InvalidityDateOid)
+            {
+                return new CertificateStatus(Outcome.Unknown, $"{point}: the CRL entry has the unsupported critical extension {oid}");
+            }
+        }
+
+        if (entry.GetExtensionValue(new DerObjectIdentifier(InvalidityDateOid)) is { } invalidity)
+        {
+            var invalidFrom = ReadGeneralizedTime(invalidity.GetOctets());
+            if (invalidFrom is null)
+            {
+                return new CertificateStatus(Outcome.Unknown, $"{point}: the CRL entry's invalidity date is malformed");
+            }
+
+            if (signingTime is { } signedAt && signedAt < invalidFrom)
+            {
+                return null;
+            }
+        }
+
+        return new CertificateStatus(Outcome.Revoked, $"CRL {point}: revoked at {new DateTimeOffset(DateTime.SpecifyKind(entry.RevocationDate, DateTimeKind.Utc)).ToString("u", CultureInfo.InvariantCulture)}");
     }
 
     private async Task<(X509Crl? Crl, string? Error)> DownloadCrlAsync(string point, X509Certificate2 issuer, CancellationToken cancellationToken)
@@ -492,10 +527,20 @@ public sealed class NotaryRevocation : IDisposable
 
     // ---- Certificate extensions ----
 
-    private static List<string> OcspResponders(X509Certificate2 certificate) =>
-        certificate.Extensions.OfType<X509AuthorityInformationAccessExtension>().FirstOrDefault() is { } access
-            ? [.. access.EnumerateOcspUris()]
-            : [];
+    /// <summary>The OCSP responder URIs of the authority information access extension; null when it cannot be read.</summary>
+    private static List<string>? OcspResponders(X509Certificate2 certificate)
+    {
+        try
+        {
+            return certificate.Extensions.OfType<X509AuthorityInformationAccessExtension>().FirstOrDefault() is { } access
+                ? [.. access.EnumerateOcspUris()]
+                : [];
+        }
+        catch (CryptographicException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>
     /// The URIs of the full names of the certificate's CRL distribution points (those Go reads); null when the extension

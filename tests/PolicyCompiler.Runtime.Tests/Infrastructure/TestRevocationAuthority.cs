@@ -90,6 +90,9 @@ internal sealed class TestRevocationAuthority : IAsyncDisposable
     /// <summary>Serial numbers (as issued by <see cref="IssueSigner"/>, or 0x10 for the intermediate) now revoked.</summary>
     public ConcurrentDictionary<long, bool> Revoked { get; } = new();
 
+    /// <summary>For revoked serials listed here, the CRL entry's invalidity date (when the key became untrustworthy).</summary>
+    public ConcurrentDictionary<long, DateTime> InvalidFrom { get; } = new();
+
     public RevocationAnswer Ocsp { get; set; }
 
     public RevocationAnswer Crl { get; set; }
@@ -233,7 +236,14 @@ internal sealed class TestRevocationAuthority : IAsyncDisposable
         generator.SetNextUpdate(now.AddHours(1));
         foreach (var serial in Revoked.Keys)
         {
-            generator.AddCrlEntry(BcInteger.ValueOf(serial), now.AddHours(-1), CrlReason.KeyCompromise);
+            if (InvalidFrom.TryGetValue(serial, out var invalidFrom))
+            {
+                generator.AddCrlEntry(BcInteger.ValueOf(serial), now.AddHours(-1), CrlReason.KeyCompromise, invalidFrom);
+            }
+            else
+            {
+                generator.AddCrlEntry(BcInteger.ValueOf(serial), now.AddHours(-1), CrlReason.KeyCompromise);
+            }
         }
 
         return generator.Generate(new Asn1SignatureFactory("SHA256WITHECDSA", DotNetUtilities.GetECDsaKeyPair(signingKey).Private)).GetEncoded();

@@ -238,4 +238,39 @@ public sealed class NotaryRevocationTests
         Assert.False(revoked.Verified);
         Assert.Contains("is revoked", revoked.Reason, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A signing authority's signing time is authentic, so a certificate whose key became untrustworthy (the CRL entry's
+    /// invalidity date) only after it signed still vouches for that signature; under notary.x509 the revocation counts.
+    /// </summary>
+    [Fact]
+    public async Task ARevocationInvalidOnlyAfterAnAuthenticSigningTimeDoesNotCount()
+    {
+        await using var authority = await TestRevocationAuthority.StartAsync();
+        using var signer = authority.IssueSigner([], [authority.Url("intermediate/crl")], out var serial);
+        authority.Revoked[serial] = true;
+        authority.InvalidFrom[serial] = DateTime.UtcNow.AddMinutes(-30);
+        using var revocation = new NotaryRevocation();
+        var signedAt = DateTimeOffset.UtcNow.AddHours(-2).ToString("yyyy-MM-dd'T'HH:mm:ssK", System.Globalization.CultureInfo.InvariantCulture);
+        NotarySignature SigningAuthority() => Jws(signer.Sign(OciManifest, Digest, 1234, h =>
+        {
+            h["io.cncf.notary.signingScheme"] = "notary.x509.signingAuthority";
+            h.Remove("io.cncf.notary.signingTime");
+            h["io.cncf.notary.authenticSigningTime"] = signedAt;
+            h["crit"] = new System.Text.Json.Nodes.JsonArray("io.cncf.notary.signingScheme", "io.cncf.notary.authenticSigningTime");
+        }));
+
+        var before = await NotaryVerifier.VerifyAsync([SigningAuthority()], s_artifact, [authority.Root], DateTimeOffset.UtcNow, revocation, CancellationToken.None);
+        Assert.True(before.Verified, before.Reason);
+
+        var x509 = await VerifyAsync(authority, signer);
+        Assert.False(x509.Verified);
+        Assert.Contains("is revoked (CRL", x509.Reason, StringComparison.Ordinal);
+
+        // Invalid before the authentic signing time: revoked for that signature too.
+        authority.InvalidFrom[serial] = DateTime.UtcNow.AddHours(-3);
+        var after = await NotaryVerifier.VerifyAsync([SigningAuthority()], s_artifact, [authority.Root], DateTimeOffset.UtcNow, revocation, CancellationToken.None);
+        Assert.False(after.Verified);
+        Assert.Contains("is revoked (CRL", after.Reason, StringComparison.Ordinal);
+    }
 }
