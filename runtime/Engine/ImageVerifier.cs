@@ -14,13 +14,14 @@ namespace PolicyCompiler.Runtime.Engine;
 /// Verifies one image against one <c>verifyImages</c> entry: resolve the tag to a digest once, fetch the signatures
 /// for that digest, and count the attestors that accept them.
 /// </summary>
-public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache, TimeProvider? time = null, ISecretKeySource? secretKeys = null, Cloud.IKmsKeySource? kmsKeys = null)
+public sealed class ImageVerifier(RegistryClient registry, VerificationCache cache, TimeProvider? time = null, ISecretKeySource? secretKeys = null, Cloud.IKmsKeySource? kmsKeys = null, NotaryRevocation? notaryRevocation = null)
 {
     private readonly CosignSignatureStore _signatures = new(registry);
     private readonly BundleReferrers _bundles = new(registry);
     private readonly NotarySignatureStore _notary = new(registry);
     private readonly NotaryAttestationStore _notaryAttestations = new(registry);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly NotaryRevocation _notaryRevocation = notaryRevocation ?? NotaryRevocation.Shared;
     private readonly JmesContext _jmes = new(time ?? TimeProvider.System);
 
     /// <summary>The clock and settings compiled conditions run with.</summary>
@@ -181,7 +182,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 }
 
                 var (artifact, notarySignatures) = await (notary ??= ReadNotaryAsync()).ConfigureAwait(false);
-                return NotaryVerifier.Verify(notarySignatures, artifact, certificates.TrustStore, _time.GetUtcNow());
+                return await NotaryVerifier.VerifyAsync(notarySignatures, artifact, certificates.TrustStore, _time.GetUtcNow(), _notaryRevocation, cancellationToken).ConfigureAwait(false);
             }
 
             if (entry.Format == SignatureFormat.SigstoreBundle)
@@ -223,7 +224,7 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 notaryAttestations[artifactType] = read;
             }
 
-            return NotaryAttestationStore.Verify(await read.ConfigureAwait(false), artifactType, certificates.TrustStore, _time.GetUtcNow());
+            return await NotaryAttestationStore.VerifyAsync(await read.ConfigureAwait(false), artifactType, certificates.TrustStore, _time.GetUtcNow(), _notaryRevocation, cancellationToken).ConfigureAwait(false);
         }
 
         async Task<AttestationCheck> CheckStatementsAsync(SignatureAttestorDefinition attestor, string predicateType) => entry.Format == SignatureFormat.Notary

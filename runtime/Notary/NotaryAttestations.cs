@@ -100,7 +100,7 @@ public sealed class NotaryAttestationStore(RegistryClient registry)
     /// attestation that is not signed by a trusted chain is passed over (it cannot vouch, and cannot block another); a
     /// signed one whose predicate cannot be read fails. None verified: the first reason.
     /// </summary>
-    public static AttestationCheck Verify(IReadOnlyList<NotaryAttestation> attestations, string artifactType, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now)
+    public static async Task<AttestationCheck> VerifyAsync(IReadOnlyList<NotaryAttestation> attestations, string artifactType, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now, NotaryRevocation revocation, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(attestations);
         if (attestations.Count == 0)
@@ -112,7 +112,7 @@ public sealed class NotaryAttestationStore(RegistryClient registry)
         string? reason = null;
         foreach (var attestation in attestations)
         {
-            var check = NotaryVerifier.Verify(attestation.Signatures, attestation.Descriptor, trusted, now);
+            var check = await NotaryVerifier.VerifyAsync(attestation.Signatures, attestation.Descriptor, trusted, now, revocation, cancellationToken).ConfigureAwait(false);
             if (!check.Verified)
             {
                 reason ??= $"attestation {attestation.ManifestDigest}: {check.Reason}";

@@ -180,14 +180,19 @@ internal static class NotaryCertificates
     /// </summary>
     internal static bool IsIssuedBy(X509Certificate2 subject, X509Certificate2 issuer)
     {
-        if (!subject.IssuerName.RawData.AsSpan().SequenceEqual(issuer.SubjectName.RawData))
-        {
-            return false;
-        }
+        return subject.IssuerName.RawData.AsSpan().SequenceEqual(issuer.SubjectName.RawData) && IsSignedBy(subject.RawData, issuer);
+    }
 
+    /// <summary>
+    /// Whether a signed DER structure laid out as a certificate is — to-be-signed part, algorithm, signature bit string:
+    /// a certificate, a CRL, an OCSP basic response — carries a valid signature by <paramref name="issuer"/>'s key,
+    /// with the algorithms a certificate may use here (no SHA-1, as Go refuses it).
+    /// </summary>
+    internal static bool IsSignedBy(ReadOnlyMemory<byte> signed, X509Certificate2 issuer)
+    {
         try
         {
-            var reader = new AsnReader(subject.RawData, AsnEncodingRules.DER);
+            var reader = new AsnReader(signed, AsnEncodingRules.DER);
             var outer = reader.ReadSequence();
             var tbs = outer.ReadEncodedValue();
             var algorithm = outer.ReadSequence();

@@ -22,8 +22,9 @@ public sealed record NotarySignature(string MediaType, byte[] Envelope, string M
 /// parameters, a well-formed code-signing chain in <c>x5c</c> whose leaf key matches <c>alg</c>), one certificate of
 /// that chain is a trusted one (authenticity), it has not expired (<c>io.cncf.notary.expiry</c>), every certificate of
 /// the chain is valid now (<c>notary.x509</c>; a timestamp countersignature is not read, since no TSA is trusted) or was
-/// at the authentic signing time (<c>notary.x509.signingAuthority</c>), and its payload's target artifact is the image's
-/// manifest (media type, digest and size).
+/// at the authentic signing time (<c>notary.x509.signingAuthority</c>), its payload's target artifact is the image's
+/// manifest (media type, digest and size), and no certificate of the chain is revoked or of unknown revocation status
+/// (<see cref="NotaryRevocation"/>: OCSP and CRL, as strict enforces).
 /// </summary>
 public static partial class NotaryVerifier
 {
@@ -40,16 +41,43 @@ public static partial class NotaryVerifier
     private const string AuthenticSigningTime = "io.cncf.notary.authenticSigningTime";
     private const string ExpiryName = "io.cncf.notary.expiry";
     private const string VerificationPlugin = "io.cncf.notary.verificationPlugin";
+    private const string TimestampSignature = "io.cncf.notary.timestampSignature";
+    private const string SigningAgent = "io.cncf.notary.signingAgent";
     private const string SchemeX509 = "notary.x509";
     private const string SchemeSigningAuthority = "notary.x509.signingAuthority";
 
     private static readonly JsonDocumentOptions s_strictJson = new() { AllowDuplicateProperties = false, MaxDepth = 16 };
 
     /// <summary>
-    /// Whether any of the image's signatures verifies for <paramref name="trusted"/>; the first failure's reason
-    /// otherwise. Signatures are tried in order, at most <see cref="MaxSignatureAttempts"/>, as Notation does.
+    /// Whether any of the image's signatures verifies for <paramref name="trusted"/>, revocation included; the first
+    /// failure's reason otherwise. Signatures are tried in order, at most <see cref="MaxSignatureAttempts"/>, as Notation
+    /// does.
     /// </summary>
-    public static SignatureCheck Verify(IReadOnlyList<NotarySignature> signatures, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now)
+    public static Task<SignatureCheck> VerifyAsync(IReadOnlyList<NotarySignature> signatures, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now, NotaryRevocation revocation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(revocation);
+        return VerifyAnyAsync(signatures, artifact, trusted, now, revocation, cancellationToken);
+    }
+
+    /// <summary>One signature envelope against the artifact and the trusted certificates, revocation included.</summary>
+    public static Task<SignatureCheck> VerifyAsync(NotarySignature signature, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now, NotaryRevocation revocation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(revocation);
+        return VerifyOneAsync(signature, artifact, trusted, now, revocation, cancellationToken);
+    }
+
+    /// <summary>
+    /// Every check but revocation, which needs the network: for the tests of the envelope and the fuzz target, whose
+    /// chains name no OCSP responder or CRL distribution point (so revocation would check nothing).
+    /// </summary>
+    internal static SignatureCheck Verify(IReadOnlyList<NotarySignature> signatures, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now) =>
+        VerifyAnyAsync(signatures, artifact, trusted, now, revocation: null, CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Verify(IReadOnlyList{NotarySignature}, NotaryArtifact, IReadOnlyList{X509Certificate2}, DateTimeOffset)"/>
+    internal static SignatureCheck Verify(NotarySignature signature, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now) =>
+        CheckEnvelope(signature, artifact, trusted, now, out _);
+
+    private static async Task<SignatureCheck> VerifyAnyAsync(IReadOnlyList<NotarySignature> signatures, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now, NotaryRevocation? revocation, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(signatures);
         if (signatures.Count == 0)
@@ -65,7 +93,7 @@ public static partial class NotaryVerifier
                 return SignatureCheck.Fail($"{reason}; signature evaluation stopped: the limit of {MaxSignatureAttempts} signatures to verify per artifact was reached");
             }
 
-            var check = Verify(signatures[i], artifact, trusted, now);
+            var check = await VerifyOneAsync(signatures[i], artifact, trusted, now, revocation, cancellationToken).ConfigureAwait(false);
             if (check.Verified)
             {
                 return check;
@@ -77,14 +105,27 @@ public static partial class NotaryVerifier
         return SignatureCheck.Fail(reason!);
     }
 
-    /// <summary>One signature envelope against the artifact and the trusted certificates.</summary>
-    public static SignatureCheck Verify(NotarySignature signature, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now)
+    private static async Task<SignatureCheck> VerifyOneAsync(NotarySignature signature, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now, NotaryRevocation? revocation, CancellationToken cancellationToken)
+    {
+        var check = CheckEnvelope(signature, artifact, trusted, now, out var envelope);
+        if (!check.Verified || revocation is null)
+        {
+            return check;
+        }
+
+        // Revocation last, once everything that needs no network has passed (Notation checks it before the target
+        // artifact; the outcome is the same, and a signature for another image costs no OCSP or CRL call here). A
+        // signing authority's signing time is authentic, so a revocation dated after it does not count.
+        var problem = await revocation.CheckAsync(envelope!.Chain, envelope.Scheme == SchemeSigningAuthority ? envelope.SigningTime : null, cancellationToken).ConfigureAwait(false);
+        return problem is null ? check : SignatureCheck.Fail("invalid signature: " + problem);
+    }
+
+    private static SignatureCheck CheckEnvelope(NotarySignature signature, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now, out NotaryEnvelope? envelope)
     {
         ArgumentNullException.ThrowIfNull(signature);
         ArgumentNullException.ThrowIfNull(artifact);
         ArgumentNullException.ThrowIfNull(trusted);
         string? error;
-        NotaryEnvelope? envelope;
         if (signature.MediaType == JwsMediaType)
         {
             envelope = JwsEnvelope.Parse(signature.Envelope, out error);
@@ -95,6 +136,7 @@ public static partial class NotaryVerifier
         }
         else
         {
+            envelope = null;
             return SignatureCheck.Fail($"invalid signature: the envelope type {signature.MediaType} is not supported ({JwsMediaType} or {CoseMediaType})");
         }
 
@@ -230,6 +272,22 @@ public static partial class NotaryVerifier
                     || !header.TryGetProperty("x5c", out var x5c) || x5c.ValueKind != JsonValueKind.Array || x5c.GetArrayLength() == 0)
                 {
                     error = "the JWS envelope's unprotected header has no x5c certificate chain";
+                    return null;
+                }
+
+                // notation-core-go reads these two into typed fields (bytes as standard base64, a string), so other values
+                // fail its parse. The countersignature itself is not read: with no TSA trust store (Kyverno configures
+                // none) Notation skips timestamp verification, and the chain must be valid now.
+                if (header.TryGetProperty(TimestampSignature, out var timestamp) && timestamp.ValueKind != JsonValueKind.Null
+                    && (timestamp.ValueKind != JsonValueKind.String || !Convert.TryFromBase64String(timestamp.GetString()!, new byte[timestamp.GetString()!.Length], out _)))
+                {
+                    error = $"the unprotected header's {TimestampSignature} is not base64 bytes";
+                    return null;
+                }
+
+                if (header.TryGetProperty(SigningAgent, out var agent) && agent.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+                {
+                    error = $"the unprotected header's {SigningAgent} is not a string";
                     return null;
                 }
 

@@ -87,4 +87,23 @@ public sealed class NotaryAdmissionTests(WebhookFixture fixture)
         Assert.True(result.Allowed == false, result.Describe());
         Assert.Contains($"no attestations of type {NotaryImages.AttestationType} found", result.MessageText, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ASigningCertificateItsOcspResponderCallsGoodAdmitsThePod()
+    {
+        var result = await MutateAsync("notary-ocsp-good", Images.OcspGood);
+
+        Assert.True(result.Allowed == true, result.Describe());
+        Assert.Contains("GET /intermediate/ocsp", Images.Revocation!.Requests);
+    }
+
+    [Fact]
+    public async Task ARevokedSigningCertificateDeniesThePod()
+    {
+        var result = await MutateAsync("notary-revoked", Images.Revoked);
+
+        Assert.True(result.Allowed == false, result.Describe());
+        Assert.Contains(NotaryImages.PolicyName, result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("is revoked (OCSP: revoked at", result.MessageText, StringComparison.Ordinal);
+    }
 }

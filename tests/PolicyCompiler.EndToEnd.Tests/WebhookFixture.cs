@@ -163,6 +163,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 PolicyTemplate.Write(policies, name, yaml);
             }
 
+            await Notary.StartRevocationAsync();
             PolicyTemplate.Write(policies, NotaryImages.PolicyName, Notary.Policy());
             foreach (var (name, yaml) in TransportFaultTests.StallPolicies(Signer.PublicKeyPem))
             {
@@ -251,6 +252,11 @@ public sealed class WebhookFixture : IAsyncLifetime
         Sigstore.Dispose();
         OtherSigstore.Dispose();
         Attached.Dispose();
+        if (Notary.Revocation is not null)
+        {
+            await Notary.Revocation.DisposeAsync();
+        }
+
         Notary.Dispose();
         Certificate.Dispose();
         Work.Dispose();

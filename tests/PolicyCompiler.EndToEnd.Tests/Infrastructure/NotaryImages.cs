@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using PolicyCompiler.Runtime.Tests.Infrastructure;
 using PolicyCompiler.Runtime.Tests.Notary;
 
 namespace PolicyCompiler.EndToEnd.Tests.Infrastructure;
@@ -50,9 +51,34 @@ public sealed class NotaryImages : IDisposable
     /// <summary>e2e/notation-attested-none:v1: no attestation at all.</summary>
     public PushedImage NotAttested { get; private set; } = null!;
 
+    /// <summary>
+    /// A test double of a CA's OCSP responder (loopback HTTP), whose root the policy trusts beside <see cref="Trusted"/>'s:
+    /// the webhook process asks it about the leaves of <see cref="OcspGood"/> and <see cref="Revoked"/>.
+    /// </summary>
+    internal TestRevocationAuthority? Revocation { get; private set; }
+
+    /// <summary>e2e/notary-ocsp-good:v1, signed by a leaf whose OCSP responder says good.</summary>
+    public PushedImage OcspGood { get; private set; } = null!;
+
+    /// <summary>e2e/notary-revoked:v1, signed by a leaf whose OCSP responder says revoked.</summary>
+    public PushedImage Revoked { get; private set; } = null!;
+
+    private NotationTestSigner? _ocspGoodSigner;
+    private NotationTestSigner? _revokedSigner;
+
+    /// <summary>Starts the revocation test double; before <see cref="Policy"/>, which trusts its root.</summary>
+    public async Task StartRevocationAsync()
+    {
+        Revocation = await TestRevocationAuthority.StartAsync().ConfigureAwait(false);
+        _ocspGoodSigner = Revocation.IssueSigner([Revocation.Url("intermediate/ocsp")], [], out _);
+        _revokedSigner = Revocation.IssueSigner([Revocation.Url("intermediate/ocsp")], [], out var serial);
+        Revocation.Revoked[serial] = true;
+    }
+
     public string Policy()
     {
-        var cert = string.Concat(Trusted.Root.ExportCertificatePem().Trim().Split('\n').Select(line => new string(' ', 14) + line.TrimEnd('\r') + "\n"));
+        var roots = Trusted.Root.ExportCertificatePem().Trim() + (Revocation is null ? "" : "\n" + Revocation.Root.ExportCertificatePem().Trim());
+        var cert = string.Concat(roots.Split('\n').Select(line => new string(' ', 14) + line.TrimEnd('\r') + "\n"));
         return $"""
             apiVersion: kyverno.io/v1
             kind: ClusterPolicy
@@ -110,6 +136,13 @@ public sealed class NotaryImages : IDisposable
         SignedByStranger = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-stranger", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
         await AttachAsync(registry.Distribution, Stranger, SignedByStranger, cancellationToken).ConfigureAwait(false);
         Unsigned = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-unsigned", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (_ocspGoodSigner is not null && _revokedSigner is not null)
+        {
+            OcspGood = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-ocsp-good", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+            await AttachAsync(registry.Distribution, _ocspGoodSigner, OcspGood, cancellationToken).ConfigureAwait(false);
+            Revoked = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-revoked", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+            await AttachAsync(registry.Distribution, _revokedSigner, Revoked, cancellationToken).ConfigureAwait(false);
+        }
 
         AttestedPass = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notation-attested-pass", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
         await AttestAsync(registry.Distribution, Trusted, AttestedPass, "pass", cancellationToken).ConfigureAwait(false);
@@ -171,5 +204,7 @@ public sealed class NotaryImages : IDisposable
     {
         Trusted.Dispose();
         Stranger.Dispose();
+        _ocspGoodSigner?.Dispose();
+        _revokedSigner?.Dispose();
     }
 }

@@ -33,10 +33,10 @@ public sealed class NotaryAttestationTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void AnAttestationSignedByATrustedChainVouchesForItsPredicate(bool cose)
+    public async Task AnAttestationSignedByATrustedChainVouchesForItsPredicate(bool cose)
     {
         using var signer = new NotationTestSigner();
-        var check = NotaryAttestationStore.Verify([Attestation(signer, cose: cose)], Type, [signer.Root], DateTimeOffset.UtcNow);
+        var check = await NotaryAttestationStore.VerifyAsync([Attestation(signer, cose: cose)], Type, [signer.Root], DateTimeOffset.UtcNow, NotaryRevocation.Shared, CancellationToken.None);
 
         Assert.True(check.Verified, check.Reason);
         var statement = Assert.Single(check.Statements);
@@ -46,40 +46,40 @@ public sealed class NotaryAttestationTests
     }
 
     [Fact]
-    public void AnAttestationSignedByAnotherChainDoesNotVouch()
+    public async Task AnAttestationSignedByAnotherChainDoesNotVouch()
     {
         using var signer = new NotationTestSigner();
         using var stranger = new NotationTestSigner("stranger");
-        var check = NotaryAttestationStore.Verify([Attestation(stranger)], Type, [signer.Root], DateTimeOffset.UtcNow);
+        var check = await NotaryAttestationStore.VerifyAsync([Attestation(stranger)], Type, [signer.Root], DateTimeOffset.UtcNow, NotaryRevocation.Shared, CancellationToken.None);
 
         Assert.False(check.Verified);
         Assert.Contains($"attestation {s_attestationManifest.Digest}: invalid signature: the certificate chain of the signature contains none of the attestor certificates", check.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void AnUnsignedAttestationDoesNotVouchAndNoAttestationIsNotFound()
+    public async Task AnUnsignedAttestationDoesNotVouchAndNoAttestationIsNotFound()
     {
         using var signer = new NotationTestSigner();
-        Assert.Contains("signature not found", NotaryAttestationStore.Verify([Attestation(null)], Type, [signer.Root], DateTimeOffset.UtcNow).Reason, StringComparison.Ordinal);
-        Assert.Equal($"no attestations of type {Type} found", NotaryAttestationStore.Verify([], Type, [signer.Root], DateTimeOffset.UtcNow).Reason);
+        Assert.Contains("signature not found", (await NotaryAttestationStore.VerifyAsync([Attestation(null)], Type, [signer.Root], DateTimeOffset.UtcNow, NotaryRevocation.Shared, CancellationToken.None)).Reason, StringComparison.Ordinal);
+        Assert.Equal($"no attestations of type {Type} found", (await NotaryAttestationStore.VerifyAsync([], Type, [signer.Root], DateTimeOffset.UtcNow, NotaryRevocation.Shared, CancellationToken.None)).Reason);
     }
 
     [Fact]
-    public void TheImagesOwnSignatureDoesNotSignItsAttestation()
+    public async Task TheImagesOwnSignatureDoesNotSignItsAttestation()
     {
         // A signature is for one manifest: the image's cannot be copied onto an attestation to vouch for it.
         using var signer = new NotationTestSigner();
-        var check = NotaryAttestationStore.Verify([Attestation(signer, signed: new NotaryArtifact(OciManifest, ImageDigest, 1234))], Type, [signer.Root], DateTimeOffset.UtcNow);
+        var check = await NotaryAttestationStore.VerifyAsync([Attestation(signer, signed: new NotaryArtifact(OciManifest, ImageDigest, 1234))], Type, [signer.Root], DateTimeOffset.UtcNow, NotaryRevocation.Shared, CancellationToken.None);
 
         Assert.False(check.Verified);
         Assert.Contains("not the image's manifest", check.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void AnUnsignedAttestationBesideASignedOneIsPassedOver()
+    public async Task AnUnsignedAttestationBesideASignedOneIsPassedOver()
     {
         using var signer = new NotationTestSigner();
-        var check = NotaryAttestationStore.Verify([Attestation(null, """{"forged":true}"""), Attestation(signer)], Type, [signer.Root], DateTimeOffset.UtcNow);
+        var check = await NotaryAttestationStore.VerifyAsync([Attestation(null, """{"forged":true}"""), Attestation(signer)], Type, [signer.Root], DateTimeOffset.UtcNow, NotaryRevocation.Shared, CancellationToken.None);
 
         Assert.True(check.Verified, check.Reason);
         Assert.False(Assert.Single(check.Statements).Predicate.TryGetProperty("forged", out _));
@@ -88,10 +88,10 @@ public sealed class NotaryAttestationTests
     [Theory]
     [InlineData("[1,2,3]", "not a JSON object")]
     [InlineData("{\"unterminated\":", "not JSON")]
-    public void ASignedAttestationWhosePredicateIsNotAJsonObjectFails(string predicate, string reason)
+    public async Task ASignedAttestationWhosePredicateIsNotAJsonObjectFails(string predicate, string reason)
     {
         using var signer = new NotationTestSigner();
-        var check = NotaryAttestationStore.Verify([Attestation(signer, predicate), Attestation(signer)], Type, [signer.Root], DateTimeOffset.UtcNow);
+        var check = await NotaryAttestationStore.VerifyAsync([Attestation(signer, predicate), Attestation(signer)], Type, [signer.Root], DateTimeOffset.UtcNow, NotaryRevocation.Shared, CancellationToken.None);
 
         Assert.False(check.Verified);
         Assert.Contains(reason, check.Reason, StringComparison.Ordinal);

@@ -276,4 +276,40 @@ public sealed class NotaryVerifierTests
         Assert.False(check.Verified);
         Assert.Contains("is a CA", check.Reason, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Kyverno's trust policy names no <c>tsa</c> trust store, so Notation skips timestamp verification: a timestamp
+    /// countersignature (here a real RFC 3161 one, from a TSA nobody trusts) does not make an expired chain acceptable.
+    /// </summary>
+    [Fact]
+    public void ATimestampCountersignatureDoesNotExtendTheChainsValidityAsNoTsaIsTrusted()
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var signer = new NotationTestSigner(notBefore: now.AddDays(-30), notAfter: now.AddDays(-1));
+        using var tsa = new Infrastructure.TestTimestampAuthority(now.AddDays(-60), now.AddDays(60));
+        var envelope = JsonNode.Parse(signer.Sign(OciManifest, Digest, 1234, h =>
+            h["io.cncf.notary.signingTime"] = now.AddDays(-10).ToString("yyyy-MM-dd'T'HH:mm:ssK", System.Globalization.CultureInfo.InvariantCulture)))!;
+        var signatureBytes = System.Buffers.Text.Base64Url.DecodeFromChars((string)envelope["signature"]!);
+        envelope["header"]!["io.cncf.notary.timestampSignature"] = Convert.ToBase64String(tsa.Stamp(signatureBytes, now.AddDays(-10)));
+        var signature = Jws(Encoding.UTF8.GetBytes(envelope.ToJsonString()));
+
+        var today = NotaryVerifier.Verify(signature, s_artifact, [signer.Root], now);
+        Assert.False(today.Verified);
+        Assert.Contains("is not valid now", today.Reason, StringComparison.Ordinal);
+
+        // The same envelope while the chain was valid: only the time refuses it.
+        Assert.True(NotaryVerifier.Verify(signature, s_artifact, [signer.Root], now.AddDays(-10)).Verified);
+    }
+
+    [Theory]
+    [InlineData("io.cncf.notary.timestampSignature", "\"not base64!\"", "is not base64 bytes")]
+    [InlineData("io.cncf.notary.timestampSignature", "42", "is not base64 bytes")]
+    [InlineData("io.cncf.notary.signingAgent", "{}", "is not a string")]
+    public void UnprotectedHeaderFieldsOfTheWrongTypeAreRefusedAsNotationsParserRefusesThem(string field, string json, string reason)
+    {
+        using var signer = new NotationTestSigner();
+        var check = NotaryVerifier.Verify(Jws(signer.Sign(OciManifest, Digest, 1234, envelope: e => e["header"]![field] = JsonNode.Parse(json))), s_artifact, [signer.Root], DateTimeOffset.UtcNow);
+        Assert.False(check.Verified);
+        Assert.Contains(reason, check.Reason, StringComparison.Ordinal);
+    }
 }

@@ -51,6 +51,15 @@ internal sealed class NotationTestSigner : IDisposable
         Leaf = leafRequest.Create(Intermediate.SubjectName, X509SignatureGenerator.CreateForECDsa(intermediateSigner), from, to, [2]);
     }
 
+    /// <summary>A signer for a chain issued elsewhere (e.g. by a CA whose certificates name revocation endpoints).</summary>
+    public NotationTestSigner(X509Certificate2 root, X509Certificate2 intermediate, X509Certificate2 leaf, ECDsa key)
+    {
+        Root = root;
+        Intermediate = intermediate;
+        Leaf = leaf;
+        Key = key;
+    }
+
     public X509Certificate2 Root { get; }
 
     public X509Certificate2 Intermediate { get; }
