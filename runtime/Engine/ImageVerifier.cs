@@ -141,6 +141,16 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
 
     private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, JmesObject? contextValues, CancellationToken cancellationToken)
     {
+        var mayChange = new System.Runtime.CompilerServices.StrongBox<bool>();
+        var result = await VerifyUncachedAsync(entry, image, digest, request, autogen, contextValues, mayChange, cancellationToken).ConfigureAwait(false);
+
+        // A Notation signature that failed only because a revocation service could not answer may verify once it
+        // does: that verdict is given for this review and not kept for the cache's hour.
+        return mayChange.Value && result.Status != VerificationStatus.Error ? result with { Cacheable = false } : result;
+    }
+
+    private async Task<ImageVerificationResult> VerifyUncachedAsync(ImageVerificationDefinition entry, ImageReference image, string digest, AdmissionContext? request, RuleAutogen autogen, JmesObject? contextValues, System.Runtime.CompilerServices.StrongBox<bool> mayChange, CancellationToken cancellationToken)
+    {
         var keys = new KeySubstitution(request, autogen, contextValues);
         // Signatures, attestations and bundles are read once per repository that any attestor names.
         var signatures = new Dictionary<(string, string), Task<IReadOnlyList<CosignSignature>>>();
@@ -182,7 +192,9 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 }
 
                 var (artifact, notarySignatures) = await (notary ??= ReadNotaryAsync()).ConfigureAwait(false);
-                return await NotaryVerifier.VerifyAsync(notarySignatures, artifact, certificates.TrustStore, _time.GetUtcNow(), _notaryRevocation, cancellationToken).ConfigureAwait(false);
+                var notaryCheck = await NotaryVerifier.VerifyAsync(notarySignatures, artifact, certificates.TrustStore, _time.GetUtcNow(), _notaryRevocation, cancellationToken).ConfigureAwait(false);
+                mayChange.Value |= notaryCheck.MayChange;
+                return notaryCheck;
             }
 
             if (entry.Format == SignatureFormat.SigstoreBundle)
@@ -224,7 +236,9 @@ public sealed class ImageVerifier(RegistryClient registry, VerificationCache cac
                 notaryAttestations[artifactType] = read;
             }
 
-            return await NotaryAttestationStore.VerifyAsync(await read.ConfigureAwait(false), artifactType, certificates.TrustStore, _time.GetUtcNow(), _notaryRevocation, cancellationToken).ConfigureAwait(false);
+            var check = await NotaryAttestationStore.VerifyAsync(await read.ConfigureAwait(false), artifactType, certificates.TrustStore, _time.GetUtcNow(), _notaryRevocation, cancellationToken).ConfigureAwait(false);
+            mayChange.Value |= check.MayChange;
+            return check;
         }
 
         async Task<AttestationCheck> CheckStatementsAsync(SignatureAttestorDefinition attestor, string predicateType) => entry.Format == SignatureFormat.Notary

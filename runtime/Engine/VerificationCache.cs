@@ -118,7 +118,7 @@ public sealed class VerificationCache(VerificationCacheOptions options, TimeProv
             return;
         }
 
-        if (result.Status != VerificationStatus.Error)
+        if (result.Status != VerificationStatus.Error && result.Cacheable)
         {
             Store(key, result);
         }

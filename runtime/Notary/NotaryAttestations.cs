@@ -110,12 +110,14 @@ public sealed class NotaryAttestationStore(RegistryClient registry)
 
         var statements = new List<InTotoStatement>();
         string? reason = null;
+        var mayChange = false;
         foreach (var attestation in attestations)
         {
             var check = await NotaryVerifier.VerifyAsync(attestation.Signatures, attestation.Descriptor, trusted, now, revocation, cancellationToken).ConfigureAwait(false);
             if (!check.Verified)
             {
                 reason ??= $"attestation {attestation.ManifestDigest}: {check.Reason}";
+                mayChange |= check.MayChange;
                 continue;
             }
 
@@ -127,6 +129,8 @@ public sealed class NotaryAttestationStore(RegistryClient registry)
             statements.Add(attestation.Statement);
         }
 
-        return statements.Count > 0 ? new AttestationCheck(true, "verified", statements) : AttestationCheck.Fail(reason!);
+        // Statements found are judged by the conditions; an attestation passed over for an unknown revocation status
+        // could still join them at the next review, so such a verdict is not kept either way.
+        return statements.Count > 0 ? new AttestationCheck(true, "verified", statements, mayChange) : AttestationCheck.Fail(reason!, mayChange);
     }
 }

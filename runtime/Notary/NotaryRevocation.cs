@@ -61,11 +61,11 @@ public sealed class NotaryRevocation : IDisposable
 
     /// <summary>
     /// Null when no certificate of <paramref name="chain"/> (leaf first, already checked to be a well-formed chain) is
-    /// revoked or of unknown status; otherwise why the signature fails. <paramref name="authenticSigningTime"/> (for
+    /// revoked or of unknown status; otherwise why the signature fails, and whether only because a status is unknown. <paramref name="authenticSigningTime"/> (for
     /// <c>notary.x509.signingAuthority</c> signatures) lets a revocation whose invalidity date comes after the signing
     /// count as not revoked, as the specification allows.
     /// </summary>
-    public async Task<string?> CheckAsync(IReadOnlyList<X509Certificate2> chain, DateTimeOffset? authenticSigningTime, CancellationToken cancellationToken)
+    public async Task<RevocationProblem?> CheckAsync(IReadOnlyList<X509Certificate2> chain, DateTimeOffset? authenticSigningTime, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chain);
         var checks = new Task<CertificateStatus>[Math.Max(chain.Count - 1, 0)];
@@ -81,7 +81,7 @@ public sealed class NotaryRevocation : IDisposable
         {
             if (results[i].Outcome == Outcome.Revoked)
             {
-                return $"the certificate {NotaryCertificates.Name(chain[i])} is revoked ({results[i].Detail})";
+                return new RevocationProblem($"the certificate {NotaryCertificates.Name(chain[i])} is revoked ({results[i].Detail})", StatusUnknown: false);
             }
         }
 
@@ -89,7 +89,7 @@ public sealed class NotaryRevocation : IDisposable
         {
             if (results[i].Outcome == Outcome.Unknown)
             {
-                return $"the revocation status of the certificate {NotaryCertificates.Name(chain[i])} is unknown: {results[i].Detail}";
+                return new RevocationProblem($"the revocation status of the certificate {NotaryCertificates.Name(chain[i])} is unknown: {results[i].Detail}", StatusUnknown: true);
             }
         }
 
@@ -593,3 +593,9 @@ public sealed class NotaryRevocation : IDisposable
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>
+/// Why a chain does not pass revocation. <paramref name="StatusUnknown"/>: no certificate is known to be revoked, but one's
+/// status could not be learnt (a service unreachable, slow, or without an answer), which may change at the next review.
+/// </summary>
+public readonly record struct RevocationProblem(string Reason, bool StatusUnknown);

@@ -86,11 +86,13 @@ public static partial class NotaryVerifier
         }
 
         string? reason = null;
+        // One signature failing only on an unknown revocation status could verify at the next review: so could the set.
+        var mayChange = false;
         for (var i = 0; i < signatures.Count; i++)
         {
             if (i == MaxSignatureAttempts)
             {
-                return SignatureCheck.Fail($"{reason}; signature evaluation stopped: the limit of {MaxSignatureAttempts} signatures to verify per artifact was reached");
+                return SignatureCheck.Fail($"{reason}; signature evaluation stopped: the limit of {MaxSignatureAttempts} signatures to verify per artifact was reached", mayChange);
             }
 
             var check = await VerifyOneAsync(signatures[i], artifact, trusted, now, revocation, cancellationToken).ConfigureAwait(false);
@@ -100,9 +102,10 @@ public static partial class NotaryVerifier
             }
 
             reason ??= check.Reason;
+            mayChange |= check.MayChange;
         }
 
-        return SignatureCheck.Fail(reason!);
+        return SignatureCheck.Fail(reason!, mayChange);
     }
 
     private static async Task<SignatureCheck> VerifyOneAsync(NotarySignature signature, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now, NotaryRevocation? revocation, CancellationToken cancellationToken)
@@ -117,7 +120,7 @@ public static partial class NotaryVerifier
         // artifact; the outcome is the same, and a signature for another image costs no OCSP or CRL call here). A
         // signing authority's signing time is authentic, so a revocation dated after it does not count.
         var problem = await revocation.CheckAsync(envelope!.Chain, envelope.Scheme == SchemeSigningAuthority ? envelope.SigningTime : null, cancellationToken).ConfigureAwait(false);
-        return problem is null ? check : SignatureCheck.Fail("invalid signature: " + problem);
+        return problem is not { } found ? check : SignatureCheck.Fail("invalid signature: " + found.Reason, mayChange: found.StatusUnknown);
     }
 
     private static SignatureCheck CheckEnvelope(NotarySignature signature, NotaryArtifact artifact, IReadOnlyList<X509Certificate2> trusted, DateTimeOffset now, out NotaryEnvelope? envelope)

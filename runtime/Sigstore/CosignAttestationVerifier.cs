@@ -1,9 +1,12 @@
 namespace PolicyCompiler.Runtime.Sigstore;
 
-/// <summary>The statements an attestor vouches for, or why it vouches for none.</summary>
-public sealed record AttestationCheck(bool Verified, string Reason, IReadOnlyList<InTotoStatement> Statements)
+/// <summary>
+/// The statements an attestor vouches for, or why it vouches for none; <paramref name="MayChange"/> as for
+/// <see cref="SignatureCheck"/>.
+/// </summary>
+public sealed record AttestationCheck(bool Verified, string Reason, IReadOnlyList<InTotoStatement> Statements, bool MayChange = false)
 {
-    public static AttestationCheck Fail(string reason) => new(false, reason, []);
+    public static AttestationCheck Fail(string reason, bool mayChange = false) => new(false, reason, [], mayChange);
 }
 
 /// <summary>

@@ -38,12 +38,16 @@ public sealed class CosignSignature(byte[] payload, IReadOnlyDictionary<string, 
     }
 }
 
-/// <summary>The outcome of checking one attestor against an image's signatures.</summary>
-public readonly record struct SignatureCheck(bool Verified, string Reason)
+/// <summary>
+/// The outcome of checking one attestor against an image's signatures. <paramref name="MayChange"/>: the failure rests on
+/// an answer that can change without the image changing (a revocation service that could not be asked, or did not know
+/// the certificate), so the verdict must not be kept.
+/// </summary>
+public readonly record struct SignatureCheck(bool Verified, string Reason, bool MayChange = false)
 {
     public static SignatureCheck Pass { get; } = new(true, "verified");
 
-    public static SignatureCheck Fail(string reason) => new(false, reason);
+    public static SignatureCheck Fail(string reason, bool mayChange = false) => new(false, reason, mayChange);
 }
 
 /// <summary>Checks cosign signatures against a static key, as <c>cosign verify --key</c> does.</summary>

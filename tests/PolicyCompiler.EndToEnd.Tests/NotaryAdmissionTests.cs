@@ -1,5 +1,6 @@
 using System.Net;
 using PolicyCompiler.EndToEnd.Tests.Infrastructure;
+using PolicyCompiler.Runtime.Tests.Infrastructure;
 
 namespace PolicyCompiler.EndToEnd.Tests;
 
@@ -105,5 +106,30 @@ public sealed class NotaryAdmissionTests(WebhookFixture fixture)
         Assert.True(result.Allowed == false, result.Describe());
         Assert.Contains(NotaryImages.PolicyName, result.MessageText, StringComparison.Ordinal);
         Assert.Contains("is revoked (OCSP: revoked at", result.MessageText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ADenialForAnOcspOutageIsNotKeptOnceTheResponderAnswersAgain()
+    {
+        var revocation = Images.Revocation!;
+        revocation.Ocsp = RevocationAnswer.ServerError;
+        AdmissionResult duringOutage;
+        try
+        {
+            duringOutage = await MutateAsync("notary-ocsp-outage", Images.OcspOutage);
+        }
+        finally
+        {
+            revocation.Ocsp = RevocationAnswer.Real;
+        }
+
+        // Strict Notation refuses a status it cannot learn; the same image is admitted at the next review, where a kept
+        // verdict would deny it for the cache's hour.
+        Assert.True(duringOutage.Allowed == false, duringOutage.Describe());
+        Assert.Contains("revocation status of the certificate", duringOutage.MessageText, StringComparison.Ordinal);
+        Assert.Contains("is unknown", duringOutage.MessageText, StringComparison.Ordinal);
+
+        var afterwards = await MutateAsync("notary-ocsp-outage-2", Images.OcspOutage);
+        Assert.True(afterwards.Allowed == true, afterwards.Describe());
     }
 }

@@ -63,8 +63,15 @@ public sealed class NotaryImages : IDisposable
     /// <summary>e2e/notary-revoked:v1, signed by a leaf whose OCSP responder says revoked.</summary>
     public PushedImage Revoked { get; private set; } = null!;
 
+    /// <summary>
+    /// e2e/notary-ocsp-outage:v1, signed by a leaf of its own (not revoked), for the test that takes the OCSP responder
+    /// down and brings it back: an image no other test reviews, so no verdict of theirs is cached from the outage.
+    /// </summary>
+    public PushedImage OcspOutage { get; private set; } = null!;
+
     private NotationTestSigner? _ocspGoodSigner;
     private NotationTestSigner? _revokedSigner;
+    private NotationTestSigner? _ocspOutageSigner;
 
     /// <summary>Starts the revocation test double; before <see cref="Policy"/>, which trusts its root.</summary>
     public async Task StartRevocationAsync()
@@ -73,6 +80,7 @@ public sealed class NotaryImages : IDisposable
         _ocspGoodSigner = Revocation.IssueSigner([Revocation.Url("intermediate/ocsp")], [], out _);
         _revokedSigner = Revocation.IssueSigner([Revocation.Url("intermediate/ocsp")], [], out var serial);
         Revocation.Revoked[serial] = true;
+        _ocspOutageSigner = Revocation.IssueSigner([Revocation.Url("intermediate/ocsp")], [], out _);
     }
 
     public string Policy()
@@ -142,6 +150,8 @@ public sealed class NotaryImages : IDisposable
             await AttachAsync(registry.Distribution, _ocspGoodSigner, OcspGood, cancellationToken).ConfigureAwait(false);
             Revoked = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-revoked", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
             await AttachAsync(registry.Distribution, _revokedSigner, Revoked, cancellationToken).ConfigureAwait(false);
+            OcspOutage = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notary-ocsp-outage", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
+            await AttachAsync(registry.Distribution, _ocspOutageSigner!, OcspOutage, cancellationToken).ConfigureAwait(false);
         }
 
         AttestedPass = await OciImageBuilder.BuildAndPushAsync(registry, workDirectory, "e2e/notation-attested-pass", "v1", cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -206,5 +216,6 @@ public sealed class NotaryImages : IDisposable
         Stranger.Dispose();
         _ocspGoodSigner?.Dispose();
         _revokedSigner?.Dispose();
+        _ocspOutageSigner?.Dispose();
     }
 }

@@ -110,6 +110,24 @@ public sealed class VerificationCacheTests
     }
 
     [Fact]
+    public async Task AFailThatMayChangeIsNotCachedButThePassAfterItIs()
+    {
+        var cache = CreateCache();
+        var outage = ImageVerificationResult.Fail("the revocation status of the certificate 'CN=leaf' is unknown") with { Cacheable = false };
+        var verifier = new GatedVerifier(outage, s_pass);
+
+        var first = await verifier.CallAsync(cache, "k");
+        var second = await verifier.CallAsync(cache, "k");
+        var third = await verifier.CallAsync(cache, "k");
+
+        Assert.Equal(VerificationStatus.Fail, first.Status);
+        Assert.Equal(VerificationStatus.Pass, second.Status);
+        Assert.Equal(VerificationStatus.Pass, third.Status);
+        Assert.Equal(2, verifier.Calls);
+        Assert.Equal(1, cache.Hits);
+    }
+
+    [Fact]
     public async Task ErrorThenPassCachesThePass()
     {
         var cache = CreateCache();

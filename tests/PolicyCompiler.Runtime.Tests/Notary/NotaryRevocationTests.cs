@@ -41,6 +41,7 @@ public sealed class NotaryRevocationTests
         var revoked = await VerifyAsync(authority, signer);
         Assert.False(revoked.Verified);
         Assert.Contains($"'{signer.Leaf.Subject}' is revoked (OCSP: revoked at", revoked.Reason, StringComparison.Ordinal);
+        Assert.False(revoked.MayChange);
 
         // The same check for a COSE envelope: revocation belongs to the chain, not the envelope format.
         var cose = await VerifyAsync(authority, signer, cose: true);
@@ -76,6 +77,7 @@ public sealed class NotaryRevocationTests
         Assert.False(check.Verified);
         Assert.Contains($"the revocation status of the certificate '{signer.Leaf.Subject}' is unknown", check.Reason, StringComparison.Ordinal);
         Assert.Contains("unreachable", check.Reason, StringComparison.Ordinal);
+        Assert.True(check.MayChange, "a status that could not be learnt must not be kept as a verdict");
     }
 
     [Fact]
@@ -237,6 +239,13 @@ public sealed class NotaryRevocationTests
         var revoked = await NotaryAttestationStore.VerifyAsync([Attestation()], Type, [authority.Root], DateTimeOffset.UtcNow, revocation, CancellationToken.None);
         Assert.False(revoked.Verified);
         Assert.Contains("is revoked", revoked.Reason, StringComparison.Ordinal);
+        Assert.False(revoked.MayChange);
+
+        authority.Ocsp = RevocationAnswer.ServerError;
+        var outage = await NotaryAttestationStore.VerifyAsync([Attestation()], Type, [authority.Root], DateTimeOffset.UtcNow, revocation, CancellationToken.None);
+        Assert.False(outage.Verified);
+        Assert.Contains("is unknown", outage.Reason, StringComparison.Ordinal);
+        Assert.True(outage.MayChange);
     }
 
     /// <summary>
