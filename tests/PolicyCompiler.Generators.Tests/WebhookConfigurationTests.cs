@@ -1,5 +1,8 @@
+using System.Text.Json;
 using PolicyCompiler.Generators.Tests.Infrastructure;
+using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Engine;
+using PolicyCompiler.Runtime.Registry;
 using static PolicyCompiler.Generators.Tests.Infrastructure.CompiledPolicies;
 
 namespace PolicyCompiler.Generators.Tests;
@@ -324,5 +327,101 @@ public sealed class WebhookConfigurationTests
         var diagnostic = run.Single("PC0003");
         DiagnosticAssert.MessageContains(diagnostic, "matchConditions");
         DiagnosticAssert.At(diagnostic, File, 8, 7);
+    }
+
+    /// <summary>
+    /// A policy that pins digests (<c>verifyDigest</c>) over an image without one: the validating pass denies it without
+    /// a registry, naming the policy, so the denial tells which policies a path evaluated.
+    /// </summary>
+    private static string DigestPolicy(string name, string webhookConfiguration) => $$"""
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: {{name}}
+        spec:
+          validationFailureAction: Enforce
+        {{webhookConfiguration}}
+          rules:
+            - name: pin
+              match:
+                any:
+                - resources:
+                    kinds: [Pod]
+              verifyImages:
+              - imageReferences: ["registry.invalid/*"]
+                mutateDigest: false
+                verifyDigest: true
+        """;
+
+    [Fact]
+    public async Task TheSharedPathSkipsAPolicyWithItsOwnWebhookAndItsOwnPathRunsOnlyIt()
+    {
+        var policies = Load(
+            ("shared.yaml", DigestPolicy("shared-policy", string.Empty)),
+            ("conditioned.yaml", DigestPolicy("conditioned-policy", """
+                  webhookConfiguration:
+                    matchConditions:
+                    - name: not-kube-system
+                      expression: "request.namespace != 'kube-system'"
+                """)));
+        var conditioned = Assert.Single(policies, p => p.HasOwnWebhook);
+        var engine = new AdmissionEngine(policies, new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)));
+        var pod = new AdmissionRequest
+        {
+            Uid = "00000000-0000-0000-0000-000000000028",
+            Kind = new GroupVersionKind { Group = "", Version = "v1", Kind = "Pod" },
+            Namespace = "team-a",
+            Name = "app",
+            Operation = "CREATE",
+            Object = JsonDocument.Parse("""{"apiVersion":"v1","kind":"Pod","metadata":{"name":"app"},"spec":{"containers":[{"name":"app","image":"registry.invalid/org/app:v1"}]}}""").RootElement,
+        };
+
+        var shared = await engine.ValidateAsync(pod, WebhookScope.Shared, CancellationToken.None);
+        var own = await engine.ValidateAsync(pod, WebhookScope.Of(conditioned), CancellationToken.None);
+        var all = await engine.ValidateAsync(pod, CancellationToken.None);
+        var check = await engine.DecideWithOutcomesAsync(pod, mutate: false, CancellationToken.None);
+
+        Assert.False(shared.Allowed);
+        Assert.Contains("shared-policy:", shared.Status!.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("conditioned-policy", shared.Status.Message, StringComparison.Ordinal);
+
+        Assert.False(own.Allowed);
+        Assert.Contains("conditioned-policy:", own.Status!.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("shared-policy", own.Status.Message, StringComparison.Ordinal);
+
+        // Where no API server evaluates the conditions (policy-compiler check), every policy judges.
+        Assert.Contains("shared-policy:", all.Status!.Message, StringComparison.Ordinal);
+        Assert.Contains("conditioned-policy:", all.Status.Message, StringComparison.Ordinal);
+        Assert.Contains(check.Outcomes, o => o.Policy == "conditioned-policy" && o.Status == RuleOutcomeStatus.Fail);
+    }
+
+    [Fact]
+    public async Task APolicysOwnPathAdmitsWhatItsPolicyDoesNotCover()
+    {
+        // The API server only sends what the webhook's rules register; whatever else arrives is not this policy's.
+        var policies = Load(
+            ("shared.yaml", DigestPolicy("shared-policy", string.Empty)),
+            ("conditioned.yaml", DigestPolicy("conditioned-policy", """
+                  webhookConfiguration:
+                    matchConditions:
+                    - name: always
+                      expression: "true"
+                """).Replace("registry.invalid/*", "registry.invalid/other/*", StringComparison.Ordinal)));
+        var engine = new AdmissionEngine(policies, new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)));
+        var pod = new AdmissionRequest
+        {
+            Uid = "00000000-0000-0000-0000-000000000029",
+            Kind = new GroupVersionKind { Group = "", Version = "v1", Kind = "Pod" },
+            Namespace = "team-a",
+            Name = "app",
+            Operation = "CREATE",
+            Object = JsonDocument.Parse("""{"apiVersion":"v1","kind":"Pod","metadata":{"name":"app"},"spec":{"containers":[{"name":"app","image":"registry.invalid/org/app:v1"}]}}""").RootElement,
+        };
+
+        var own = await engine.ValidateAsync(pod, WebhookScope.Of(Assert.Single(policies, p => p.HasOwnWebhook)), CancellationToken.None);
+        var shared = await engine.ValidateAsync(pod, WebhookScope.Shared, CancellationToken.None);
+
+        Assert.True(own.Allowed, own.Status?.Message);
+        Assert.False(shared.Allowed);
     }
 }
