@@ -147,11 +147,14 @@ public sealed class ManifestTests(WebhookFixture fixture)
     public async Task TheValidatorRefusesAManifestTheApiServerWouldRefuse()
     {
         // Fault injected on purpose: a printed Deployment with one field of the wrong type and an enum value Kubernetes
-        // does not know, so that the test above cannot pass because the validator accepts everything.
+        // does not know, and match conditions without their expression, so that the test above cannot pass because the
+        // validator accepts everything.
         using var work = new TempDirectory("manifests-bad");
         var manifests = work.Combine("manifests.yaml");
         var text = await RenderTextAsync("--namespace", "pc-e2e");
-        File.WriteAllText(manifests, text.Replace("replicas: 2", "replicas: two", StringComparison.Ordinal).Replace("scheme: HTTPS", "scheme: GOPHER", StringComparison.Ordinal));
+        const string Expression = "        expression: \"request.namespace != 'kube-system'\"\n";
+        Assert.Contains(Expression, text, StringComparison.Ordinal);
+        File.WriteAllText(manifests, text.Replace("replicas: 2", "replicas: two", StringComparison.Ordinal).Replace("scheme: HTTPS", "scheme: GOPHER", StringComparison.Ordinal).Replace(Expression, string.Empty, StringComparison.Ordinal));
 
         var result = await ManifestValidator.RunAsync(manifests);
 
@@ -159,6 +162,9 @@ public sealed class ManifestTests(WebhookFixture fixture)
         Assert.Contains("invalid Deployment/", result.Output, StringComparison.Ordinal);
         Assert.Contains("/spec/replicas must be integer", result.Output, StringComparison.Ordinal);
         Assert.Contains("scheme must be equal to one of the allowed values", result.Output, StringComparison.Ordinal);
+        Assert.Contains("invalid MutatingWebhookConfiguration/", result.Output, StringComparison.Ordinal);
+        Assert.Contains("invalid ValidatingWebhookConfiguration/", result.Output, StringComparison.Ordinal);
+        Assert.Contains("/matchConditions/0 must have required property", result.Output, StringComparison.Ordinal);
     }
 
     private async Task<string> RenderTextAsync(params string[] arguments)
