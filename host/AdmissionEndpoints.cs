@@ -5,7 +5,10 @@ using PolicyCompiler.Runtime.Telemetry;
 
 namespace PolicyCompiler.Host;
 
-/// <summary>The webhook's HTTP surface: <c>POST /mutate</c> and <c>POST /validate</c> with admission.k8s.io/v1 AdmissionReviews.</summary>
+/// <summary>
+/// The webhook's HTTP surface: <c>POST /mutate</c> and <c>POST /validate</c> with admission.k8s.io/v1 AdmissionReviews,
+/// and <c>/mutate/policy/&lt;policy&gt;</c>, <c>/validate/policy/&lt;policy&gt;</c> for each policy with a webhook of its own.
+/// </summary>
 public static class AdmissionEndpoints
 {
     /// <summary>
@@ -14,13 +17,48 @@ public static class AdmissionEndpoints
     /// </summary>
     public const long MaxRequestBytes = 4 * 1024 * 1024;
 
-    public static IEndpointRouteBuilder MapAdmission(this IEndpointRouteBuilder routes)
+    /// <summary>The path of a policy's own webhook (a policy with <c>matchConditions</c>), mutating or validating.</summary>
+    public static string PolicyPath(PolicyDefinition policy, bool mutating)
     {
+        ArgumentNullException.ThrowIfNull(policy);
+        return (mutating ? "/mutate/policy/" : "/validate/policy/") + policy.WebhookPathSegment;
+    }
+
+    public static IEndpointRouteBuilder MapAdmission(this IEndpointRouteBuilder routes, IEnumerable<PolicyDefinition> policies)
+    {
+        ArgumentNullException.ThrowIfNull(policies);
+
+        // The shared webhook leaves out the policies with a webhook of their own: the API server calls it whatever their
+        // matchConditions say.
         routes.MapPost("/mutate", (HttpContext context, AdmissionEngine engine, WebhookMetrics metrics, ILoggerFactory logs) =>
-            HandleAsync(context, "mutate", metrics, logs.CreateLogger("Admission.Mutate"), (request, token) => engine.MutateAsync(request, token)));
+            HandleAsync(context, "mutate", metrics, logs.CreateLogger("Admission.Mutate"), (request, token) => engine.MutateAsync(request, WebhookScope.Shared, token)));
         routes.MapPost("/validate", (HttpContext context, AdmissionEngine engine, WebhookMetrics metrics, ILoggerFactory logs) =>
-            HandleAsync(context, "validate", metrics, logs.CreateLogger("Admission.Validate"), (request, token) => engine.ValidateAsync(request, token)));
+            HandleAsync(context, "validate", metrics, logs.CreateLogger("Admission.Validate"), (request, token) => engine.ValidateAsync(request, WebhookScope.Shared, token)));
+
+        // One literal route per such policy, known at build time: an unknown policy is a 404 rather than an empty verdict.
+        foreach (var policy in policies.Where(p => p.HasOwnWebhook))
+        {
+            var scope = WebhookScope.Of(policy);
+            MapPolicy(routes, PolicyPath(policy, mutating: true), "mutate-policy", "Admission.Mutate", (engine, request, token) => engine.MutateAsync(request, scope, token));
+            MapPolicy(routes, PolicyPath(policy, mutating: false), "validate-policy", "Admission.Validate", (engine, request, token) => engine.ValidateAsync(request, scope, token));
+        }
+
         return routes;
+    }
+
+    private static void MapPolicy(IEndpointRouteBuilder routes, string path, string endpoint, string logCategory, Func<AdmissionEngine, AdmissionRequest, CancellationToken, Task<AdmissionResponse>> decide)
+    {
+        // A plain RequestDelegate: the route has no parameters, so nothing needs the minimal-API binder (or NativeAOT's
+        // request delegate generator).
+        async Task HandlePolicyAsync(HttpContext context)
+        {
+            var services = context.RequestServices;
+            var engine = services.GetRequiredService<AdmissionEngine>();
+            var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(logCategory);
+            await HandleAsync(context, endpoint, services.GetRequiredService<WebhookMetrics>(), logger, (request, token) => decide(engine, request, token));
+        }
+
+        routes.MapPost(path, HandlePolicyAsync);
     }
 
     private static async Task HandleAsync(HttpContext context, string endpoint, WebhookMetrics metrics, ILogger logger, Func<AdmissionRequest, CancellationToken, Task<AdmissionResponse>> decide)

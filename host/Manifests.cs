@@ -208,11 +208,15 @@ public static class Manifests
                     secretName: {Quote(options.Name + "-tls")}
         """;
 
-    /// <summary>One webhook per (namespace scope, failure policy, timeout) of the compiled policies, as Kyverno groups them.</summary>
+    /// <summary>
+    /// One webhook per (namespace scope, failure policy, timeout) of the compiled policies, as Kyverno groups them, and one
+    /// per policy with <c>matchConditions</c>, at its own path: the API server applies a webhook's conditions to every
+    /// policy behind it, so conditions of one policy need a webhook of their own (Kyverno does the same). The shared
+    /// webhooks' rules leave such a policy out, and the host's shared path skips it whatever the API server sends.
+    /// </summary>
     private static string WebhookConfiguration(ImmutableArray<PolicyDefinition> policies, ManifestOptions options, bool mutating)
     {
         var kind = mutating ? "MutatingWebhookConfiguration" : "ValidatingWebhookConfiguration";
-        var path = mutating ? "/mutate" : "/validate";
         var y = new StringBuilder();
         y.Append("apiVersion: admissionregistration.k8s.io/v1\n");
         y.Append("kind: ").Append(kind).Append('\n');
@@ -223,63 +227,95 @@ public static class Manifests
         }
 
         var groups = policies
+            .Where(p => !p.HasOwnWebhook)
             .GroupBy(p => (p.Namespace, p.FailurePolicy, Timeout: p.WebhookTimeoutSeconds))
             .OrderBy(g => g.Key.Namespace ?? string.Empty, StringComparer.Ordinal)
             .ThenBy(g => g.Key.FailurePolicy)
             .ThenBy(g => g.Key.Timeout)
             .ToList();
-        if (groups.Count == 0)
+        var own = policies
+            .Where(p => p.HasOwnWebhook)
+            .OrderBy(p => p.Namespace ?? string.Empty, StringComparer.Ordinal)
+            .ThenBy(p => p.Name, StringComparer.Ordinal)
+            .ToList();
+        if (groups.Count == 0 && own.Count == 0)
         {
             y.Append("webhooks: []\n");
             return y.ToString();
         }
 
         y.Append("webhooks:\n");
+        var verb = mutating ? "mutate" : "validate";
         foreach (var group in groups)
         {
-            var name = string.Create(CultureInfo.InvariantCulture, $"{(mutating ? "mutate" : "validate")}-{(group.Key.Namespace is null ? "cluster" : "ns-" + group.Key.Namespace)}-{group.Key.FailurePolicy.ToString().ToLowerInvariant()}-{group.Key.Timeout}s.{options.Name}.policycompiler.dev");
-            y.Append("  - name: ").Append(name).Append('\n');
-            y.Append("    admissionReviewVersions: [v1]\n");
-            y.Append("    sideEffects: None\n");
-            y.Append("    matchPolicy: Equivalent\n");
-            y.Append("    failurePolicy: ").Append(group.Key.FailurePolicy).Append('\n');
-            y.Append("    timeoutSeconds: ").Append(group.Key.Timeout.ToString(CultureInfo.InvariantCulture)).Append('\n');
-            if (mutating)
-            {
-                // A later mutation may change an image; being called again re-verifies the new one.
-                y.Append("    reinvocationPolicy: IfNeeded\n");
-            }
+            var name = string.Create(CultureInfo.InvariantCulture, $"{verb}-{(group.Key.Namespace is null ? "cluster" : "ns-" + group.Key.Namespace)}-{group.Key.FailurePolicy.ToString().ToLowerInvariant()}-{group.Key.Timeout}s.{options.Name}.policycompiler.dev");
+            Webhook(y, options, mutating, name, mutating ? "/mutate" : "/validate", group.Key.Namespace, group.Key.FailurePolicy, group.Key.Timeout, group, []);
+        }
 
-            y.Append("    clientConfig:\n");
-            y.Append("      service:\n        name: ").Append(Quote(options.Name)).Append("\n        namespace: ").Append(Quote(options.Namespace)).Append("\n        path: ").Append(path).Append("\n        port: 443\n");
-            if (options.CaBundlePem is not null)
-            {
-                y.Append("      caBundle: ").Append(Convert.ToBase64String(Encoding.UTF8.GetBytes(options.CaBundlePem))).Append('\n');
-            }
-
-            y.Append("    namespaceSelector:\n      matchExpressions:\n        - key: kubernetes.io/metadata.name\n");
-            if (group.Key.Namespace is { } scoped)
-            {
-                y.Append("          operator: In\n          values: [").Append(Quote(scoped)).Append("]\n");
-            }
-            else
-            {
-                // The webhook never judges its own namespace, so it can always be repaired.
-                y.Append("          operator: NotIn\n          values: [").Append(Quote(options.Namespace)).Append("]\n");
-            }
-
-            y.Append("    rules:\n");
-            foreach (var rule in Rules(group))
-            {
-                y.Append("      - apiGroups: [").Append(Quote(rule.Group)).Append("]\n");
-                y.Append("        apiVersions: [").Append(Quote(rule.Version)).Append("]\n");
-                y.Append("        operations: [").Append(string.Join(", ", rule.Operations)).Append("]\n");
-                y.Append("        resources: [").Append(string.Join(", ", rule.Resources.Select(Quote))).Append("]\n");
-                y.Append("        scope: \"").Append(group.Key.Namespace is null ? "*" : "Namespaced").Append("\"\n");
-            }
+        foreach (var policy in own)
+        {
+            // "<name>.cluster." for a ClusterPolicy, "<name>.<namespace>.ns." for a Policy: a policy name may hold dots,
+            // and the label before the verb keeps the two kinds from ever giving the same webhook name.
+            var scope = policy.Namespace is null ? "cluster" : policy.Namespace + ".ns";
+            var name = $"{policy.Name}.{scope}.{verb}-policy.{options.Name}.policycompiler.dev";
+            Webhook(y, options, mutating, name, AdmissionEndpoints.PolicyPath(policy, mutating), policy.Namespace, policy.FailurePolicy, policy.WebhookTimeoutSeconds, [policy], policy.MatchConditions);
         }
 
         return y.ToString();
+    }
+
+    private static void Webhook(StringBuilder y, ManifestOptions options, bool mutating, string name, string path, string? @namespace, FailurePolicy failurePolicy, int timeout, IEnumerable<PolicyDefinition> policies, ImmutableArray<MatchCondition> matchConditions)
+    {
+        y.Append("  - name: ").Append(Quote(name)).Append('\n');
+        y.Append("    admissionReviewVersions: [v1]\n");
+        y.Append("    sideEffects: None\n");
+        y.Append("    matchPolicy: Equivalent\n");
+        y.Append("    failurePolicy: ").Append(failurePolicy).Append('\n');
+        y.Append("    timeoutSeconds: ").Append(timeout.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        if (mutating)
+        {
+            // A later mutation may change an image; being called again re-verifies the new one.
+            y.Append("    reinvocationPolicy: IfNeeded\n");
+        }
+
+        y.Append("    clientConfig:\n");
+        y.Append("      service:\n        name: ").Append(Quote(options.Name)).Append("\n        namespace: ").Append(Quote(options.Namespace)).Append("\n        path: ").Append(Quote(path)).Append("\n        port: 443\n");
+        if (options.CaBundlePem is not null)
+        {
+            y.Append("      caBundle: ").Append(Convert.ToBase64String(Encoding.UTF8.GetBytes(options.CaBundlePem))).Append('\n');
+        }
+
+        y.Append("    namespaceSelector:\n      matchExpressions:\n        - key: kubernetes.io/metadata.name\n");
+        if (@namespace is { } scoped)
+        {
+            y.Append("          operator: In\n          values: [").Append(Quote(scoped)).Append("]\n");
+        }
+        else
+        {
+            // The webhook never judges its own namespace, so it can always be repaired.
+            y.Append("          operator: NotIn\n          values: [").Append(Quote(options.Namespace)).Append("]\n");
+        }
+
+        if (!matchConditions.IsEmpty)
+        {
+            // CEL, evaluated by the API server before it calls this webhook; nothing in this binary evaluates it.
+            y.Append("    matchConditions:\n");
+            foreach (var condition in matchConditions)
+            {
+                y.Append("      - name: ").Append(Quote(condition.Name)).Append('\n');
+                y.Append("        expression: ").Append(Quote(condition.Expression)).Append('\n');
+            }
+        }
+
+        y.Append("    rules:\n");
+        foreach (var rule in Rules(policies))
+        {
+            y.Append("      - apiGroups: [").Append(Quote(rule.Group)).Append("]\n");
+            y.Append("        apiVersions: [").Append(Quote(rule.Version)).Append("]\n");
+            y.Append("        operations: [").Append(string.Join(", ", rule.Operations)).Append("]\n");
+            y.Append("        resources: [").Append(string.Join(", ", rule.Resources.Select(Quote))).Append("]\n");
+            y.Append("        scope: \"").Append(@namespace is null ? "*" : "Namespaced").Append("\"\n");
+        }
     }
 
     /// <summary>The rules' resources merged per API group, version and operation set, in a stable order.</summary>
@@ -294,8 +330,38 @@ public static class Manifests
             .ThenBy(g => g.Key.operations, StringComparer.Ordinal)
             .Select(g => (g.Key.Group, g.Key.Version, (IReadOnlyList<string>)g.Key.operations.Split(','), (IReadOnlyList<string>)g.Select(x => x.resource.Resource).Distinct().Order(StringComparer.Ordinal).ToList()));
 
-    /// <summary>A double-quoted YAML scalar: names like <c>y</c> or <c>on</c> would otherwise read as booleans.</summary>
-    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+    /// <summary>
+    /// A double-quoted YAML scalar: names like <c>y</c> or <c>on</c> would otherwise read as booleans. Control characters
+    /// are escaped, as a multi-line CEL expression has them and a raw line break would fold into a space.
+    /// </summary>
+    private static string Quote(string value)
+    {
+        var quoted = new StringBuilder(value.Length + 2).Append('"');
+        foreach (var c in value)
+        {
+            switch (c)
+            {
+                case '"': quoted.Append("\\\""); break;
+                case '\\': quoted.Append("\\\\"); break;
+                case '\n': quoted.Append("\\n"); break;
+                case '\r': quoted.Append("\\r"); break;
+                case '\t': quoted.Append("\\t"); break;
+                default:
+                    if (char.IsControl(c) || c is '\u0085' or '\u2028' or '\u2029' or '\ufeff')
+                    {
+                        quoted.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    }
+                    else
+                    {
+                        quoted.Append(c);
+                    }
+
+                    break;
+            }
+        }
+
+        return quoted.Append('"').ToString();
+    }
 
     private static void Document(StringBuilder builder, string yaml)
     {

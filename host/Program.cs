@@ -102,7 +102,7 @@ foreach (var policy in PolicyCatalog.All)
 // before the first review arrives: a bad credential file or CA bundle stops the process here.
 app.Services.GetRequiredService<AdmissionEngine>();
 
-app.MapAdmission();
+app.MapAdmission(PolicyCatalog.All);
 app.MapGet("/healthz", () => "ok");
 app.MapGet("/readyz", () => "ok");
 app.MapGet("/metrics", (WebhookMetrics m) => Results.Text(m.Registry.Render(), "text/plain; version=0.0.4; charset=utf-8"));

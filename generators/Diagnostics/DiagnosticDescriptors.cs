@@ -145,6 +145,11 @@ internal static class DiagnosticDescriptors
         "Invalid service URL",
         "'{0}' cannot be used as '{1}': {2}. Write an absolute http:// or https:// URL, e.g. https://scanner.security.svc/check.");
 
+    public static readonly DiagnosticDescriptor InvalidMatchConditions = Error(
+        "PC0028",
+        "Webhook match conditions the API server refuses",
+        "{0}; the Kubernetes API server refuses such a webhook configuration. {1}");
+
     public static readonly DiagnosticDescriptor NotSupportedYet = Error(
         "PC0099",
         "Kyverno field not supported yet",

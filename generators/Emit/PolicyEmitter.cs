@@ -249,14 +249,12 @@ internal static class PolicyEmitter
         }
 
         w.Indentation--;
-        var applyRules = policy.ApplyOne ? "applyRules: ApplyRules.One);" : null;
-        if (policy.FailureActionOverrides.IsEmpty)
+        // Optional named arguments after the rules, each closing the call when nothing follows it.
+        var hasOverrides = !policy.FailureActionOverrides.IsEmpty;
+        var hasConditions = !policy.MatchConditions.IsEmpty;
+        w.WriteLine(hasOverrides || policy.ApplyOne || hasConditions ? "]," : "]);");
+        if (hasOverrides)
         {
-            w.WriteLine(applyRules is null ? "]);" : "],");
-        }
-        else
-        {
-            w.WriteLine("],");
             w.WriteLine("failureActionOverrides:");
             w.WriteLine("[");
             w.Indentation++;
@@ -267,12 +265,27 @@ internal static class PolicyEmitter
             }
 
             w.Indentation--;
-            w.WriteLine(applyRules is null ? "]);" : "],");
+            w.WriteLine(policy.ApplyOne || hasConditions ? "]," : "]);");
         }
 
-        if (applyRules is not null)
+        if (policy.ApplyOne)
         {
-            w.WriteLine(applyRules);
+            w.WriteLine(hasConditions ? "applyRules: ApplyRules.One," : "applyRules: ApplyRules.One);");
+        }
+
+        if (hasConditions)
+        {
+            // Evaluated by the API server before it calls this policy's own webhook; carried here for the manifests.
+            w.WriteLine("matchConditions:");
+            w.WriteLine("[");
+            w.Indentation++;
+            foreach (var condition in policy.MatchConditions)
+            {
+                w.WriteLine($"new MatchCondition({CSharp.Literal(condition.Name)}, {CSharp.Literal(condition.Expression)}),");
+            }
+
+            w.Indentation--;
+            w.WriteLine("]);");
         }
 
         w.Indentation--;

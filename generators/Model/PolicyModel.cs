@@ -22,7 +22,16 @@ internal sealed record PolicyModel(
 
     /// <summary><c>applyRules: One</c>: rules are tried in order and the first that passes or fails ends the policy.</summary>
     public bool ApplyOne { get; init; }
+
+    /// <summary>
+    /// <c>webhookConfiguration.matchConditions</c>, in order: the API server evaluates them, on a webhook that serves this
+    /// policy alone; empty when the policy is served by the shared webhook.
+    /// </summary>
+    public EquatableArray<MatchConditionModel> MatchConditions { get; init; } = EquatableArray<MatchConditionModel>.Empty;
 }
+
+/// <summary>One CEL match condition, passed through to the webhook configuration as written.</summary>
+internal sealed record MatchConditionModel(string Name, string Expression);
 
 /// <summary>
 /// An override of the policy's action: it applies to a namespace that one of <see cref="Namespaces"/> matches (when

@@ -20,6 +20,7 @@ internal static class PolicyParser
     private static readonly string[] s_specFields = ["rules", "applyRules", "failurePolicy", "validationFailureAction", "validationFailureActionOverrides", "emitWarning", "admission", "background", "schemaValidation", "webhookTimeoutSeconds", "mutateExistingOnPolicyUpdate", "generateExisting", "generateExistingOnPolicyUpdate", "useServerSideApply", "webhookConfiguration"];
     private static readonly string[] s_ruleFields = ["name", "context", "reportProperties", "match", "exclude", "imageExtractors", "preconditions", "celPreconditions", "mutate", "validate", "generate", "verifyImages", "skipBackgroundRequests"];
     private static readonly string[] s_webhookConfigurationFields = ["failurePolicy", "timeoutSeconds", "matchConditions"];
+    private static readonly string[] s_matchConditionFields = ["name", "expression"];
     private static readonly string[] s_overrideFields = ["action", "namespaces", "namespaceSelector"];
     private static readonly string[] s_matchFields = ["any", "all", "resources", "subjects", "roles", "clusterRoles"];
     private static readonly string[] s_filterFields = ["resources", "subjects", "roles", "clusterRoles"];
@@ -166,9 +167,26 @@ internal static class PolicyParser
         {
             spec.WebhookFailurePolicy = webhook.TakeString("failurePolicy");
             spec.WebhookConfigurationTimeoutSeconds = webhook.TakeInt("timeoutSeconds");
-            // The API server evaluates these CEL conditions before calling a webhook; the printed configuration has one
-            // webhook for every policy, so one policy's conditions would exempt requests from all of them.
-            webhook.NotSupported("matchConditions", "the webhook serves every compiled policy through one configuration, so one policy's CEL conditions cannot be given to the API server; write them as preconditions");
+            if (webhook.Has("matchConditions"))
+            {
+                spec.MatchConditionsLocation = webhook.KeyLocation("matchConditions");
+            }
+
+            if (webhook.TakeMappingList("matchConditions", "MatchCondition", "'- name: not-kube-system' with expression: \"request.namespace != 'kube-system'\"") is { } conditions)
+            {
+                spec.MatchConditions = [];
+                foreach (var (item, _) in conditions)
+                {
+                    spec.MatchConditions.Add(new MatchConditionSyntax
+                    {
+                        Location = item.Location,
+                        Name = item.TakeString("name"),
+                        Expression = item.TakeString("expression"),
+                    });
+                    item.RejectUnknown(s_matchConditionFields);
+                }
+            }
+
             webhook.RejectUnknown(s_webhookConfigurationFields);
         }
 

@@ -41,6 +41,14 @@ internal sealed class SpecSyntax
     /// <summary><c>webhookConfiguration.timeoutSeconds</c>: when set, it wins over <c>webhookTimeoutSeconds</c>.</summary>
     public Located<int>? WebhookConfigurationTimeoutSeconds { get; set; }
 
+    /// <summary>
+    /// <c>webhookConfiguration.matchConditions</c>: CEL that the API server evaluates before calling the policy's own
+    /// webhook. Null when absent; an empty list gives the policy no webhook of its own, as in Kyverno.
+    /// </summary>
+    public List<MatchConditionSyntax>? MatchConditions { get; set; }
+
+    public LocationInfo? MatchConditionsLocation { get; set; }
+
     public Located<bool>? Background { get; set; }
 
     /// <summary><c>applyRules</c>: <c>All</c> (the default) or <c>One</c>.</summary>
@@ -52,6 +60,15 @@ internal sealed class SpecSyntax
     public List<FailureActionOverrideSyntax> FailureActionOverrides { get; } = [];
 
     public LocationInfo? RulesLocation { get; set; }
+}
+
+internal sealed class MatchConditionSyntax
+{
+    public required LocationInfo Location { get; init; }
+
+    public Located<string>? Name { get; set; }
+
+    public Located<string>? Expression { get; set; }
 }
 
 internal sealed class FailureActionOverrideSyntax

@@ -21,6 +21,12 @@ internal static class PolicyValidator
     private static readonly string[] s_selectorOperators = ["In", "NotIn", "Exists", "DoesNotExist"];
     private static readonly string[] s_subjectKinds = ["User", "Group", "ServiceAccount"];
     private static readonly string[] s_hashes = ["sha224", "sha256", "sha384", "sha512"];
+
+    /// <summary>The API server's limit on <c>matchConditions</c> per webhook.</summary>
+    private const int MaxMatchConditions = 64;
+
+    private static readonly Regex s_dnsSubdomain = new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\z", RegexOptions.CultureInvariant);
+    private static readonly Regex s_qualifiedNamePart = new("^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\\z", RegexOptions.CultureInvariant);
     private static readonly Regex s_version = new("^v[0-9]+((alpha|beta)[0-9]+)?$", RegexOptions.CultureInvariant);
 
     public static PolicyModel? Validate(PolicySyntax syntax, YamlFile file, string sourcePath)
@@ -110,6 +116,8 @@ internal static class PolicyValidator
             }
         }
 
+        var matchConditions = ValidateMatchConditions(spec, file);
+
         var rules = new List<RuleModel>();
         if (spec.Rules is null || spec.Rules.Count == 0)
         {
@@ -145,8 +153,106 @@ internal static class PolicyValidator
         {
             FailureActionOverrides = overrides.ToEquatableArray(),
             ApplyOne = applyOne,
+            MatchConditions = matchConditions.ToEquatableArray(),
         };
     }
+
+    /// <summary>
+    /// The checks the API server makes of a webhook's <c>matchConditions</c> (admissionregistration/v1): at most 64, each
+    /// with a qualified name of its own and an expression. The CEL itself is compiled by the API server when the
+    /// configuration is applied; nothing here parses or evaluates it.
+    /// </summary>
+    private static List<MatchConditionModel> ValidateMatchConditions(SpecSyntax spec, YamlFile file)
+    {
+        var result = new List<MatchConditionModel>();
+        if (spec.MatchConditions is not { } conditions)
+        {
+            return result;
+        }
+
+        if (conditions.Count > MaxMatchConditions)
+        {
+            file.Report(
+                DiagnosticDescriptors.InvalidMatchConditions,
+                spec.MatchConditionsLocation ?? spec.Location,
+                $"webhookConfiguration.matchConditions has {conditions.Count.ToString(CultureInfo.InvariantCulture)} entries, more than {MaxMatchConditions.ToString(CultureInfo.InvariantCulture)}",
+                "Combine conditions with && in one expression.");
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var condition in conditions)
+        {
+            var ok = true;
+            if (condition.Name is not { } name)
+            {
+                file.Report(DiagnosticDescriptors.MissingField, condition.Location, "A webhookConfiguration.matchConditions entry", "name", "name: not-kube-system");
+                ok = false;
+            }
+            else if (QualifiedNameError(name.Value) is { } error)
+            {
+                file.Report(DiagnosticDescriptors.InvalidName, name.Location, name.Value, "match condition name", error);
+                ok = false;
+            }
+            else if (!names.Add(name.Value))
+            {
+                file.Report(DiagnosticDescriptors.InvalidMatchConditions, name.Location, $"match condition name '{name.Value}' is used twice", "Give every match condition of a policy its own name.");
+                ok = false;
+            }
+
+            if (condition.Expression is not { } expression || expression.Value.Trim().Length == 0)
+            {
+                file.Report(DiagnosticDescriptors.MissingField, condition.Expression?.Location ?? condition.Location, "A webhookConfiguration.matchConditions entry", "expression", "expression: \"request.namespace != 'kube-system'\" (CEL, evaluated by the API server)");
+                ok = false;
+            }
+
+            if (ok)
+            {
+                result.Add(new MatchConditionModel(condition.Name!.Value, condition.Expression!.Value));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Kubernetes' qualified name (as for label keys): an optional DNS subdomain prefix and '/', then a name of 1 to 63
+    /// characters from letters, digits, '-', '_' and '.', starting and ending with a letter or digit.
+    /// </summary>
+    private static string? QualifiedNameError(string value)
+    {
+        var parts = value.Split('/');
+        if (parts.Length > 2)
+        {
+            return "a qualified name has at most one '/', between an optional DNS prefix and the name, e.g. example.com/not-kube-system";
+        }
+
+        var local = parts[parts.Length - 1];
+        if (parts.Length == 2)
+        {
+            if (parts[0].Length == 0)
+            {
+                return "the prefix before '/' is empty; write 'example.com/name' or just 'name'";
+            }
+
+            if (parts[0].Length > 253 || !s_dnsSubdomain.IsMatch(parts[0]))
+            {
+                return $"the prefix '{parts[0]}' is not a DNS subdomain (lowercase letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit, at most 253 characters)";
+            }
+        }
+
+        if (local.Length == 0 || local.Length > 63)
+        {
+            return "the name must have 1 to 63 characters";
+        }
+
+        if (!s_qualifiedNamePart.IsMatch(local))
+        {
+            return "use letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
+        }
+
+        return null;
+    }
+
 
     /// <summary>
     /// An override's action takes the spellings of <c>validationFailureAction</c> (Kyverno's enum: audit, enforce, Audit,

@@ -56,11 +56,21 @@ public sealed class AdmissionEngine(
     private ContextSources ContextSourcesForRules =>
         _contextSources ??= new(contextData, services, globalContext, _imageData, ImageDataScopeAsync);
 
+    /// <summary>The mutating pass of every compiled policy (<see cref="WebhookScope.All"/>).</summary>
     public Task<AdmissionResponse> MutateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
-        DecideAsync(request, mutate: true, outcomes: null, cancellationToken);
+        DecideAsync(request, mutate: true, WebhookScope.All, outcomes: null, cancellationToken);
 
+    /// <summary>The validating pass of every compiled policy (<see cref="WebhookScope.All"/>).</summary>
     public Task<AdmissionResponse> ValidateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
-        DecideAsync(request, mutate: false, outcomes: null, cancellationToken);
+        DecideAsync(request, mutate: false, WebhookScope.All, outcomes: null, cancellationToken);
+
+    /// <summary>The mutating pass of the policies one webhook serves.</summary>
+    public Task<AdmissionResponse> MutateAsync(AdmissionRequest request, WebhookScope scope, CancellationToken cancellationToken) =>
+        DecideAsync(request, mutate: true, scope ?? throw new ArgumentNullException(nameof(scope)), outcomes: null, cancellationToken);
+
+    /// <summary>The validating pass of the policies one webhook serves.</summary>
+    public Task<AdmissionResponse> ValidateAsync(AdmissionRequest request, WebhookScope scope, CancellationToken cancellationToken) =>
+        DecideAsync(request, mutate: false, scope ?? throw new ArgumentNullException(nameof(scope)), outcomes: null, cancellationToken);
 
     /// <summary>
     /// The same decision as <see cref="MutateAsync"/> or <see cref="ValidateAsync"/>, with the verdict of every
@@ -69,17 +79,18 @@ public sealed class AdmissionEngine(
     public async Task<AdmissionDecision> DecideWithOutcomesAsync(AdmissionRequest request, bool mutate, CancellationToken cancellationToken)
     {
         var outcomes = new List<RuleOutcome>();
-        var response = await DecideAsync(request, mutate, outcomes, cancellationToken).ConfigureAwait(false);
+        // Outside the cluster no API server evaluates matchConditions, so every policy judges (the strict reading).
+        var response = await DecideAsync(request, mutate, WebhookScope.All, outcomes, cancellationToken).ConfigureAwait(false);
         return new AdmissionDecision(response, outcomes);
     }
 
     // The webhook passes no outcome list: the admission path does not pay for a report nobody reads.
-    private async Task<AdmissionResponse> DecideAsync(AdmissionRequest request, bool mutate, List<RuleOutcome>? outcomes, CancellationToken cancellationToken)
+    private async Task<AdmissionResponse> DecideAsync(AdmissionRequest request, bool mutate, WebhookScope scope, List<RuleOutcome>? outcomes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         try
         {
-            return await DecideCoreAsync(request, mutate, outcomes, cancellationToken).ConfigureAwait(false);
+            return await DecideCoreAsync(request, mutate, scope, outcomes, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidOperationException e)
         {
@@ -96,7 +107,7 @@ public sealed class AdmissionEngine(
         }
     }
 
-    private async Task<AdmissionResponse> DecideCoreAsync(AdmissionRequest request, bool mutate, List<RuleOutcome>? outcomes, CancellationToken cancellationToken)
+    private async Task<AdmissionResponse> DecideCoreAsync(AdmissionRequest request, bool mutate, WebhookScope scope, List<RuleOutcome>? outcomes, CancellationToken cancellationToken)
     {
         var uid = request.Uid ?? string.Empty;
         var context = new AdmissionContext(request);
@@ -206,6 +217,11 @@ public sealed class AdmissionEngine(
         var oneByOne = new List<(PolicyDefinition Policy, RuleDefinition Rule)>();
         foreach (var (policy, rule) in _rules.Candidates(context.Kind, request.Namespace))
         {
+            if (!scope.Includes(policy))
+            {
+                continue;
+            }
+
             if (policy.ApplyRules == ApplyRules.One)
             {
                 oneByOne.Add((policy, rule));

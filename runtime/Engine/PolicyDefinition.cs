@@ -43,6 +43,17 @@ public enum ApplyRules
 }
 
 /// <summary>
+/// One of a policy's <c>webhookConfiguration.matchConditions</c>: a CEL expression that the API server evaluates before
+/// it calls the policy's own webhook. Nothing in this process evaluates it; it is carried to the printed manifests.
+/// </summary>
+public sealed class MatchCondition(string name, string expression)
+{
+    public string Name { get; } = name;
+
+    public string Expression { get; } = expression;
+}
+
+/// <summary>
 /// A policy as the generator compiled it. Instances are created once, by generated code, and shared by all requests.
 /// </summary>
 public sealed class PolicyDefinition
@@ -56,7 +67,8 @@ public sealed class PolicyDefinition
         string sourcePath,
         ImmutableArray<RuleDefinition> rules,
         ImmutableArray<FailureActionOverride> failureActionOverrides = default,
-        ApplyRules applyRules = ApplyRules.All)
+        ApplyRules applyRules = ApplyRules.All,
+        ImmutableArray<MatchCondition> matchConditions = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         Name = name;
@@ -68,7 +80,23 @@ public sealed class PolicyDefinition
         Rules = rules;
         FailureActionOverrides = failureActionOverrides.IsDefault ? [] : failureActionOverrides;
         ApplyRules = applyRules;
+        MatchConditions = matchConditions.IsDefault ? [] : matchConditions;
     }
+
+    /// <summary>
+    /// <c>webhookConfiguration.matchConditions</c>. A policy with any is served by a webhook of its own (the API server
+    /// cannot apply one policy's conditions on a webhook shared with others), at <see cref="WebhookPathSegment"/>.
+    /// </summary>
+    public ImmutableArray<MatchCondition> MatchConditions { get; }
+
+    /// <summary>Whether the policy has a webhook of its own; the shared webhook's path then leaves it out.</summary>
+    public bool HasOwnWebhook => !MatchConditions.IsEmpty;
+
+    /// <summary>
+    /// Where the policy's own webhook is served below <c>/mutate/policy/</c> and <c>/validate/policy/</c>: its name for a
+    /// ClusterPolicy, <c>namespace/name</c> for a Policy (names never contain '/', so the two cannot collide).
+    /// </summary>
+    public string WebhookPathSegment => Namespace is null ? Name : Namespace + "/" + Name;
 
     /// <summary><c>applyRules</c>: with <see cref="Engine.ApplyRules.One"/> the engine evaluates the rules one after another.</summary>
     public ApplyRules ApplyRules { get; }

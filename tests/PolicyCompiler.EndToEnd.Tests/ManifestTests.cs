@@ -54,15 +54,18 @@ public sealed class ManifestTests(WebhookFixture fixture)
         foreach (var kind in new[] { "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration" })
         {
             var configuration = documents.Single(d => Text(d, "kind") == kind);
-            var webhooks = ((YamlSequenceNode)configuration["webhooks"]).Children.Cast<YamlMappingNode>().ToList();
+            var path = kind.StartsWith("Mutating", StringComparison.Ordinal) ? "/mutate" : "/validate";
+            var webhooks = ((YamlSequenceNode)configuration["webhooks"]).Children.Cast<YamlMappingNode>()
+                .Where(w => Text(w, "clientConfig", "service", "path") == path)
+                .ToList();
 
-            // One webhook per failure policy and timeout: the fixture's policies use Fail and Ignore, with 30 s, and the
-            // stalled-registry policies 5 s.
+            // One shared webhook per failure policy and timeout: the fixture's policies use Fail and Ignore, with 30 s,
+            // and the stalled-registry policies 5 s (the policy with matchConditions, Ignore and 12 s, is not among them).
             Assert.Equal(
                 ["Fail/30", "Fail/5", "Ignore/30", "Ignore/5"],
                 webhooks.Select(w => Text(w, "failurePolicy") + "/" + Text(w, "timeoutSeconds")).Order(StringComparer.Ordinal));
             var webhook = webhooks.Single(w => Text(w, "failurePolicy") == "Fail" && Text(w, "timeoutSeconds") == "30");
-            Assert.Equal(kind.StartsWith("Mutating", StringComparison.Ordinal) ? "/mutate" : "/validate", Text(webhook, "clientConfig", "service", "path"));
+            Assert.False(webhook.Children.ContainsKey(new YamlScalarNode("matchConditions")));
             var selector = (YamlMappingNode)((YamlSequenceNode)((YamlMappingNode)webhook["namespaceSelector"])["matchExpressions"])[0];
             Assert.Equal("NotIn", Text(selector, "operator"));
             Assert.Equal("pc-e2e", ((YamlScalarNode)((YamlSequenceNode)selector["values"])[0]).Value);
@@ -71,6 +74,40 @@ public sealed class ManifestTests(WebhookFixture fixture)
                 .SelectMany(rule => ((YamlSequenceNode)rule["resources"]).Children.Select(r => ((YamlScalarNode)r).Value!))
                 .Order(StringComparer.Ordinal);
             Assert.Equal(["cronjobs", "daemonsets", "deployments", "jobs", "pods", "replicasets", "replicationcontrollers", "statefulsets"], resources);
+        }
+    }
+
+    [Fact]
+    public async Task APolicyWithMatchConditionsHasAWebhookOfItsOwnInEachConfiguration()
+    {
+        var documents = await RenderAsync("--namespace", "pc-e2e");
+
+        foreach (var (kind, verb) in new[] { ("MutatingWebhookConfiguration", "mutate"), ("ValidatingWebhookConfiguration", "validate") })
+        {
+            var configuration = documents.Single(d => Text(d, "kind") == kind);
+            var webhooks = ((YamlSequenceNode)configuration["webhooks"]).Children.Cast<YamlMappingNode>().ToList();
+
+            // Every webhook but this one goes to the shared path, which skips the policy whatever the API server sends.
+            var webhook = Assert.Single(webhooks, w => Text(w, "clientConfig", "service", "path") != "/" + verb);
+            Assert.Equal($"/{verb}/policy/{MatchConditionAdmissionTests.PolicyName}", Text(webhook, "clientConfig", "service", "path"));
+            Assert.Equal($"{MatchConditionAdmissionTests.PolicyName}.cluster.{verb}-policy.policy-compiler.policycompiler.dev", Text(webhook, "name"));
+            Assert.Equal("Ignore", Text(webhook, "failurePolicy"));
+            Assert.Equal("12", Text(webhook, "timeoutSeconds"));
+            Assert.Equal("NotIn", Text((YamlMappingNode)((YamlSequenceNode)((YamlMappingNode)webhook["namespaceSelector"])["matchExpressions"])[0], "operator"));
+
+            var conditions = ((YamlSequenceNode)webhook["matchConditions"]).Children.Cast<YamlMappingNode>().ToList();
+            Assert.Equal(["not-kube-system", "policies.example.com/mc-pods"], conditions.Select(c => Text(c, "name")));
+            Assert.Equal("request.namespace != 'kube-system'", Text(conditions[0], "expression"));
+            Assert.Equal("has(object.metadata.name) &&\nobject.metadata.name.startsWith(\"mc-\")\n", Text(conditions[1], "expression"));
+
+            // The policy's rule and its auto-generated variants: Pods and the Pod controllers.
+            var resources = ((YamlSequenceNode)webhook["rules"]).Children.Cast<YamlMappingNode>()
+                .SelectMany(rule => ((YamlSequenceNode)rule["resources"]).Children.Select(r => ((YamlScalarNode)r).Value!))
+                .Order(StringComparer.Ordinal);
+            Assert.Equal(["cronjobs", "daemonsets", "deployments", "jobs", "pods", "replicasets", "replicationcontrollers", "statefulsets"], resources);
+
+            // No other webhook carries conditions: the shared ones serve every other policy unconditionally.
+            Assert.All(webhooks.Where(w => w != webhook), w => Assert.False(w.Children.ContainsKey(new YamlScalarNode("matchConditions"))));
         }
     }
 
@@ -110,11 +147,14 @@ public sealed class ManifestTests(WebhookFixture fixture)
     public async Task TheValidatorRefusesAManifestTheApiServerWouldRefuse()
     {
         // Fault injected on purpose: a printed Deployment with one field of the wrong type and an enum value Kubernetes
-        // does not know, so that the test above cannot pass because the validator accepts everything.
+        // does not know, and match conditions without their expression, so that the test above cannot pass because the
+        // validator accepts everything.
         using var work = new TempDirectory("manifests-bad");
         var manifests = work.Combine("manifests.yaml");
         var text = await RenderTextAsync("--namespace", "pc-e2e");
-        File.WriteAllText(manifests, text.Replace("replicas: 2", "replicas: two", StringComparison.Ordinal).Replace("scheme: HTTPS", "scheme: GOPHER", StringComparison.Ordinal));
+        const string Expression = "        expression: \"request.namespace != 'kube-system'\"\n";
+        Assert.Contains(Expression, text, StringComparison.Ordinal);
+        File.WriteAllText(manifests, text.Replace("replicas: 2", "replicas: two", StringComparison.Ordinal).Replace("scheme: HTTPS", "scheme: GOPHER", StringComparison.Ordinal).Replace(Expression, string.Empty, StringComparison.Ordinal));
 
         var result = await ManifestValidator.RunAsync(manifests);
 
@@ -122,6 +162,9 @@ public sealed class ManifestTests(WebhookFixture fixture)
         Assert.Contains("invalid Deployment/", result.Output, StringComparison.Ordinal);
         Assert.Contains("/spec/replicas must be integer", result.Output, StringComparison.Ordinal);
         Assert.Contains("scheme must be equal to one of the allowed values", result.Output, StringComparison.Ordinal);
+        Assert.Contains("invalid MutatingWebhookConfiguration/", result.Output, StringComparison.Ordinal);
+        Assert.Contains("invalid ValidatingWebhookConfiguration/", result.Output, StringComparison.Ordinal);
+        Assert.Contains("/matchConditions/0 must have required property", result.Output, StringComparison.Ordinal);
     }
 
     private async Task<string> RenderTextAsync(params string[] arguments)

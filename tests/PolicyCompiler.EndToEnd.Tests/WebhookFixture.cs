@@ -125,6 +125,9 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>e2e/gctx-app:v1, unsigned, under the policy whose preconditions read a GlobalContextEntry.</summary>
     public PushedImage GlobalContextImage { get; private set; } = null!;
 
+    /// <summary>e2e/mc-unsigned:v1, unsigned, under the policy with matchConditions (served at its own path).</summary>
+    public PushedImage MatchConditionImage { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         try
@@ -157,6 +160,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 KubernetesApi.Objects[path] = json;
             }
             PolicyTemplate.Write(policies, RbacAdmissionTests.PolicyName, RbacAdmissionTests.Policy(Signer.PublicKeyPem));
+            PolicyTemplate.Write(policies, MatchConditionAdmissionTests.PolicyName, MatchConditionAdmissionTests.Policy(Signer.PublicKeyPem));
             PolicyTemplate.Write(policies, ImageDataAdmissionTests.PolicyName, ImageDataAdmissionTests.Policy(Signer.PublicKeyPem));
             foreach (var (name, yaml) in Attached.Policies(Signer.PublicKeyPem))
             {
@@ -205,6 +209,7 @@ public sealed class WebhookFixture : IAsyncLifetime
                 await Notary.PushAsync(Registry, images);
                 ServiceContextImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/svc-app", "v1");
                 GlobalContextImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/gctx-app", "v1");
+                MatchConditionImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/mc-unsigned", "v1");
             }
             catch (Exception e)
             {

@@ -11,7 +11,7 @@ namespace PolicyCompiler.Generators.Tests;
 /// </summary>
 public sealed class BaselineTests
 {
-    private static readonly string[] s_names = ["check-image", "deprecated-image-key", "team-a-images", "multi-key-count", "attestation-conditions", "match-selectors", "certificate-review", "context-keys", "context-identities", "context-image-data", "context-services"];
+    private static readonly string[] s_names = ["check-image", "deprecated-image-key", "team-a-images", "multi-key-count", "attestation-conditions", "match-selectors", "certificate-review", "context-keys", "context-identities", "context-image-data", "context-services", "match-conditions"];
 
     public static TheoryData<string> Policies { get; } = new(s_names);
 

@@ -19,8 +19,8 @@ public sealed class DiagnosticTests
             .Select(f => ((Microsoft.CodeAnalysis.DiagnosticDescriptor)f.GetValue(null)!).Id)
             .Order(StringComparer.Ordinal);
 
-        // Diagnostics of conditions and context entries are tested beside them.
-        var tested = typeof(DiagnosticTests).GetMethods().Concat(typeof(AttestationConditionTests).GetMethods()).Concat(typeof(ImageExtractorJmesPathTests).GetMethods()).Concat(typeof(ContextEntryTests).GetMethods())
+        // Diagnostics of conditions, context entries and webhookConfiguration are tested beside them.
+        var tested = typeof(DiagnosticTests).GetMethods().Concat(typeof(AttestationConditionTests).GetMethods()).Concat(typeof(ImageExtractorJmesPathTests).GetMethods()).Concat(typeof(ContextEntryTests).GetMethods()).Concat(typeof(WebhookConfigurationTests).GetMethods())
             .Select(m => m.Name)
             .Where(n => n.StartsWith("PC", StringComparison.Ordinal))
             .Select(n => n[..6])
