@@ -616,11 +616,19 @@ public sealed class ContextEntryTests
             new PolicyCompiler.Runtime.Conditions.JmesObject(1).Set("request", PolicyCompiler.Runtime.Conditions.JmesValue.ParseJson(JsonSerializer.Serialize(request)));
     }
 
-    /// <summary>A stand-in for the GlobalContextEntry reader: every entry name gives the same listed objects.</summary>
+    /// <summary>
+    /// A stand-in for the GlobalContextEntry reader: every entry name and projection gives the same listed objects, and
+    /// each request is recorded.
+    /// </summary>
     private sealed class ListedGlobalContext(string json) : IGlobalContextSource
     {
-        public ValueTask<System.Text.Json.JsonElement> GetAsync(string entryName, CancellationToken cancellationToken) =>
-            ValueTask.FromResult(System.Text.Json.JsonDocument.Parse(json).RootElement.Clone());
+        public System.Collections.Concurrent.ConcurrentQueue<(string Entry, string? Projection)> Requests { get; } = new();
+
+        public ValueTask<System.Text.Json.JsonElement> GetAsync(string entryName, string? projection, CancellationToken cancellationToken)
+        {
+            Requests.Enqueue((entryName, projection));
+            return ValueTask.FromResult(System.Text.Json.JsonDocument.Parse(json).RootElement.Clone());
+        }
     }
 
     [Fact]
@@ -638,17 +646,47 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
-    public void Global_reference_projections_are_not_built_yet()
+    public async Task Global_reference_to_a_projection_compiles_and_asks_for_that_projection_at_admission()
     {
         var run = GeneratorHarness.Run("policy.yaml", Policy("""
                   - name: deployments
                     globalReference:
                       name: deployments.names
             """));
+        Assert.Empty(run.GeneratorDiagnostics);
 
-        var diagnostic = run.Single("PC0099");
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: deployments
+                    globalReference:
+                      name: deployments.names
+                      jmesPath: "[0]"
+            """))));
+        var global = new ListedGlobalContext("""["web","db"]""");
+
+        var values = await ContextLoader.LoadAsync(policy.Rules[0].Context, Admission(new { }), null, new ContextSources(null, Global: global), new PolicyCompiler.Runtime.Conditions.JmesContext(), CancellationToken.None);
+
+        Assert.Equal(("deployments", "names"), Assert.Single(global.Requests));
+        Assert.Equal("\"web\"", values["deployments"].ToJsonString());
+
+        static PolicyCompiler.Runtime.Conditions.JmesObject Admission(object request) =>
+            new PolicyCompiler.Runtime.Conditions.JmesObject(1).Set("request", PolicyCompiler.Runtime.Conditions.JmesValue.ParseJson(JsonSerializer.Serialize(request)));
+    }
+
+    [Theory]
+    [InlineData("deployments.names.extra", "Kyverno reads only 'deployments.names' (entry 'deployments', projection 'names') and ignores the rest")]
+    [InlineData(".names", "the part before '.' names the GlobalContextEntry and is empty")]
+    [InlineData("deployments.", "the projection after '.' is empty, which Kyverno reads as the whole entry; write 'deployments'")]
+    public void Global_reference_name_kyverno_would_read_otherwise_than_written_is_a_build_error(string name, string reason)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy($"""
+                  - name: deployments
+                    globalReference:
+                      name: "{name}"
+            """));
+
+        var diagnostic = run.Single("PC0015");
         DiagnosticAssert.At(diagnostic, File, 16, 17);
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].globalReference.name' is valid Kyverno but PolicyCompiler does not compile it yet (projections of global context entries ('entry.projection') are not built");
+        DiagnosticAssert.MessageContains(diagnostic, $"'{name}' is not a valid global context reference: {reason}");
     }
 
     [Fact]
