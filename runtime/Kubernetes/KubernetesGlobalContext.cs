@@ -12,6 +12,8 @@ namespace PolicyCompiler.Runtime.Kubernetes;
 /// each names. A <c>kubernetesResource</c> entry gives the list of its objects (each with its <c>apiVersion</c> and
 /// <c>kind</c>, as Kyverno's dynamic informer keeps them); an <c>apiCall</c> entry gives the JSON answer of its call, made
 /// to the API server (<c>urlPath</c>) or to a service (<c>service</c>, through <see cref="IServiceCallSource"/>).
+/// The entry's <c>spec.projections</c> are evaluated over that data when it is loaded (<see cref="JmesInterpreter"/>:
+/// their <c>jmesPath</c> is cluster data, not policy text, so it cannot be compiled at build time).
 /// </summary>
 /// <remarks>
 /// Kyverno's controller loads each entry in the background and keeps it fresh (an informer for resources, a poll every
