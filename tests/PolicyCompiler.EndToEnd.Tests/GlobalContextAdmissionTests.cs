@@ -82,6 +82,9 @@ public sealed class GlobalContextAdmissionTests(WebhookFixture fixture)
 
         Assert.True(result.Allowed == false, result.Describe() + "\n" + fixture.Describe());
         Assert.Contains($"{PolicyName}:\n  enforced-for-listed-teams: ", result.MessageText, StringComparison.Ordinal);
+        // Denied for the signature, not because a context entry (the projection among them) failed to load.
+        Assert.DoesNotContain("failed to load context", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("image verification failed", result.MessageText, StringComparison.Ordinal);
         Assert.Contains(fixture.KubernetesApi.Requests, r => r.PathAndQuery == EntryPath);
         Assert.Contains(fixture.KubernetesApi.Requests, r => r.PathAndQuery.StartsWith(ConfigMapsPath + "?limit=", StringComparison.Ordinal));
     }
