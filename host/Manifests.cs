@@ -59,6 +59,15 @@ public static class Manifests
                 resources: [rolebindings, clusterrolebindings]
                 verbs: [list]
             """
+            : string.Empty) + (policies.Any(p => p.Rules.Any(r => r.Context.Any(c => c is GlobalReferenceContextEntry)))
+            // Entries are read one by one by name. The objects a kubernetesResource entry lists are named in the
+            // cluster, not in the policies, so their list permission is for the operator to grant.
+            ? """
+
+              - apiGroups: [kyverno.io]
+                resources: [globalcontextentries]
+                verbs: [get]
+            """
             : string.Empty));
         Document(y, $"""
             apiVersion: rbac.authorization.k8s.io/v1

@@ -61,6 +61,12 @@ internal sealed record FunctionDefinition(string Name, ArgType[] Parameters, boo
         }
     }
 
+    // Listed rather than read with Enum.GetValues: the runtime compiles this file too, and NativeAOT refuses that call.
+    private static readonly ArgType[] Flags =
+    [
+        ArgType.Null, ArgType.Boolean, ArgType.Number, ArgType.String, ArgType.Array, ArgType.Object, ArgType.Expref, ArgType.ArrayNumber, ArgType.ArrayString,
+    ];
+
     public static string Describe(ArgType type)
     {
         if (type == ArgType.Any)
@@ -69,9 +75,9 @@ internal sealed record FunctionDefinition(string Name, ArgType[] Parameters, boo
         }
 
         var names = new List<string>();
-        foreach (ArgType flag in Enum.GetValues(typeof(ArgType)))
+        foreach (var flag in Flags)
         {
-            if (flag is ArgType.None or ArgType.Any || (type & flag) == 0)
+            if ((type & flag) == 0)
             {
                 continue;
             }

@@ -22,7 +22,7 @@ internal sealed record JmesParseResult(JmesNode? Expression, EquatableArray<Jmes
 /// </code>
 /// Parsing is pure and deterministic; results are values and can be cached in the incremental pipeline.
 /// </summary>
-internal static class JmesCompiler
+internal static partial class JmesCompiler
 {
     /// <summary>Parses and validates the whole of <paramref name="expression"/>.</summary>
     public static JmesParseResult Parse(string expression, JmesDialect dialect) =>
@@ -45,11 +45,4 @@ internal static class JmesCompiler
         JmesValidator.Validate(node, dialect, diagnostics);
         return new JmesParseResult(diagnostics.Count == 0 ? node : null, diagnostics.ToEquatableArray());
     }
-
-    /// <summary>
-    /// A method <c>{accessibility} static JmesValue {methodName}(JmesValue input, JmesContext context)</c> (plus the
-    /// static fields it needs, prefixed with <c>__{methodName}_</c>) evaluating a validated expression.
-    /// </summary>
-    public static string EmitMethod(JmesNode expression, JmesDialect dialect, string methodName, string expressionText, string accessibility = "public") =>
-        JmesEmitter.EmitMethod(expression, dialect, methodName, expressionText, accessibility);
 }

@@ -150,10 +150,10 @@ internal static class DiagnosticDescriptors
         "Webhook match conditions the API server refuses",
         "{0}; the Kubernetes API server refuses such a webhook configuration. {1}");
 
-    public static readonly DiagnosticDescriptor NotSupportedYet = Error(
+    public static readonly DiagnosticDescriptor NotSupported = Error(
         "PC0099",
-        "Kyverno field not supported yet",
-        "'{0}' is valid Kyverno but PolicyCompiler does not compile it yet ({1}). Remove it, or keep this policy out of the build until it is supported.");
+        "Kyverno field not supported",
+        "'{0}' is valid Kyverno but PolicyCompiler does not compile it ({1}). Remove it, or keep this policy out of the build.");
 
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
         new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: null, customTags: WellKnownDiagnosticTags.NotConfigurable);

@@ -327,7 +327,7 @@ internal static class PolicyEmitter
                 default:
                     var data = entry.Data.IsEmpty
                         ? string.Empty
-                        : ", data: [" + string.Join(", ", entry.Data.Select((d, i) => $"new ApiCallData({CSharp.Literal(d.Key)}, {prefix}Data{i.ToString(CultureInfo.InvariantCulture)})")) + "]";
+                        : ", data: [" + string.Join(", ", entry.Data.Select((d, i) => $"new ApiCallData({CSharp.Literal(d.Key)}, {prefix}Data{i.ToString(CultureInfo.InvariantCulture)}{(d.KeyTemplate is null ? string.Empty : $", {prefix}DataKey{i.ToString(CultureInfo.InvariantCulture)}")})")) + "]";
                     var urlPath = entry.UrlPath is null ? "null" : prefix + "UrlPath";
                     var service = entry.Service is not { } call
                         ? string.Empty
@@ -372,6 +372,7 @@ internal static class PolicyEmitter
             for (var d = 0; d < entry.Data.Count; d++)
             {
                 Value("Data" + d.ToString(CultureInfo.InvariantCulture), entry.Data[d].Value);
+                Value("DataKey" + d.ToString(CultureInfo.InvariantCulture), entry.Data[d].KeyTemplate is { } keyTemplate ? new Conditions.KyvernoStringValue(keyTemplate) : null);
             }
 
             if (entry.Service is { } serviceCall)

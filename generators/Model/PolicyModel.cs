@@ -118,7 +118,8 @@ internal sealed record ServiceCallModel(Conditions.KyvernoTemplate Url, Conditio
 internal sealed record ServiceHeaderModel(string Key, Conditions.KyvernoTemplate Value);
 
 /// <summary>One <c>apiCall.data</c> item: a member of the POST body.</summary>
-internal sealed record ContextDataModel(string Key, Conditions.KyvernoValue Value);
+/// <summary>One <c>apiCall.data</c> item; <paramref name="KeyTemplate"/> when its <c>key</c> is written with variables.</summary>
+internal sealed record ContextDataModel(string Key, Conditions.KyvernoValue Value, Conditions.KyvernoTemplate? KeyTemplate = null);
 
 /// <summary>Where a kind keeps its images: path segments (<c>*</c> for every item), the image field and the name field.</summary>
 internal sealed record ImageExtractorModel(string Kind, string Name, EquatableArray<string> Path, string Value, string? Key)

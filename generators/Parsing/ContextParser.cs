@@ -177,10 +177,9 @@ internal static class ContextParser
         else
         {
             template = Template(reference, entryName, "name", ref ok);
-            if (template is not null && !template.HasVariables && entryName.Value.Contains("."))
+            if (template is not null && !template.HasVariables && ProjectionNameProblem(entryName.Value) is { } problem)
             {
-                // Kyverno reads 'entry.projection' as a projection of a kyverno.io/v2beta1 entry, computed by its controller.
-                reference.File.Report(DiagnosticDescriptors.NotSupportedYet, entryName.Location, reference.FieldPath("name"), "projections of global context entries ('entry.projection') are not built; name the entry and select with jmesPath");
+                reference.File.Report(DiagnosticDescriptors.InvalidName, entryName.Location, entryName.Value, "global context reference", problem);
                 ok = false;
             }
         }
@@ -188,6 +187,33 @@ internal static class ContextParser
         var (jmesPath, jmesPathText, jmesPathHasVariables) = ParseJmesPath(reference, ref ok);
         reference.RejectUnknown(s_globalReferenceFields);
         return new ContextEntryModel(name, ContextEntryModel.GlobalReferenceSource) { GlobalName = template, JmesPath = jmesPath, JmesPathText = jmesPathText, JmesPathHasVariables = jmesPathHasVariables };
+    }
+
+    /// <summary>
+    /// Kyverno reads <c>entry.projection</c> by splitting at every dot and using the first two parts. A reference it
+    /// would read other than as written is refused here; one with variables is split the same way at admission.
+    /// </summary>
+    private static string? ProjectionNameProblem(string name)
+    {
+        var parts = name.Split('.');
+        if (parts.Length == 1)
+        {
+            return null;
+        }
+
+        if (parts[0].Length == 0)
+        {
+            return "the part before '.' names the GlobalContextEntry and is empty; write 'entry' or 'entry.projection'";
+        }
+
+        if (parts.Length > 2)
+        {
+            return $"Kyverno reads only '{parts[0]}.{parts[1]}' (entry '{parts[0]}', projection '{parts[1]}') and ignores the rest, so an entry or projection whose name has a dot cannot be read; write 'entry' or 'entry.projection'";
+        }
+
+        return parts[1].Length == 0
+            ? $"the projection after '.' is empty, which Kyverno reads as the whole entry; write '{parts[0]}', or name one of its spec.projections"
+            : null;
     }
 
     private static ContextEntryModel? ParseApiCall(MappingReader apiCall, string name, ref bool ok)
@@ -243,10 +269,12 @@ internal static class ContextParser
                 item.File.Report(DiagnosticDescriptors.MissingField, item.Location, $"'{item.Path}'", "value", "value: \"{{ request.object.metadata.name }}\"");
             }
 
+            // Kyverno substitutes the whole apiCall, so a key may name a member from the request like any other string.
+            var keyTemplate = key is null ? null : Template(item, key, "key", ref ok);
             ok &= value is not null;
-            if (key is not null && value is not null)
+            if (key is not null && value is not null && keyTemplate is not null)
             {
-                data.Add(new ContextDataModel(key.Value, value));
+                data.Add(new ContextDataModel(key.Value, value, keyTemplate.HasVariables ? keyTemplate : null));
             }
 
             item.RejectUnknown(s_requestDataFields);

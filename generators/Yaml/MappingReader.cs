@@ -282,7 +282,7 @@ internal sealed class MappingReader
         if (_fields.TryGetValue(field, out var entry))
         {
             _taken.Add(field);
-            _file.Report(DiagnosticDescriptors.NotSupportedYet, _file.Locate(entry.Key), FieldPath(field), reason);
+            _file.Report(DiagnosticDescriptors.NotSupported, _file.Locate(entry.Key), FieldPath(field), reason);
         }
     }
 

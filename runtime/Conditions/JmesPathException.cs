@@ -20,6 +20,9 @@ public enum JmesErrorKind
 
     /// <summary>A Kyverno variable could not be resolved (Kyverno's <c>Unknown key "x" in path</c>).</summary>
     VariableNotFound,
+
+    /// <summary>The text is not a JMESPath expression (<c>syntax</c>): only from <see cref="JmesInterpreter"/>, as compiled expressions were parsed at build time.</summary>
+    Syntax,
 }
 
 /// <summary>
@@ -58,6 +61,7 @@ public sealed class JmesPathException : Exception
         JmesErrorKind.InvalidArity => "invalid-arity",
         JmesErrorKind.UnknownFunction => "unknown-function",
         JmesErrorKind.VariableNotFound => "not-found",
+        JmesErrorKind.Syntax => "syntax",
         _ => "function-error",
     };
 

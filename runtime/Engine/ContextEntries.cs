@@ -52,8 +52,8 @@ public sealed class GlobalReferenceContextEntry(string name, JmesFunc entryName,
     public ContextJmesFunc? JmesPathWithVariables { get; } = jmesPathWithVariables;
 }
 
-/// <summary>One member of an <c>apiCall</c> POST body.</summary>
-public sealed record ApiCallData(string Key, JmesFunc Value);
+/// <summary>One member of an <c>apiCall</c> POST body; <paramref name="KeyTemplate"/> when the key is written with variables (<paramref name="Key"/> is then the text as written).</summary>
+public sealed record ApiCallData(string Key, JmesFunc Value, JmesFunc? KeyTemplate = null);
 
 /// <summary>One <c>apiCall.service.headers</c> item: the header's name and its value template.</summary>
 public sealed record ServiceHeader(string Key, JmesFunc Value);
@@ -137,8 +137,11 @@ public interface IServiceCallSource
 /// <summary>Where <c>globalReference</c> entries read from: GlobalContextEntry resources and the data they name.</summary>
 public interface IGlobalContextSource
 {
-    /// <summary>The entry's data. Throws <see cref="ContextDataException"/>.</summary>
-    ValueTask<JsonElement> GetAsync(string entryName, CancellationToken cancellationToken);
+    /// <summary>
+    /// The entry's data, or with <paramref name="projection"/> the value of that one of its <c>spec.projections</c>.
+    /// Throws <see cref="ContextDataException"/>.
+    /// </summary>
+    ValueTask<JsonElement> GetAsync(string entryName, string? projection, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -393,17 +396,17 @@ public static class ContextLoader
         JsonElement data;
         try
         {
-            if (name.Contains('.', StringComparison.Ordinal))
-            {
-                throw new ContextDataException($"failed to fetch entry key={name[..name.IndexOf('.', StringComparison.Ordinal)]}: projections are not built", isTransient: false);
-            }
-
+            // Kyverno splits the name at its dots: the first part names the entry, the second a projection, and any
+            // further part is ignored. So an entry whose own name has a dot cannot be read, here as in Kyverno.
+            var parts = name.Split('.');
+            var entryName = parts[0];
+            var projection = parts.Length > 1 && parts[1].Length > 0 ? parts[1] : null;
             if (source is null)
             {
-                throw new ContextDataException($"failed to fetch entry key={name}: no Kubernetes API is configured", isTransient: false);
+                throw new ContextDataException($"failed to fetch entry key={entryName}: no Kubernetes API is configured", isTransient: false);
             }
 
-            data = await source.GetAsync(name, cancellationToken).ConfigureAwait(false);
+            data = await source.GetAsync(entryName, projection, cancellationToken).ConfigureAwait(false);
         }
         catch (ContextDataException e)
         {
@@ -438,7 +441,8 @@ public static class ContextLoader
         var members = new JmesObject(entry.Data.Length);
         foreach (var item in entry.Data)
         {
-            members.Set(item.Key, Substitute(entry.Name, "apiCall.data", item.Value, root, jmes));
+            var key = item.KeyTemplate is null ? item.Key : Text(entry.Name, "apiCall.data.key", item.KeyTemplate, root, jmes);
+            members.Set(key, Substitute(entry.Name, "apiCall.data", item.Value, root, jmes));
         }
 
         return JmesValue.FromObject(members).ToJsonString();

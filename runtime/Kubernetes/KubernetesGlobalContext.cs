@@ -12,6 +12,8 @@ namespace PolicyCompiler.Runtime.Kubernetes;
 /// each names. A <c>kubernetesResource</c> entry gives the list of its objects (each with its <c>apiVersion</c> and
 /// <c>kind</c>, as Kyverno's dynamic informer keeps them); an <c>apiCall</c> entry gives the JSON answer of its call, made
 /// to the API server (<c>urlPath</c>) or to a service (<c>service</c>, through <see cref="IServiceCallSource"/>).
+/// The entry's <c>spec.projections</c> are evaluated over that data when it is loaded (<see cref="JmesInterpreter"/>:
+/// their <c>jmesPath</c> is cluster data, not policy text, so it cannot be compiled at build time).
 /// </summary>
 /// <remarks>
 /// Kyverno's controller loads each entry in the background and keeps it fresh (an informer for resources, a poll every
@@ -44,9 +46,16 @@ public sealed class KubernetesGlobalContext : IGlobalContextSource
         _entries = new ExpiringReadCache<JsonElement>(ReadEntryAsync, timeToLive, time);
     }
 
-    public async ValueTask<JsonElement> GetAsync(string entryName, CancellationToken cancellationToken)
+    /// <inheritdoc/>
+    public async ValueTask<JsonElement> GetAsync(string entryName, string? projection, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entryName);
+        if (entryName.Length == 0)
+        {
+            // An empty name would read the collection, not an entry.
+            throw new ContextDataException("failed to fetch entry key=", isTransient: false);
+        }
+
         JsonElement entry;
         try
         {
@@ -69,9 +78,10 @@ public sealed class KubernetesGlobalContext : IGlobalContextSource
             entryName,
             _ => Start(spec, specText, now),
             (_, current) => current.Spec != specText || (current.Data.IsCompletedSuccessfully && current.Expires <= now) ? Start(spec, specText, now) : current);
+        EntryData data;
         try
         {
-            return await loaded.Data.WaitAsync(cancellationToken).ConfigureAwait(false);
+            data = await loaded.Data.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (ContextDataException e)
         {
@@ -83,9 +93,32 @@ public sealed class KubernetesGlobalContext : IGlobalContextSource
             _data.TryRemove(KeyValuePair.Create(entryName, loaded));
             throw new ContextDataException($"global context entry {entryName} is not ready: {e.Message}", isTransient: !e.NotFound, e);
         }
+
+        if (projection is null)
+        {
+            return data.Value;
+        }
+
+        if (!data.Projections.TryGetValue(projection, out var projected))
+        {
+            throw new ContextDataException($"projection \"{projection}\" not found", isTransient: false);
+        }
+
+        return projected.Error is { } error
+            ? throw new ContextDataException($"failed to apply projection \"{projection}\": {error}", isTransient: false)
+            : projected.Value;
     }
 
-    private sealed record Loaded(string Spec, Task<JsonElement> Data, DateTimeOffset Expires);
+    private sealed record Loaded(string Spec, Task<EntryData> Data, DateTimeOffset Expires);
+
+    /// <summary>The entry's data and each of its projections, computed together when the data is loaded.</summary>
+    private sealed record EntryData(JsonElement Value, Dictionary<string, Projected> Projections);
+
+    /// <summary>A projection's value, or why it has none.</summary>
+    private readonly record struct Projected(JsonElement Value, string? Error);
+
+    /// <summary>One of <c>spec.projections</c>: its name and its expression, parsed before any data is fetched.</summary>
+    private sealed record Projection(string Name, JmesFunc Expression);
 
     private Loaded Start(JsonElement spec, string specText, DateTimeOffset now)
     {
@@ -95,12 +128,101 @@ public sealed class KubernetesGlobalContext : IGlobalContextSource
         var hasCall = own.TryGetProperty("apiCall", out var call) && call.ValueKind == JsonValueKind.Object;
         if (hasResource == hasCall)
         {
-            return new Loaded(specText, Task.FromException<JsonElement>(new ContextDataException("a global context entry should either have kubernetesResource or apiCall", isTransient: false)), now);
+            return new Loaded(specText, Task.FromException<EntryData>(new ContextDataException("a global context entry should either have kubernetesResource or apiCall", isTransient: false)), now);
+        }
+
+        List<Projection> projections;
+        try
+        {
+            projections = Projections(own);
+        }
+        catch (ContextDataException e)
+        {
+            return new Loaded(specText, Task.FromException<EntryData>(e), now);
         }
 
         return hasResource
-            ? new Loaded(specText, Task.Run(() => ListResourcesAsync(resource)), now + _timeToLive)
-            : new Loaded(specText, Task.Run(() => CallAsync(call)), now + RefreshInterval(call));
+            ? new Loaded(specText, Task.Run(async () => Project(await ListResourcesAsync(resource).ConfigureAwait(false), projections, failWhole: false)), now + _timeToLive)
+            : new Loaded(specText, Task.Run(async () => Project(await CallAsync(call).ConfigureAwait(false), projections, failWhole: true)), now + RefreshInterval(call));
+    }
+
+    /// <summary>
+    /// <c>spec.projections</c>, each expression parsed. An entry with a projection Kyverno's admission check refuses
+    /// (no name, no expression, or one that does not parse) is not ready, as Kyverno's controller does not load it.
+    /// </summary>
+    private static List<Projection> Projections(JsonElement spec)
+    {
+        var projections = new List<Projection>();
+        if (!spec.TryGetProperty("projections", out var list) || list.ValueKind != JsonValueKind.Array)
+        {
+            return projections;
+        }
+
+        foreach (var item in list.EnumerateArray())
+        {
+            var name = item.ValueKind == JsonValueKind.Object && item.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : string.Empty;
+            var text = item.ValueKind == JsonValueKind.Object && item.TryGetProperty("jmesPath", out var j) && j.ValueKind == JsonValueKind.String ? j.GetString()! : string.Empty;
+            if (name.Length == 0 || text.Length == 0)
+            {
+                throw new ContextDataException("a projection entry requires a name and a jmesPath", isTransient: false);
+            }
+
+            try
+            {
+                projections.Add(new Projection(name, JmesInterpreter.Compile(text)));
+            }
+            catch (JmesPathException e)
+            {
+                throw new ContextDataException($"failed to parse jmespath query: {e.Message}", isTransient: false, e);
+            }
+        }
+
+        return projections;
+    }
+
+    /// <summary>
+    /// Evaluates every projection over the loaded data. Kyverno differs by source, and so does this: a failing
+    /// projection of an <c>apiCall</c> entry fails the whole entry (<paramref name="failWhole"/>), and a projection
+    /// that gives null there is "no data available"; for a <c>kubernetesResource</c> entry only the failed projection
+    /// is unusable and null is a value.
+    /// </summary>
+    private static EntryData Project(JsonElement data, List<Projection> projections, bool failWhole)
+    {
+        var results = new Dictionary<string, Projected>(StringComparer.Ordinal);
+        if (projections.Count == 0)
+        {
+            return new EntryData(data, results);
+        }
+
+        var input = JmesValue.FromJson(data);
+        foreach (var projection in projections)
+        {
+            JmesValue value;
+            try
+            {
+                value = projection.Expression(input, JmesContext.Default).WithoutMissing();
+            }
+            catch (JmesPathException e) when (!failWhole)
+            {
+                results[projection.Name] = new Projected(default, e.Message);
+                continue;
+            }
+            catch (JmesPathException e)
+            {
+                throw new ContextDataException($"failed to apply projection \"{projection.Name}\": {e.Message}", isTransient: false, e);
+            }
+
+            if (value.IsNull && failWhole)
+            {
+                results[projection.Name] = new Projected(default, "no data available");
+                continue;
+            }
+
+            using var document = JsonDocument.Parse(value.ToJsonString());
+            results[projection.Name] = new Projected(document.RootElement.Clone(), null);
+        }
+
+        return new EntryData(data, results);
     }
 
     private static TimeSpan RefreshInterval(JsonElement call) =>

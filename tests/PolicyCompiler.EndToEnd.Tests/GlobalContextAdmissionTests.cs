@@ -6,7 +6,8 @@ namespace PolicyCompiler.EndToEnd.Tests;
 /// A rule whose preconditions read Kyverno's global context (<c>globalReference</c>): the webhook reads the
 /// GlobalContextEntry <c>enforced-teams</c> from its <c>Kubernetes:ApiServer</c> (a <see cref="FakeKubernetesApiServer"/>,
 /// there is no cluster here), lists the ConfigMaps it names, and enforces the signature check only in the namespaces
-/// they list. The image is real and unsigned, in the real registry.
+/// they list, read twice: through the entry's projection <c>teams</c> (<c>enforced-teams.teams</c>) and through a
+/// rule <c>jmesPath</c> over the whole entry. The image is real and unsigned, in the real registry.
 /// </summary>
 [Collection(WebhookCollection.Name)]
 public sealed class GlobalContextAdmissionTests(WebhookFixture fixture)
@@ -33,6 +34,9 @@ public sealed class GlobalContextAdmissionTests(WebhookFixture fixture)
               context:
               - name: enforced
                 globalReference:
+                  name: enforced-teams.teams
+              - name: listed
+                globalReference:
                   name: enforced-teams
                   jmesPath: "[].data.team"
               preconditions:
@@ -40,6 +44,9 @@ public sealed class GlobalContextAdmissionTests(WebhookFixture fixture)
                 - key: "{{ request.namespace }}"
                   operator: AnyIn
                   value: "{{ enforced }}"
+                - key: "{{ request.namespace }}"
+                  operator: AnyIn
+                  value: "{{ listed }}"
               verifyImages:
               - imageReferences: ["127.0.0.1:*/e2e/gctx-*"]
                 attestors:
@@ -55,7 +62,8 @@ public sealed class GlobalContextAdmissionTests(WebhookFixture fixture)
     [
         (EntryPath, """
             {"apiVersion":"kyverno.io/v2alpha1","kind":"GlobalContextEntry","metadata":{"name":"enforced-teams"},
-             "spec":{"kubernetesResource":{"group":"","version":"v1","resource":"configmaps","namespace":"teams"}}}
+             "spec":{"kubernetesResource":{"group":"","version":"v1","resource":"configmaps","namespace":"teams"},
+                     "projections":[{"name":"teams","jmesPath":"[].data.team"}]}}
             """),
         (ConfigMapsPath, """
             {"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"3"},
@@ -74,6 +82,9 @@ public sealed class GlobalContextAdmissionTests(WebhookFixture fixture)
 
         Assert.True(result.Allowed == false, result.Describe() + "\n" + fixture.Describe());
         Assert.Contains($"{PolicyName}:\n  enforced-for-listed-teams: ", result.MessageText, StringComparison.Ordinal);
+        // Denied for the signature, not because a context entry (the projection among them) failed to load.
+        Assert.DoesNotContain("failed to load context", result.MessageText, StringComparison.Ordinal);
+        Assert.Contains("image verification failed", result.MessageText, StringComparison.Ordinal);
         Assert.Contains(fixture.KubernetesApi.Requests, r => r.PathAndQuery == EntryPath);
         Assert.Contains(fixture.KubernetesApi.Requests, r => r.PathAndQuery.StartsWith(ConfigMapsPath + "?limit=", StringComparison.Ordinal));
     }

@@ -47,6 +47,19 @@ public sealed class ManifestTests(WebhookFixture fixture)
     }
 
     [Fact]
+    public async Task TheClusterRoleLetsTheWebhookGetGlobalContextEntriesWhenAPolicyReadsThem()
+    {
+        var documents = await RenderAsync("--namespace", "pc-e2e");
+
+        // The end-to-end policies include one with globalReference entries (GlobalContextAdmissionTests).
+        var role = documents.Single(d => Text(d, "kind") == "ClusterRole");
+        var rules = ((YamlSequenceNode)role["rules"]).Children.Cast<YamlMappingNode>().ToList();
+        var kyverno = Assert.Single(rules, r => ((YamlSequenceNode)r["apiGroups"]).Children.Cast<YamlScalarNode>().Any(g => g.Value == "kyverno.io"));
+        Assert.Equal(["globalcontextentries"], ((YamlSequenceNode)kyverno["resources"]).Children.Cast<YamlScalarNode>().Select(n => n.Value));
+        Assert.Equal(["get"], ((YamlSequenceNode)kyverno["verbs"]).Children.Cast<YamlScalarNode>().Select(n => n.Value));
+    }
+
+    [Fact]
     public async Task WebhookRulesCoverExactlyTheCompiledKindsAndSkipTheOwnNamespace()
     {
         var documents = await RenderAsync("--namespace", "pc-e2e");

@@ -1,9 +1,11 @@
+extern alias generators;
+
 using System.Text;
 using System.Text.Json;
-using PolicyCompiler.Generators;
-using PolicyCompiler.Generators.Common;
-using PolicyCompiler.Generators.Conditions;
-using PolicyCompiler.Generators.Emit;
+using generators::PolicyCompiler.Generators;
+using generators::PolicyCompiler.Generators.Common;
+using generators::PolicyCompiler.Generators.Conditions;
+using generators::PolicyCompiler.Generators.Emit;
 using PolicyCompiler.Runtime.Admission;
 using PolicyCompiler.Runtime.Images;
 using PolicyCompiler.Runtime.Notary;

@@ -571,6 +571,72 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
+    public async Task A_data_key_written_with_variables_is_substituted_in_the_posted_body()
+    {
+        await using var service = await PolicyCompiler.Tests.Shared.TestHttpsService.StartAsync();
+        service.Answer = r => new PolicyCompiler.Tests.Shared.ServiceAnswer(200, r.Body.Contains("\"payments\":", StringComparison.Ordinal) ? """{"enforce":true}""" : """{"enforce":false}""");
+        var ca = string.Join("\n", service.CaPem.TrimEnd().Split('\n').Select(line => "                      " + line));
+        var policies = Load(("policy.yaml", Policy($$$"""
+                  - name: scan
+                    apiCall:
+                      method: POST
+                      service:
+                        url: "{{{service.Address}}}decide"
+                        caBundle: |
+            {{{ca}}}
+                      data:
+                      - key: "{{ request.namespace }}"
+                        value: "{{ request.object.metadata.name }}"
+                      - key: "team-{{ request.namespace }}-\\{{ literal }}"
+                        value: 1
+                      jmesPath: enforce
+            """, """
+                  preconditions:
+                    all:
+                    - key: "{{ scan }}"
+                      operator: Equals
+                      value: true
+            """)));
+        var call = Assert.IsType<ApiCallContextEntry>(Assert.Single(Assert.Single(policies).Rules[0].Context));
+        Assert.All(call.Data, d => Assert.NotNull(d.KeyTemplate));
+        using var caller = new PolicyCompiler.Runtime.Services.ServiceCaller();
+        var engine = new AdmissionEngine(
+            policies,
+            new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
+            services: caller);
+
+        var payments = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
+        var web = await engine.ValidateAsync(Pod("web"), CancellationToken.None);
+
+        // The key is the request's namespace, so only the payments review makes the service ask for enforcement.
+        Assert.False(payments.Allowed);
+        Assert.True(web.Allowed, web.Status?.Message);
+        var bodies = service.Requests.Select(r => r.Body).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(2, bodies.Length);
+        Assert.Contains("\"payments\":", bodies[0], StringComparison.Ordinal);
+        Assert.Contains("\"team-payments-{{ literal }}\":1", bodies[0], StringComparison.Ordinal);
+        Assert.Contains("\"web\":", bodies[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_data_key_with_a_broken_variable_is_reported_at_the_key()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                  - name: scan
+                    apiCall:
+                      method: POST
+                      urlPath: /apis/authorization.k8s.io/v1/subjectaccessreviews
+                      data:
+                      - key: "{{ request.namespace[ }}"
+                        value: x
+            """));
+
+        var diagnostic = run.Single("PC0023");
+        DiagnosticAssert.At(diagnostic, File, 19, 41);
+        DiagnosticAssert.MessageContains(diagnostic, "data[0].key");
+    }
+
+    [Fact]
     public void Global_reference_compiles_to_its_runtime_definition()
     {
         var policy = Assert.Single(Load(("policy.yaml", Policy("""
@@ -616,11 +682,19 @@ public sealed class ContextEntryTests
             new PolicyCompiler.Runtime.Conditions.JmesObject(1).Set("request", PolicyCompiler.Runtime.Conditions.JmesValue.ParseJson(JsonSerializer.Serialize(request)));
     }
 
-    /// <summary>A stand-in for the GlobalContextEntry reader: every entry name gives the same listed objects.</summary>
+    /// <summary>
+    /// A stand-in for the GlobalContextEntry reader: every entry name and projection gives the same listed objects, and
+    /// each request is recorded.
+    /// </summary>
     private sealed class ListedGlobalContext(string json) : IGlobalContextSource
     {
-        public ValueTask<System.Text.Json.JsonElement> GetAsync(string entryName, CancellationToken cancellationToken) =>
-            ValueTask.FromResult(System.Text.Json.JsonDocument.Parse(json).RootElement.Clone());
+        public System.Collections.Concurrent.ConcurrentQueue<(string Entry, string? Projection)> Requests { get; } = new();
+
+        public ValueTask<System.Text.Json.JsonElement> GetAsync(string entryName, string? projection, CancellationToken cancellationToken)
+        {
+            Requests.Enqueue((entryName, projection));
+            return ValueTask.FromResult(System.Text.Json.JsonDocument.Parse(json).RootElement.Clone());
+        }
     }
 
     [Fact]
@@ -638,17 +712,47 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
-    public void Global_reference_projections_are_not_built_yet()
+    public async Task Global_reference_to_a_projection_compiles_and_asks_for_that_projection_at_admission()
     {
         var run = GeneratorHarness.Run("policy.yaml", Policy("""
                   - name: deployments
                     globalReference:
                       name: deployments.names
             """));
+        Assert.Empty(run.GeneratorDiagnostics);
 
-        var diagnostic = run.Single("PC0099");
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: deployments
+                    globalReference:
+                      name: deployments.names
+                      jmesPath: "[0]"
+            """))));
+        var global = new ListedGlobalContext("""["web","db"]""");
+
+        var values = await ContextLoader.LoadAsync(policy.Rules[0].Context, Admission(new { }), null, new ContextSources(null, Global: global), new PolicyCompiler.Runtime.Conditions.JmesContext(), CancellationToken.None);
+
+        Assert.Equal(("deployments", "names"), Assert.Single(global.Requests));
+        Assert.Equal("\"web\"", values["deployments"].ToJsonString());
+
+        static PolicyCompiler.Runtime.Conditions.JmesObject Admission(object request) =>
+            new PolicyCompiler.Runtime.Conditions.JmesObject(1).Set("request", PolicyCompiler.Runtime.Conditions.JmesValue.ParseJson(JsonSerializer.Serialize(request)));
+    }
+
+    [Theory]
+    [InlineData("deployments.names.extra", "Kyverno reads only 'deployments.names' (entry 'deployments', projection 'names') and ignores the rest")]
+    [InlineData(".names", "the part before '.' names the GlobalContextEntry and is empty")]
+    [InlineData("deployments.", "the projection after '.' is empty, which Kyverno reads as the whole entry; write 'deployments'")]
+    public void Global_reference_name_kyverno_would_read_otherwise_than_written_is_a_build_error(string name, string reason)
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy($"""
+                  - name: deployments
+                    globalReference:
+                      name: "{name}"
+            """));
+
+        var diagnostic = run.Single("PC0015");
         DiagnosticAssert.At(diagnostic, File, 16, 17);
-        DiagnosticAssert.MessageContains(diagnostic, "'spec.rules[0].context[0].globalReference.name' is valid Kyverno but PolicyCompiler does not compile it yet (projections of global context entries ('entry.projection') are not built");
+        DiagnosticAssert.MessageContains(diagnostic, $"'{name}' is not a valid global context reference: {reason}");
     }
 
     [Fact]

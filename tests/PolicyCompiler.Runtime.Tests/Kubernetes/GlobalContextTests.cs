@@ -204,4 +204,146 @@ public sealed class GlobalContextTests : IDisposable
 
         Assert.Equal("failed to marshal APICall data for context entry global: failed to fetch entry key=deployments: no Kubernetes API is configured", e.Message);
     }
+
+    private void ServeDeploymentsWithProjections(string projections)
+    {
+        _api.Paths[EntryPath + "deployments"] = $$$"""
+            {"spec":{"kubernetesResource":{"group":"apps","version":"v1","resource":"deployments","namespace":"team-a"},
+             "projections":{{{projections}}}}}
+            """;
+        _api.Paths["/apis/apps/v1/namespaces/team-a/deployments"] = """
+            {"kind":"DeploymentList","items":[{"metadata":{"name":"web"},"spec":{"replicas":2}},{"metadata":{"name":"api"},"spec":{"replicas":3}}]}
+            """;
+    }
+
+    [Fact]
+    public async Task Projection_of_a_resource_entry_is_its_jmespath_over_the_objects()
+    {
+        ServeDeploymentsWithProjections("""[{"name":"names","jmesPath":"[].metadata.name"},{"name":"replicas","jmesPath":"sum([].spec.replicas)"}]""");
+        var global = Global();
+
+        var values = await Load(global, Reference("deployments.names"), new GlobalReferenceContextEntry("replicas", (_, _) => JmesValue.From("deployments.replicas")), new GlobalReferenceContextEntry("all", (_, _) => JmesValue.From("deployments")));
+
+        Assert.Equal("""["web","api"]""", values["global"].ToJsonString());
+        Assert.Equal("5", values["replicas"].ToJsonString());
+        Assert.Equal(2, Assert.IsType<JmesValue>(values["all"]).GetArrayLength());
+        Assert.Single(_api.Calls, c => c.Path == "/apis/apps/v1/namespaces/team-a/deployments");
+    }
+
+    [Fact]
+    public async Task A_rule_jmespath_applies_to_the_projection()
+    {
+        ServeDeploymentsWithProjections("""[{"name":"names","jmesPath":"[].metadata.name"}]""");
+
+        var values = await Load(Global(), Reference("deployments.names", static (input, _) => Jmes.Index(input, 1)));
+
+        Assert.Equal("\"api\"", values["global"].ToJsonString());
+    }
+
+    [Fact]
+    public async Task Projection_of_an_api_call_entry_calls_kyverno_functions()
+    {
+        _api.Paths[EntryPath + "registries"] = """
+            {"spec":{"apiCall":{"urlPath":"/apis/example.io/v1/registries"},
+             "projections":[{"name":"trusted","jmesPath":"registries[?starts_with(@, 'ghcr.io/')] | [].to_upper(@)"}]}}
+            """;
+        _api.Paths["/apis/example.io/v1/registries"] = """{"registries":["ghcr.io/org","docker.io/library"]}""";
+
+        var values = await Load(Global(), Reference("registries.trusted"));
+
+        Assert.Equal("""["GHCR.IO/ORG"]""", values["global"].ToJsonString());
+    }
+
+    [Fact]
+    public async Task An_unknown_projection_fails_the_rule()
+    {
+        ServeDeploymentsWithProjections("""[{"name":"names","jmesPath":"[].metadata.name"}]""");
+
+        var e = await Assert.ThrowsAsync<ContextDataException>(() => Load(Global(), Reference("deployments.owners")));
+
+        Assert.False(e.IsTransient);
+        Assert.Equal("failed to marshal APICall data for context entry global: projection \"owners\" not found", e.Message);
+    }
+
+    [Fact]
+    public async Task Kyverno_reads_the_first_two_parts_of_a_name_computed_at_admission()
+    {
+        ServeDeploymentsWithProjections("""[{"name":"names","jmesPath":"[].metadata.name"}]""");
+
+        var values = await Load(Global(), Reference("deployments.names.ignored"), new GlobalReferenceContextEntry("whole", (_, _) => JmesValue.From("deployments.")));
+
+        Assert.Equal("""["web","api"]""", values["global"].ToJsonString());
+        Assert.Equal(2, values["whole"].GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_failing_projection_of_a_resource_entry_fails_only_itself()
+    {
+        ServeDeploymentsWithProjections("""[{"name":"bad","jmesPath":"abs([0].metadata)"},{"name":"names","jmesPath":"[].metadata.name"}]""");
+        var global = Global();
+
+        var e = await Assert.ThrowsAsync<ContextDataException>(() => Load(global, Reference("deployments.bad")));
+        var values = await Load(global, Reference("deployments.names"));
+
+        Assert.False(e.IsTransient);
+        Assert.StartsWith("failed to marshal APICall data for context entry global: failed to apply projection \"bad\": invalid type for argument 1 of abs()", e.Message, StringComparison.Ordinal);
+        Assert.Equal("""["web","api"]""", values["global"].ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_failing_projection_of_an_api_call_entry_makes_the_entry_not_ready()
+    {
+        _api.Paths[EntryPath + "review"] = """
+            {"spec":{"apiCall":{"urlPath":"/apis/example.io/v1/answers"},"projections":[{"name":"bad","jmesPath":"abs(n)"}]}}
+            """;
+        _api.Paths["/apis/example.io/v1/answers"] = """{"n":"one"}""";
+
+        var e = await Assert.ThrowsAsync<ContextDataException>(() => Load(Global(), Reference("review")));
+
+        Assert.False(e.IsTransient);
+        Assert.StartsWith("failed to marshal APICall data for context entry global: global context entry review is not ready: failed to apply projection \"bad\": invalid type for argument 1 of abs()", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_null_projection_of_an_api_call_entry_is_no_data_as_kyverno_has_it()
+    {
+        _api.Paths[EntryPath + "review"] = """
+            {"spec":{"apiCall":{"urlPath":"/apis/example.io/v1/answers"},"projections":[{"name":"absent","jmesPath":"missing"}]}}
+            """;
+        _api.Paths["/apis/example.io/v1/answers"] = """{"n":1}""";
+        var global = Global();
+
+        var e = await Assert.ThrowsAsync<ContextDataException>(() => Load(global, Reference("review.absent")));
+
+        Assert.Equal("failed to marshal APICall data for context entry global: failed to apply projection \"absent\": no data available", e.Message);
+        Assert.Equal("""{"n":1}""", (await Load(global, Reference("review")))["global"].ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_projection_that_does_not_parse_makes_the_entry_not_ready_without_loading_it()
+    {
+        ServeDeploymentsWithProjections("""[{"name":"names","jmesPath":"[?metadata.name =="}]""");
+
+        var e = await Assert.ThrowsAsync<ContextDataException>(() => Load(Global(), Reference("deployments")));
+
+        Assert.False(e.IsTransient);
+        Assert.StartsWith("failed to marshal APICall data for context entry global: global context entry deployments is not ready: failed to parse jmespath query: invalid JMESPath [?metadata.name ==: ", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(_api.Calls, c => c.Path.StartsWith("/apis/apps/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Projections_are_computed_again_with_the_data()
+    {
+        _api.Paths[EntryPath + "review"] = """
+            {"spec":{"apiCall":{"urlPath":"/apis/example.io/v1/answers","refreshInterval":"1m"},"projections":[{"name":"twice","jmesPath":"multiply(n, `2`)"}]}}
+            """;
+        _api.Paths["/apis/example.io/v1/answers"] = """{"n":1}""";
+        var global = Global();
+
+        Assert.Equal("2", (await Load(global, Reference("review.twice")))["global"].ToJsonString());
+        _api.Paths["/apis/example.io/v1/answers"] = """{"n":4}""";
+        _time.Advance(TimeSpan.FromSeconds(61));
+
+        Assert.Equal("8", (await Load(global, Reference("review.twice")))["global"].ToJsonString());
+    }
 }
