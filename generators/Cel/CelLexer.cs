@@ -184,14 +184,17 @@ internal static class CelLexer
             '|' => " (logical or is '||')",
             _ => string.Empty,
         };
-        throw Error(i, char.IsSurrogate(c) ? 2 : 1, $"unexpected character '{text.Substring(i, char.IsHighSurrogate(c) && i + 1 < text.Length ? 2 : 1)}'{hint}");
+        // A character outside the BMP is two UTF-16 units; the diagnostic covers both.
+        var width = char.IsHighSurrogate(c) && i + 1 < text.Length ? 2 : 1;
+        throw Error(i, width, $"unexpected character '{text.Substring(i, width)}'{hint}");
     }
 
     /// <summary>INT_LIT, UINT_LIT (suffix u/U) and FLOAT_LIT; a double needs digits after its point.</summary>
     private static CelToken Number(string text, int i)
     {
         var j = i;
-        if (text[j] == '0' && j + 1 < text.Length && text[j + 1] is 'x' or 'X')
+        // Only a lowercase 0x starts a hexadecimal literal, in langdef and in cel-go's lexer.
+        if (text[j] == '0' && j + 1 < text.Length && text[j + 1] == 'x')
         {
             j += 2;
             var digits = j;
@@ -337,7 +340,8 @@ internal static class CelLexer
 
                 throw Error(i, Math.Min(4, text.Length - i), "an octal escape is a backslash and three octal digits, \\000 to \\377");
             default:
-                throw Error(i, char.IsHighSurrogate(c) ? 3 : 2, $"'\\{c}' is not a CEL escape sequence (valid: \\\\ \\\" \\' \\` \\? \\a \\b \\f \\n \\r \\t \\v \\xHH \\uHHHH \\UHHHHHHHH \\ooo); to write a backslash, use \\\\ or a raw string r'...'");
+                var width = char.IsHighSurrogate(c) && i + 2 < text.Length ? 3 : 2;
+                throw Error(i, width, $"'{text.Substring(i, width)}' is not a CEL escape sequence (valid: \\\\ \\\" \\' \\` \\? \\a \\b \\f \\n \\r \\t \\v \\xHH \\uHHHH \\UHHHHHHHH \\ooo); to write a backslash, use \\\\ or a raw string r'...'");
         }
     }
 

@@ -315,6 +315,7 @@ internal sealed class CelParser
         {
             Take();
             var items = new List<CelNode>();
+            SkipLoneComma("]");
             while (!Peek.Is("]"))
             {
                 TakeIf("?");
@@ -382,6 +383,7 @@ internal sealed class CelParser
     private List<CelNode> Initializers(string close, bool field)
     {
         var entries = new List<CelNode>();
+        SkipLoneComma(close);
         while (!Peek.Is(close))
         {
             TakeIf("?");
@@ -409,6 +411,15 @@ internal sealed class CelParser
 
         Expect(close, field ? "',' or '}' in the message literal" : "',' or '}' in the map");
         return entries;
+    }
+
+    // The grammar lets an aggregate's trailing comma stand alone: [,] and {,} are empty, as in cel-go.
+    private void SkipLoneComma(string close)
+    {
+        if (Peek.Is(",") && PeekAt(1).Is(close))
+        {
+            Take();
+        }
     }
 
     private int End()

@@ -51,6 +51,7 @@ public sealed class CelSyntaxTests
     [InlineData("request.dryRun // skip dry runs\n  || object.metadata.name == 'x' // and this one\n")]
     [InlineData("object.package == 1 || object.spec.if == 1 || object.metadata.`app-name/x y` == 'z'")]
     [InlineData(".object.metadata.name == 'a' && .request.uid != ''")]
+    [InlineData("[,].size() == 0 && {,}.size() == 0")]
     public void ValidExpressionsParse(string expression)
     {
         Assert.Null(CelSyntax.Check(expression, CelSyntax.WebhookVariables));
@@ -85,6 +86,7 @@ public sealed class CelSyntaxTests
     [InlineData("object.spec.replicas < -9223372036854775809", 23, 20, "-9223372036854775809 does not fit in a 64-bit int")]
     [InlineData("object.spec.replicas < 18446744073709551616u", 23, 21, "does not fit in a 64-bit uint")]
     [InlineData("object.spec.replicas < 0x", 23, 2, "a hexadecimal literal needs digits after '0x'")]
+    [InlineData("object.spec.replicas < 0X1F", 24, 3, "expected an operator or the end of the expression, found 'X1F'")]
     [InlineData("object.spec.containers[0]{} == 1", 25, 1, "a message literal 'Type{field: value}' needs a type name before '{'")]
     [InlineData("// only a comment", 0, 17, "the expression is empty")]
     [InlineData("has(object)", 4, 6, "has() takes a field selection")]

@@ -10,8 +10,8 @@ namespace PolicyCompiler.Generators.Tests;
 /// <summary>
 /// <c>spec.webhookConfiguration</c> (Kyverno 1.12+): its <c>failurePolicy</c> and <c>timeoutSeconds</c> win over the
 /// older <c>spec.failurePolicy</c> and <c>spec.webhookTimeoutSeconds</c>, as Kyverno's Spec getters decide; its CEL
-/// <c>matchConditions</c> are checked as the API server checks a webhook's (count, names, expression present) and carried
-/// to the policy's own webhook. The CEL is neither parsed nor evaluated here: the API server does both.
+/// <c>matchConditions</c> are checked as the API server checks a webhook's (count, names, an expression that parses as
+/// CEL and names only declared variables) and carried to the policy's own webhook. The CEL is not evaluated here.
 /// </summary>
 public sealed class WebhookConfigurationTests
 {
