@@ -328,9 +328,10 @@ internal static class ConditionParser
 
     /// <summary>
     /// The position of <paramref name="start"/> (an offset in the decoded string) in the file, when the scalar's text
-    /// in the file is the decoded string itself (plain, or quoted without escapes); otherwise the whole scalar.
+    /// in the file is the decoded string itself (plain, or quoted without escapes) or its lines (a literal block,
+    /// <c>|</c>); otherwise the whole scalar.
     /// </summary>
-    private static LocationInfo LocateInside(YamlFile file, LocationInfo location, YamlScalarNode? scalar, string text, int start, int length)
+    internal static LocationInfo LocateInside(YamlFile file, LocationInfo location, YamlScalarNode? scalar, string text, int start, int length)
     {
         var spanStart = location.Span.Start;
         var spanLength = location.Span.Length;
@@ -345,7 +346,63 @@ internal static class ConditionParser
             return file.LocateOffset(from, Math.Max(1, Math.Min(length, text.Length - start)));
         }
 
+        if (scalar is null or { Style: ScalarStyle.Literal } && spanLength > 0 && file.Text[spanStart] == '|'
+            && LocateInLiteralBlock(file, spanStart, text, start) is { } offset)
+        {
+            return file.LocateOffset(offset, Math.Max(1, Math.Min(length, text.Length - start)));
+        }
+
         return location;
+    }
+
+    /// <summary>
+    /// The file offset of <paramref name="start"/> in a literal block scalar whose header ('|') is at
+    /// <paramref name="header"/>: line k of the value is the k-th line after the header, less the block's indentation.
+    /// Null when a line of the file does not hold the value's line (an indentation indicator, tabs), so that a caller
+    /// never points at the wrong character.
+    /// </summary>
+    private static int? LocateInLiteralBlock(YamlFile file, int header, string text, int start)
+    {
+        var lines = text.Split('\n');
+        var lineStarts = new List<int>();
+        var i = file.Text.IndexOf('\n', header);
+        while (i >= 0 && lineStarts.Count < lines.Length)
+        {
+            lineStarts.Add(i + 1);
+            i = file.Text.IndexOf('\n', i + 1);
+        }
+
+        var indent = -1;
+        for (var k = 0; k < lines.Length && k < lineStarts.Count && indent < 0; k++)
+        {
+            if (lines[k].Length > 0)
+            {
+                var at = lineStarts[k];
+                var n = 0;
+                while (at + n < file.Text.Length && file.Text[at + n] == ' ')
+                {
+                    n++;
+                }
+
+                indent = n;
+            }
+        }
+
+        var line = text.Substring(0, Math.Min(start, text.Length)).Count(c => c == '\n');
+        var column = start - (line == 0 ? 0 : text.LastIndexOf('\n', start - 1) + 1);
+        if (indent < 0 || line >= lineStarts.Count)
+        {
+            return null;
+        }
+
+        var lineStart = lineStarts[line] + indent;
+        var content = lines[line];
+        if (lineStart + content.Length > file.Text.Length || string.CompareOrdinal(file.Text, lineStart, content, 0, content.Length) != 0)
+        {
+            return null;
+        }
+
+        return lineStart + column;
     }
 
     private static bool ReadsRequest(KyvernoValue value) => value switch

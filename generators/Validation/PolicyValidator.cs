@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text.RegularExpressions;
+using PolicyCompiler.Generators.Cel;
 using PolicyCompiler.Generators.Common;
 using PolicyCompiler.Generators.Diagnostics;
 using PolicyCompiler.Generators.Model;
@@ -159,8 +160,8 @@ internal static class PolicyValidator
 
     /// <summary>
     /// The checks the API server makes of a webhook's <c>matchConditions</c> (admissionregistration/v1): at most 64, each
-    /// with a qualified name of its own and an expression. The CEL itself is compiled by the API server when the
-    /// configuration is applied; nothing here parses or evaluates it.
+    /// with a qualified name of its own and an expression that parses as CEL and names only the variables the API server
+    /// declares. Types and functions are checked by the API server when the configuration is applied.
     /// </summary>
     private static List<MatchConditionModel> ValidateMatchConditions(SpecSyntax spec, YamlFile file)
     {
@@ -202,6 +203,16 @@ internal static class PolicyValidator
             if (condition.Expression is not { } expression || expression.Value.Trim().Length == 0)
             {
                 file.Report(DiagnosticDescriptors.MissingField, condition.Expression?.Location ?? condition.Location, "A webhookConfiguration.matchConditions entry", "expression", "expression: \"request.namespace != 'kube-system'\" (CEL, evaluated by the API server)");
+                ok = false;
+            }
+            else if (CelSyntax.Check(expression.Value, CelSyntax.WebhookVariables) is { } cel)
+            {
+                var at = ConditionParser.LocateInside(file, expression.Location, null, expression.Value, cel.Start, cel.Length);
+                file.Report(
+                    DiagnosticDescriptors.InvalidMatchConditions,
+                    at,
+                    condition.Name is { } named ? $"match condition '{named.Value}': {cel.Message}" : $"match condition: {cel.Message}",
+                    "Fix the expression (CEL: https://kubernetes.io/docs/reference/using-api/cel/).");
                 ok = false;
             }
 

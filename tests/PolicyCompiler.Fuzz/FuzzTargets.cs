@@ -3,6 +3,7 @@ extern alias generators;
 using System.Text;
 using System.Text.Json;
 using generators::PolicyCompiler.Generators;
+using generators::PolicyCompiler.Generators.Cel;
 using generators::PolicyCompiler.Generators.Common;
 using generators::PolicyCompiler.Generators.Conditions;
 using generators::PolicyCompiler.Generators.Emit;
@@ -40,6 +41,7 @@ public static class FuzzTargets
         ["image-reference"] = ImageReferenceTarget,
         ["policy-yaml"] = PolicyYamlTarget,
         ["jmespath"] = JmesPathTarget,
+        ["cel"] = CelTarget,
         ["dsse"] = DsseTarget,
         ["sigstore-bundle"] = SigstoreBundleTarget,
         ["simple-signing"] = SimpleSigningTarget,
@@ -180,6 +182,20 @@ public static class FuzzTargets
             // policy, the closing quote or '}}'), so that the squiggle is never empty; nothing reaches further.
             Check(d.Start >= 0 && d.Length >= 1 && d.Start + d.Length <= text.Length + 1, $"{d.Kind} diagnostic at {d.Start}+{d.Length} outside the text ({text.Length} characters)");
             Check(!string.IsNullOrEmpty(d.Message), "diagnostic without a message");
+        }
+    }
+
+    /// <summary>
+    /// generators/Cel: any text, as a webhook match condition, is accepted or refused with one mistake inside the text
+    /// (or on the character after it), never an exception or a stack overflow.
+    /// </summary>
+    private static void CelTarget(byte[] input)
+    {
+        var text = Text(input);
+        if (CelSyntax.Check(text, CelSyntax.WebhookVariables) is { } e)
+        {
+            Check(e.Start >= 0 && e.Length >= 1 && e.Start + e.Length <= text.Length + 1, $"CEL error at {e.Start}+{e.Length} outside the text ({text.Length} characters)");
+            Check(!string.IsNullOrEmpty(e.Message), "CEL error without a message");
         }
     }
 

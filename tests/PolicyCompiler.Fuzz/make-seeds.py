@@ -67,6 +67,24 @@ expressions.update([
 for i, e in enumerate(sorted(expressions)):
     put("jmespath", f"{i:03}", e)
 
+# cel: every matchConditions expression of those policies, plus expressions covering the grammar.
+cel = set()
+for path in glob.glob(os.path.join(corpus, "policy-yaml", "seed-*")):
+    text = open(path, encoding="utf-8").read()
+    for m in re.finditer(r'expression:\s*"((?:[^"\\]|\\.)*)"', text):
+        cel.add(m.group(1).replace('\\"', '"'))
+cel.update([
+    "!(request.userInfo.username == 'system:kube-scheduler')", "object.metadata.labels.?app.orValue('') == 'x'",
+    "has(object.spec.replicas) && object.spec.containers.all(c, c.image.startsWith('ghcr.io/'))",
+    "\"label\" in object.metadata.labels ? [1, 2u, 3.5e-1, -9223372036854775808][0] == 1 : {?'a': optional.none()}.size() == 0",
+    r"""r'\d' != b'\x00\377' && '''x
+y''' != "\u00e9\U0001F600\101" // comment""",
+    "google.protobuf.Timestamp{seconds: 0}.?x[?0] != null && !authorizer.group('apps').resource('x').check('get').allowed()",
+    "request.namespace = 'x' && namespaceObject.y && has(object)",
+])
+for i, e in enumerate(sorted(cel)):
+    put("cel", f"{i:03}", e)
+
 rt = os.path.join(tests, "PolicyCompiler.Runtime.Tests", "TestData")
 
 # sigstore-bundle and dsse: the cosign attestation bundle and the conformance suite's bundles (their DSSE envelopes

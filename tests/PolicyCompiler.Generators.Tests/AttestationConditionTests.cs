@@ -355,6 +355,23 @@ public sealed class AttestationConditionTests
     }
 
     [Fact]
+    public void PC0023_in_a_literal_block_points_at_its_line_and_column()
+    {
+        var run = GeneratorHarness.Run("policy.yaml", Policy("""
+                      conditions:
+                      - all:
+                        - key: |
+                            {{ repo.branch == }}
+                          operator: Equals
+                          value: main
+            """));
+
+        var diagnostic = run.Single("PC0023");
+        // The block's first line is the file's next line, less the block's indentation.
+        DiagnosticAssert.At(diagnostic, File, 24, 35);
+    }
+
+    [Fact]
     public void PC0023_unknown_function_is_named()
     {
         var run = GeneratorHarness.Run("policy.yaml", Policy("""

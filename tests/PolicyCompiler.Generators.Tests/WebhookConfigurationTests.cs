@@ -10,8 +10,8 @@ namespace PolicyCompiler.Generators.Tests;
 /// <summary>
 /// <c>spec.webhookConfiguration</c> (Kyverno 1.12+): its <c>failurePolicy</c> and <c>timeoutSeconds</c> win over the
 /// older <c>spec.failurePolicy</c> and <c>spec.webhookTimeoutSeconds</c>, as Kyverno's Spec getters decide; its CEL
-/// <c>matchConditions</c> are checked as the API server checks a webhook's (count, names, expression present) and carried
-/// to the policy's own webhook. The CEL is neither parsed nor evaluated here: the API server does both.
+/// <c>matchConditions</c> are checked as the API server checks a webhook's (count, names, an expression that parses as
+/// CEL and names only declared variables) and carried to the policy's own webhook. The CEL is not evaluated here.
 /// </summary>
 public sealed class WebhookConfigurationTests
 {
@@ -296,6 +296,93 @@ public sealed class WebhookConfigurationTests
         var policy = Assert.Single(Load((Name, Policy("  webhookConfiguration:\n    matchConditions:" + conditions))));
 
         Assert.Equal(64, policy.MatchConditions.Length);
+    }
+
+    /// <summary>A match condition whose expression is a literal block: line k of the CEL is line 10 + k of the file, from column 9.</summary>
+    private static string BlockCondition(string expression) => Policy($"""
+              webhookConfiguration:
+                matchConditions:
+                - name: not-kube-system
+                  expression: |
+            {string.Join("\n", expression.Split('\n').Select(l => "        " + l))}
+            """);
+
+    [Theory]
+    [InlineData("request.namespace = 'kube-system'", 10, 27, "unexpected character '=' (equality is '==')")]
+    [InlineData("request.namespace == 'kube-system", 10, 30, "the string has no closing '")]
+    [InlineData("object.metadata.name.matches('\\d+')", 10, 39, "'\\d' is not a CEL escape sequence")]
+    [InlineData("has(object.spec.replicas", 10, 33, "expected ',' or ')' in the argument list, found the end of the expression")]
+    [InlineData("request.dryRun &&\n  || object.x", 11, 11, "expected a value, a name, '(', '[' or '{', found '||'")]
+    [InlineData("request.dryRun request.uid", 10, 24, "expected an operator or the end of the expression, found 'request'")]
+    [InlineData("object.spec.replicas > 1 &&\nlet == 2", 11, 9, "'let' is a reserved word in CEL")]
+    [InlineData("object.spec.replicas < 9223372036854775808", 10, 32, "9223372036854775808 does not fit in a 64-bit int")]
+    [InlineData("has(object)", 10, 13, "has() takes a field selection")]
+    [InlineData("object.spec.containers.all(c.name, true)", 10, 36, "the first argument of all() names the element variable")]
+    [InlineData("namespaceObject.metadata.name != 'kube-system'", 10, 9, "undeclared reference to 'namespaceObject'")]
+    public void PC0028_matchCondition_expression_is_not_valid_CEL(string expression, int line, int column, string message)
+    {
+        var run = GeneratorHarness.Run(Name, BlockCondition(expression));
+
+        var diagnostic = run.Single("PC0028");
+        DiagnosticAssert.MessageContains(diagnostic, $"match condition 'not-kube-system': {message}");
+        DiagnosticAssert.MessageContains(diagnostic, "the Kubernetes API server refuses such a webhook configuration");
+        DiagnosticAssert.At(diagnostic, File, line, column);
+    }
+
+    [Theory]
+    [InlineData("\"request.namespace == 'kube-system' && !request.dryRun &&& true\"", 76)]
+    [InlineData("request.namespace == 'kube-system' && !request.dryRun &&& true", 75)]
+    public void PC0028_points_inside_a_quoted_or_plain_expression(string scalar, int column)
+    {
+        var run = GeneratorHarness.Run(Name, Policy($"""
+              webhookConfiguration:
+                matchConditions:
+                - name: not-kube-system
+                  expression: {scalar}
+            """));
+
+        var diagnostic = run.Single("PC0028");
+        DiagnosticAssert.MessageContains(diagnostic, "unexpected character '&' (logical and is '&&')");
+        DiagnosticAssert.At(diagnostic, File, 9, column);
+    }
+
+    [Fact]
+    public void PC0028_a_quoted_expression_with_YAML_escapes_is_reported_at_the_expression()
+    {
+        var run = GeneratorHarness.Run(Name, Policy("""
+              webhookConfiguration:
+                matchConditions:
+                - name: not-kube-system
+                  expression: "request.namespace == \"kube-system\" && params.x"
+            """));
+
+        var diagnostic = run.Single("PC0028");
+        DiagnosticAssert.MessageContains(diagnostic, "undeclared reference to 'params'");
+        DiagnosticAssert.At(diagnostic, File, 9, 19);
+    }
+
+    [Fact]
+    public void DocumentedMatchConditionsCompile()
+    {
+        // From the Kubernetes documentation of admission webhook matchConditions and Kyverno's webhookConfiguration page.
+        var policy = Assert.Single(Load((Name, Policy("""
+              webhookConfiguration:
+                matchConditions:
+                - name: exclude-leases
+                  expression: '!(request.resource.group == "coordination.k8s.io" && request.resource.resource == "leases")'
+                - name: exclude-kubelet-requests
+                  expression: '!("system:nodes" in request.userInfo.groups)'
+                - name: rbac
+                  expression: "request.resource.group != 'rbac.authorization.k8s.io'"
+                - name: breakglass
+                  expression: "!authorizer.group('admissionregistration.k8s.io').resource('validatingwebhookconfigurations').name('my-webhook.example.com').check('breakglass').allowed()"
+                - name: labelled
+                  expression: |
+                    object.metadata.?labels[?'app'].orValue('') != 'skip' && // optional syntax
+                    has(object.metadata.labels) && "label" in object.metadata.labels
+            """))));
+
+        Assert.Equal(5, policy.MatchConditions.Length);
     }
 
     [Fact]
