@@ -332,7 +332,7 @@ internal static class PolicyEmitter
                     var service = entry.Service is not { } call
                         ? string.Empty
                         : $", service: new ServiceCallDefinition({prefix}ServiceUrl, {(call.CaBundle is null ? "null" : prefix + "CaBundle")}"
-                            + (call.Headers.IsEmpty ? string.Empty : ", [" + string.Join(", ", call.Headers.Select((h, i) => $"new ServiceHeader({CSharp.Literal(h.Key)}, {prefix}Header{i.ToString(CultureInfo.InvariantCulture)})")) + "]")
+                            + (call.Headers.IsEmpty ? string.Empty : ", [" + string.Join(", ", call.Headers.Select((h, i) => $"new ServiceHeader({CSharp.Literal(h.Key)}, {prefix}Header{i.ToString(CultureInfo.InvariantCulture)}{(h.KeyTemplate is null ? string.Empty : $", {prefix}HeaderKey{i.ToString(CultureInfo.InvariantCulture)}")})")) + "]")
                             + ")";
                     w.WriteLine($"new ApiCallContextEntry({name}, {urlPath}, {CSharp.Literal(entry.Method)}{data}{jmesPath}{@default}{service}),");
                     break;
@@ -382,6 +382,7 @@ internal static class PolicyEmitter
                 for (var h = 0; h < serviceCall.Headers.Count; h++)
                 {
                     Value("Header" + h.ToString(CultureInfo.InvariantCulture), new Conditions.KyvernoStringValue(serviceCall.Headers[h].Value));
+                    Value("HeaderKey" + h.ToString(CultureInfo.InvariantCulture), serviceCall.Headers[h].KeyTemplate is { } headerKey ? new Conditions.KyvernoStringValue(headerKey) : null);
                 }
             }
 

@@ -115,7 +115,7 @@ internal sealed record ContextEntryModel(string Name, string Source)
 internal sealed record ServiceCallModel(Conditions.KyvernoTemplate Url, Conditions.KyvernoTemplate? CaBundle, EquatableArray<ServiceHeaderModel> Headers);
 
 /// <summary>One <c>apiCall.service.headers</c> item: a literal name and a value template.</summary>
-internal sealed record ServiceHeaderModel(string Key, Conditions.KyvernoTemplate Value);
+internal sealed record ServiceHeaderModel(string Key, Conditions.KyvernoTemplate Value, Conditions.KyvernoTemplate? KeyTemplate = null);
 
 /// <summary>One <c>apiCall.data</c> item: a member of the POST body.</summary>
 /// <summary>One <c>apiCall.data</c> item; <paramref name="KeyTemplate"/> when its <c>key</c> is written with variables.</summary>

@@ -351,9 +351,12 @@ internal static class ContextParser
                 file.Report(DiagnosticDescriptors.MissingField, item.Location, $"'{item.Path}'", "key", "key: Authorization");
                 ok = false;
             }
-            else if (!s_headerName.IsMatch(key.Value))
+            // Kyverno substitutes the whole apiCall, headers included, so a name may come from a variable; such a name
+            // is checked once substituted, at admission. A literal name is checked now.
+            var keyTemplate = key is null ? null : Template(item, key, "key", ref ok);
+            if (key is not null && keyTemplate is { HasVariables: false } && !s_headerName.IsMatch(key.Value))
             {
-                file.Report(DiagnosticDescriptors.InvalidName, key.Location, key.Value, "HTTP header name", "write the name alone (letters, digits and '-'), without variables, spaces or ':'");
+                file.Report(DiagnosticDescriptors.InvalidName, key.Location, key.Value, "HTTP header name", "write a token (letters, digits and '-'), without spaces or ':'");
                 ok = false;
             }
 
@@ -364,9 +367,9 @@ internal static class ContextParser
             }
 
             var valueTemplate = value is null ? null : Template(item, value, "value", ref ok);
-            if (key is not null && valueTemplate is not null)
+            if (key is not null && keyTemplate is not null && valueTemplate is not null)
             {
-                headers.Add(new ServiceHeaderModel(key.Value, valueTemplate));
+                headers.Add(new ServiceHeaderModel(key.Value, valueTemplate, keyTemplate.HasVariables ? keyTemplate : null));
             }
 
             item.RejectUnknown(s_headerFields);

@@ -362,7 +362,7 @@ public sealed class AdmissionEngine(
             namespaceLookup ??= await LoadNamespaceLabelsAsync(context, cancellationToken).ConfigureAwait(false);
         }
 
-        return BuildResponse(uid, context, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested, outcomes, namespaceLabelsKnown: namespaceLookup is null or { Length: 0 });
+        return BuildResponse(uid, context, scope, checks, mutate, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested, outcomes, namespaceLabelsKnown: namespaceLookup is null or { Length: 0 });
     }
 
     private static async Task WhenAllCompletedAsync(List<Check> checks)
@@ -695,7 +695,7 @@ public sealed class AdmissionEngine(
         }
     }
 
-    private AdmissionResponse BuildResponse(string uid, AdmissionContext context, List<Check> checks, bool mutate, bool timedOut, List<RuleOutcome>? outcomes, bool namespaceLabelsKnown)
+    private AdmissionResponse BuildResponse(string uid, AdmissionContext context, WebhookScope scope, List<Check> checks, bool mutate, bool timedOut, List<RuleOutcome>? outcomes, bool namespaceLabelsKnown)
     {
         var blocked = false;
 
@@ -800,7 +800,7 @@ public sealed class AdmissionEngine(
 
         if (mutate && verdicts.Count > 0)
         {
-            AddVerdictAnnotation(context, verdicts, scopedVerdicts, patches);
+            AddVerdictAnnotation(context, scope, verdicts, scopedVerdicts, patches, warnings);
         }
 
         var response = Allow(uid);
@@ -821,85 +821,67 @@ public sealed class AdmissionEngine(
 
     private readonly record struct Failure(Check Check, int Order, string Message);
 
-    private static void AddVerdictAnnotation(AdmissionContext context, SortedDictionary<string, string> verdicts, List<ScopedVerdict> scopedVerdicts, List<JsonPatchOperation> patches)
+    private void AddVerdictAnnotation(AdmissionContext context, WebhookScope scope, SortedDictionary<string, string> verdicts, List<ScopedVerdict> scopedVerdicts, List<JsonPatchOperation> patches, List<string> warnings)
     {
-        var merged = new SortedDictionary<string, string>(verdicts, StringComparer.Ordinal);
-        var hasAnnotations = false;
-        if (context.Resource.ValueKind == JsonValueKind.Object
+        JsonElement annotations = default;
+        var hasAnnotations = context.Resource.ValueKind == JsonValueKind.Object
             && context.Resource.TryGetProperty("metadata", out var metadata)
             && metadata.ValueKind == JsonValueKind.Object
-            && metadata.TryGetProperty("annotations", out var annotations)
-            && annotations.ValueKind == JsonValueKind.Object)
-        {
-            hasAnnotations = true;
-        }
+            && metadata.TryGetProperty("annotations", out annotations)
+            && annotations.ValueKind == JsonValueKind.Object;
 
         if (!hasAnnotations)
         {
             patches.Add(new JsonPatchOperation { Op = "add", Path = "/metadata/annotations", Value = s_emptyObject });
         }
 
-        var value = JsonSerializer.Serialize(new Dictionary<string, string>(merged, StringComparer.Ordinal), AdmissionJsonContext.Default.DictionaryStringString);
-        patches.Add(new JsonPatchOperation { Op = "add", Path = s_verifyImagesPointer, Value = JsonString(value) });
-        patches.Add(new JsonPatchOperation { Op = "add", Path = s_scopedVerifyImagesPointer, Value = JsonString(ScopedVerdictAnnotation(scopedVerdicts)) });
+        // An earlier mutating webhook's verdicts (the shared one, or another policy's own) are on the object already:
+        // they are merged, not overwritten. The values are whatever the object's author wrote, so they are records only;
+        // nothing here or in the validating pass skips a verification because of them.
+        var imageVerdicts = VerdictAnnotations.MergeImageVerdicts(Existing(VerifyImagesAnnotation, out var imageProblem), verdicts);
+        var judgedHere = new HashSet<string>(
+            policies.Where(scope.Includes).Select(p => VerdictAnnotations.PolicyKey(p.Namespace, p.Name)),
+            StringComparer.Ordinal);
+        var scoped = VerdictAnnotations.MergeScopedVerdicts(Existing(ScopedVerifyImagesAnnotation, out var scopedProblem), scopedVerdicts, judgedHere.Contains);
+
+        Warn(VerifyImagesAnnotation, imageProblem ?? imageVerdicts.Problem);
+        Warn(ScopedVerifyImagesAnnotation, scopedProblem ?? scoped.Problem);
+        patches.Add(new JsonPatchOperation { Op = "add", Path = s_verifyImagesPointer, Value = JsonString(imageVerdicts.Value) });
+        patches.Add(new JsonPatchOperation { Op = "add", Path = s_scopedVerifyImagesPointer, Value = JsonString(scoped.Value) });
+
+        string? Existing(string name, out string? problem)
+        {
+            problem = null;
+            if (!hasAnnotations || !annotations.TryGetProperty(name, out var value))
+            {
+                return null;
+            }
+
+            if (value.ValueKind != JsonValueKind.String)
+            {
+                problem = "not a string";
+                return null;
+            }
+
+            return value.GetString();
+        }
+
+        void Warn(string name, string? problem)
+        {
+            if (problem is not null)
+            {
+                warnings.Add($"annotation {name} on the object could not be read ({problem}); it is replaced by this review's verdicts");
+            }
+        }
     }
 
     /// <summary>
-    /// The value of <see cref="ScopedVerifyImagesAnnotation"/>: policies keyed <c>namespace/name</c> (<c>/name</c> for a
-    /// ClusterPolicy), then rules, then images, each level in ordinal order as Go's encoder sorts map keys, so the same
-    /// verdicts always give the same bytes.
+    /// The value of <see cref="ScopedVerifyImagesAnnotation"/> for these verdicts alone: policies keyed
+    /// <c>namespace/name</c> (<c>/name</c> for a ClusterPolicy), then rules, then images, each level in ordinal order as
+    /// Go's encoder sorts map keys, so the same verdicts always give the same bytes.
     /// </summary>
-    public static string ScopedVerdictAnnotation(IEnumerable<ScopedVerdict> verdicts)
-    {
-        ArgumentNullException.ThrowIfNull(verdicts);
-        var policies = new SortedDictionary<string, SortedDictionary<string, SortedDictionary<string, string>>>(StringComparer.Ordinal);
-        foreach (var verdict in verdicts)
-        {
-            var policyKey = (verdict.PolicyNamespace ?? string.Empty) + "/" + verdict.Policy;
-            if (!policies.TryGetValue(policyKey, out var rules))
-            {
-                rules = new SortedDictionary<string, SortedDictionary<string, string>>(StringComparer.Ordinal);
-                policies[policyKey] = rules;
-            }
-
-            if (!rules.TryGetValue(verdict.Rule, out var images))
-            {
-                images = new SortedDictionary<string, string>(StringComparer.Ordinal);
-                rules[verdict.Rule] = images;
-            }
-
-            images[verdict.Image] = verdict.Status;
-        }
-
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteNumber("version", 1);
-            writer.WriteStartObject("policies");
-            foreach (var (policy, rules) in policies)
-            {
-                writer.WriteStartObject(policy);
-                foreach (var (rule, images) in rules)
-                {
-                    writer.WriteStartObject(rule);
-                    foreach (var (image, status) in images)
-                    {
-                        writer.WriteString(image, status);
-                    }
-
-                    writer.WriteEndObject();
-                }
-
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndObject();
-            writer.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.ToArray());
-    }
+    public static string ScopedVerdictAnnotation(IEnumerable<ScopedVerdict> verdicts) =>
+        VerdictAnnotations.MergeScopedVerdicts(existing: null, verdicts ?? throw new ArgumentNullException(nameof(verdicts)), static _ => false).Value;
 
     /// <summary>
     /// Kyverno's denial message for these failures (<see cref="KyvernoMessages.Blocked"/>). Kyverno keeps one message per

@@ -56,7 +56,7 @@ public sealed class GlobalReferenceContextEntry(string name, JmesFunc entryName,
 public sealed record ApiCallData(string Key, JmesFunc Value, JmesFunc? KeyTemplate = null);
 
 /// <summary>One <c>apiCall.service.headers</c> item: the header's name and its value template.</summary>
-public sealed record ServiceHeader(string Key, JmesFunc Value);
+public sealed record ServiceHeader(string Key, JmesFunc Value, JmesFunc? KeyTemplate = null);
 
 /// <summary><c>apiCall.service</c>: the URL, the PEM CAs trusted for it (the system's when null) and headers, all templates.</summary>
 public sealed record ServiceCallDefinition(JmesFunc Url, JmesFunc? CaBundle = null, ImmutableArray<ServiceHeader> Headers = default)
@@ -358,13 +358,26 @@ public static class ContextLoader
         var headers = new List<KeyValuePair<string, string>>(service.Headers.Length);
         foreach (var header in service.Headers)
         {
-            headers.Add(KeyValuePair.Create(header.Key, Text(entry.Name, "apiCall.service.headers." + header.Key, header.Value, root, jmes)));
+            var name = header.KeyTemplate is null ? header.Key : Text(entry.Name, "apiCall.service.headers.key", header.KeyTemplate, root, jmes);
+            headers.Add(KeyValuePair.Create(name, Text(entry.Name, "apiCall.service.headers." + header.Key, header.Value, root, jmes)));
         }
 
         var body = Body(entry, root, jmes);
         JsonElement answer;
         try
         {
+            // A name from a variable is known only now; one that is not a token would be refused by the HTTP stack
+            // with a less telling error, or worse, split into two headers.
+            foreach (var (name, _) in headers)
+            {
+                if (!IsHeaderToken(name))
+                {
+                    // Quoted as JSON quotes it, so that a line break in the name shows as \r\n rather than breaking the message.
+                    var shown = JsonEncodedText.Encode(name, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+                    throw new ContextDataException($"the header name \"{shown}\" is not an HTTP header name (a token: letters, digits and !#$%&'*+-.^_`|~)", isTransient: false);
+                }
+            }
+
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp) || uri.Host.Length == 0)
             {
                 throw new ContextDataException($"the service URL \"{url}\" is not an absolute http or https URL", isTransient: false);
@@ -428,6 +441,25 @@ public static class ContextLoader
         {
             throw new ContextDataException($"failed to marshal APICall data for context entry {entry.Name}: failed to apply JMESPath for context entry {entry.Name}: {e.Message}", isTransient: false, e);
         }
+    }
+
+    /// <summary>Whether <paramref name="name"/> is an RFC 9110 token, what a header field name is made of.</summary>
+    internal static bool IsHeaderToken(string name)
+    {
+        if (name.Length == 0)
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal)))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The POST body: <c>data</c> as one JSON object, each value substituted; null for a GET.</summary>

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using PolicyCompiler.EndToEnd.Tests.Infrastructure;
 
 namespace PolicyCompiler.EndToEnd.Tests;
@@ -90,6 +91,36 @@ public sealed class MatchConditionAdmissionTests(WebhookFixture fixture)
 
         Assert.True(own.Allowed == true, "expected allowed on the policy's own path\n" + own.Describe());
         Assert.True(shared.Allowed == false, "expected denied on the shared path\n" + shared.Describe());
+    }
+
+    [Fact]
+    public async Task TheSharedThenThePolicysOwnMutatingPathLeaveBothPoliciesVerdictsOnThePod()
+    {
+        // One image for the shared policy (e2e-check-image), one for the conditioned policy; both signed.
+        var pod = new TestPod(Namespace, "mc-both-webhooks", [fixture.SignedImage.TagReference, fixture.MatchConditionSignedImage.TagReference]);
+
+        // As the API server calls mutating webhooks: each one gets the object the previous one's patch produced.
+        var shared = await fixture.Admission.MutateAsync(pod);
+        Assert.True(shared.Allowed == true, "expected allowed by the shared path\n" + shared.Describe() + fixture.Describe());
+        var afterShared = JsonPatch.Apply(pod.ToJson(), shared.Patch!);
+        var own = await fixture.Admission.ReviewAsync(MutatePath, AdmissionClient.Review(afterShared.AsObject()));
+        Assert.True(own.Allowed == true, "expected allowed by the policy's own path\n" + own.Describe() + fixture.Describe());
+        Assert.Null(own.Response?["warnings"]);
+        var final = JsonPatch.Apply(afterShared, own.Patch!);
+
+        var containers = final["spec"]!["containers"]!.AsArray();
+        Assert.Equal(fixture.SignedImage.PinnedReference, containers[0]!["image"]!.GetValue<string>());
+        Assert.Equal(fixture.MatchConditionSignedImage.PinnedReference, containers[1]!["image"]!.GetValue<string>());
+
+        var annotations = final["metadata"]!["annotations"]!;
+        var verdicts = JsonNode.Parse(annotations["kyverno.io/verify-images"]!.GetValue<string>())!.AsObject();
+        Assert.Equal("pass", verdicts[fixture.SignedImage.DigestReference]?.GetValue<string>());
+        Assert.Equal("pass", verdicts[fixture.MatchConditionSignedImage.DigestReference]?.GetValue<string>());
+        Assert.Equal(2, verdicts.Count);
+
+        var scoped = JsonNode.Parse(annotations["kyverno.io/verify-images-scoped"]!.GetValue<string>())!["policies"]!.AsObject();
+        Assert.Equal("pass", scoped["/" + WebhookFixture.PolicyName]![WebhookFixture.RuleName]![fixture.SignedImage.DigestReference]?.GetValue<string>());
+        Assert.Equal("pass", scoped["/" + PolicyName]![RuleName]![fixture.MatchConditionSignedImage.DigestReference]?.GetValue<string>());
     }
 
     [Fact]

@@ -128,6 +128,9 @@ public sealed class WebhookFixture : IAsyncLifetime
     /// <summary>e2e/mc-unsigned:v1, unsigned, under the policy with matchConditions (served at its own path).</summary>
     public PushedImage MatchConditionImage { get; private set; } = null!;
 
+    /// <summary>e2e/mc-signed:v1, signed by <see cref="Signer"/>, under the policy with matchConditions only.</summary>
+    public PushedImage MatchConditionSignedImage { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         try
@@ -210,6 +213,8 @@ public sealed class WebhookFixture : IAsyncLifetime
                 ServiceContextImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/svc-app", "v1");
                 GlobalContextImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/gctx-app", "v1");
                 MatchConditionImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/mc-unsigned", "v1");
+                MatchConditionSignedImage = await OciImageBuilder.BuildAndPushAsync(Registry, images, "e2e/mc-signed", "v1");
+                await Signer.SignAsync(Registry, MatchConditionSignedImage);
             }
             catch (Exception e)
             {

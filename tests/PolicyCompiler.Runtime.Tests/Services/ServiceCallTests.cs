@@ -253,6 +253,32 @@ public sealed class ServiceCallTests : IAsyncLifetime
         Assert.Empty(_service.Requests);
     }
 
+    [Fact]
+    public async Task A_header_name_from_a_variable_is_sent_as_substituted()
+    {
+        using var caller = new ServiceCaller();
+
+        await Load(caller, new ApiCallContextEntry("scan", null, "GET", service: Service("/scan", headers: [new ServiceHeader("X-{{ request.namespace }}", static (_, _) => Text("yes"), static (root, _) => Text("X-" + root.Field("request").Field("namespace").GetString()))])));
+
+        Assert.Equal("yes", Assert.Single(_service.Requests).Headers["X-team-a"]);
+    }
+
+    [Theory]
+    [InlineData("X team-a", "X team-a")]
+    [InlineData("X-Team:a", "X-Team:a")]
+    [InlineData("X-Team\r\nInjected: 1", "X-Team\\r\\nInjected: 1")]
+    [InlineData("", "")]
+    public async Task A_header_name_from_a_variable_that_is_not_a_token_fails_the_entry_without_a_call(string name, string shown)
+    {
+        using var caller = new ServiceCaller();
+
+        var e = await Assert.ThrowsAsync<ContextDataException>(() => Load(caller, new ApiCallContextEntry("scan", null, "GET", service: Service("/scan", headers: [new ServiceHeader("{{ name }}", static (_, _) => Text("v"), (_, _) => Text(name))]))));
+
+        Assert.False(e.IsTransient);
+        Assert.Equal($"failed to fetch data for APICall scan: the header name \"{shown}\" is not an HTTP header name (a token: letters, digits and !#$%&'*+-.^_`|~)", e.Message);
+        Assert.Empty(_service.Requests);
+    }
+
     [Theory]
     [InlineData("ftp://files.example/x")]
     [InlineData("/relative/path")]
