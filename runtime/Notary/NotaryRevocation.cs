@@ -170,40 +170,15 @@ public sealed class NotaryRevocation : IDisposable
 
         var request = OcspRequest(certificate, issuer);
 
-        byte[]? body;
-        try
-        {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(OcspTimeout);
-
-            // GET when the base64 request is short enough for a URL (RFC 6960 appendix A), POST otherwise.
-            var encoded = Convert.ToBase64String(request);
-            using var message = encoded.Length < 255
-                ? new HttpRequestMessage(HttpMethod.Get, responder.TrimEnd('/') + "/" + Uri.EscapeDataString(encoded))
-                : new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(request) { Headers = { ContentType = new("application/ocsp-request") } } };
-            try
-            {
-                using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
-                if ((int)response.StatusCode is < 200 or >= 300)
-                {
-                    return (null, $"the responder answered HTTP {(int)response.StatusCode}");
-                }
-
-                body = await HttpBody.ReadAtMostAsync(response, MaxOcspResponseBytes, deadline.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                return (null, $"no answer within {OcspTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
-            }
-        }
-        catch (HttpRequestException e)
-        {
-            return (null, "unreachable: " + e.Message);
-        }
-
+        // GET when the base64 request is short enough for a URL (RFC 6960 appendix A), POST otherwise.
+        var encoded = Convert.ToBase64String(request);
+        using var message = encoded.Length < 255
+            ? new HttpRequestMessage(HttpMethod.Get, responder.TrimEnd('/') + "/" + Uri.EscapeDataString(encoded))
+            : new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(request) { Headers = { ContentType = new("application/ocsp-request") } } };
+        var (body, fetchError) = await FetchAsync(message, OcspTimeout, MaxOcspResponseBytes, "the responder", "answer", cancellationToken).ConfigureAwait(false);
         if (body is null)
         {
-            return (null, $"the answer is larger than {MaxOcspResponseBytes} bytes");
+            return (null, fetchError);
         }
 
         try
@@ -436,6 +411,36 @@ public sealed class NotaryRevocation : IDisposable
         return new CertificateStatus(Outcome.Revoked, $"CRL {point}: revoked at {new DateTimeOffset(DateTime.SpecifyKind(entry.RevocationDate, DateTimeKind.Utc)).ToString("u", CultureInfo.InvariantCulture)}");
     }
 
+    /// <summary>
+    /// The body of one OCSP or CRL request within <paramref name="timeout"/> and <paramref name="maxBytes"/>, or why there
+    /// is none (unreachable, an HTTP error, too slow, too large), in words naming <paramref name="who"/> answers and
+    /// <paramref name="what"/> it gives.
+    /// </summary>
+    private async Task<(byte[]? Body, string? Error)> FetchAsync(HttpRequestMessage message, TimeSpan timeout, long maxBytes, string who, string what, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+            if ((int)response.StatusCode is < 200 or >= 300)
+            {
+                return (null, $"{who} answered HTTP {(int)response.StatusCode}");
+            }
+
+            var body = await HttpBody.ReadAtMostAsync(response, maxBytes, deadline.Token).ConfigureAwait(false);
+            return body is null ? (null, $"the {what} is larger than {maxBytes} bytes") : (body, null);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"no {what} within {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
+        }
+        catch (HttpRequestException e)
+        {
+            return (null, "unreachable: " + e.Message);
+        }
+    }
+
     private async Task<(X509Crl? Crl, string? Error)> DownloadCrlAsync(string point, X509Certificate2 issuer, CancellationToken cancellationToken)
     {
         if (!Uri.TryCreate(point, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp)
@@ -443,34 +448,11 @@ public sealed class NotaryRevocation : IDisposable
             return (null, "only http CRL distribution points are used");
         }
 
-        byte[]? body;
-        try
-        {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(CrlTimeout);
-            try
-            {
-                using var response = await _http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
-                if ((int)response.StatusCode is < 200 or >= 300)
-                {
-                    return (null, $"the distribution point answered HTTP {(int)response.StatusCode}");
-                }
-
-                body = await HttpBody.ReadAtMostAsync(response, MaxCrlBytes, deadline.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                return (null, $"no CRL within {CrlTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
-            }
-        }
-        catch (HttpRequestException e)
-        {
-            return (null, "unreachable: " + e.Message);
-        }
-
+        using var message = new HttpRequestMessage(HttpMethod.Get, uri);
+        var (body, fetchError) = await FetchAsync(message, CrlTimeout, MaxCrlBytes, "the distribution point", "CRL", cancellationToken).ConfigureAwait(false);
         if (body is null)
         {
-            return (null, $"the CRL is larger than {MaxCrlBytes} bytes");
+            return (null, fetchError);
         }
 
         X509Crl crl;
