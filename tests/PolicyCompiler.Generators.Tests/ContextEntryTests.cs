@@ -41,7 +41,7 @@ public sealed class ContextEntryTests
         """;
 
     private static AdmissionEngine Engine(string yaml, IContextDataSource? data = null) =>
-        new(Load(("policy.yaml", yaml)), new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)), contextData: data);
+        new(Load(("policy.yaml", yaml)), new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)), new AdmissionEngineServices { ContextData = data });
 
     private static AdmissionRequest Pod(string @namespace, string image = "registry.invalid/org/app:v1") => new()
     {
@@ -558,7 +558,7 @@ public sealed class ContextEntryTests
         var engine = new AdmissionEngine(
             Load(("policy.yaml", ServicePolicy(service.Address, service.CaPem))),
             new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
-            services: caller);
+            new AdmissionEngineServices { ServiceCalls = caller });
 
         var payments = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
         var web = await engine.ValidateAsync(Pod("web"), CancellationToken.None);
@@ -603,7 +603,7 @@ public sealed class ContextEntryTests
         var engine = new AdmissionEngine(
             policies,
             new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
-            services: caller);
+            new AdmissionEngineServices { ServiceCalls = caller });
 
         var payments = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
         var web = await engine.ValidateAsync(Pod("web"), CancellationToken.None);
