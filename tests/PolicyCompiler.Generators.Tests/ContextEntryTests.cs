@@ -106,6 +106,43 @@ public sealed class ContextEntryTests
     }
 
     [Fact]
+    public void Literal_configmap_names_and_written_urlpaths_are_kept_for_the_printed_rbac()
+    {
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: fixed
+                    configMap:
+                      name: keys
+                      namespace: kyverno
+                  - name: templated
+                    configMap:
+                      name: "{{ request.namespace }}-keys"
+                      namespace: "{{ request.namespace }}"
+                  - name: unwritten
+                    configMap:
+                      name: keys
+                  - name: replicas
+                    apiCall:
+                      urlPath: "/apis/apps/v1/namespaces/{{ request.namespace }}/deployments"
+                      default: []
+                  - name: nodes
+                    apiCall:
+                      urlPath: /api/v1/nodes
+            """))));
+
+        var context = policy.Rules[0].Context;
+        var fixedEntry = Assert.IsType<ConfigMapContextEntry>(context[0]);
+        Assert.Equal(("keys", "kyverno"), (fixedEntry.LiteralName, fixedEntry.LiteralNamespace));
+        var templated = Assert.IsType<ConfigMapContextEntry>(context[1]);
+        Assert.Equal((null, null), (templated.LiteralName, templated.LiteralNamespace));
+        Assert.NotNull(templated.Namespace);
+        var unwritten = Assert.IsType<ConfigMapContextEntry>(context[2]);
+        Assert.Equal(("keys", null), (unwritten.LiteralName, unwritten.LiteralNamespace));
+        Assert.Null(unwritten.Namespace);
+        Assert.Equal("/apis/apps/v1/namespaces/{{ request.namespace }}/deployments", Assert.IsType<ApiCallContextEntry>(context[3]).UrlPathText);
+        Assert.Equal("/api/v1/nodes", Assert.IsType<ApiCallContextEntry>(context[4]).UrlPathText);
+    }
+
+    [Fact]
     public void Kyverno_library_policy_with_keys_in_a_configmap_compiles_to_keys_substituted_at_admission()
     {
         var yaml = TestFiles.Read("kyverno-policies", "verify-image-with-multi-keys/verify-image-with-multi-keys.yaml");
