@@ -197,7 +197,8 @@ public sealed class ManifestTests(WebhookFixture fixture)
     {
         var text = await RenderTextAsync("--namespace", "pc-e2e");
 
-        var clusterRole = text.Split("---\n").Single(d => d.Contains("kind: ClusterRole\n", StringComparison.Ordinal));
+        // "\nkind:" at the start of a line: the ClusterRoleBinding names the ClusterRole too, indented under roleRef.
+        var clusterRole = text.Split("---\n").Single(d => d.Contains("\nkind: ClusterRole\n", StringComparison.Ordinal));
         var comments = clusterRole.Split('\n').Where(l => l.StartsWith('#')).ToList();
         Assert.Equal(2, comments.Count);
         Assert.Contains("whose path has variables", comments[0], StringComparison.Ordinal);
