@@ -107,29 +107,27 @@ public static class CheckCommand
         // As in the webhook, bad settings (an unreadable CA bundle, an invalid retry count) stop the run before any input is read.
         var metrics = new WebhookMetrics();
         ImageVerifier verifier;
-        INamespaceLabelSource? namespaces;
-        IPullSecretSource? pullSecrets;
-        string? webhookNamespace;
-        IReadOnlyList<string> hostPullSecrets;
-        IContextDataSource? contextData;
-        IRoleBindingSource? roleBindings;
-        RequestExclusions exclusions;
-        IServiceCallSource services;
-        IGlobalContextSource? globalContext;
+        AdmissionEngineServices services;
         try
         {
             var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
             verifier = VerificationServices.FromConfiguration(configuration)
                 .CreateImageVerifier(TimeProvider.System, metrics, problem => error.WriteLine("warning: " + problem), message => error.WriteLine(message), KubernetesSources.SecretKeysFromConfiguration(configuration, TimeProvider.System));
-            namespaces = KubernetesSources.FromConfiguration(configuration, TimeProvider.System, policies);
-            pullSecrets = KubernetesSources.PullSecretsFromConfiguration(configuration, TimeProvider.System);
-            webhookNamespace = KubernetesSources.WebhookNamespace(configuration);
-            hostPullSecrets = KubernetesSources.HostPullSecrets(configuration, pullSecrets);
-            contextData = KubernetesSources.ContextDataFromConfiguration(configuration, TimeProvider.System);
-            roleBindings = KubernetesSources.RoleBindingsFromConfiguration(configuration, TimeProvider.System, policies);
-            exclusions = KubernetesSources.Exclusions(configuration);
-            services = KubernetesSources.ServiceCallsFromConfiguration(configuration);
-            globalContext = KubernetesSources.GlobalContextFromConfiguration(configuration, TimeProvider.System, services);
+            var pullSecrets = KubernetesSources.PullSecretsFromConfiguration(configuration, TimeProvider.System);
+            var serviceCalls = KubernetesSources.ServiceCallsFromConfiguration(configuration);
+            services = new AdmissionEngineServices
+            {
+                Metrics = metrics,
+                Namespaces = KubernetesSources.FromConfiguration(configuration, TimeProvider.System, policies),
+                PullSecrets = pullSecrets,
+                WebhookNamespace = KubernetesSources.WebhookNamespace(configuration),
+                HostPullSecrets = KubernetesSources.HostPullSecrets(configuration, pullSecrets),
+                ContextData = KubernetesSources.ContextDataFromConfiguration(configuration, TimeProvider.System),
+                RoleBindings = KubernetesSources.RoleBindingsFromConfiguration(configuration, TimeProvider.System, policies),
+                Exclusions = KubernetesSources.Exclusions(configuration),
+                ServiceCalls = serviceCalls,
+                GlobalContext = KubernetesSources.GlobalContextFromConfiguration(configuration, TimeProvider.System, serviceCalls),
+            };
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)
         {
@@ -142,7 +140,7 @@ public static class CheckCommand
             documents.AddRange(await ReadAsync(path, input).ConfigureAwait(false));
         }
 
-        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, metrics, namespaces, pullSecrets, webhookNamespace, hostPullSecrets, contextData, roleBindings, exclusions, services: services, globalContext: globalContext));
+        var checker = new ManifestChecker(new AdmissionEngine(policies, verifier, services));
         var resources = new List<ResourceReport>();
         var errors = new List<ManifestDocument>();
         foreach (var document in documents)

@@ -40,35 +40,8 @@ public static class Manifests
               name: {Quote(options.Name)}
               namespace: {Quote(options.Namespace)}
             """);
-        Document(y, $"""
-            apiVersion: rbac.authorization.k8s.io/v1
-            kind: ClusterRole
-            metadata:
-              name: {Quote(options.Name)}
-            rules:
-              - apiGroups: [""]
-                resources: [namespaces]
-                verbs: [get, list, watch]
-              - apiGroups: [""]
-                resources: [secrets]
-                verbs: [get]
-            """ + (policies.Any(p => p.Rules.Any(r => r.Roles != RoleUse.None))
-            ? """
-
-              - apiGroups: [rbac.authorization.k8s.io]
-                resources: [rolebindings, clusterrolebindings]
-                verbs: [list]
-            """
-            : string.Empty) + (policies.Any(p => p.Rules.Any(r => r.Context.Any(c => c is GlobalReferenceContextEntry)))
-            // Entries are read one by one by name. The objects a kubernetesResource entry lists are named in the
-            // cluster, not in the policies, so their list permission is for the operator to grant.
-            ? """
-
-              - apiGroups: [kyverno.io]
-                resources: [globalcontextentries]
-                verbs: [get]
-            """
-            : string.Empty));
+        var rbac = ManifestRbac.For(policies);
+        Document(y, ClusterRole(rbac, options));
         Document(y, $"""
             apiVersion: rbac.authorization.k8s.io/v1
             kind: ClusterRoleBinding
@@ -83,6 +56,32 @@ public static class Manifests
                 name: {Quote(options.Name)}
                 namespace: {Quote(options.Namespace)}
             """);
+        foreach (var @namespace in rbac.RoleNamespaces)
+        {
+            // Reads known to stay in one namespace (a ConfigMap a policy names, a literal apiCall path there) are
+            // granted there only, rather than in every namespace through the ClusterRole.
+            var role = new StringBuilder();
+            role.Append("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: ").Append(Quote(options.Name))
+                .Append("\n  namespace: ").Append(Quote(@namespace)).Append('\n');
+            AppendRules(role, rbac.RulesOf(@namespace));
+            Document(y, role.ToString());
+            Document(y, $"""
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: RoleBinding
+                metadata:
+                  name: {Quote(options.Name)}
+                  namespace: {Quote(@namespace)}
+                roleRef:
+                  apiGroup: rbac.authorization.k8s.io
+                  kind: Role
+                  name: {Quote(options.Name)}
+                subjects:
+                  - kind: ServiceAccount
+                    name: {Quote(options.Name)}
+                    namespace: {Quote(options.Namespace)}
+                """);
+        }
+
         Document(y, $"""
             apiVersion: v1
             kind: Service
@@ -140,6 +139,41 @@ public static class Manifests
         Document(y, WebhookConfiguration(policies, options, mutating: true));
         Document(y, WebhookConfiguration(policies, options, mutating: false));
         return y.ToString();
+    }
+
+    private static string ClusterRole(ManifestRbac rbac, ManifestOptions options)
+    {
+        var y = new StringBuilder();
+        y.Append("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: ").Append(Quote(options.Name)).Append('\n');
+        AppendRules(y, rbac.ClusterRules);
+        if (rbac.Ungranted.Count > 0)
+        {
+            // The path depends on the request, so the resource it reads is unknown here; granting it is the operator's
+            // decision (a Role or ClusterRole bound to this service account). Without it the call fails and the entry's
+            // default, if any, is used.
+            y.Append("# Not granted: apiCall urlPath entries whose path has variables; grant get/list on what they read:\n");
+            foreach (var line in rbac.Ungranted)
+            {
+                y.Append("#   ").Append(Quote(line)).Append('\n');
+            }
+        }
+
+        return y.ToString();
+    }
+
+    private static void AppendRules(StringBuilder y, IReadOnlyList<ManifestRbac.RoleRule> rules)
+    {
+        y.Append("rules:\n");
+        foreach (var rule in rules)
+        {
+            y.Append("  - apiGroups: [").Append(Quote(rule.Group)).Append("]\n");
+            y.Append("    resources: [").Append(string.Join(", ", rule.Resources.Select(Quote))).Append("]\n");
+            y.Append("    verbs: [").Append(rule.Verb).Append("]\n");
+            if (rule.Names.Count > 0)
+            {
+                y.Append("    resourceNames: [").Append(string.Join(", ", rule.Names.Select(Quote))).Append("]\n");
+            }
+        }
     }
 
     private static string Deployment(ManifestOptions options) => $"""

@@ -77,16 +77,19 @@ builder.Services.AddSingleton(sp =>
     return new AdmissionEngine(
         PolicyCatalog.All,
         sp.GetRequiredService<ImageVerifier>(),
-        metrics,
-        namespaces: KubernetesSources.FromConfiguration(configuration, time, PolicyCatalog.All),
-        pullSecrets: pullSecretSource,
-        webhookNamespace: KubernetesSources.WebhookNamespace(configuration),
-        hostPullSecrets: hostPullSecrets,
-        contextData: KubernetesSources.ContextDataFromConfiguration(configuration, time),
-        roleBindings: KubernetesSources.RoleBindingsFromConfiguration(configuration, time, PolicyCatalog.All),
-        exclusions: KubernetesSources.Exclusions(configuration),
-        services: serviceCalls,
-        globalContext: KubernetesSources.GlobalContextFromConfiguration(configuration, time, serviceCalls));
+        new AdmissionEngineServices
+        {
+            Metrics = metrics,
+            Namespaces = KubernetesSources.FromConfiguration(configuration, time, PolicyCatalog.All),
+            PullSecrets = pullSecretSource,
+            WebhookNamespace = KubernetesSources.WebhookNamespace(configuration),
+            HostPullSecrets = hostPullSecrets,
+            ContextData = KubernetesSources.ContextDataFromConfiguration(configuration, time),
+            RoleBindings = KubernetesSources.RoleBindingsFromConfiguration(configuration, time, PolicyCatalog.All),
+            Exclusions = KubernetesSources.Exclusions(configuration),
+            ServiceCalls = serviceCalls,
+            GlobalContext = KubernetesSources.GlobalContextFromConfiguration(configuration, time, serviceCalls),
+        });
 });
 
 var app = builder.Build();

@@ -291,6 +291,10 @@ internal static class PolicyEmitter
         w.Indentation--;
     }
 
+    /// <summary>The value of a template without variables (escapes resolved), else null; RBAC is printed from it.</summary>
+    private static string? LiteralText(Conditions.KyvernoTemplate? template) =>
+        template is null || template.HasVariables ? null : string.Concat(template.Parts.Select(p => p.Literal));
+
     /// <summary>The rule's <c>context</c> entries as a field of runtime definitions, in the order Kyverno loads them.</summary>
     private static void WriteContextField(SourceWriter w, RuleModel rule, int r)
     {
@@ -316,7 +320,9 @@ internal static class PolicyEmitter
                     break;
                 case ContextEntryModel.ConfigMapSource:
                     var ns = entry.ConfigMapNamespace is null ? "null" : prefix + "Namespace";
-                    w.WriteLine($"new ConfigMapContextEntry({name}, {prefix}Name, {ns}),");
+                    var literalName = LiteralText(entry.ConfigMapName) is { } cmName ? $", literalName: {CSharp.Literal(cmName)}" : string.Empty;
+                    var literalNamespace = LiteralText(entry.ConfigMapNamespace) is { } cmNamespace ? $", literalNamespace: {CSharp.Literal(cmNamespace)}" : string.Empty;
+                    w.WriteLine($"new ConfigMapContextEntry({name}, {prefix}Name, {ns}{literalName}{literalNamespace}),");
                     break;
                 case ContextEntryModel.ImageRegistrySource:
                     var credentials = entry.RegistryCredentials is { } entryCredentials
@@ -334,7 +340,8 @@ internal static class PolicyEmitter
                         : $", service: new ServiceCallDefinition({prefix}ServiceUrl, {(call.CaBundle is null ? "null" : prefix + "CaBundle")}"
                             + (call.Headers.IsEmpty ? string.Empty : ", [" + string.Join(", ", call.Headers.Select((h, i) => $"new ServiceHeader({CSharp.Literal(h.Key)}, {prefix}Header{i.ToString(CultureInfo.InvariantCulture)}{(h.KeyTemplate is null ? string.Empty : $", {prefix}HeaderKey{i.ToString(CultureInfo.InvariantCulture)}")})")) + "]")
                             + ")";
-                    w.WriteLine($"new ApiCallContextEntry({name}, {urlPath}, {CSharp.Literal(entry.Method)}{data}{jmesPath}{@default}{service}),");
+                    var urlPathText = entry.UrlPath is { } path ? $", urlPathText: {CSharp.Literal(path.Text)}" : string.Empty;
+                    w.WriteLine($"new ApiCallContextEntry({name}, {urlPath}, {CSharp.Literal(entry.Method)}{data}{jmesPath}{@default}{service}{urlPathText}),");
                     break;
             }
         }

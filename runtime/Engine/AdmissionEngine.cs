@@ -14,17 +14,7 @@ namespace PolicyCompiler.Runtime.Engine;
 public sealed class AdmissionEngine(
     ImmutableArray<PolicyDefinition> policies,
     ImageVerifier verifier,
-    Telemetry.WebhookMetrics? metrics = null,
-    INamespaceLabelSource? namespaces = null,
-    IPullSecretSource? pullSecrets = null,
-    string? webhookNamespace = null,
-    IReadOnlyList<string>? hostPullSecrets = null,
-    IContextDataSource? contextData = null,
-    IRoleBindingSource? roleBindings = null,
-    RequestExclusions? exclusions = null,
-    IImageDataSource? imageData = null,
-    IServiceCallSource? services = null,
-    IGlobalContextSource? globalContext = null)
+    AdmissionEngineServices? services = null)
 {
     public const string VerifyImagesAnnotation = "kyverno.io/verify-images";
 
@@ -44,7 +34,9 @@ public sealed class AdmissionEngine(
     /// <summary>How long an <c>imageRegistry</c> context entry's answer is kept when the host gives no reader of its own.</summary>
     public static readonly TimeSpan ImageDataTimeToLive = TimeSpan.FromSeconds(30);
 
-    private readonly IImageDataSource _imageData = imageData ?? new RegistryImageData(verifier.Registry, ImageDataTimeToLive, TimeProvider.System);
+    private readonly AdmissionEngineServices _services = services ?? AdmissionEngineServices.None;
+
+    private readonly IImageDataSource _imageData = services?.ImageData ?? new RegistryImageData(verifier.Registry, ImageDataTimeToLive, TimeProvider.System);
 
     // Built once: a review visits only the rules that could match its kind and namespace, so its cost follows the
     // policies that apply to it rather than every compiled policy (issue 8).
@@ -54,7 +46,7 @@ public sealed class AdmissionEngine(
 
     // Made on first use: a field initializer cannot name the instance method that scopes image data credentials.
     private ContextSources ContextSourcesForRules =>
-        _contextSources ??= new(contextData, services, globalContext, _imageData, ImageDataScopeAsync);
+        _contextSources ??= new(_services.ContextData, _services.ServiceCalls, _services.GlobalContext, _imageData, ImageDataScopeAsync);
 
     /// <summary>The mutating pass of every compiled policy (<see cref="WebhookScope.All"/>).</summary>
     public Task<AdmissionResponse> MutateAsync(AdmissionRequest request, CancellationToken cancellationToken) =>
@@ -116,7 +108,7 @@ public sealed class AdmissionEngine(
             return Allow(uid);
         }
 
-        if (exclusions is { IsEmpty: false } && await IsExcludedAsync(context, exclusions, cancellationToken).ConfigureAwait(false))
+        if (_services.Exclusions is { IsEmpty: false } && await IsExcludedAsync(context, _services.Exclusions, cancellationToken).ConfigureAwait(false))
         {
             return Allow(uid);
         }
@@ -246,13 +238,13 @@ public sealed class AdmissionEngine(
 
         // The Pod's pull secrets are its credentials for private registries, from here to the end of the review; then
         // the host's own pull secrets (Registry:PullSecrets, in the webhook's namespace, as Kyverno's --imagePullSecrets).
-        if (pullSecrets is not null)
+        if (_services.PullSecrets is not null)
         {
             var podScope = PullSecretNames.Of(context) is { Count: > 0 } secretNames
                 ? await ReadPullSecretsAsync(context.Namespace, secretNames, deadline.Token).ConfigureAwait(false)
                 : null;
-            var hostScope = hostPullSecrets is { Count: > 0 }
-                ? await ReadPullSecretsAsync(webhookNamespace ?? "default", hostPullSecrets, deadline.Token).ConfigureAwait(false)
+            var hostScope = _services.HostPullSecrets is { Count: > 0 }
+                ? await ReadPullSecretsAsync(_services.WebhookNamespace ?? "default", _services.HostPullSecrets, deadline.Token).ConfigureAwait(false)
                 : null;
             if (podScope is not null || hostScope is not null)
             {
@@ -432,17 +424,17 @@ public sealed class AdmissionEngine(
     /// </summary>
     private async Task<RegistryCredentialScope.Scope?> ImageDataScopeAsync(RegistryCredentialsDefinition? credentials, CancellationToken cancellationToken)
     {
-        var host = pullSecrets is not null && hostPullSecrets is { Count: > 0 }
-            ? await ReadPullSecretsAsync(webhookNamespace ?? "default", hostPullSecrets, cancellationToken).ConfigureAwait(false)
+        var host = _services.PullSecrets is not null && _services.HostPullSecrets is { Count: > 0 }
+            ? await ReadPullSecretsAsync(_services.WebhookNamespace ?? "default", _services.HostPullSecrets, cancellationToken).ConfigureAwait(false)
             : null;
         return credentials is null ? host : await EntryScopeAsync(credentials, host, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<RegistryCredentialScope.Scope> EntryScopeAsync(RegistryCredentialsDefinition credentials, RegistryCredentialScope.Scope? review, CancellationToken cancellationToken)
     {
-        var own = credentials.Secrets.IsEmpty || pullSecrets is null
+        var own = credentials.Secrets.IsEmpty || _services.PullSecrets is null
             ? new RegistryCredentialScope.Scope(string.Empty, [])
-            : await ReadPullSecretsAsync(webhookNamespace ?? "default", credentials.Secrets, cancellationToken).ConfigureAwait(false);
+            : await ReadPullSecretsAsync(_services.WebhookNamespace ?? "default", credentials.Secrets, cancellationToken).ConfigureAwait(false);
         // The providers are part of the scope's name: a verdict or token obtained with a cloud identity is never lent to an
         // entry that did not ask for it.
         return new RegistryCredentialScope.Scope(
@@ -465,11 +457,11 @@ public sealed class AdmissionEngine(
         {
             try
             {
-                entries.AddRange(await pullSecrets!.GetAsync(@namespace, name, cancellationToken).ConfigureAwait(false));
+                entries.AddRange(await _services.PullSecrets!.GetAsync(@namespace, name, cancellationToken).ConfigureAwait(false));
             }
             catch (SecretKeyException)
             {
-                metrics?.PullSecretFailures.Inc();
+                _services.Metrics?.PullSecretFailures.Inc();
             }
         }
 
@@ -514,7 +506,7 @@ public sealed class AdmissionEngine(
             return string.Empty;
         }
 
-        if (roleBindings is null)
+        if (_services.RoleBindings is null)
         {
             return "the roles of the requesting user are unknown: no Kubernetes API is configured for roles and clusterRoles";
         }
@@ -524,7 +516,7 @@ public sealed class AdmissionEngine(
         timeout.CancelAfter(NamespaceLookupTimeout);
         try
         {
-            var bindings = await roleBindings.GetRoleBindingsAsync(timeout.Token).ConfigureAwait(false);
+            var bindings = await _services.RoleBindings.GetRoleBindingsAsync(timeout.Token).ConfigureAwait(false);
             if (needsRoles)
             {
                 context.Roles = UserRoles.Roles(context.Request.UserInfo, bindings);
@@ -533,7 +525,7 @@ public sealed class AdmissionEngine(
 
             if (needsClusterRoles)
             {
-                var clusterBindings = await roleBindings.GetClusterRoleBindingsAsync(timeout.Token).ConfigureAwait(false);
+                var clusterBindings = await _services.RoleBindings.GetClusterRoleBindingsAsync(timeout.Token).ConfigureAwait(false);
                 context.ClusterRoles = UserRoles.ClusterRoles(context.Request.UserInfo, bindings, clusterBindings);
                 context.ClusterRolesLoaded = true;
             }
@@ -574,7 +566,7 @@ public sealed class AdmissionEngine(
             return string.Empty;
         }
 
-        if (namespaces is null)
+        if (_services.Namespaces is null)
         {
             return $"the labels of namespace {context.Namespace} are unknown: no Kubernetes API is configured for namespaceSelector";
         }
@@ -583,7 +575,7 @@ public sealed class AdmissionEngine(
         timeout.CancelAfter(NamespaceLookupTimeout);
         try
         {
-            context.NamespaceLabels = await namespaces.GetLabelsAsync(context.Namespace, timeout.Token).ConfigureAwait(false);
+            context.NamespaceLabels = await _services.Namespaces.GetLabelsAsync(context.Namespace, timeout.Token).ConfigureAwait(false);
             return string.Empty;
         }
         catch (OperationCanceledException)
@@ -715,7 +707,7 @@ public sealed class AdmissionEngine(
                 ? check.Result.Result
                 : ImageVerificationResult.Error($"failed to verify image {check.Extracted.Text}: {check.Result.Exception?.GetBaseException().Message ?? "cancelled"}");
 
-            metrics?.Verdicts.Inc(check.Policy.Name, check.Rule.Name, result.Status switch
+            _services.Metrics?.Verdicts.Inc(check.Policy.Name, check.Rule.Name, result.Status switch
             {
                 VerificationStatus.Pass => "pass",
                 VerificationStatus.Fail => "fail",

@@ -31,11 +31,20 @@ public sealed class VariableContextEntry(string name, JmesFunc? value, JmesFunc?
 }
 
 /// <summary><c>configMap</c>: the ConfigMap's <c>data</c> and <c>metadata</c>, read through the Kubernetes API.</summary>
-public sealed class ConfigMapContextEntry(string name, JmesFunc configMapName, JmesFunc? @namespace) : ContextEntryDefinition(name)
+public sealed class ConfigMapContextEntry(string name, JmesFunc configMapName, JmesFunc? @namespace, string? literalName = null, string? literalNamespace = null) : ContextEntryDefinition(name)
 {
     public JmesFunc ConfigMapName { get; } = configMapName;
 
     public JmesFunc? Namespace { get; } = @namespace;
+
+    /// <summary>The name when the policy writes it without variables, else null: <c>policy-compiler manifests</c> grants only that ConfigMap.</summary>
+    public string? LiteralName { get; } = literalName;
+
+    /// <summary>
+    /// The namespace when the policy writes one without variables, else null (not written, or templated: see
+    /// <see cref="Namespace"/>), so that <c>policy-compiler manifests</c> can grant a Role in that namespace only.
+    /// </summary>
+    public string? LiteralNamespace { get; } = literalNamespace;
 }
 
 /// <summary>
@@ -69,10 +78,16 @@ public sealed record ServiceCallDefinition(JmesFunc Url, JmesFunc? CaBundle = nu
 /// <c>service.url</c> on a service outside it; <c>jmesPath</c> applied to the answer; <c>default</c> instead of the answer
 /// when the call fails. Exactly one of <paramref name="urlPath"/> and <paramref name="service"/> is given.
 /// </summary>
-public sealed class ApiCallContextEntry(string name, JmesFunc? urlPath, string method, ImmutableArray<ApiCallData> data = default, JmesFunc? jmesPath = null, JmesFunc? @default = null, ServiceCallDefinition? service = null, ContextJmesFunc? jmesPathWithVariables = null)
+public sealed class ApiCallContextEntry(string name, JmesFunc? urlPath, string method, ImmutableArray<ApiCallData> data = default, JmesFunc? jmesPath = null, JmesFunc? @default = null, ServiceCallDefinition? service = null, ContextJmesFunc? jmesPathWithVariables = null, string? urlPathText = null)
     : ContextEntryDefinition(name)
 {
     public JmesFunc? UrlPath { get; } = urlPath;
+
+    /// <summary>
+    /// <c>urlPath</c> as the policy writes it, variables included, for <c>policy-compiler manifests</c>: the RBAC the
+    /// call needs is known from the text alone when it has no variables.
+    /// </summary>
+    public string? UrlPathText { get; } = urlPathText;
 
     public ServiceCallDefinition? Service { get; } = service;
 

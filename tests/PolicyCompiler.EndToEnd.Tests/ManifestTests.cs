@@ -10,6 +10,86 @@ namespace PolicyCompiler.EndToEnd.Tests;
 [Collection(WebhookCollection.Name)]
 public sealed class ManifestTests(WebhookFixture fixture)
 {
+    public const string RbacPolicyName = "e2e-rbac-reads";
+    public const string NamespacedRbacPolicyName = "e2e-rbac-own-namespace";
+
+    /// <summary>
+    /// Context entries whose reads the printed RBAC must grant: a ConfigMap anywhere (templated namespace), a literal
+    /// cluster-wide list, a literal object in one namespace, a POST to a literal collection, and a path with variables.
+    /// The rule matches Pods of a namespace no test reviews in, so the entries are never loaded.
+    /// </summary>
+    public static string RbacPolicy() => """
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: e2e-rbac-reads
+        spec:
+          validationFailureAction: Enforce
+          failurePolicy: Fail
+          webhookTimeoutSeconds: 30
+          rules:
+            - name: reads
+              match:
+                any:
+                - resources:
+                    kinds: [Pod]
+                    namespaces: [pc-rbac-never-reviewed]
+              context:
+              - name: perNamespace
+                configMap:
+                  name: "{{ request.namespace }}-keys"
+                  namespace: "{{ request.namespace }}"
+              - name: nodes
+                apiCall:
+                  urlPath: /api/v1/nodes
+                  jmesPath: "items | length(@)"
+              - name: web
+                apiCall:
+                  urlPath: /apis/apps/v1/namespaces/payments/deployments/web
+              - name: review
+                apiCall:
+                  urlPath: /apis/authorization.k8s.io/v1/subjectaccessreviews
+                  method: POST
+                  data:
+                  - key: kind
+                    value: SubjectAccessReview
+              - name: replicas
+                apiCall:
+                  urlPath: "/apis/apps/v1/namespaces/{{ request.namespace }}/deployments"
+                  default: []
+              verifyImages:
+              - imageReferences: ["127.0.0.1:*/e2e/rbac-never/*"]
+                mutateDigest: false
+                verifyDigest: true
+        """;
+
+    /// <summary>A namespaced Policy's ConfigMap without a namespace: the policy's own namespace, and only it.</summary>
+    public static string NamespacedRbacPolicy() => """
+        apiVersion: kyverno.io/v1
+        kind: Policy
+        metadata:
+          name: e2e-rbac-own-namespace
+          namespace: team-rbac
+        spec:
+          validationFailureAction: Enforce
+          failurePolicy: Fail
+          webhookTimeoutSeconds: 30
+          rules:
+            - name: reads
+              match:
+                any:
+                - resources:
+                    kinds: [Pod]
+              context:
+              - name: settings
+                configMap:
+                  name: settings
+              verifyImages:
+              - imageReferences: ["127.0.0.1:*/e2e/rbac-never/*"]
+                mutateDigest: false
+                verifyDigest: true
+        """;
+
     private async Task<List<YamlMappingNode>> RenderAsync(params string[] arguments)
     {
         var result = (await ProcessRunner.RunAsync(fixture.Published.Executable, ["manifests", .. arguments], TimeSpan.FromSeconds(30))).EnsureSuccess();
@@ -36,7 +116,7 @@ public sealed class ManifestTests(WebhookFixture fixture)
         var documents = await RenderAsync("--namespace", "pc-e2e", "--image", "registry.example/policy-compiler:e2e");
 
         Assert.Equal(
-            ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment", "PodDisruptionBudget", "Issuer", "Certificate", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"],
+            ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Role", "RoleBinding", "Role", "RoleBinding", "Service", "Deployment", "PodDisruptionBudget", "Issuer", "Certificate", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"],
             documents.Select(d => Text(d, "kind")));
         var deployment = documents.Single(d => Text(d, "kind") == "Deployment");
         Assert.Equal("2", Text(deployment, "spec", "replicas"));
@@ -59,6 +139,74 @@ public sealed class ManifestTests(WebhookFixture fixture)
         Assert.Equal(["get"], ((YamlSequenceNode)kyverno["verbs"]).Children.Cast<YamlScalarNode>().Select(n => n.Value));
     }
 
+    private static List<(string Group, string Resources, string Verb, string Names)> RulesOf(YamlMappingNode role)
+    {
+        static string Join(YamlMappingNode rule, string key) =>
+            rule.Children.TryGetValue(new YamlScalarNode(key), out var node) ? string.Join(",", ((YamlSequenceNode)node).Children.Cast<YamlScalarNode>().Select(n => n.Value)) : string.Empty;
+
+        return [.. ((YamlSequenceNode)role["rules"]).Children.Cast<YamlMappingNode>().Select(r => (Join(r, "apiGroups"), Join(r, "resources"), Join(r, "verbs"), Join(r, "resourceNames")))];
+    }
+
+    [Fact]
+    public async Task TheClusterRoleGrantsOnlyTheReadsThatCanBeInAnyNamespace()
+    {
+        var documents = await RenderAsync("--namespace", "pc-e2e");
+        var role = documents.Single(d => Text(d, "kind") == "ClusterRole");
+
+        // Secrets: Pod pull secrets live in the Pod's namespace. Namespaces: one GET for a namespaceSelector, no list or
+        // watch. ConfigMaps: a ClusterPolicy entry with a templated namespace. Nodes: a literal collection path, listed.
+        // SubjectAccessReviews: a POST to a literal collection, created.
+        Assert.Equal(
+            [
+                ("", "configmaps,namespaces,secrets", "get", ""),
+                ("", "nodes", "list", ""),
+                ("authorization.k8s.io", "subjectaccessreviews", "create", ""),
+                ("kyverno.io", "globalcontextentries", "get", ""),
+                ("rbac.authorization.k8s.io", "clusterrolebindings,rolebindings", "list", ""),
+            ],
+            RulesOf(role));
+    }
+
+    [Fact]
+    public async Task ReadsKnownToStayInOneNamespaceAreGrantedByARoleThereBoundToTheServiceAccount()
+    {
+        var documents = await RenderAsync("--namespace", "pc-e2e", "--name", "pc");
+
+        var roles = documents.Where(d => Text(d, "kind") == "Role").ToDictionary(d => Text(d, "metadata", "namespace"));
+        Assert.Equal(["kyverno", "payments", "team-rbac"], roles.Keys.Order(StringComparer.Ordinal));
+        // The ConfigMap the e2e-keys-from-configmap ClusterPolicy names, in the namespace it names.
+        Assert.Equal([("", "configmaps", "get", "keys")], RulesOf(roles["kyverno"]));
+        // A literal apiCall path to one object: get on that object only.
+        Assert.Equal([("apps", "deployments", "get", "web")], RulesOf(roles["payments"]));
+        // A namespaced Policy's ConfigMap, namespace unwritten: the policy's own.
+        Assert.Equal([("", "configmaps", "get", "settings")], RulesOf(roles["team-rbac"]));
+
+        var bindings = documents.Where(d => Text(d, "kind") == "RoleBinding").ToList();
+        Assert.Equal(["kyverno", "payments", "team-rbac"], bindings.Select(b => Text(b, "metadata", "namespace")).Order(StringComparer.Ordinal));
+        Assert.All(bindings, b =>
+        {
+            Assert.Equal("Role", Text(b, "roleRef", "kind"));
+            Assert.Equal("pc", Text(b, "roleRef", "name"));
+            var subject = (YamlMappingNode)((YamlSequenceNode)b["subjects"])[0];
+            Assert.Equal(("ServiceAccount", "pc", "pc-e2e"), (Text(subject, "kind"), Text(subject, "name"), Text(subject, "namespace")));
+        });
+    }
+
+    [Fact]
+    public async Task AnApiCallPathWithVariablesIsNamedInACommentForTheOperatorToGrant()
+    {
+        var text = await RenderTextAsync("--namespace", "pc-e2e");
+
+        // "\nkind:" at the start of a line: the ClusterRoleBinding names the ClusterRole too, indented under roleRef.
+        var clusterRole = text.Split("---\n").Single(d => d.Contains("\nkind: ClusterRole\n", StringComparison.Ordinal));
+        var comments = clusterRole.Split('\n').Where(l => l.StartsWith('#')).ToList();
+        Assert.Contains("whose path has variables", comments[0], StringComparison.Ordinal);
+        // The rule and its Pod-controller variants (autogen copies the context), each named; no other entry is listed.
+        Assert.Contains("#   \"e2e-rbac-reads rule reads context replicas: GET /apis/apps/v1/namespaces/{{ request.namespace }}/deployments\"", comments);
+        Assert.True(comments.Count > 2, string.Join('\n', comments));
+        Assert.All(comments.Skip(1), c => Assert.EndsWith(" context replicas: GET /apis/apps/v1/namespaces/{{ request.namespace }}/deployments\"", c, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task WebhookRulesCoverExactlyTheCompiledKindsAndSkipTheOwnNamespace()
     {
@@ -68,8 +216,9 @@ public sealed class ManifestTests(WebhookFixture fixture)
         {
             var configuration = documents.Single(d => Text(d, "kind") == kind);
             var path = kind.StartsWith("Mutating", StringComparison.Ordinal) ? "/mutate" : "/validate";
+            // The namespaced e2e-rbac-own-namespace Policy has a webhook of its own namespace, left out here.
             var webhooks = ((YamlSequenceNode)configuration["webhooks"]).Children.Cast<YamlMappingNode>()
-                .Where(w => Text(w, "clientConfig", "service", "path") == path)
+                .Where(w => Text(w, "clientConfig", "service", "path") == path && !Text(w, "name").Contains("-ns-", StringComparison.Ordinal))
                 .ToList();
 
             // One shared webhook per failure policy and timeout: the fixture's policies use Fail and Ignore, with 30 s,
@@ -153,7 +302,8 @@ public sealed class ManifestTests(WebhookFixture fixture)
 
         Assert.True(result.ExitCode == 0, "the printed manifests do not validate:\n" + result.Output + "\n" + File.ReadAllText(manifests));
         var valid = result.Output.Split('\n').Count(l => l.Contains("| valid ", StringComparison.Ordinal));
-        Assert.Equal(ownCa ? 8 : 10, valid);
+        // Three Roles and their RoleBindings beside the cluster-wide objects.
+        Assert.Equal(ownCa ? 14 : 16, valid);
     }
 
     [Fact]

@@ -165,6 +165,8 @@ public sealed class WebhookFixture : IAsyncLifetime
             PolicyTemplate.Write(policies, RbacAdmissionTests.PolicyName, RbacAdmissionTests.Policy(Signer.PublicKeyPem));
             PolicyTemplate.Write(policies, MatchConditionAdmissionTests.PolicyName, MatchConditionAdmissionTests.Policy(Signer.PublicKeyPem));
             PolicyTemplate.Write(policies, ImageDataAdmissionTests.PolicyName, ImageDataAdmissionTests.Policy(Signer.PublicKeyPem));
+            PolicyTemplate.Write(policies, ManifestTests.RbacPolicyName, ManifestTests.RbacPolicy());
+            PolicyTemplate.Write(policies, ManifestTests.NamespacedRbacPolicyName, ManifestTests.NamespacedRbacPolicy());
             foreach (var (name, yaml) in Attached.Policies(Signer.PublicKeyPem))
             {
                 PolicyTemplate.Write(policies, name, yaml);

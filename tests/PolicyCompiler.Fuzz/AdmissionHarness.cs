@@ -29,7 +29,7 @@ internal static class AdmissionHarness
             ["production"] = new LabelSet([new("environment", "production"), new("tier", "web")]),
             ["sandbox"] = new LabelSet([new("environment", "production"), new("tier", "sandbox")]),
         });
-        return new AdmissionEngine(PolicyCatalog.All, verifier, metrics: null, namespaces, pullSecrets: null, webhookNamespace: "policy-compiler");
+        return new AdmissionEngine(PolicyCatalog.All, verifier, new AdmissionEngineServices { Namespaces = namespaces, WebhookNamespace = "policy-compiler" });
     }
 
     private static byte[] CreateKey()

@@ -41,7 +41,7 @@ public sealed class ContextEntryTests
         """;
 
     private static AdmissionEngine Engine(string yaml, IContextDataSource? data = null) =>
-        new(Load(("policy.yaml", yaml)), new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)), contextData: data);
+        new(Load(("policy.yaml", yaml)), new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)), new AdmissionEngineServices { ContextData = data });
 
     private static AdmissionRequest Pod(string @namespace, string image = "registry.invalid/org/app:v1") => new()
     {
@@ -103,6 +103,43 @@ public sealed class ContextEntryTests
         var team = Assert.IsType<VariableContextEntry>(context[3]);
         Assert.NotNull(team.Value);
         Assert.Null(team.JmesPath);
+    }
+
+    [Fact]
+    public void Literal_configmap_names_and_written_urlpaths_are_kept_for_the_printed_rbac()
+    {
+        var policy = Assert.Single(Load(("policy.yaml", Policy("""
+                  - name: fixed
+                    configMap:
+                      name: keys
+                      namespace: kyverno
+                  - name: templated
+                    configMap:
+                      name: "{{ request.namespace }}-keys"
+                      namespace: "{{ request.namespace }}"
+                  - name: unwritten
+                    configMap:
+                      name: keys
+                  - name: replicas
+                    apiCall:
+                      urlPath: "/apis/apps/v1/namespaces/{{ request.namespace }}/deployments"
+                      default: []
+                  - name: nodes
+                    apiCall:
+                      urlPath: /api/v1/nodes
+            """))));
+
+        var context = policy.Rules[0].Context;
+        var fixedEntry = Assert.IsType<ConfigMapContextEntry>(context[0]);
+        Assert.Equal(("keys", "kyverno"), (fixedEntry.LiteralName, fixedEntry.LiteralNamespace));
+        var templated = Assert.IsType<ConfigMapContextEntry>(context[1]);
+        Assert.Equal((null, null), (templated.LiteralName, templated.LiteralNamespace));
+        Assert.NotNull(templated.Namespace);
+        var unwritten = Assert.IsType<ConfigMapContextEntry>(context[2]);
+        Assert.Equal(("keys", null), (unwritten.LiteralName, unwritten.LiteralNamespace));
+        Assert.Null(unwritten.Namespace);
+        Assert.Equal("/apis/apps/v1/namespaces/{{ request.namespace }}/deployments", Assert.IsType<ApiCallContextEntry>(context[3]).UrlPathText);
+        Assert.Equal("/api/v1/nodes", Assert.IsType<ApiCallContextEntry>(context[4]).UrlPathText);
     }
 
     [Fact]
@@ -558,7 +595,7 @@ public sealed class ContextEntryTests
         var engine = new AdmissionEngine(
             Load(("policy.yaml", ServicePolicy(service.Address, service.CaPem))),
             new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
-            services: caller);
+            new AdmissionEngineServices { ServiceCalls = caller });
 
         var payments = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
         var web = await engine.ValidateAsync(Pod("web"), CancellationToken.None);
@@ -603,7 +640,7 @@ public sealed class ContextEntryTests
         var engine = new AdmissionEngine(
             policies,
             new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
-            services: caller);
+            new AdmissionEngineServices { ServiceCalls = caller });
 
         var payments = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
         var web = await engine.ValidateAsync(Pod("web"), CancellationToken.None);

@@ -43,7 +43,7 @@ public sealed class FailureActionTests
         new(
             Load(("policy.yaml", yaml)),
             new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
-            namespaces: namespaces);
+            new AdmissionEngineServices { Namespaces = namespaces });
 
     /// <summary>The policy with <c>validationFailureActionOverrides</c> (given at the spec's indentation) before its rules.</summary>
     private static string WithOverrides(string policy, string overrides) =>

@@ -42,7 +42,7 @@ public sealed class MatchSelectorTests
         new(
             Load(("policy.yaml", yaml)),
             new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
-            namespaces: namespaces);
+            new AdmissionEngineServices { Namespaces = namespaces });
 
     private static AdmissionRequest Pod(string metadata = "", string? user = null, string[]? groups = null, string ns = "team-a") => new()
     {
@@ -310,7 +310,7 @@ public sealed class MatchSelectorTests
         new(
             Load(("policy.yaml", yaml)),
             new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
-            roleBindings: bindings);
+            new AdmissionEngineServices { RoleBindings = bindings });
 
     private static RbacBinding Binding(string? ns, string kind, string name, params RbacSubject[] subjects) => new(ns, kind, name, subjects);
 

@@ -40,8 +40,7 @@ public sealed class RequestExclusionTests
         new(
             Load(("policy.yaml", PolicyYaml)),
             new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
-            roleBindings: bindings,
-            exclusions: exclusions);
+            new AdmissionEngineServices { RoleBindings = bindings, Exclusions = exclusions });
 
     private static AdmissionRequest Pod(string user, params string[] groups) => new()
     {

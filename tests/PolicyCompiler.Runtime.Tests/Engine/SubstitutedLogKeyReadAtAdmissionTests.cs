@@ -127,7 +127,7 @@ public sealed class SubstitutedLogKeyReadAtAdmissionTests : IDisposable
             },
             _time);
         var verifier = new ImageVerifier(client, new VerificationCache(new VerificationCacheOptions { Enabled = false }, TimeProvider.System), TimeProvider.System, new KubernetesSecretKeys(api, TimeSpan.FromSeconds(30), new FakeTimeProvider()), kms);
-        var engine = new AdmissionEngine([Policy(attestor)], verifier, contextData: new KubernetesContextData(api, TimeSpan.FromSeconds(30), new FakeTimeProvider()));
+        var engine = new AdmissionEngine([Policy(attestor)], verifier, new AdmissionEngineServices { ContextData = new KubernetesContextData(api, TimeSpan.FromSeconds(30), new FakeTimeProvider()) });
         return await engine.MutateAsync(HostileHarness.PodRequest(image), CancellationToken.None);
     }
 

@@ -55,7 +55,7 @@ internal sealed class HostileHarness : IDisposable
         var rule = new RuleDefinition("check-signature", _ => true, [entry]);
         Policy = new PolicyDefinition("hostile", null, failureAction, failurePolicy, timeoutSeconds, "hostile.yaml", [rule]);
         Verifier = new ImageVerifier(Client, new VerificationCache(new VerificationCacheOptions { Enabled = false }, TimeProvider.System), TimeProvider.System);
-        Engine = new AdmissionEngine([Policy], Verifier, metrics);
+        Engine = new AdmissionEngine([Policy], Verifier, new AdmissionEngineServices { Metrics = metrics });
     }
 
     public HostileRegistry Registry { get; } = new();

@@ -52,7 +52,7 @@ public sealed class ContextDataTests : IDisposable
         var client = new RegistryClient(new RegistryOptions(), _registry, NoRegistryCredentials.Instance, metrics: null, time: null);
         var verifier = new ImageVerifier(client, new VerificationCache(new VerificationCacheOptions(), TimeProvider.System), TimeProvider.System);
         var data = withApi ? new KubernetesContextData(new KubernetesApi(_api.Address, null, null), TimeSpan.FromSeconds(30), new FakeTimeProvider()) : null;
-        return new AdmissionEngine([policy], verifier, contextData: data);
+        return new AdmissionEngine([policy], verifier, new AdmissionEngineServices { ContextData = data });
     }
 
     private void ServeKey(string pub, string ns = "default") =>
@@ -246,7 +246,7 @@ public sealed class ContextDataTests : IDisposable
         var client = new RegistryClient(new RegistryOptions(), _registry, NoRegistryCredentials.Instance, metrics: null, time: null);
         var verifier = new ImageVerifier(client, new VerificationCache(new VerificationCacheOptions(), TimeProvider.System), TimeProvider.System);
         var time = new FakeTimeProvider();
-        var engine = new AdmissionEngine([policy], verifier, contextData: new KubernetesContextData(new KubernetesApi(_api.Address, null, null), TimeSpan.FromSeconds(30), time));
+        var engine = new AdmissionEngine([policy], verifier, new AdmissionEngineServices { ContextData = new KubernetesContextData(new KubernetesApi(_api.Address, null, null), TimeSpan.FromSeconds(30), time) });
         var image = SignedImage();
 
         Assert.True((await Mutate(engine, image)).Allowed);

@@ -130,7 +130,7 @@ public sealed class PullSecretAdmissionTests
             ? null
             : new System.Net.Http.HttpResponseMessage(System.Net.HttpStatusCode.Unauthorized) { Headers = { WwwAuthenticate = { new("Basic", "realm=\"private\"") } } });
         var secrets = new FakePullSecrets { ["hostile-ns/regcred"] = "{\"auths\":{\"" + Hostile.HostileRegistry.Host + "\":{\"auth\":\"" + expected + "\"}}}" };
-        var engine = new AdmissionEngine([harness.Policy], harness.Verifier, pullSecrets: secrets);
+        var engine = new AdmissionEngine([harness.Policy], harness.Verifier, new AdmissionEngineServices { PullSecrets = secrets });
 
         var withSecret = await engine.MutateAsync(Request(Hostile.HostileHarness.Image(":v1"), "regcred"), CancellationToken.None);
         var without = await engine.MutateAsync(Request(Hostile.HostileHarness.Image(":v1"), pullSecret: null), CancellationToken.None);
@@ -188,8 +188,8 @@ public sealed class EntryRegistryCredentialsTests
             ? null
             : new System.Net.Http.HttpResponseMessage(System.Net.HttpStatusCode.Unauthorized) { Headers = { WwwAuthenticate = { new("Basic", "realm=\"private\"") } } });
         var secrets = new FakePullSecrets { ["policy-compiler/entry-regcred"] = "{\"auths\":{\"" + Hostile.HostileRegistry.Host + "\":{\"auth\":\"" + Expected + "\"}}}" };
-        var withSecret = new AdmissionEngine([policy], harness.Verifier, pullSecrets: secrets, webhookNamespace: "policy-compiler");
-        var otherNamespace = new AdmissionEngine([policy], harness.Verifier, pullSecrets: secrets, webhookNamespace: "elsewhere");
+        var withSecret = new AdmissionEngine([policy], harness.Verifier, new AdmissionEngineServices { PullSecrets = secrets, WebhookNamespace = "policy-compiler" });
+        var otherNamespace = new AdmissionEngine([policy], harness.Verifier, new AdmissionEngineServices { PullSecrets = secrets, WebhookNamespace = "elsewhere" });
 
         var admitted = await withSecret.MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v1")), CancellationToken.None);
         var denied = await otherNamespace.MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v1")), CancellationToken.None);
@@ -230,9 +230,9 @@ public sealed class HostPullSecretTests
             ? null
             : new System.Net.Http.HttpResponseMessage(System.Net.HttpStatusCode.Unauthorized) { Headers = { WwwAuthenticate = { new("Basic", "realm=\"private\"") } } });
         var secrets = new FakePullSecrets { ["policy-compiler/host-regcred"] = "{\"auths\":{\"" + Hostile.HostileRegistry.Host + "\":{\"auth\":\"" + expected + "\"}}}" };
-        var withHostSecret = new AdmissionEngine([harness.Policy], harness.Verifier, pullSecrets: secrets, webhookNamespace: "policy-compiler", hostPullSecrets: ["host-regcred"]);
-        var withoutHostSecret = new AdmissionEngine([harness.Policy], harness.Verifier, pullSecrets: secrets, webhookNamespace: "policy-compiler");
-        var secretInAnotherNamespace = new AdmissionEngine([harness.Policy], harness.Verifier, pullSecrets: secrets, webhookNamespace: "elsewhere", hostPullSecrets: ["host-regcred"]);
+        var withHostSecret = new AdmissionEngine([harness.Policy], harness.Verifier, new AdmissionEngineServices { PullSecrets = secrets, WebhookNamespace = "policy-compiler", HostPullSecrets = ["host-regcred"] });
+        var withoutHostSecret = new AdmissionEngine([harness.Policy], harness.Verifier, new AdmissionEngineServices { PullSecrets = secrets, WebhookNamespace = "policy-compiler" });
+        var secretInAnotherNamespace = new AdmissionEngine([harness.Policy], harness.Verifier, new AdmissionEngineServices { PullSecrets = secrets, WebhookNamespace = "elsewhere", HostPullSecrets = ["host-regcred"] });
 
         var admitted = await withHostSecret.MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v1")), CancellationToken.None);
         var denied = await withoutHostSecret.MutateAsync(Hostile.HostileHarness.PodRequest(Hostile.HostileHarness.Image(":v1")), CancellationToken.None);
