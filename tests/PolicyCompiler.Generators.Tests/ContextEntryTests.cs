@@ -688,7 +688,7 @@ public sealed class ContextEntryTests
         var engine = new AdmissionEngine(
             policies,
             new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
-            services: caller);
+            new AdmissionEngineServices { ServiceCalls = caller });
 
         var payments = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
         var web = await engine.ValidateAsync(Pod("web"), CancellationToken.None);
@@ -723,7 +723,7 @@ public sealed class ContextEntryTests
         var engine = new AdmissionEngine(
             policies,
             new ImageVerifier(new RegistryClient(new RegistryOptions()), new VerificationCache(new VerificationCacheOptions(), TimeProvider.System)),
-            services: caller);
+            new AdmissionEngineServices { ServiceCalls = caller });
 
         var response = await engine.ValidateAsync(Pod("payments"), CancellationToken.None);
 
