@@ -122,11 +122,8 @@ internal sealed class CelParser
     // Expr = ConditionalOr ["?" ConditionalOr ":" Expr]
     private CelNode Expression()
     {
-        if (++_depth > MaxDepth)
-        {
-            throw CelLexer.Error(Peek.Start, Peek.Length, $"the expression nests more than {MaxDepth} levels deep");
-        }
-
+        var outer = _depth;
+        Deeper();
         var condition = Or();
         if (Peek.Is("?"))
         {
@@ -137,8 +134,19 @@ internal sealed class CelParser
             condition = Combine(condition, whenTrue, whenFalse);
         }
 
-        _depth--;
+        _depth = outer;
         return condition;
+    }
+
+    // One level per nested expression and one per operator, selection, index or call applied to a left operand: a long
+    // chain (a + b + c ..., a.b.c ...) builds a tree as deep as it is long, and the checks after parsing recurse over it
+    // (the cel fuzz target's replay overflowed the stack on a 20,000-link chain before chains counted).
+    private void Deeper()
+    {
+        if (++_depth > MaxDepth)
+        {
+            throw CelLexer.Error(Peek.Start, Peek.Length, $"the expression nests more than {MaxDepth} levels deep");
+        }
     }
 
     private CelNode Or() => Binary(And, "||");
@@ -147,26 +155,32 @@ internal sealed class CelParser
 
     private CelNode Binary(System.Func<CelNode> operand, params string[] operators)
     {
+        var outer = _depth;
         var left = operand();
         while (operators.Any(o => Peek.Is(o)))
         {
+            Deeper();
             Take();
             left = Combine(left, operand());
         }
 
+        _depth = outer;
         return left;
     }
 
     // Relations do not chain in meaning but do in the grammar: a < b < c parses (and fails the type check later).
     private CelNode Relation()
     {
+        var outer = _depth;
         var left = Addition();
         while (s_relations.Any(o => Peek.Is(o)) || Peek.Kind == CelTokenKind.In)
         {
+            Deeper();
             Take();
             left = Combine(left, Addition());
         }
 
+        _depth = outer;
         return left;
     }
 
@@ -205,9 +219,15 @@ internal sealed class CelParser
     // Member = Primary | Member "." SELECTOR ["(" [ExprList] ")"] | Member "[" Expr "]" | Member "{" [FieldInits] "}"
     private CelNode Member()
     {
+        var outer = _depth;
         var node = Primary();
         while (true)
         {
+            if (Peek.Is(".") || Peek.Is("[") || Peek.Is("{"))
+            {
+                Deeper();
+            }
+
             if (Peek.Is("."))
             {
                 Take();
@@ -255,6 +275,7 @@ internal sealed class CelParser
             }
             else
             {
+                _depth = outer;
                 return node;
             }
         }

@@ -129,4 +129,29 @@ public sealed class CelSyntaxTests
         Assert.NotNull(error);
         Assert.Contains("nests more than 250 levels", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(" + ")]
+    [InlineData(" && ")]
+    [InlineData(" == ")]
+    [InlineData(".")]
+    public void LongChainsAreCappedAsNestingIs(string link)
+    {
+        // A chain builds a tree as deep as it is long, and the checks after parsing recurse over it: the cel fuzz target's
+        // corpus replay overflowed the test host's stack on such an input before chains counted towards the cap.
+        var chain = string.Join(link, Enumerable.Repeat("object", 20_000));
+
+        var error = CelSyntax.Check(chain, CelSyntax.WebhookVariables);
+
+        Assert.NotNull(error);
+        Assert.Contains("nests more than 250 levels", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ChainsOfARealisticLengthStillParse()
+    {
+        var chain = string.Join(" && ", Enumerable.Repeat("object.metadata.labels.app == 'web'", 40));
+
+        Assert.Null(CelSyntax.Check(chain, CelSyntax.WebhookVariables));
+    }
 }
