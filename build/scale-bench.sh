@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Policy-set scale (issue 8): the cost of one review against 1, 10, 100 and 1,000 compiled policies, and against
-# 1,000 policies of which 1, 10 or 100 match; then the generator and Roslyn time for 1,000 policies. Not part of the
+# 1,000 policies of which 1, 10 or 100 match; then the generator and Roslyn time for 200 and 1,000 policies. Not part of the
 # test run. Usage: build/scale-bench.sh [--job] [BenchmarkDotNet arguments]   (default: every benchmark, short job)
 set -euo pipefail
 cd "$(dirname "$0")/.."
