@@ -333,12 +333,12 @@ internal static class PolicyEmitter
                 default:
                     var data = entry.Data.IsEmpty
                         ? string.Empty
-                        : ", data: [" + string.Join(", ", entry.Data.Select((d, i) => $"new ApiCallData({CSharp.Literal(d.Key)}, {prefix}Data{i.ToString(CultureInfo.InvariantCulture)}{(d.KeyTemplate is null ? string.Empty : $", {prefix}DataKey{i.ToString(CultureInfo.InvariantCulture)}")})")) + "]";
+                        : ", data: [" + string.Join(", ", entry.Data.Select((d, i) => Keyed("ApiCallData", d.Key, prefix + "Data", i, d.KeyTemplate is not null))) + "]";
                     var urlPath = entry.UrlPath is null ? "null" : prefix + "UrlPath";
                     var service = entry.Service is not { } call
                         ? string.Empty
                         : $", service: new ServiceCallDefinition({prefix}ServiceUrl, {(call.CaBundle is null ? "null" : prefix + "CaBundle")}"
-                            + (call.Headers.IsEmpty ? string.Empty : ", [" + string.Join(", ", call.Headers.Select((h, i) => $"new ServiceHeader({CSharp.Literal(h.Key)}, {prefix}Header{i.ToString(CultureInfo.InvariantCulture)}{(h.KeyTemplate is null ? string.Empty : $", {prefix}HeaderKey{i.ToString(CultureInfo.InvariantCulture)}")})")) + "]")
+                            + (call.Headers.IsEmpty ? string.Empty : ", [" + string.Join(", ", call.Headers.Select((h, i) => Keyed("ServiceHeader", h.Key, prefix + "Header", i, h.KeyTemplate is not null))) + "]")
                             + ")";
                     var urlPathText = entry.UrlPath is { } path ? $", urlPathText: {CSharp.Literal(path.Text)}" : string.Empty;
                     w.WriteLine($"new ApiCallContextEntry({name}, {urlPath}, {CSharp.Literal(entry.Method)}{data}{jmesPath}{@default}{service}{urlPathText}),");
@@ -349,6 +349,16 @@ internal static class PolicyEmitter
         w.Indentation--;
         w.WriteLine("];");
         w.WriteLine();
+    }
+
+    /// <summary>
+    /// A keyed item of an <c>apiCall</c> (a <c>data</c> member, a service header): its key as written, the value method
+    /// <paramref name="method"/>N, and the key method <paramref name="method"/>KeyN when the key has variables.
+    /// </summary>
+    private static string Keyed(string type, string key, string method, int index, bool templatedKey)
+    {
+        var n = index.ToString(CultureInfo.InvariantCulture);
+        return $"new {type}({CSharp.Literal(key)}, {method}{n}{(templatedKey ? $", {method}Key{n}" : string.Empty)})";
     }
 
     /// <summary>The templates and JMESPaths of the rule's context entries, one method each.</summary>
